@@ -1,0 +1,192 @@
+"""Rendering a Pulumi program offline, through the Pulumi SDK's mock engine.
+
+There is no Pulumi CLI where keyplane's CI runs, so the program is run with
+`pulumi.runtime.set_mocks` and a monitor that records every registration the way the engine
+would see it: type, name, parent, dependencies, protect, provider and the inputs in wire form
+(camelCase names, secrets and unknowns marked). URNs are recomputed as the engine builds them
+(the mock monitor qualifies a child's type with its parent's type only, the engine with the
+whole chain).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import Stack, run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+#: Marks of Pulumi's wire format (sdk/go/common/resource/sig).
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource as the engine would register it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    #: The parent's URN ("" for the stack itself).
+    parent: str
+    dependencies: tuple[str, ...]
+    protect: bool
+    retain_on_delete: bool
+    provider: str
+    #: Inputs in Pulumi's wire form (camelCase; secrets and unknowns marked with SIG_KEY).
+    inputs: Mapping[str, Any]
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class RenderResult:
+    project: str
+    stack: str
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+
+    @property
+    def resources(self) -> list[Registration]:
+        """Every registration but the stack's own."""
+        return [r for r in self.registrations if r.type != STACK_TYPE]
+
+
+class PlaceholderMocks(pulumi.runtime.Mocks):
+    """Resource state = inputs plus deterministic placeholders for well-known computed outputs.
+
+    Placeholders keep policies that reference another resource's ARN judgeable offline; a real
+    first `pulumi preview` would show those values as unknown.
+    """
+
+    def __init__(self, account_id: str = "000000000000", region: str = "us-east-1") -> None:
+        self.account_id = account_id
+        self.region = region
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ.startswith("aws:"):
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault(
+                "arn",
+                f"arn:aws:{service}:{self.region}:{self.account_id}:{args.typ.split(':')[-1].lower()}/{args.name}",
+            )
+        return resource_id, state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps every registration request, with engine-style URNs."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.outputs: dict[str, Any] = {}
+        self._qualified: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        urn = self._engine_urn(request.parent, request.type, request.name)
+        self._qualified[response.urn] = urn
+        inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        registration = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=self._qualified.get(request.parent, request.parent),
+            dependencies=tuple(self._qualified.get(d, d) for d in request.dependencies),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider,
+            inputs=inputs,
+            property_dependencies={
+                key: tuple(self._qualified.get(u, u) for u in deps.urns)
+                for key, deps in request.propertyDependencies.items()
+            },
+        )
+        with self._lock:
+            self.registrations.append(registration)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if self._qualified.get(request.urn, "").split("::")[2:3] == [STACK_TYPE]:
+            self.outputs.update(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+    def _engine_urn(self, parent_mock_urn: str, type_: str, name: str) -> str:
+        qualified = type_
+        parent = self._qualified.get(parent_mock_urn, "")
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+def render(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    preview: bool = True,
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> RenderResult:
+    """Run `program` under the mock engine and return what it registered.
+
+    Pulumi's runtime settings are process-global, so renders are serialised.
+    """
+    with _RENDER_LOCK:
+        monitor = RecordingMonitor(mocks or PlaceholderMocks())
+        pulumi.runtime.set_all_config(dict(config or {}))
+        pulumi_mocks.set_mocks(
+            monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
+        )
+        # set_mocks registers and finishes a root stack of its own; replace it with one that
+        # runs the program and then registers the program's outputs, as the engine's host does.
+        pulumi_settings.ROOT.set(None)
+        monitor.registrations.clear()
+        try:
+            _sync_await(run_pulumi_func(lambda: _run_in_stack(program)))
+        finally:
+            pulumi_settings.SETTINGS.rpc_manager.clear()
+            pulumi_settings.SETTINGS.outputs.clear()
+        # set_mocks' own stack may register after the clear above: keep one per URN.
+        unique = list({r.urn: r for r in reversed(monitor.registrations)}.values())[::-1]
+        return RenderResult(project, stack, unique, monitor.outputs)
+
+
+def _run_in_stack(program: Callable[[], None]) -> None:
+    Stack(program)
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Wire-form value with secrets replaced by their plain content (for in-process judging)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The Pulumi program: one stack per environment file (see README, "Stacks")."""
