@@ -89,6 +89,8 @@ def load_estate(directory: Path) -> Estate:
     problems: list[Problem] = []
     environments: dict[str, Environment] = {}
     documents: dict[str, Document] = {}
+    # Environments whose file has problems: the registers' references to them are not checked.
+    broken: set[str] = set()
     env_paths = sorted(
         p
         for p in directory.iterdir()
@@ -109,6 +111,7 @@ def load_estate(directory: Path) -> Estate:
             env, doc = _load_environment(path)
         except ConfigError as err:
             problems.extend(err.problems)
+            broken.add(path.stem)
             continue
         if env.name in environments:
             problems.append(
@@ -131,7 +134,7 @@ def load_estate(directory: Path) -> Estate:
         try:
             doc = read_yaml(exceptions_path)
             register = _parse(doc, ExceptionsFile, empty_ok=True)
-            problems.extend(_check_exceptions(register, doc, environments))
+            problems.extend(_check_exceptions(register, doc, environments, broken))
             exceptions = register.exceptions
             documents[EXCEPTIONS_FILE] = doc
         except ConfigError as err:
@@ -143,7 +146,7 @@ def load_estate(directory: Path) -> Estate:
         try:
             doc = read_yaml(shared_path)
             shared_register = _parse(doc, SharedServicesFile, empty_ok=True)
-            problems.extend(_check_shared(shared_register, doc, environments))
+            problems.extend(_check_shared(shared_register, doc, environments, broken))
             shared = shared_register.shared_keys
             documents[SHARED_SERVICES_FILE] = doc
         except ConfigError as err:
@@ -467,8 +470,8 @@ def _check_key(
     if algorithm is None:
         yield problem(
             (*loc, "algorithm"),
-            f"unknown algorithm {key.algorithm!r}",
-            None,
+            "unknown algorithm",
+            key.algorithm,
             f"use one of {', '.join(APPROVED_ALGORITHMS)}",
         )
         return
@@ -591,7 +594,10 @@ def _check_principal(cloud: Cloud, principal: str, loc: Loc, problem: Any) -> It
 
 
 def _check_exceptions(
-    register: ExceptionsFile, doc: Document, environments: Mapping[str, Environment]
+    register: ExceptionsFile,
+    doc: Document,
+    environments: Mapping[str, Environment],
+    broken: set[str],
 ) -> Iterator[Problem]:
     dups = _duplicates(e.id for e in register.exceptions)
     for index, exc in enumerate(register.exceptions):
@@ -619,7 +625,7 @@ def _check_exceptions(
                 exc.rule,
                 "fix the exception register instead",
             )
-        if environments and exc.environment not in environments:
+        if exc.environment not in environments and exc.environment not in broken:
             yield problem(
                 "environment",
                 "KM-EXC-001: unknown environment",
@@ -644,7 +650,10 @@ def _check_exceptions(
 
 
 def _check_shared(
-    register: SharedServicesFile, doc: Document, environments: Mapping[str, Environment]
+    register: SharedServicesFile,
+    doc: Document,
+    environments: Mapping[str, Environment],
+    broken: set[str],
 ) -> Iterator[Problem]:
     for index, shared in enumerate(register.shared_keys):
         loc: Loc = ("shared_keys", index)
@@ -656,7 +665,7 @@ def _check_shared(
 
         env = environments.get(shared.environment)
         if env is None:
-            if environments:
+            if shared.environment not in broken:
                 yield problem(
                     "environment",
                     "unknown environment",
