@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -122,8 +123,14 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 def test_readme_main_job_runs() -> None:
     main_job, _ = _readme_commands()
+    # As a user would run it: outside the project's virtual environment.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    venv = str(REPO / ".venv")
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if not p.startswith(venv)
+    )
     result = subprocess.run(
-        main_job, shell=True, cwd=REPO, capture_output=True, text=True, timeout=300
+        main_job, shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
     assert "valid;" in result.stdout
