@@ -1,0 +1,188 @@
+"""Running checkov on the Terraform-plan form of a Pulumi program.
+
+checkov cannot share an environment with pulumi (checkov 3.3 pins `packaging<24`, pulumi needs
+`packaging>=26`), so it runs from its own pinned, isolated environment through `uv tool run`
+(uv is one of keyplane's dependencies). It always runs offline (`--skip-download`), with its
+built-in checks and keyplane's custom checks (`policy-packs/checkov/`, one per rule with
+enforcement point C). Its findings are mapped back to Pulumi URNs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keyplane.findings import Engine, Finding
+from keyplane.rules.catalog import RULES, Enforcement
+
+CHECKOV_VERSION = "3.3.30"
+#: Overrides the command that starts checkov (for example a checkov already on PATH).
+CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CUSTOM_CHECKS_DIR = REPO_ROOT / "policy-packs" / "checkov"
+#: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
+#: (event notifications, replication...), so its own findings advise; keyplane's rules decide.
+BUILTIN_ENFORCEMENT = Enforcement.ADVISORY
+
+
+class CheckovError(Exception):
+    """checkov could not run; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class CheckovRun:
+    findings: list[Finding]
+    passed: int
+    failed: int
+    seconds: float
+
+
+def checkov_command() -> list[str]:
+    override = os.environ.get(CHECKOV_COMMAND_ENV)
+    if override:
+        return shlex.split(override)
+    try:
+        from uv import find_uv_bin  # noqa: PLC0415 - optional at import time
+    except ImportError as err:  # pragma: no cover - uv is a dependency
+        raise CheckovError(
+            "uv is not installed, so checkov cannot be started; run `python3 -m pip install uv` "
+            f"or set {CHECKOV_COMMAND_ENV}"
+        ) from err
+    return [
+        find_uv_bin(),
+        "tool",
+        "run",
+        "--quiet",
+        "--from",
+        f"checkov=={CHECKOV_VERSION}",
+        "checkov",
+    ]
+
+
+def run_checkov(
+    plan: Mapping[str, Any],
+    urn_by_address: Mapping[str, str],
+    *,
+    environment: str,
+    types_by_address: Mapping[str, str] | None = None,
+    external_checks: Path | None = CUSTOM_CHECKS_DIR,
+    timeout_seconds: float = 900,
+) -> CheckovRun:
+    """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none)."""
+    import time  # noqa: PLC0415
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="keyplane-checkov-") as tmp:
+        plan_path = Path(tmp) / "plan.json"
+        plan_path.write_text(json.dumps(plan))
+        command = [
+            *checkov_command(),
+            "--file",
+            str(plan_path),
+            "--framework",
+            "terraform_plan",
+            "--skip-download",
+            "--output",
+            "json",
+            "--compact",
+        ]
+        if external_checks is not None:
+            command += ["--external-checks-dir", str(external_checks)]
+        env = {**os.environ, "KEYPLANE_ENVIRONMENT": environment, "KEYPLANE_ROOT": str(REPO_ROOT)}
+        # checkov phones home for its API unless told not to; keep it offline.
+        env.setdefault("BC_SKIP_MAPPING", "TRUE")
+        env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        try:
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout_seconds,
+                check=False,
+            )
+        except FileNotFoundError as err:
+            raise CheckovError(
+                f"cannot start checkov ({command[0]} not found); install uv with "
+                f"`python3 -m pip install uv` or set {CHECKOV_COMMAND_ENV}"
+            ) from err
+        except subprocess.TimeoutExpired as err:
+            raise CheckovError(f"checkov did not finish within {timeout_seconds:.0f} s") from err
+    # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
+    try:
+        reports = json.loads(result.stdout) if result.stdout.strip() else None
+    except json.JSONDecodeError:
+        reports = None
+    if reports is None or result.returncode not in (0, 1):
+        tail = " ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        raise CheckovError(
+            f"checkov failed (exit {result.returncode}): {tail or 'no output'}; check that PyPI is "
+            f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
+        )
+    return _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+
+
+def _parse(
+    reports: Any,
+    urn_by_address: Mapping[str, str],
+    types_by_address: Mapping[str, str],
+    seconds: float,
+) -> CheckovRun:
+    findings: list[Finding] = []
+    passed = failed = 0
+    for report in reports if isinstance(reports, list) else [reports]:
+        if not isinstance(report, dict) or report.get("check_type") not in (None, "terraform_plan"):
+            continue
+        results = report.get("results", {})
+        passed += len(results.get("passed_checks", []))
+        for check in results.get("failed_checks", []):
+            failed += 1
+            findings.append(_finding(check, urn_by_address, types_by_address))
+    return CheckovRun(findings, passed, failed, seconds)
+
+
+def _finding(
+    check: Mapping[str, Any], urn_by_address: Mapping[str, str], types_by_address: Mapping[str, str]
+) -> Finding:
+    check_id = str(check.get("check_id"))
+    address = str(check.get("resource_address") or check.get("resource"))
+    resource = urn_by_address.get(address, address)
+    rule = RULES.get(check_id)
+    if rule is not None:
+        enforcement = rule.default_enforcement
+        details = [d for d in check.get("details") or [] if isinstance(d, str)]
+        message = (
+            details[0] if details else f"{check_id} {address}: {rule.title} {rule.remediation}"
+        )
+    else:
+        enforcement = BUILTIN_ENFORCEMENT
+        message = f"{check_id} {address}: {check.get('check_name')}"
+        if check.get("guideline"):
+            message += f" (see {check['guideline']})"
+    return Finding(
+        rule=check_id,
+        enforcement=enforcement,
+        resource=resource,
+        type=types_by_address.get(address, address.split(".", 1)[0]),
+        message=message,
+        engine=Engine.CHECKOV,
+    )
+
+
+def describe_command() -> str:
+    return " ".join(shlex.quote(part) for part in checkov_command())
+
+
+def parse_output(text: str, urn_by_address: Mapping[str, str]) -> list[Finding]:
+    """Findings from checkov JSON output text (for tests and for `--output json` files)."""
+    return _parse(json.loads(text), urn_by_address, {}, 0.0).findings
+
+
+__all__: Sequence[str] = ["CHECKOV_VERSION", "CheckovError", "CheckovRun", "run_checkov"]

@@ -1,0 +1,459 @@
+"""Pulumi resources as a Terraform plan JSON, so that checkov (or any Terraform-plan scanner) can
+judge a Pulumi program.
+
+pulumi-aws and pulumi-gcp are bridged from the Terraform providers: their type tokens map to
+Terraform types (`aws:kms/key:Key` → `aws_kms_key`) and their camelCase inputs to snake_case
+attributes almost one to one. azure-native is generated from Azure's REST specs instead, so the
+types checkov has checks for are mapped to their `azurerm_*` counterparts deliberately
+(`AZURE_MAPPERS`); the rest of azure-native is left out (the CrossGuard pack covers it).
+
+Secret inputs are written as "[secret]" and listed in `sensitive_values`; unknown inputs are left
+out of `values` and listed in `after_unknown`, as Terraform does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keyplane.render import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
+
+TERRAFORM_VERSION = "1.9.8"
+FORMAT_VERSION = "1.2"
+SECRET_PLACEHOLDER = "[secret]"
+
+#: Attributes whose values are maps with user-chosen keys, not nested blocks.
+MAP_ATTRIBUTES = frozenset(
+    {
+        "tags",
+        "tags_all",
+        "labels",
+        "effective_labels",
+        "terraform_labels",
+        "annotations",
+        "default_tags",
+    }
+)
+
+#: Modules whose Terraform names differ from the Pulumi module name.
+_MODULE_PREFIX = {
+    ("aws", "ec2"): "",
+    ("aws", "cloudhsmv2"): "cloudhsm_v2_",
+    ("gcp", "projects"): "project_",
+    ("gcp", "organizations"): "",
+    ("gcp", "secretmanager"): "secret_manager_",
+    ("gcp", "serviceaccount"): "service_account_",
+}
+#: Tokens whose Terraform type the generic rule gets wrong.
+_TYPE_OVERRIDES = {
+    "aws:cloudtrail/trail:Trail": "aws_cloudtrail",
+    "aws:s3/bucketV2:BucketV2": "aws_s3_bucket",
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": "aws_s3_bucket_object_lock_configuration",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2": "aws_s3_bucket_versioning",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "aws_s3_bucket_server_side_encryption_configuration",
+    "gcp:organizations/project:Project": "google_project",
+    "gcp:serviceaccount/account:Account": "google_service_account",
+}
+
+
+def snake(name: str) -> str:
+    """camelCase → snake_case, keeping acronyms together (`iAMAuditConfig` → `iam_audit_config`)."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def terraform_type(token: str) -> str | None:
+    """The Terraform type of a Pulumi type token, or None when keyplane does not map it."""
+    if token in _TYPE_OVERRIDES:
+        return _TYPE_OVERRIDES[token]
+    if token in AZURE_MAPPERS:
+        return AZURE_MAPPERS[token][0]
+    parts = token.split(":")
+    if len(parts) != 3 or parts[0] not in ("aws", "gcp"):
+        return None
+    provider, module_path, name = parts
+    module = module_path.split("/")[0]
+    prefix = _MODULE_PREFIX.get((provider, module), f"{module}_")
+    tf_provider = "google" if provider == "gcp" else "aws"
+    return f"{tf_provider}_{prefix}{snake(name)}"
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A resource's Terraform values and what Terraform would record about them."""
+
+    values: dict[str, Any]
+    sensitive: dict[str, Any]
+    unknown: dict[str, Any]
+
+
+def convert_value(value: Any, *, in_map: bool = False) -> tuple[Any, Any, Any]:
+    """(value, sensitive marks, unknown marks) of one wire-form value."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return SECRET_PLACEHOLDER, True, False
+        out: dict[str, Any] = {}
+        sensitive: dict[str, Any] = {}
+        unknown: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if in_map else snake(key)
+            converted, sens, unk = convert_value(item, in_map=name in MAP_ATTRIBUTES and not in_map)
+            if unk is True:
+                unknown[name] = True
+                continue
+            if sens:
+                sensitive[name] = sens
+            if unk:
+                unknown[name] = unk
+            out[name] = (
+                converted
+                if in_map or name in MAP_ATTRIBUTES or not isinstance(converted, dict)
+                else [converted]
+            )
+        return out, sensitive, unknown
+    if isinstance(value, list):
+        items = [convert_value(v) for v in value]
+        return (
+            [v for v, _, unk in items if unk is not True],
+            [s for _, s, _ in items] if any(s for _, s, _ in items) else False,
+            [u for _, _, u in items] if any(u for _, _, u in items) else False,
+        )
+    if value == UNKNOWN:
+        return None, False, True
+    if isinstance(value, float) and value.is_integer():
+        return int(value), False, False
+    return value, False, False
+
+
+def convert_inputs(inputs: Mapping[str, Any]) -> Converted:
+    values, sensitive, unknown = convert_value(dict(inputs))
+    return Converted(values, sensitive or {}, unknown or {})
+
+
+# --- azure-native → azurerm ------------------------------------------------------------------
+
+
+def _obj(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _obj(inputs, "properties")
+
+
+def _network_acls(acls: Any) -> list[dict[str, Any]]:
+    if not isinstance(acls, dict):
+        return []
+    return [
+        {
+            "default_action": acls.get("defaultAction"),
+            "bypass": acls.get("bypass"),
+            "ip_rules": [r.get("value") for r in acls.get("ipRules", []) if isinstance(r, dict)],
+            "virtual_network_subnet_ids": [
+                r.get("id") for r in acls.get("virtualNetworkRules", []) if isinstance(r, dict)
+            ],
+        }
+    ]
+
+
+def _vault(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    sku = _obj(p, "sku")
+    return {
+        "name": inputs.get("vaultName"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "tenant_id": p.get("tenantId"),
+        "sku_name": str(sku.get("name", "")).lower() or None,
+        "enable_rbac_authorization": p.get("enableRbacAuthorization", False),
+        "rbac_authorization_enabled": p.get("enableRbacAuthorization", False),
+        "purge_protection_enabled": p.get("enablePurgeProtection", False),
+        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
+        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "network_acls": _network_acls(p.get("networkAcls")),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _managed_hsm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    return {
+        "name": inputs.get("name"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "tenant_id": p.get("tenantId"),
+        "admin_object_ids": p.get("initialAdminObjectIds", []),
+        "purge_protection_enabled": p.get("enablePurgeProtection", False),
+        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
+        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "network_acls": _network_acls(p.get("networkAcls")),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _key(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    attributes = _obj(p, "attributes")
+    policy = _obj(p, "rotationPolicy")
+    rotation: list[dict[str, Any]] = []
+    if policy:
+        policy_attrs = _obj(policy, "attributes")
+        automatic: list[dict[str, Any]] = []
+        notify = None
+        for action in policy.get("lifetimeActions", []):
+            if not isinstance(action, dict):
+                continue
+            kind = str((action.get("action") or {}).get("type", "")).lower()
+            trigger = action.get("trigger") or {}
+            if kind == "rotate":
+                automatic.append(
+                    {
+                        "time_after_creation": trigger.get("timeAfterCreate"),
+                        "time_before_expiry": trigger.get("timeBeforeExpiry"),
+                    }
+                )
+            elif kind == "notify":
+                notify = trigger.get("timeBeforeExpiry")
+        rotation = [
+            {
+                "expire_after": policy_attrs.get("expiryTime"),
+                "notify_before_expiry": notify,
+                "automatic": automatic,
+            }
+        ]
+    return {
+        "name": inputs.get("keyName"),
+        "key_vault_id": inputs.get("vaultName"),
+        "key_type": p.get("kty"),
+        "key_size": p.get("keySize"),
+        "curve": p.get("curveName"),
+        "key_opts": p.get("keyOps", []),
+        "expiration_date": attributes.get("expires"),
+        "rotation_policy": rotation,
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _secret(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    attributes = _obj(p, "attributes")
+    return {
+        "name": inputs.get("secretName"),
+        "key_vault_id": inputs.get("vaultName"),
+        "value": p.get("value"),
+        "content_type": p.get("contentType"),
+        "expiration_date": attributes.get("expires"),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _storage_account(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    sku = _obj(inputs, "sku")
+    tier, _, replication = str(sku.get("name", "Standard_LRS")).partition("_")
+    return {
+        "name": inputs.get("accountName"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "account_kind": inputs.get("kind"),
+        "account_tier": tier,
+        "account_replication_type": replication,
+        "min_tls_version": inputs.get("minimumTlsVersion"),
+        "https_traffic_only_enabled": inputs.get("enableHttpsTrafficOnly", True),
+        "enable_https_traffic_only": inputs.get("enableHttpsTrafficOnly", True),
+        "allow_nested_items_to_be_public": inputs.get("allowBlobPublicAccess", False),
+        "shared_access_key_enabled": inputs.get("allowSharedKeyAccess", True),
+        "public_network_access_enabled": inputs.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _diagnostic_setting(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    logs = [
+        {"category": log.get("category"), "category_group": log.get("categoryGroup")}
+        for log in inputs.get("logs", [])
+        if isinstance(log, dict) and log.get("enabled", True)
+    ]
+    return {
+        "name": inputs.get("name"),
+        "target_resource_id": inputs.get("resourceUri"),
+        "storage_account_id": inputs.get("storageAccountId"),
+        "log_analytics_workspace_id": inputs.get("workspaceId"),
+        "enabled_log": logs,
+    }
+
+
+def _role_assignment(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": inputs.get("roleAssignmentName"),
+        "scope": inputs.get("scope"),
+        "role_definition_id": inputs.get("roleDefinitionId"),
+        "principal_id": inputs.get("principalId"),
+        "principal_type": inputs.get("principalType"),
+    }
+
+
+def _immutability_policy(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "storage_container_resource_manager_id": inputs.get("containerName"),
+        "immutability_period_in_days": inputs.get("immutabilityPeriodSinceCreationInDays"),
+        "protected_append_writes_enabled": inputs.get("allowProtectedAppendWrites", False),
+        "locked": False,
+    }
+
+
+AzureMapper = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: azure-native tokens keyplane maps to azurerm types (where checkov has checks).
+AZURE_MAPPERS: Mapping[str, tuple[str, AzureMapper]] = {
+    "azure-native:keyvault:Vault": ("azurerm_key_vault", _vault),
+    "azure-native:keyvault:ManagedHsm": (
+        "azurerm_key_vault_managed_hardware_security_module",
+        _managed_hsm,
+    ),
+    "azure-native:keyvault:Key": ("azurerm_key_vault_key", _key),
+    "azure-native:keyvault:Secret": ("azurerm_key_vault_secret", _secret),
+    "azure-native:storage:StorageAccount": ("azurerm_storage_account", _storage_account),
+    "azure-native:storage:BlobContainerImmutabilityPolicy": (
+        "azurerm_storage_container_immutability_policy",
+        _immutability_policy,
+    ),
+    "azure-native:monitor:DiagnosticSetting": (
+        "azurerm_monitor_diagnostic_setting",
+        _diagnostic_setting,
+    ),
+    "azure-native:insights:DiagnosticSetting": (
+        "azurerm_monitor_diagnostic_setting",
+        _diagnostic_setting,
+    ),
+    "azure-native:authorization:RoleAssignment": ("azurerm_role_assignment", _role_assignment),
+}
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TerraformPlan:
+    plan: dict[str, Any]
+    #: Terraform address (`aws_kms_key.acme_orders_db`) → Pulumi URN.
+    urn_by_address: dict[str, str]
+    #: URNs of custom resources keyplane could not map (reported in the docs, judged by CrossGuard).
+    unmapped: tuple[str, ...]
+
+
+def _tf_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return cleaned if cleaned[:1].isalpha() or cleaned[:1] == "_" else f"r_{cleaned}"
+
+
+def _references(registration: Registration, address_by_urn: Mapping[str, str]) -> dict[str, Any]:
+    expressions: dict[str, Any] = {}
+    for prop, urns in registration.property_dependencies.items():
+        refs: list[str] = []
+        for urn in urns:
+            address = address_by_urn.get(urn)
+            if address:
+                refs += [f"{address}.id", address]
+        if refs:
+            expressions[snake(prop)] = {"references": refs}
+    return expressions
+
+
+def to_terraform_plan(resources: Iterable[Registration]) -> TerraformPlan:
+    """Convert custom resources to a Terraform plan JSON (format 1.2) of one root module."""
+    chosen: list[tuple[Registration, str, str]] = []
+    taken: set[str] = set()
+    unmapped: list[str] = []
+    for registration in resources:
+        if not registration.custom or registration.type.startswith("pulumi:providers:"):
+            continue
+        tf_type = terraform_type(registration.type)
+        if tf_type is None:
+            unmapped.append(registration.urn)
+            continue
+        base = _tf_name(registration.name)
+        name, counter = base, 1
+        while f"{tf_type}.{name}" in taken:
+            counter += 1
+            name = f"{base}_{counter}"
+        taken.add(f"{tf_type}.{name}")
+        chosen.append((registration, tf_type, name))
+
+    address_by_urn = {r.urn: f"{t}.{n}" for r, t, n in chosen}
+    planned: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    configuration: list[dict[str, Any]] = []
+    for registration, tf_type, name in chosen:
+        address = f"{tf_type}.{name}"
+        mapper = AZURE_MAPPERS.get(registration.type)
+        wire = mapper[1](registration.inputs) if mapper else registration.inputs
+        converted = convert_inputs(wire)
+        values = (
+            {k: v for k, v in converted.values.items() if v is not None}
+            if mapper
+            else converted.values
+        )
+        provider = tf_type.split("_", 1)[0]
+        provider_name = f"registry.terraform.io/hashicorp/{provider}"
+        planned.append(
+            {
+                "address": address,
+                "mode": "managed",
+                "type": tf_type,
+                "name": name,
+                "provider_name": provider_name,
+                "schema_version": 0,
+                "values": values,
+                "sensitive_values": converted.sensitive,
+            }
+        )
+        changes.append(
+            {
+                "address": address,
+                "mode": "managed",
+                "type": tf_type,
+                "name": name,
+                "provider_name": provider_name,
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": values,
+                    "after_unknown": converted.unknown,
+                    "before_sensitive": False,
+                    "after_sensitive": converted.sensitive,
+                },
+            }
+        )
+        configuration.append(
+            {
+                "address": address,
+                "mode": "managed",
+                "type": tf_type,
+                "name": name,
+                "provider_config_key": provider,
+                "expressions": _references(registration, address_by_urn),
+                "schema_version": 0,
+            }
+        )
+    plan = {
+        "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
+        "planned_values": {"root_module": {"resources": planned}},
+        "resource_changes": changes,
+        "configuration": {
+            "provider_config": {
+                p: {"name": p, "full_name": f"registry.terraform.io/hashicorp/{p}"}
+                for p in sorted({t.split("_", 1)[0] for _, t, _ in chosen})
+            },
+            "root_module": {"resources": configuration},
+        },
+    }
+    return TerraformPlan(plan, {a: u for u, a in address_by_urn.items()}, tuple(unmapped))
+
+
+def describe_mapping(tokens: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(Pulumi token, Terraform type or None) for documentation and tests."""
+    return [(token, terraform_type(token)) for token in tokens]

@@ -1,0 +1,1 @@
+"""keyplane's custom checkov checks (checkov's --external-checks-dir needs this file)."""

@@ -1,0 +1,77 @@
+"""checkov from its own pinned environment, offline, with findings mapped back to URNs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi_aws as aws
+import pytest
+
+from keyplane.checkov import CheckovError, parse_output, run_checkov
+from keyplane.render import render
+from keyplane.rules.catalog import Enforcement
+from keyplane.tfplan import to_terraform_plan
+
+
+def _bucket_without_guards() -> None:
+    aws.s3.Bucket("audit-trail-bucket")
+
+
+def test_builtin_findings_map_back_to_urns_and_advise(tmp_path: Path) -> None:
+    converted = to_terraform_plan(
+        render(_bucket_without_guards, project="keyplane", stack="dev").resources
+    )
+    (tmp_path / "__init__.py").write_text("")
+    run = run_checkov(
+        converted.plan, converted.urn_by_address, environment="dev", external_checks=tmp_path
+    )
+    by_rule = {f.rule: f for f in run.findings}
+    finding = by_rule["CKV2_AWS_6"]  # public access block missing
+    assert finding.resource == "urn:pulumi:dev::keyplane::aws:s3/bucket:Bucket::audit-trail-bucket"
+    assert finding.enforcement is Enforcement.ADVISORY
+    assert finding.engine.value == "checkov"
+    assert finding.message.startswith(
+        "CKV2_AWS_6 aws_s3_bucket.audit_trail_bucket: Ensure that S3 bucket has a Public Access block"
+    )
+    assert run.failed == len(run.findings)
+
+
+def test_a_broken_checkov_command_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYPLANE_CHECKOV", "/nonexistent/checkov")
+    with pytest.raises(
+        CheckovError, match=r"cannot start checkov \(/nonexistent/checkov not found\)"
+    ):
+        run_checkov({}, {}, environment="dev")
+
+
+def test_checkov_failing_without_json_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYPLANE_CHECKOV", "false")
+    with pytest.raises(CheckovError, match=r"checkov failed \(exit 1\): no output"):
+        run_checkov({}, {}, environment="dev")
+
+
+def test_custom_check_results_use_the_rule_and_its_message() -> None:
+    output = {
+        "check_type": "terraform_plan",
+        "results": {
+            "passed_checks": [],
+            "failed_checks": [
+                {
+                    "check_id": "KM-ROT-002",
+                    "check_name": "x",
+                    "resource": "aws_kms_key.legacy",
+                    "details": [
+                        "KM-ROT-002 legacy: rotation period 400 days exceeds 365 for database-encryption keys; lower rotation_days or file an exception."
+                    ],
+                }
+            ],
+        },
+    }
+    [finding] = parse_output(json.dumps(output), {"aws_kms_key.legacy": "urn:legacy"})
+    assert (finding.rule, finding.resource, finding.enforcement) == (
+        "KM-ROT-002",
+        "urn:legacy",
+        Enforcement.MANDATORY,
+    )
+    assert finding.message.startswith("KM-ROT-002 legacy: rotation period 400 days")
