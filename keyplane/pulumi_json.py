@@ -1,0 +1,167 @@
+"""Reading what the real Pulumi CLI writes: `pulumi preview --json` and `pulumi stack export`.
+
+Both become the same `Registration` records the offline preview renders, so `keyplane scan`
+judges them exactly like `keyplane preview`. Secrets are kept marked and never decoded: the
+preview digest shows them as "[secret]", a stack export as ciphertext (or plaintext with
+--show-secrets, which is still treated as a secret).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from keyplane.config.errors import ConfigError, Problem
+from keyplane.render import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
+
+MAX_JSON_BYTES = 512 << 20
+SECRET_TEXT = "[secret]"
+DELETE_OPS = frozenset(
+    {"delete", "discard", "delete-replaced", "discard-replaced", "remove-pending-replace"}
+)
+
+Kind = Literal["preview", "export"]
+
+
+@dataclass(frozen=True)
+class PulumiState:
+    kind: Kind
+    project: str
+    stack: str
+    #: Resources as they will be (preview) or are (export), stack resource excluded.
+    resources: list[Registration]
+    #: For previews: the operation per URN (create, update, replace, delete, same...).
+    operations: dict[str, str]
+    #: For previews: the state before the change, for resources that existed.
+    old_resources: list[Registration]
+
+
+def _fail(path: Path, line: int | None, problem: str, fix: str) -> ConfigError:
+    return ConfigError([Problem(str(path), line, "", problem, fix=fix)])
+
+
+_FIX = "pass the output of `pulumi preview --json` or `pulumi stack export`"
+
+
+def load_pulumi_json(path: Path) -> PulumiState:
+    """Read a preview digest or a stack export; ConfigError (exit 2) on anything else."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise _fail(path, None, "file not found", "check the path") from None
+    if size > MAX_JSON_BYTES:
+        raise _fail(path, None, f"file is larger than {MAX_JSON_BYTES >> 20} MiB", _FIX)
+    try:
+        document = json.loads(path.read_bytes())
+    except UnicodeDecodeError:
+        raise _fail(path, None, "not UTF-8 text (binary data?)", _FIX) from None
+    except json.JSONDecodeError as err:
+        truncated = " (the file looks truncated)" if err.pos >= len(err.doc) - 1 else ""
+        raise _fail(
+            path, err.lineno, f"not valid JSON: {err.msg} at column {err.colno}{truncated}", _FIX
+        ) from None
+    return parse_pulumi_json(document, path)
+
+
+def parse_pulumi_json(document: Any, path: Path = Path("<input>")) -> PulumiState:
+    if isinstance(document, dict) and isinstance(document.get("steps"), list):
+        return _from_preview(document, path)
+    deployment = document.get("deployment") if isinstance(document, dict) else None
+    if isinstance(deployment, dict) and isinstance(deployment.get("resources", []), list):
+        return _from_export(deployment, path)
+    raise _fail(
+        path,
+        None,
+        "neither a preview (no 'steps' list) nor a stack export (no 'deployment.resources' list)",
+        _FIX,
+    )
+
+
+def _from_export(deployment: Mapping[str, Any], path: Path) -> PulumiState:
+    states = deployment.get("resources") or []
+    resources = [
+        _registration(state, path, f"deployment.resources[{i}]") for i, state in enumerate(states)
+    ]
+    project, stack = _names(resources)
+    return PulumiState(
+        "export", project, stack, [r for r in resources if r.type != STACK_TYPE], {}, []
+    )
+
+
+def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
+    resources: list[Registration] = []
+    old: list[Registration] = []
+    operations: dict[str, str] = {}
+    for index, step in enumerate(document["steps"]):
+        where = f"steps[{index}]"
+        if not isinstance(step, dict):
+            raise _fail(path, None, f"{where}: expected an object", _FIX)
+        op = str(step.get("op", ""))
+        urn = step.get("urn")
+        if isinstance(urn, str):
+            operations[urn] = op
+        if isinstance(step.get("oldState"), dict):
+            old.append(_registration(step["oldState"], path, f"{where}.oldState"))
+        if op not in DELETE_OPS and isinstance(step.get("newState"), dict):
+            resources.append(_registration(step["newState"], path, f"{where}.newState"))
+    project, stack = _names(resources or old)
+    return PulumiState(
+        "preview",
+        project,
+        stack,
+        [r for r in resources if r.type != STACK_TYPE],
+        operations,
+        [r for r in old if r.type != STACK_TYPE],
+    )
+
+
+def _names(resources: list[Registration]) -> tuple[str, str]:
+    for resource in resources:
+        parts = resource.urn.split("::")
+        if len(parts) >= 4 and parts[0].startswith("urn:pulumi:"):
+            return parts[1], parts[0].removeprefix("urn:pulumi:")
+    return "", ""
+
+
+def _registration(state: Mapping[str, Any], path: Path, where: str) -> Registration:
+    urn = state.get("urn")
+    type_ = state.get("type")
+    if not isinstance(urn, str) or not isinstance(type_, str):
+        raise _fail(path, None, f"{where}: a resource without 'urn' and 'type'", _FIX)
+    inputs = state.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise _fail(path, None, f"{where}.inputs: expected an object", _FIX)
+    provider = state.get("provider") or ""
+    return Registration(
+        urn=urn,
+        type=type_,
+        name=urn.rsplit("::", 1)[-1],
+        custom=bool(state.get("custom", False)),
+        parent=str(state.get("parent") or ""),
+        dependencies=tuple(str(d) for d in state.get("dependencies") or ()),
+        protect=bool(state.get("protect", False)),
+        retain_on_delete=bool(state.get("retainOnDelete", False)),
+        provider=str(provider),
+        inputs=mark_secrets(inputs),
+        property_dependencies={
+            key: tuple(str(u) for u in urns)
+            for key, urns in (state.get("propertyDependencies") or {}).items()
+            if isinstance(urns, list)
+        },
+    )
+
+
+def mark_secrets(value: Any) -> Any:
+    """The CLI's secret forms, as the wire form's secret marker (values are never decoded)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return {SIG_KEY: SECRET_SIG, "value": SECRET_TEXT}
+        return {k: mark_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mark_secrets(v) for v in value]
+    if value == SECRET_TEXT:
+        return {SIG_KEY: SECRET_SIG, "value": SECRET_TEXT}
+    return value
