@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from keyplane.config.errors import ConfigError, Problem
-from keyplane.render import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
+from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 MAX_JSON_BYTES = 512 << 20
 SECRET_TEXT = "[secret]"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -22,30 +22,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-STACK_TYPE = "pulumi:pulumi:Stack"
-#: Marks of Pulumi's wire format (sdk/go/common/resource/sig).
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
-
-@dataclass(frozen=True)
-class Registration:
-    """One resource as the engine would register it."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    #: The parent's URN ("" for the stack itself).
-    parent: str
-    dependencies: tuple[str, ...]
-    protect: bool
-    retain_on_delete: bool
-    provider: str
-    #: Inputs in Pulumi's wire form (camelCase; secrets and unknowns marked with SIG_KEY).
-    inputs: Mapping[str, Any]
-    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 
 @dataclass

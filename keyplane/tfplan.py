@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keyplane.render import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
+from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
 
 TERRAFORM_VERSION = "1.9.8"
 FORMAT_VERSION = "1.2"

@@ -9,7 +9,7 @@ import pytest
 
 from keyplane.config import ConfigError
 from keyplane.pulumi_json import load_pulumi_json
-from keyplane.render import SECRET_SIG, SIG_KEY, UNKNOWN
+from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pulumi"
 

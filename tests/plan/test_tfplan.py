@@ -125,7 +125,7 @@ def test_dependencies_become_configuration_references() -> None:
 
 
 def test_azure_native_is_mapped_to_azurerm_deliberately() -> None:
-    from keyplane.render import Registration
+    from keyplane.wire import Registration
 
     vault = Registration(
         urn="urn:pulumi:prod-azure::keyplane::azure-native:keyvault:Vault::kv",

@@ -1,0 +1,92 @@
+"""The report formats of `keyplane preview`, `scan` and `audit`: one pure function per format.
+
+Every function takes the same `Report` and returns text; `write_report` puts that text in a file
+(atomically) or hands it back for standard output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import overload
+
+from keyplane.reports.findings_json import json_document, json_report
+from keyplane.reports.junit import junit_report
+from keyplane.reports.markdown import markdown_report
+from keyplane.reports.model import Report, ReportFormat, ResourceRecord
+from keyplane.reports.sarif import sarif_document, sarif_report
+from keyplane.reports.table import table_report
+
+__all__ = [
+    "Report",
+    "ReportFormat",
+    "ResourceRecord",
+    "json_document",
+    "json_report",
+    "junit_report",
+    "markdown_report",
+    "render_report",
+    "sarif_document",
+    "sarif_report",
+    "table_report",
+    "write_report",
+]
+
+#: Mode of a report file that did not exist before (one that did keeps its own).
+NEW_FILE_MODE = 0o644
+
+
+def render_report(report: Report, fmt: ReportFormat | str, *, color: bool = False) -> str:
+    """The report in format `fmt`; `color` only matters to the table (ANSI colours)."""
+    match ReportFormat(fmt):
+        case ReportFormat.TABLE:
+            return table_report(report, color=color)
+        case ReportFormat.JSON:
+            return json_report(report)
+        case ReportFormat.SARIF:
+            return sarif_report(report)
+        case ReportFormat.JUNIT:
+            return junit_report(report)
+        case ReportFormat.MARKDOWN:
+            return markdown_report(report)
+
+
+@overload
+def write_report(
+    report: Report, fmt: ReportFormat | str, output: None, *, color: bool = ...
+) -> str: ...
+@overload
+def write_report(
+    report: Report, fmt: ReportFormat | str, output: Path, *, color: bool = ...
+) -> None: ...
+def write_report(
+    report: Report, fmt: ReportFormat | str, output: Path | None, *, color: bool = False
+) -> str | None:
+    """Write the report to `output`, or return its text for standard output when `output` is None.
+
+    The file is written beside its final place and renamed over it, so a reader never sees half
+    a report and a failure (while rendering or writing) leaves any previous file untouched and no
+    temporary file behind. Files never get colour codes.
+    """
+    if output is None:
+        return render_report(report, fmt, color=color)
+    text = render_report(report, fmt, color=False)
+    directory = output.parent
+    mode = output.stat().st_mode & 0o7777 if output.exists() else NEW_FILE_MODE
+    descriptor, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{output.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return None

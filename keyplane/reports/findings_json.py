@@ -1,0 +1,61 @@
+"""`--format json`: the findings-JSON contract of DESIGN.md, deterministic for the same input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from keyplane.findings import summarize
+from keyplane.reports.model import (
+    TOOL_NAME,
+    Report,
+    findings_of,
+    iso_utc,
+    masked,
+    secret_strings,
+    verdict,
+)
+
+
+def json_document(report: Report) -> dict[str, Any]:
+    """The report as the contract's object (what `json_report` serialises)."""
+    findings = findings_of(report)
+    secrets = secret_strings(report.resources)
+    document: dict[str, Any] = {
+        "tool": {"name": TOOL_NAME, "version": report.tool_version, "command": report.command},
+        "policy_version": report.policy_version,
+        "environment": report.environment,
+        "verdict": verdict(findings).lower(),
+        "summary": {**summarize(findings), "resources": len(report.resources)},
+        "findings": [f.to_json() for f in findings],
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent or None,
+                "protect": bool(r.protect),
+                "inputs": _sorted_keys(masked(r.inputs, secrets)),
+            }
+            for r in sorted(report.resources, key=lambda r: r.urn)
+        ],
+    }
+    if report.started_at is not None or report.duration_seconds is not None:
+        document["timing"] = {
+            "started_at": iso_utc(report.started_at) if report.started_at else None,
+            "duration_seconds": report.duration_seconds,
+        }
+    return document
+
+
+def json_report(report: Report) -> str:
+    return json.dumps(json_document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _sorted_keys(value: Any) -> Any:
+    """Inputs in name order, whatever order the engine or the export listed them in."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value

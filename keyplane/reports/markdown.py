@@ -1,0 +1,136 @@
+"""`--format markdown`: a pull-request comment (GitHub or GitLab flavoured Markdown).
+
+GitHub rejects comments over 65,536 characters, so per-resource details are dropped from the end,
+with a note, when the whole would not fit.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+from keyplane.findings import Finding, summarize
+from keyplane.reports.model import (
+    TOOL_NAME,
+    Report,
+    counts_text,
+    findings_of,
+    fix_text,
+    group_by_resource,
+    resource_labels,
+    rule_title,
+    verdict,
+)
+from keyplane.rules.catalog import Enforcement
+
+#: GitHub's limit on an issue or pull-request comment, in characters.
+COMMENT_LIMIT = 65_536
+#: One table cell never takes more than this (a runaway message must not crowd out the rest).
+CELL_LIMIT = 2_000
+
+
+def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
+    findings = findings_of(report)
+    summary = summarize(findings)
+    outcome = verdict(findings)
+    icon = "❌" if outcome == "FAIL" else "✅"
+    head = [
+        f"## {icon} {TOOL_NAME} {report.command} `{_code(report.environment)}`: {outcome}, "
+        f"{counts_text(summary)}",
+        "",
+        f"{len(report.resources)} resources judged · policy {_inline(report.policy_version)}"
+        f" · {TOOL_NAME} {_inline(report.tool_version)}"
+        + (f" · {report.duration_seconds:.1f} s" if report.duration_seconds is not None else ""),
+        "",
+    ]
+    if findings:
+        head += _rule_table(findings)
+    else:
+        head += ["No findings.", ""]
+
+    groups = group_by_resource(findings)
+    labels = resource_labels(report, groups)
+    blocks = [_details(resource, labels[resource], group) for resource, group in groups.items()]
+    parts = ["\n".join(head)]
+    size = len(parts[0])
+    for shown, block in enumerate(blocks):
+        # Room for this block and, unless it is the last, for the note on the ones left out.
+        rest = 1 + len(_truncation_note(shown + 1, len(blocks))) if shown + 1 < len(blocks) else 0
+        if size + 1 + len(block) + rest > limit:
+            parts.append(_truncation_note(shown, len(blocks)))
+            break
+        parts.append(block)
+        size += 1 + len(block)
+    body = "\n".join(parts)
+    body = body if body.endswith("\n") else body + "\n"
+    if len(body) > limit:  # only when the summary table alone is too long
+        cut = "\n\n_…truncated._\n"
+        body = body[: limit - len(cut)] + cut
+    return body
+
+
+def _rule_table(findings: list[Finding]) -> list[str]:
+    mandatory = Counter(f.rule for f in findings if f.enforcement is Enforcement.MANDATORY)
+    advisory = Counter(f.rule for f in findings if f.enforcement is Enforcement.ADVISORY)
+    excepted = Counter(f.rule for f in findings if f.exception)
+    lines = ["| Rule | Title | Mandatory | Advisory |", "|---|---|--:|--:|"]
+    for rule_id in sorted({f.rule for f in findings}):
+        advised = f"{advisory[rule_id]}" + (
+            f" ({excepted[rule_id]} excepted)" if excepted[rule_id] else ""
+        )
+        lines.append(
+            f"| {cell(rule_id)} | {cell(rule_title(rule_id))} | {mandatory[rule_id]} | {advised} |"
+        )
+    return [*lines, ""]
+
+
+def _details(resource: str, label: tuple[str, str], group: list[Finding]) -> str:
+    type_, name = label
+    failing = any(f.enforcement is Enforcement.MANDATORY for f in group)
+    summary = summarize(group)
+    lines = [
+        f"<details{' open' if failing else ''}>",
+        f"<summary>{'❌' if failing else '⚠️'} <code>{html.escape(type_)}</code> "
+        f"<b>{html.escape(name)}</b>: {html.escape(counts_text(summary))}</summary>",
+        "",
+        *([f"`{_code(resource)}`", ""] if resource != name else []),
+        "| Rule | Enforcement | Message | Fix |",
+        "|---|---|---|---|",
+    ]
+    for finding in group:
+        enforcement = finding.enforcement.value
+        if finding.exception:
+            enforcement += f" (excepted: {finding.exception})"
+        where = ""
+        if finding.file:
+            where = f" ({finding.file}" + (f":{finding.line}" if finding.line else "") + ")"
+        lines.append(
+            f"| {cell(finding.rule)} | {cell(enforcement)} | {cell(finding.message + where)} "
+            f"| {cell(fix_text(finding))} |"
+        )
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _truncation_note(shown: int, total: int) -> str:
+    return (
+        f"_Details of {total - shown} more of {total} resources left out to stay within the "
+        f"comment size limit; run `{TOOL_NAME} ... --format json` for the full report._\n"
+    )
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks."""
+    if len(text) > CELL_LIMIT:
+        text = text[: CELL_LIMIT - 1] + "…"
+    escaped = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def _inline(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _code(text: str) -> str:
+    """Text inside a single-backtick code span (backticks would close it)."""
+    return text.replace("`", "'")

@@ -1,0 +1,282 @@
+"""What every report format is rendered from: the `Report`, and the views all formats share.
+
+Every format sees the same findings in the same order, with the same redaction: secret values
+(marked as secrets in any resource's inputs) never reach a report in plain text, not even when an
+engine's message or another resource's unmarked input happens to carry one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from keyplane import __version__
+from keyplane.findings import Finding, has_mandatory
+from keyplane.rules.catalog import RULES, Enforcement, Rule
+from keyplane.standard import POLICY_VERSION
+from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN
+
+TOOL_NAME = "keyplane"
+SECRET_TEXT = "[secret]"
+UNKNOWN_TEXT = "[unknown]"
+#: Pulumi's wire mark of an output value (sdk/go/common/resource/sig): {value?, secret?, dependencies?}.
+OUTPUT_VALUE_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+#: Shorter secret values are not searched for in free text: replacing every "true" or "443" in a
+#: message would garble it and reveal nothing the inputs themselves do not already mask.
+MIN_REDACTED_SECRET_LENGTH = 6
+
+_GUIDELINE = re.compile(r"https?://[^\s<>\"'`|)\]]+")
+
+
+class ReportFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+
+
+class ResourceRecord(Protocol):
+    """A resource as judged: `keyplane.render.Registration` or a record read from a stack export."""
+
+    @property
+    def urn(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def parent(self) -> str: ...
+    @property
+    def protect(self) -> bool: ...
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run of `keyplane preview`, `scan` or `audit`, ready to be rendered in any format."""
+
+    findings: Sequence[Finding]
+    #: The resources judged, inputs in Pulumi's wire form (secrets and unknowns marked).
+    resources: Sequence[ResourceRecord]
+    environment: str
+    #: The keyplane command that produced the report (`preview`, `scan`, `audit`).
+    command: str = "preview"
+    tool_version: str = __version__
+    policy_version: str = POLICY_VERSION
+    #: IDs of the keyplane rules that were judged; JUnit lists the clean ones as passing tests.
+    checked_rules: Sequence[str] = ()
+    #: Where a finding without a file of its own points (SARIF needs a file for every result),
+    #: relative to the repository root; default `environments/<environment>.yaml`.
+    environment_file: str | None = None
+    #: Absolute file paths under this directory are reported relative to it (SARIF).
+    source_root: str | None = None
+    #: The tool's home page, shown by SARIF viewers.
+    information_uri: str | None = None
+    #: When the run started (a naive datetime is taken as local time) and how long it took.
+    started_at: datetime | None = None
+    duration_seconds: float | None = None
+
+    @property
+    def environment_path(self) -> str:
+        return self.environment_file or f"environments/{self.environment}.yaml"
+
+    @property
+    def finished_at(self) -> datetime | None:
+        if self.started_at is None or self.duration_seconds is None:
+            return None
+        return self.started_at + timedelta(seconds=self.duration_seconds)
+
+
+# --- what every format shows -------------------------------------------------------------------
+
+
+def findings_of(report: Report) -> list[Finding]:
+    """The report's findings, secrets redacted, in one deterministic order."""
+    secrets = secret_strings(report.resources)
+    redacted = (replace(f, message=redact(f.message, secrets)) for f in report.findings)
+    return sorted(redacted, key=_finding_order)
+
+
+def _finding_order(finding: Finding) -> tuple[str, str, str, str, str, int, str]:
+    return (
+        finding.resource,
+        finding.rule,
+        finding.engine.value,
+        finding.message,
+        finding.file or "",
+        finding.line or 0,
+        finding.exception or "",
+    )
+
+
+def verdict(findings: Iterable[Finding]) -> str:
+    """FAIL when any finding is mandatory (the CLI exits 1), else PASS."""
+    return "FAIL" if has_mandatory(findings) else "PASS"
+
+
+def counts_text(summary: Mapping[str, Any]) -> str:
+    """`1 mandatory, 3 advisory (1 excepted)`: excepted findings are advisory ones."""
+    text = f"{summary['mandatory']} mandatory, {summary['advisory']} advisory"
+    if summary["excepted"]:
+        text += f" ({summary['excepted']} excepted)"
+    return text
+
+
+def group_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(finding.resource, []).append(finding)
+    return groups
+
+
+def short_name(resource: str) -> str:
+    """A URN's last part (the resource name); any other resource string as it is."""
+    if resource.startswith("urn:pulumi:"):
+        return resource.rsplit("::", 1)[-1]
+    return resource
+
+
+def resource_labels(
+    report: Report, groups: Mapping[str, Sequence[Finding]]
+) -> dict[str, tuple[str, str]]:
+    """(type, name) of each resource with findings, for headings: the recorded ones when known."""
+    records = {record.urn: record for record in report.resources}
+    labels = {}
+    for resource, findings in groups.items():
+        record = records.get(resource)
+        if record is not None:
+            labels[resource] = (record.type, record.name)
+        else:
+            labels[resource] = (findings[0].type if findings else "", short_name(resource))
+    return labels
+
+
+def keyplane_rule(rule_id: str) -> Rule | None:
+    return RULES.get(rule_id)
+
+
+def is_checkov_rule(rule_id: str) -> bool:
+    return rule_id.startswith(("CKV_", "CKV2_"))
+
+
+def guideline(message: str) -> str | None:
+    """The first link in a message (checkov's findings carry their check's guideline)."""
+    match = _GUIDELINE.search(message)
+    return match.group(0).rstrip(".,;:") if match else None
+
+
+def fix_text(finding: Finding) -> str:
+    """The rule's remediation from the catalog, or the guideline link a checkov finding carries."""
+    rule = keyplane_rule(finding.rule)
+    if rule is not None:
+        return rule.remediation
+    return guideline(finding.message) or ""
+
+
+def rule_title(rule_id: str) -> str:
+    rule = keyplane_rule(rule_id)
+    if rule is not None:
+        return rule.title
+    if is_checkov_rule(rule_id):
+        return f"checkov built-in check {rule_id}"
+    return rule_id
+
+
+def level_of(finding: Finding) -> str:
+    """SARIF level: mandatory → error, advisory → warning, excepted → note."""
+    if finding.exception:
+        return "note"
+    if finding.enforcement is Enforcement.MANDATORY:
+        return "error"
+    if finding.enforcement is Enforcement.ADVISORY:
+        return "warning"
+    return "none"
+
+
+def artifact_uri(path: str, source_root: str | None = None) -> str:
+    """A file path as a SARIF/CI artifact URI: relative paths stay relative (to the repository)."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if not posix.is_absolute():
+        return quote(posix.as_posix())
+    if source_root is not None:
+        root = PurePosixPath(source_root.replace("\\", "/"))
+        if posix.is_relative_to(root):
+            return quote(posix.relative_to(root).as_posix())
+    return posix.as_uri()
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- secrets and unknowns ----------------------------------------------------------------------
+
+
+def masked(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """A wire-form value for display: secrets as "[secret]", unknowns as "[unknown]".
+
+    Plain strings that contain a known secret value (a secret pasted unmarked into another
+    input) have it replaced as well.
+    """
+    if isinstance(value, Mapping):
+        sig = value.get(SIG_KEY)
+        if sig == SECRET_SIG:
+            return SECRET_TEXT
+        if sig == OUTPUT_VALUE_SIG:
+            if value.get("secret"):
+                return SECRET_TEXT
+            if "value" not in value:
+                return UNKNOWN_TEXT
+            return masked(value["value"], secrets)
+        return {str(k): masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v, secrets) for v in value]
+    if isinstance(value, str):
+        return UNKNOWN_TEXT if value == UNKNOWN else redact(value, secrets)
+    return value
+
+
+def secret_strings(resources: Iterable[ResourceRecord]) -> tuple[str, ...]:
+    """Every string inside a secret of any resource's inputs, longest first."""
+    found: set[str] = set()
+    for record in resources:
+        _collect_secrets(record.inputs, found, inside_secret=False)
+    return tuple(
+        sorted(
+            (s for s in found if len(s) >= MIN_REDACTED_SECRET_LENGTH),
+            key=lambda s: (-len(s), s),
+        )
+    )
+
+
+def _collect_secrets(value: Any, found: set[str], *, inside_secret: bool) -> None:
+    if isinstance(value, Mapping):
+        sig = value.get(SIG_KEY)
+        secret = (
+            inside_secret
+            or sig == SECRET_SIG
+            or (sig == OUTPUT_VALUE_SIG and bool(value.get("secret")))
+        )
+        for key, item in value.items():
+            if key != SIG_KEY:
+                _collect_secrets(item, found, inside_secret=secret)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, found, inside_secret=inside_secret)
+    elif inside_secret and value is not None and not isinstance(value, bool):
+        found.add(str(value))
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, SECRET_TEXT)
+    return text

@@ -1,0 +1,102 @@
+"""`--format table`: the terminal report, findings grouped by resource, then the verdict."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from keyplane.findings import Finding, summarize
+from keyplane.reports.model import (
+    TOOL_NAME,
+    Report,
+    counts_text,
+    findings_of,
+    fix_text,
+    group_by_resource,
+    resource_labels,
+    verdict,
+)
+from keyplane.rules.catalog import Enforcement
+
+DEFAULT_WIDTH = 120
+
+
+def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WIDTH) -> str:
+    """The report as terminal text; ANSI colours only when `color` (the CLI knows the terminal)."""
+    buffer = StringIO()
+    # Every setting explicit: the text depends on the arguments, not on TERM, COLUMNS or FORCE_COLOR.
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        legacy_windows=False,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+        force_jupyter=False,
+        force_interactive=False,
+    )
+    findings = findings_of(report)
+    console.print(
+        Text.assemble(
+            (f"{TOOL_NAME} {report.command}", "bold"),
+            f" · environment {report.environment} · policy {report.policy_version}"
+            f" · {TOOL_NAME} {report.tool_version}",
+        )
+    )
+    groups = group_by_resource(findings)
+    labels = resource_labels(report, groups)
+    for resource, group in groups.items():
+        type_, name = labels[resource]
+        console.print()
+        console.print(Text.assemble((type_, "dim"), " ", (name, "bold")))
+        console.print(_table(group))
+    if not findings:
+        console.print()
+        console.print(Text("No findings."))
+
+    summary = summarize(findings)
+    outcome = verdict(findings)
+    line = Text.assemble(
+        (outcome, "bold red" if outcome == "FAIL" else "bold green"),
+        f": {counts_text(summary)} on {len(groups)} resources"
+        f" ({len(report.resources)} resources judged)",
+    )
+    if report.duration_seconds is not None:
+        line.append(f" in {report.duration_seconds:.1f} s")
+    console.print()
+    console.print(line)
+    # Rich pads every cell to the column width: no trailing blanks in logs and files.
+    return "".join(f"{row.rstrip()}\n" for row in buffer.getvalue().splitlines())
+
+
+def _table(findings: list[Finding]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Enforcement", no_wrap=True)
+    table.add_column("Message", ratio=3, overflow="fold")
+    table.add_column("Fix", ratio=2, overflow="fold")
+    for finding in findings:
+        table.add_row(
+            Text(finding.rule),
+            _enforcement(finding),
+            Text(finding.message),
+            Text(fix_text(finding), style="dim"),
+        )
+    return table
+
+
+def _enforcement(finding: Finding) -> Text:
+    if finding.enforcement is Enforcement.MANDATORY:
+        return Text("mandatory", style="bold red")
+    text = Text(finding.enforcement.value, style="yellow")
+    if finding.exception:
+        text.append(f"\n{finding.exception}", style="yellow dim")
+    return text
