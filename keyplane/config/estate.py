@@ -513,17 +513,14 @@ def _check_key(
             True,
             "use AES-256 or remove hsm: true (KMS keeps its keys in FIPS 140-3 HSMs)",
         )
-    if (
-        cloud is Cloud.AZURE
-        and not hsm
-        and algorithm.azure is not None
-        and algorithm.azure.hsm_only
-    ):
+    if cloud is Cloud.AZURE and algorithm.azure is not None and algorithm.azure.hsm_only:
+        # oct-HSM keys exist only in a Managed HSM; keyplane's Azure components use a premium
+        # Key Vault (see README, "Azure components"), which cannot hold them.
         yield problem(
-            (*loc, "hsm"),
-            f"Azure offers {algorithm.name} keys only in an HSM (oct-HSM)",
-            False,
-            "set hsm: true (and hsm.enabled) or use an RSA algorithm",
+            (*loc, "algorithm"),
+            f"a premium Key Vault cannot hold {algorithm.name} keys (oct-HSM needs a Managed HSM)",
+            algorithm.name,
+            "use RSA-3072 or RSA-4096 for encryption keys on Azure",
         )
     auto = rotates_automatically(cloud, algorithm, in_custom_key_store=cloud is Cloud.AWS and hsm)
     if key.rotation_days is not None:

@@ -466,3 +466,11 @@ def test_missing_environment_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_environment(tmp_path / "prod.yaml")
     assert str(caught.value) == f"{tmp_path}/prod.yaml: file not found; check the path or --estate"
+
+
+def test_aes_keys_on_azure_are_refused(estate: Path) -> None:
+    line = edit(estate / "prod-azure.yaml", "    algorithm: RSA-3072", "    algorithm: AES-256")
+    assert only_problem(estate) == (
+        f"{estate}/prod-azure.yaml:{line}: keys[0].algorithm: a premium Key Vault cannot hold AES-256 keys "
+        "(oct-HSM needs a Managed HSM) (got 'AES-256'); use RSA-3072 or RSA-4096 for encryption keys on Azure"
+    )
