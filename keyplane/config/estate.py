@@ -345,12 +345,14 @@ def _check_environment(env: Environment, doc: Document, stem: str) -> Iterator[P
             list(env.hsm.subnet_ids),
             "remove subnet_ids",
         )
-    if env.cloud is Cloud.AWS and env.hsm.enabled and not env.hsm.subnet_ids:
+    if env.cloud is Cloud.AWS and env.hsm.enabled and len(env.hsm.subnet_ids) < 2:
+        # A KMS custom key store needs two active HSMs in different availability zones:
+        # https://docs.aws.amazon.com/kms/latest/developerguide/create-keystore.html
         yield problem(
             ("hsm", "subnet_ids"),
-            "a CloudHSM cluster needs at least one subnet",
-            None,
-            "list the subnets (one HSM per subnet and availability zone)",
+            "a CloudHSM key store needs HSMs in at least two availability zones",
+            list(env.hsm.subnet_ids),
+            "list two or more subnets in different availability zones (one HSM per subnet)",
         )
     for dup in _duplicates(env.hsm.subnet_ids):
         yield problem(("hsm", "subnet_ids"), "duplicate subnet", dup, "list each subnet once")

@@ -436,7 +436,7 @@ def test_list_where_a_nested_mapping_is_expected(estate: Path) -> None:
     )
     assert (
         only_problem(estate)
-        == f"{estate}/dev.yaml:{line}: hsm: expected a mapping (got a list); write 'field: value' lines under it"
+        == f"{estate}/dev.yaml:{line}: hsm: expected a mapping (got [false]); write 'field: value' lines under it"
     )
 
 
@@ -473,4 +473,16 @@ def test_aes_keys_on_azure_are_refused(estate: Path) -> None:
     assert only_problem(estate) == (
         f"{estate}/prod-azure.yaml:{line}: keys[0].algorithm: a premium Key Vault cannot hold AES-256 keys "
         "(oct-HSM needs a Managed HSM) (got 'AES-256'); use RSA-3072 or RSA-4096 for encryption keys on Azure"
+    )
+
+
+def test_cloudhsm_needs_two_availability_zones(estate: Path) -> None:
+    line = edit(
+        estate / "prod.yaml",
+        "  subnet_ids: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]",
+        "  subnet_ids: [subnet-0a1b2c3d4e5f60001]",
+    )
+    assert only_problem(estate) == (
+        f"{estate}/prod.yaml:{line}: hsm.subnet_ids: a CloudHSM key store needs HSMs in at least two availability zones "
+        "(got [subnet-0a1b2c3d4e5f60001]); list two or more subnets in different availability zones (one HSM per subnet)"
     )
