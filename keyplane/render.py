@@ -11,7 +11,7 @@ whole chain).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,7 @@ def render(
     project: str,
     stack: str,
     config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
     preview: bool = True,
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> RenderResult:
@@ -136,7 +137,7 @@ def render(
     """
     with _RENDER_LOCK:
         monitor = RecordingMonitor(mocks or PlaceholderMocks())
-        pulumi.runtime.set_all_config(dict(config or {}))
+        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
         pulumi_mocks.set_mocks(
             monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
         )

@@ -31,6 +31,7 @@ __all__ = [
     "sarif_document",
     "sarif_report",
     "table_report",
+    "write_atomic",
     "write_report",
 ]
 
@@ -72,7 +73,12 @@ def write_report(
     """
     if output is None:
         return render_report(report, fmt, color=color)
-    text = render_report(report, fmt, color=False)
+    write_atomic(output, render_report(report, fmt, color=False))
+    return None
+
+
+def write_atomic(output: Path, text: str) -> None:
+    """Write `text` beside `output` and rename it over it: all or nothing."""
     directory = output.parent
     mode = output.stat().st_mode & 0o7777 if output.exists() else NEW_FILE_MODE
     descriptor, temporary = tempfile.mkstemp(
@@ -89,4 +95,3 @@ def write_report(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    return None

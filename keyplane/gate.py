@@ -1,0 +1,256 @@
+"""The policy gate: render a stack offline, judge it with the CrossGuard pack and checkov, merge.
+
+`keyplane preview ENV` renders `stacks/__main__.py` for `DIR/ENV.yaml` through the Pulumi SDK's
+mock engine; `keyplane scan FILE` reads what the real CLI wrote. Both then go through `judge`:
+the real CrossGuard pack over the analyzer protocol, checkov on the Terraform-plan form (in its
+own environment, concurrently), the file-level rules of the estate, de-duplication and the
+exceptions register.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from keyplane.config import Environment, Estate
+from keyplane.config.checks import config_findings
+from keyplane.findings import Finding, apply_exceptions
+from keyplane.rules.catalog import Point, rules_at
+from keyplane.standard import Cloud
+from keyplane.tfplan import TerraformPlan, to_terraform_plan
+from keyplane.wire import Registration
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = REPO_ROOT / "stacks"
+PROJECT = "keyplane"
+#: Stands in for stack secrets during an offline preview (never a real value).
+OFFLINE_PLACEHOLDER = "offline-preview-placeholder"
+#: Stands in for the CloudHSM trust anchor (a certificate, public) during an offline preview.
+OFFLINE_CERTIFICATE = (
+    "-----BEGIN CERTIFICATE-----\nb2ZmbGluZS1wcmV2aWV3\n-----END CERTIFICATE-----\n"
+)
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+@dataclass
+class GateResult:
+    environment: str
+    resources: list[Registration]
+    findings: list[Finding]
+    plan: TerraformPlan | None = None
+    #: Seconds per stage (render, crossguard, plan, checkov, report).
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Rules that were judged (for reports that list the rules without findings).
+    checked_rules: tuple[str, ...] = ()
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def stack_config(env: Environment, estate_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The stack configuration the program reads: `stacks/Pulumi.<env>.yaml` when there is one,
+    the environment's own cloud settings otherwise, and placeholders for stack secrets."""
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    stack_file = STACKS_DIR / f"Pulumi.{env.name}.yaml"
+    if stack_file.is_file():
+        from ruamel.yaml import YAML  # noqa: PLC0415 - only for stack files
+
+        data = YAML(typ="safe", pure=True).load(stack_file.read_text()) or {}
+        for key, value in (data.get("config") or {}).items():
+            if isinstance(value, dict) and "secure" in value:
+                continue  # an encrypted stack secret: replaced by a placeholder below
+            config[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    if env.aws is not None:
+        config.setdefault("aws:region", env.aws.region)
+        config.setdefault("aws:allowedAccountIds", json.dumps([env.aws.account_id]))
+    if env.gcp is not None:
+        config.setdefault("gcp:project", env.gcp.project)
+        config.setdefault("gcp:region", env.gcp.location)
+    if env.azure is not None:
+        config.setdefault("azure-native:location", env.azure.location)
+        config.setdefault("azure-native:subscriptionId", env.azure.subscription_id)
+        config.setdefault("azure-native:tenantId", env.azure.tenant_id)
+    config["keyplane:environment"] = env.name
+    config["keyplane:estate"] = str(estate_dir.resolve())
+    if env.cloud is Cloud.AWS and env.hsm.enabled:
+        # Render the whole CloudHSM layer (cluster, key store, keys in it), as after activation.
+        from components.aws.environment import (  # noqa: PLC0415 - heavy import
+            KEY_STORE_CONNECTED,
+            KMSUSER_PASSWORD,
+            TRUST_ANCHOR_CERTIFICATE,
+        )
+
+        config.setdefault(f"keyplane:{KMSUSER_PASSWORD}", OFFLINE_PLACEHOLDER)
+        secret_keys.append(f"keyplane:{KMSUSER_PASSWORD}")
+        config.setdefault(f"keyplane:{TRUST_ANCHOR_CERTIFICATE}", OFFLINE_CERTIFICATE)
+        config.setdefault(f"keyplane:{KEY_STORE_CONNECTED}", "true")
+    if env.cloud is Cloud.AZURE:
+        # Azure cannot create a secret without a value: the program reads them from stack secrets.
+        for secret in env.secrets:
+            config.setdefault(f"keyplane:secret-{secret.name}", OFFLINE_PLACEHOLDER)
+            secret_keys.append(f"keyplane:secret-{secret.name}")
+    return config, secret_keys
+
+
+def render_environment(env: Environment, estate_dir: Path) -> list[Registration]:
+    """Run the real stack program for `env` under the mock engine (preview mode)."""
+    import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
+
+    from keyplane.render import PlaceholderMocks, render  # noqa: PLC0415
+
+    config, secret_keys = stack_config(env, estate_dir)
+    account, region = (
+        (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
+    )
+    program = STACKS_DIR / "__main__.py"
+
+    def run_program() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    try:
+        result = render(
+            run_program,
+            project=PROJECT,
+            stack=env.name,
+            config=config,
+            secret_keys=secret_keys,
+            mocks=PlaceholderMocks(account, region),
+        )
+    except pulumi.RunError as err:
+        raise RenderError(str(err)) from None
+    return result.resources
+
+
+class RenderError(Exception):
+    """The stack program stopped (bad configuration); the message is for the user."""
+
+
+# --- judging --------------------------------------------------------------------------------
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (rule, resource); the first engine's wording wins (CrossGuard first)."""
+    seen: dict[tuple[str, str], Finding] = {}
+    for finding in findings:
+        seen.setdefault((finding.rule, finding.resource), finding)
+    return list(seen.values())
+
+
+def pack_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any]:
+    settings: dict[str, Any] = {"environment": environment, "asOf": today.isoformat()}
+    if estate is not None:
+        settings["estate"] = str(estate.root.resolve())
+    return {"keyplane-settings": settings}
+
+
+def judge(
+    resources: Sequence[Registration],
+    *,
+    environment: str,
+    estate: Estate | None,
+    today: date,
+    stack: str | None = None,
+    project: str = PROJECT,
+    run_checkov: bool = True,
+    progress: Progress = _silent,
+    timings: dict[str, float] | None = None,
+) -> GateResult:
+    """Judge resources with every engine and return the merged findings."""
+    from keyplane.checkov import run_checkov as checkov_scan  # noqa: PLC0415
+    from keyplane.crossguard import CrossGuardPack  # noqa: PLC0415
+
+    timings = dict(timings or {})
+    started = time.monotonic()
+    plan = to_terraform_plan(resources)
+    timings["plan"] = time.monotonic() - started
+    types = {address: _type_of(resources, urn) for address, urn in plan.urn_by_address.items()}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checkov_future = None
+        if run_checkov:
+            progress("checkov: scanning the Terraform-plan form")
+            checkov_future = pool.submit(
+                checkov_scan,
+                plan.plan,
+                plan.urn_by_address,
+                environment=environment,
+                types_by_address=types,
+            )
+        progress(f"crossguard: analysing {len(resources)} resources")
+        started = time.monotonic()
+        with CrossGuardPack(
+            stack=stack or environment,
+            project=project,
+            stack_config={"keyplane:environment": environment},
+            policy_config=pack_settings(environment, estate, today),
+        ) as pack:
+            crossguard = pack.run(resources)
+        timings["crossguard"] = time.monotonic() - started
+        checkov_findings: list[Finding] = []
+        if checkov_future is not None:
+            run = checkov_future.result()
+            checkov_findings = run.findings
+            timings["checkov"] = run.seconds
+
+    scopes = estate.exception_scopes() if estate is not None else ()
+    others = apply_exceptions(checkov_findings, scopes, environment, today)
+    if estate is not None and environment in estate.environments:
+        # The file-level rules of this environment (KM-EXC-002 comes from the pack).
+        others += [
+            f
+            for f in config_findings(estate, today)
+            if f.rule == "KM-REV-001"
+            or (f.rule != "KM-EXC-002" and Path(f.file or "").name == f"{environment}.yaml")
+        ]
+    findings = _dedupe([*crossguard, *others])
+    checked = [r.id for r in rules_at(Point.CROSSGUARD)]
+    if run_checkov:
+        checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]
+    return GateResult(environment, list(resources), findings, plan, timings, tuple(checked))
+
+
+def _type_of(resources: Sequence[Registration], urn: str) -> str:
+    for resource in resources:
+        if resource.urn == urn:
+            return resource.type
+    return ""
+
+
+def preview(
+    estate: Estate,
+    environment: str,
+    *,
+    today: date,
+    run_checkov: bool = True,
+    progress: Progress = _silent,
+) -> GateResult:
+    env = estate.environments[environment]
+    progress(f"render: running the stack program for {environment}")
+    started = time.monotonic()
+    resources = render_environment(env, estate.root)
+    rendered = time.monotonic() - started
+    return judge(
+        resources,
+        environment=environment,
+        estate=estate,
+        today=today,
+        run_checkov=run_checkov,
+        progress=progress,
+        timings={"render": rendered},
+    )
+
+
+__all__ = ["GateResult", "RenderError", "judge", "preview", "render_environment"]
