@@ -1,0 +1,214 @@
+"""What every adapter needs whatever its source: IAM policy documents, durations, numbers.
+
+AWS key policies and IAM policies are the same JSON in a Pulumi property, a Terraform-plan value
+and a boto3 `get_key_policy` answer, so they are parsed once, here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from keyplane.facts.access import Condition, Effect, Grant, normalize_aws_principal
+from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def _strings(value: Any) -> tuple[str, ...] | Unknown:
+    items = as_list(value)
+    if any(item is UNKNOWN for item in items):
+        return UNKNOWN
+    return tuple(str(item) for item in items)
+
+
+def _principals(statement: Mapping[str, Any]) -> list[str] | Unknown:
+    if "NotPrincipal" in statement:
+        # Allow to everyone but the listed principals: as broad as a wildcard.
+        return ["*"]
+    raw = statement.get("Principal")
+    if raw is None:
+        return []
+    if isinstance(raw, Unknown):
+        return UNKNOWN
+    if isinstance(raw, str):
+        return ["*" if raw == "*" else normalize_aws_principal(raw)]
+    if not isinstance(raw, Mapping):
+        return [str(raw)]
+    result: list[str] = []
+    for kind, values in raw.items():
+        for value in as_list(values):
+            if isinstance(value, Unknown):
+                return UNKNOWN
+            text = str(value)
+            if kind == "AWS":
+                result.append("*" if text == "*" else normalize_aws_principal(text))
+            elif text == "*":
+                result.append("*")
+            else:
+                result.append(f"{kind.lower()}:{text}")
+    return result
+
+
+def _conditions(raw: Any) -> tuple[Condition, ...]:
+    if not isinstance(raw, Mapping):
+        return ()
+    result = []
+    for operator, tests in raw.items():
+        if not isinstance(tests, Mapping):
+            continue
+        for key, values in tests.items():
+            result.append(
+                Condition(str(operator), str(key), tuple(str(v) for v in as_list(values)))
+            )
+    return tuple(result)
+
+
+def policy_document(value: Any) -> Maybe[Mapping[str, Any] | None]:
+    """A policy document from a JSON string or an already parsed mapping."""
+    if value is None or value is UNKNOWN:
+        return value
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, Mapping) else None
+    return None
+
+
+def policy_grants(value: Any, principal: str | Unknown | None = None) -> Maybe[tuple[Grant, ...]]:
+    """The statements of an IAM policy document as grants.
+
+    Resource policies (key policies, secret policies, trust policies) name their principals; for
+    identity policies pass the identity as `principal`.
+    """
+    doc = policy_document(value)
+    if isinstance(doc, Unknown):
+        return UNKNOWN
+    if doc is None:
+        return ()
+    statements = doc.get("Statement")
+    if isinstance(statements, Unknown):
+        return UNKNOWN
+    grants: list[Grant] = []
+    for statement in as_list(statements):
+        if isinstance(statement, Unknown):
+            return UNKNOWN
+        if not isinstance(statement, Mapping):
+            continue
+        effect = Effect.DENY if statement.get("Effect") == "Deny" else Effect.ALLOW
+        actions = ("*",) if "NotAction" in statement else _strings(statement.get("Action"))
+        resources = ("*",) if "NotResource" in statement else _strings(statement.get("Resource"))
+        conditions = _conditions(statement.get("Condition"))
+        principals: list[str | Unknown] | Unknown
+        if principal is not None:
+            principals = [principal]
+        else:
+            found = _principals(statement)
+            principals = UNKNOWN if found is UNKNOWN else list(found)
+        if principals is UNKNOWN:
+            grants.append(Grant(UNKNOWN, actions, effect, conditions, resources))
+            continue
+        grants.extend(Grant(p, actions, effect, conditions, resources) for p in principals)
+    return tuple(grants)
+
+
+# --- numbers and durations ------------------------------------------------------------------
+
+
+def as_int(value: Any) -> Maybe[int | None]:
+    """Whole numbers arrive as floats on the wire (`395.0`)."""
+    if value is None or value is UNKNOWN:
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return math.ceil(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
+        return int(float(value))
+    return None
+
+
+def seconds(value: Any) -> Maybe[float | None]:
+    """GCP durations: `"7776000s"`, `"7776000.5s"`, or a bare number of seconds."""
+    if value is None or value is UNKNOWN:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s?\s*", value)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def days_from_seconds(value: Any, *, round_up: bool) -> Maybe[int | None]:
+    """Whole days of a duration: rounded up for maximums (a day and a second exceeds a day),
+    down for minimums (29.9 days is not 30)."""
+    secs = seconds(value)
+    if secs is None or secs is UNKNOWN:
+        return secs
+    days = secs / 86400
+    return math.ceil(days - 1e-9) if round_up else math.floor(days + 1e-9)
+
+
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<y>\d+)Y)?(?:(?P<m>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<min>\d+)M)?(?:(?P<s>\d+)S)?)?"
+)
+
+
+def iso_duration_days(value: Any) -> Maybe[int | None]:
+    """Azure rotation policies use ISO 8601 durations (`P90D`, `P3M`, `P1Y`); months count 30
+    days and years 365, as Azure documents."""
+    if value is None or value is UNKNOWN:
+        return value
+    if not isinstance(value, str):
+        return None
+    match = _ISO_DURATION.fullmatch(value.strip().upper())
+    if not match or value.strip().upper() in ("P", "PT"):
+        return None
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    total = (
+        parts.get("y", 0) * 365
+        + parts.get("m", 0) * 30
+        + parts.get("w", 0) * 7
+        + parts.get("d", 0)
+        + (parts.get("h", 0) * 3600 + parts.get("min", 0) * 60 + parts.get("s", 0)) / 86400
+    )
+    return math.ceil(total - 1e-9)
+
+
+def rate_expression_days(value: Any) -> Maybe[int | None]:
+    """Secrets Manager `rate(30 days)` / `rate(12 hours)` schedules."""
+    if value is None or value is UNKNOWN:
+        return value
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*rate\((\d+)\s+(day|days|hour|hours)\)\s*", value)
+    if not match:
+        return None
+    amount = int(match.group(1))
+    return amount if match.group(2).startswith("day") else math.ceil(amount / 24)
+
+
+def ref(value: Any, urns: Sequence[str] = ()) -> Ref:
+    if value is UNKNOWN:
+        return Ref(UNKNOWN, tuple(urns))
+    return Ref(str(value) if value is not None else None, tuple(urns))

@@ -1,0 +1,1208 @@
+"""Facts from Pulumi resources: a type token and properties in the engine's wire form.
+
+The properties are what the analyzer receives (and what `keyplane.render` records): camelCase
+names, numbers as floats, secrets as `{SIG: SECRET_SIG, value: ...}`, unknowns as sentinel
+strings (or simply missing during preview). Raw resources of every relevant type are read, not
+only keyplane's components. Each reader judges nothing: it says what the resource declares, and
+leaves joins across resources (an alias, a separate rotation or object-lock resource) to the
+stack-level rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from keyplane.adapters.common import (
+    as_int,
+    as_list,
+    days_from_seconds,
+    iso_duration_days,
+    policy_grants,
+    rate_expression_days,
+    ref,
+)
+from keyplane.facts.access import Condition, Grant
+from keyplane.facts.model import (
+    AccessBinding,
+    AuditConfig,
+    DiagnosticSetting,
+    Facts,
+    HsmCluster,
+    Immutability,
+    Key,
+    KeyContainer,
+    KeyOrigin,
+    LogBucket,
+    LogSink,
+    ObjectLock,
+    PolicyAttachment,
+    Role,
+    RoleDefinition,
+    Secret,
+    SecretRotation,
+    SecretValue,
+    StackFacts,
+    Tags,
+    Trail,
+    Vault,
+    Versioning,
+)
+from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+from keyplane.standard import (
+    Algorithm,
+    Cloud,
+    Usage,
+    algorithm_from_aws,
+    algorithm_from_azure,
+    algorithm_from_gcp,
+    rotates_automatically,
+)
+
+#: Pulumi's wire-format signatures (sdk/go/common/resource/sig).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+#: Unknown sentinels of every type (pulumi_policy/proxy.py); a string one is the most common.
+UNKNOWN_SENTINELS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # bool
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+    }
+)
+
+
+class ResourceLike(Protocol):
+    """What the adapter reads of a resource (`keyplane.render.Registration` fits)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+    @property
+    def protect(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class PulumiResource:
+    """A Pulumi resource as the engine hands it to an analyzer."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: Mapping[str, Any]
+    protect: bool = False
+    parent: str = ""
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    retain_on_delete: bool = False
+    #: The provider reference (`<provider URN>::<provider ID>`), "" for the default provider.
+    provider: str = ""
+
+    @classmethod
+    def of(cls, resource: ResourceLike) -> PulumiResource:
+        if isinstance(resource, PulumiResource):
+            return resource
+        return cls(
+            type=resource.type,
+            name=resource.name,
+            urn=resource.urn,
+            inputs=resource.inputs,
+            protect=resource.protect,
+            parent=str(getattr(resource, "parent", "") or ""),
+            dependencies=tuple(getattr(resource, "dependencies", ()) or ()),
+            property_dependencies={
+                k: tuple(v)
+                for k, v in (getattr(resource, "property_dependencies", {}) or {}).items()
+            },
+            retain_on_delete=bool(getattr(resource, "retain_on_delete", False)),
+            provider=str(getattr(resource, "provider", "") or ""),
+        )
+
+
+class _Secret:
+    """A value the program marked secret."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _parse(value: Any) -> Any:
+    """Wire form to Python: secrets wrapped, unknown sentinels to UNKNOWN, mappings to dicts."""
+    if isinstance(value, str):
+        return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if isinstance(value, Mapping):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _Secret(_parse(value.get("value")))
+        return {str(k): _parse(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_parse(v) for v in value]
+    return value
+
+
+def _reveal(value: Any) -> Any:
+    """The value with secret wrappers removed (rules judge settings, not secrecy)."""
+    if isinstance(value, _Secret):
+        return _reveal(value.value)
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+class _Props:
+    """Read access to parsed properties: `get("a", "b")` walks nested mappings."""
+
+    def __init__(self, resource: PulumiResource, secrets_marked: bool = True) -> None:
+        self.resource = resource
+        #: False when the caller could not keep secret marks: plain text cannot be told then.
+        self.secrets_marked = secrets_marked
+        self.raw: dict[str, Any] = _parse(dict(resource.inputs))
+        self.plain: dict[str, Any] = _reveal(self.raw)
+
+    def get(self, *path: str | int) -> Any:
+        value: Any = self.plain
+        for part in path:
+            if isinstance(value, Unknown):
+                return UNKNOWN
+            if isinstance(part, int):
+                if not isinstance(value, list) or part >= len(value):
+                    return None
+                value = value[part]
+            else:
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(part)
+        return value
+
+    def raw_value(self, name: str) -> Any:
+        return self.raw.get(name)
+
+    def text(self, *path: str | int) -> Maybe[str | None]:
+        value = self.get(*path)
+        if value is None or value is UNKNOWN:
+            return value
+        return value if isinstance(value, str) else str(value)
+
+    def flag(self, *path: str | int, default: bool | None = None) -> Any:
+        value = self.get(*path)
+        if value is None:
+            return default
+        if value is UNKNOWN or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return default
+
+    def number(self, *path: str | int) -> Maybe[int | None]:
+        return as_int(self.get(*path))
+
+    def ref(self, name: str) -> Ref:
+        return ref(self.get(name), self.resource.property_dependencies.get(name, ()))
+
+    def tags(self, name: str = "tags") -> Maybe[Tags]:
+        value = self.get(name)
+        if isinstance(value, Unknown):
+            return UNKNOWN
+        if not isinstance(value, dict):
+            return MappingProxyType({})
+        return MappingProxyType(
+            {str(k): (v if v is UNKNOWN else str(v)) for k, v in value.items() if v is not None}
+        )
+
+    def ids(self, *names: str) -> frozenset[str]:
+        found = set()
+        for name in names:
+            value = self.get(name)
+            if isinstance(value, str) and value:
+                found.add(value)
+        return frozenset(found)
+
+
+def _cloud(type_: str) -> Cloud | None:
+    if type_.startswith("aws:"):
+        return Cloud.AWS
+    if type_.startswith("gcp:"):
+        return Cloud.GCP
+    if type_.startswith("azure-native:"):
+        return Cloud.AZURE
+    return None
+
+
+def _base(p: _Props, cloud: Cloud, *, tags: str | None = "tags") -> dict[str, Any]:
+    r = p.resource
+    return {
+        "urn": r.urn,
+        "name": r.name,
+        "type": r.type,
+        "cloud": cloud,
+        "protect": r.protect or r.retain_on_delete,
+        "tags": p.tags(tags) if tags else MappingProxyType({}),
+        "parent": r.parent,
+        "dependencies": r.dependencies,
+    }
+
+
+def _plaintext(value: Any, secrets_marked: bool) -> Maybe[bool]:
+    """A value is plain text when it is a literal: not a secret, not computed."""
+    if value is None or isinstance(value, _Secret):
+        return False
+    if isinstance(value, Unknown) or not secrets_marked:
+        return UNKNOWN
+    if isinstance(value, str):
+        return bool(value)
+    return True
+
+
+# --- AWS ------------------------------------------------------------------------------------
+
+_AWS_USAGE = {
+    "ENCRYPT_DECRYPT": Usage.ENCRYPT,
+    "SIGN_VERIFY": Usage.SIGN,
+    "GENERATE_VERIFY_MAC": Usage.MAC,
+}
+
+
+def _aws_key(p: _Props) -> tuple[Facts, ...]:
+    imported = p.resource.type == "aws:kms/externalKey:ExternalKey"
+    spec = p.text("keySpec" if imported else "customerMasterKeySpec")
+    spec = "SYMMETRIC_DEFAULT" if spec is None else spec
+    usage_name = p.text("keyUsage")
+    usage: Maybe[Usage | None] = (
+        UNKNOWN if usage_name is UNKNOWN else _AWS_USAGE.get(usage_name or "ENCRYPT_DECRYPT")
+    )
+    algorithm: Maybe[Algorithm | str] = (
+        UNKNOWN if spec is UNKNOWN else (algorithm_from_aws(spec) or spec)
+    )
+    store = p.text("customKeyStoreId")
+    xks = p.get("xksKeyId") is not None
+    origin: Maybe[KeyOrigin]
+    if imported:
+        origin, protection = KeyOrigin.IMPORTED, "EXTERNAL"
+    elif xks:
+        origin, protection = KeyOrigin.EXTERNAL, "EXTERNAL_KEY_STORE"
+    elif store is not None:
+        origin, protection = KeyOrigin.DEDICATED_HSM, "AWS_CLOUDHSM"
+    else:
+        origin, protection = KeyOrigin.CLOUD_HSM, "AWS_KMS"
+    can_rotate: Maybe[bool]
+    if imported or xks:
+        can_rotate = False
+    elif isinstance(algorithm, Algorithm):
+        can_rotate = rotates_automatically(
+            Cloud.AWS, algorithm, in_custom_key_store=store is not None
+        )
+    elif algorithm is UNKNOWN:
+        can_rotate = UNKNOWN
+    else:
+        can_rotate = False
+    enabled = False if imported else p.flag("enableKeyRotation", default=False)
+    period = p.number("rotationPeriodInDays")
+    rotation_days: Maybe[int | None]
+    if enabled is UNKNOWN:
+        rotation_days = period if period is not None else UNKNOWN
+    elif enabled:
+        # AWS rotates yearly unless a period is given.
+        rotation_days = 365 if period is None else period
+    else:
+        rotation_days = None
+    window = p.number("deletionWindowInDays")
+    return (
+        Key(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("arn", "keyId", "id"),
+            algorithm=algorithm,
+            usage=usage,
+            can_rotate_automatically=can_rotate,
+            rotation_enabled=enabled,
+            rotation_days=rotation_days,
+            deletion_window_days=30 if window is None else window,
+            origin=origin,
+            protection=protection,
+            custom_key_store=store,
+            grants=policy_grants(p.get("policy")),
+        ),
+    )
+
+
+def _aws_key_policy(p: _Props) -> tuple[Facts, ...]:
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS, tags=None),
+            grants=policy_grants(p.get("policy")),
+            target=p.ref("keyId"),
+        ),
+    )
+
+
+def _aws_kms_grant(p: _Props) -> tuple[Facts, ...]:
+    principal = p.text("granteePrincipal")
+    operations = p.get("operations")
+    actions: Maybe[tuple[str, ...]]
+    if operations is UNKNOWN or any(o is UNKNOWN for o in as_list(operations)):
+        actions = UNKNOWN
+    else:
+        actions = tuple(f"kms:{o}" for o in as_list(operations))
+    grant = Grant(UNKNOWN if principal is UNKNOWN else (principal or ""), actions)
+    return (
+        AccessBinding(**_base(p, Cloud.AWS, tags=None), grants=(grant,), target=p.ref("keyId")),
+    )
+
+
+def role_principal(role_name: str) -> str:
+    """How keyplane names an in-stack IAM role when its ARN is not known yet."""
+    return f"aws-role:{role_name}"
+
+
+def _aws_role(p: _Props) -> tuple[Facts, ...]:
+    name = p.text("name")
+    identity: str | Unknown = (
+        UNKNOWN
+        if name is UNKNOWN
+        else role_principal(name)
+        if name
+        else role_principal(p.resource.name)
+    )
+    inline: list[Grant] = []
+    inline_unknown = False
+    inline_policies = p.get("inlinePolicies")
+    if inline_policies is UNKNOWN:
+        inline_unknown = True
+    for item in as_list(inline_policies):
+        grants = policy_grants(item.get("policy") if isinstance(item, dict) else item, identity)
+        if grants is UNKNOWN:
+            inline_unknown = True
+        else:
+            inline.extend(grants)
+    managed = p.get("managedPolicyArns")
+    inline_grants: Maybe[tuple[Grant, ...]] = UNKNOWN if inline_unknown else tuple(inline)
+    role = (
+        Role(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn", "id"),
+            role_name=name,
+            trust=policy_grants(p.get("assumeRolePolicy")),
+            policies=inline_grants,
+            managed_policies=UNKNOWN
+            if managed is UNKNOWN
+            else tuple(str(m) for m in as_list(managed) if m is not UNKNOWN),
+        ),
+    )
+    if inline_grants == ():
+        return role
+    # The inline policies as an identity policy of the role, for the rules on grants.
+    return (
+        *role,
+        AccessBinding(
+            **_base(p, Cloud.AWS),
+            grants=inline_grants,
+            target=Ref(None, p.resource.property_dependencies.get("inlinePolicies", ())),
+            identity=True,
+        ),
+    )
+
+
+def _aws_role_policy(p: _Props) -> tuple[Facts, ...]:
+    role = p.ref("role")
+    principal: str | Unknown = (
+        UNKNOWN
+        if role.value is UNKNOWN
+        else role_principal(role.value.rsplit("/", 1)[-1])
+        if role.value
+        else ""
+    )
+    grants = policy_grants(p.get("policy"), principal)
+    if isinstance(grants, tuple):
+        grants = tuple(
+            Grant(g.principal, g.actions, g.effect, g.conditions, g.resources, role) for g in grants
+        )
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS, tags=None),
+            grants=grants,
+            target=Ref(None, p.resource.property_dependencies.get("policy", ())),
+            identity=True,
+        ),
+    )
+
+
+def _aws_policy(p: _Props) -> tuple[Facts, ...]:
+    # A managed policy has no principal until it is attached (PolicyAttachment, stack level).
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn", "id"),
+            grants=policy_grants(p.get("policy"), ""),
+            target=Ref(None, p.resource.property_dependencies.get("policy", ())),
+            identity=True,
+        ),
+    )
+
+
+def _aws_policy_attachment(p: _Props) -> tuple[Facts, ...]:
+    return (
+        PolicyAttachment(
+            **_base(p, Cloud.AWS, tags=None), role=p.ref("role"), policy=p.ref("policyArn")
+        ),
+    )
+
+
+def _aws_trail(p: _Props) -> tuple[Facts, ...]:
+    excludes: Maybe[bool] = False
+    selectors = p.get("eventSelectors")
+    advanced = p.get("advancedEventSelectors")
+    if selectors is UNKNOWN or advanced is UNKNOWN:
+        excludes = UNKNOWN
+    elif advanced:
+        excludes = not any(_advanced_logs_kms(s) for s in as_list(advanced))
+    elif selectors:
+        excludes = not any(
+            isinstance(s, dict)
+            and s.get("includeManagementEvents", True) is not False
+            and "kms.amazonaws.com" not in as_list(s.get("excludeManagementEventSources"))
+            for s in as_list(selectors)
+        )
+    return (
+        Trail(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn", "id"),
+            multi_region=p.flag("isMultiRegionTrail", default=False),
+            log_file_validation=p.flag("enableLogFileValidation", default=False),
+            kms_key=p.text("kmsKeyId"),
+            logging_enabled=p.flag("enableLogging", default=True),
+            excludes_kms_events=excludes,
+            bucket=p.ref("s3BucketName"),
+        ),
+    )
+
+
+def _advanced_logs_kms(selector: Any) -> bool:
+    """An advanced selector logs KMS management events when it selects the Management category
+    and does not filter kms.amazonaws.com out."""
+    if not isinstance(selector, dict):
+        return False
+    fields = [f for f in as_list(selector.get("fieldSelectors")) if isinstance(f, dict)]
+    category = next((f for f in fields if f.get("field") == "eventCategory"), None)
+    if category is None or "Management" not in as_list(category.get("equals")):
+        return False
+    for f in fields:
+        if f.get("field") == "eventSource":
+            if "kms.amazonaws.com" in as_list(f.get("notEquals")):
+                return False
+            equals = as_list(f.get("equals"))
+            if equals and "kms.amazonaws.com" not in equals:
+                return False
+    return True
+
+
+def _lock_rule(p: _Props, config: str) -> tuple[Any, Any]:
+    """(mode, days) of an S3 object lock rule: `rule` (v7) or `rules[0]` (BucketV2)."""
+    prefix: tuple[str, ...] = (config,) if config else ()
+    rule = p.get(*prefix, "rule")
+    if rule is None:
+        rule = p.get(*prefix, "rules", 0)
+    if isinstance(rule, Unknown):
+        return UNKNOWN, UNKNOWN
+    if not isinstance(rule, dict):
+        return None, None
+    retention = rule.get("defaultRetention")
+    if isinstance(retention, Unknown):
+        return UNKNOWN, UNKNOWN
+    if not isinstance(retention, dict):
+        return None, None
+    days = as_int(retention.get("days"))
+    years = as_int(retention.get("years"))
+    if days is None and isinstance(years, int):
+        days = years * 365
+    elif days is None and years is UNKNOWN:
+        days = UNKNOWN
+    return retention.get("mode"), days
+
+
+def _immutability(mode: Any) -> Maybe[Immutability | None]:
+    if mode is None or mode is UNKNOWN:
+        return mode
+    try:
+        return Immutability(str(mode).upper())
+    except ValueError:
+        return None
+
+
+def _aws_bucket(p: _Props) -> tuple[Facts, ...]:
+    mode, days = _lock_rule(p, "objectLockConfiguration")
+    versioning = p.get("versioning")
+    if versioning is None:
+        versioning = p.get("versionings", 0)
+    enabled: Maybe[bool | None] = None
+    if versioning is UNKNOWN:
+        enabled = UNKNOWN
+    elif isinstance(versioning, dict) and versioning.get("enabled") is not None:
+        flag = versioning["enabled"]
+        enabled = UNKNOWN if flag is UNKNOWN else flag is True
+    lock_enabled = p.get("objectLockEnabled")
+    if lock_enabled is None:
+        lock_enabled = p.get("objectLockConfiguration", "objectLockEnabled")
+    lock: Maybe[bool | None] = (
+        UNKNOWN
+        if lock_enabled is UNKNOWN
+        else None
+        if lock_enabled is None
+        else lock_enabled is True or lock_enabled == "Enabled"
+    )
+    return (
+        LogBucket(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("bucket", "id", "arn"),
+            bucket_name=p.text("bucket"),
+            immutability=_immutability(mode),
+            retention_days=days,
+            versioning=enabled,
+            object_lock_enabled=lock,
+        ),
+    )
+
+
+def _aws_object_lock(p: _Props) -> tuple[Facts, ...]:
+    mode, days = _lock_rule(p, "")
+    return (
+        ObjectLock(
+            **_base(p, Cloud.AWS, tags=None),
+            bucket=p.ref("bucket"),
+            immutability=_immutability(mode),
+            retention_days=days,
+        ),
+    )
+
+
+def _aws_versioning(p: _Props) -> tuple[Facts, ...]:
+    status = p.text("versioningConfiguration", "status")
+    return (
+        Versioning(
+            **_base(p, Cloud.AWS, tags=None),
+            bucket=p.ref("bucket"),
+            enabled=UNKNOWN if status is UNKNOWN else status == "Enabled",
+        ),
+    )
+
+
+def _aws_secret(p: _Props) -> tuple[Facts, ...]:
+    return (
+        Secret(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn", "id"),
+            kms_key=p.text("kmsKeyId"),
+            kms_key_ref=p.ref("kmsKeyId"),
+            grants=policy_grants(p.get("policy")),
+        ),
+    )
+
+
+def _aws_secret_rotation(p: _Props) -> tuple[Facts, ...]:
+    days = p.number("rotationRules", "automaticallyAfterDays")
+    if days is None:
+        days = rate_expression_days(p.get("rotationRules", "scheduleExpression"))
+    return (
+        SecretRotation(
+            **_base(p, Cloud.AWS, tags=None),
+            secret=p.ref("secretId"),
+            enabled=p.flag("rotationEnabled", default=True),
+            rotation_days=days,
+        ),
+    )
+
+
+def _aws_secret_policy(p: _Props) -> tuple[Facts, ...]:
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS, tags=None),
+            grants=policy_grants(p.get("policy")),
+            target=p.ref("secretArn"),
+        ),
+    )
+
+
+def _secret_values(p: _Props, cloud: Cloud, secret: Ref, fields: Sequence[str]) -> list[Facts]:
+    result: list[Facts] = []
+    for name in fields:
+        path = name.split(".")
+        value: Any = p.raw
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, _Secret) and part != path[-1]:
+                value = value.value
+        if value is None:
+            continue
+        result.append(
+            SecretValue(
+                **_base(p, cloud, tags=None),
+                secret=secret,
+                field=name,
+                plaintext=_plaintext(value, p.secrets_marked),
+            )
+        )
+    return result
+
+
+def _aws_secret_version(p: _Props) -> tuple[Facts, ...]:
+    return tuple(
+        _secret_values(
+            p, Cloud.AWS, p.ref("secretId"), ("secretString", "secretBinary", "secretStringWo")
+        )
+    )
+
+
+def _aws_hsm_cluster(p: _Props) -> tuple[Facts, ...]:
+    return (HsmCluster(**_base(p, Cloud.AWS), ids=p.ids("clusterId", "id")),)
+
+
+# --- GCP ------------------------------------------------------------------------------------
+
+_GCP_USAGE = {
+    "ENCRYPT_DECRYPT": Usage.ENCRYPT,
+    "ASYMMETRIC_DECRYPT": Usage.ENCRYPT,
+    "RAW_ENCRYPT_DECRYPT": Usage.ENCRYPT,
+    "ASYMMETRIC_SIGN": Usage.SIGN,
+    "MAC": Usage.MAC,
+}
+_GCP_ORIGIN = {
+    "HSM": KeyOrigin.CLOUD_HSM,
+    "HSM_SINGLE_TENANT": KeyOrigin.CLOUD_HSM,
+    "SOFTWARE": KeyOrigin.SOFTWARE,
+    "EXTERNAL": KeyOrigin.EXTERNAL,
+    "EXTERNAL_VPC": KeyOrigin.EXTERNAL,
+}
+
+
+def _gcp_key(p: _Props) -> tuple[Facts, ...]:
+    purpose = p.text("purpose")
+    purpose = "ENCRYPT_DECRYPT" if purpose is None else purpose
+    name = p.text("versionTemplate", "algorithm")
+    if name is None and purpose == "ENCRYPT_DECRYPT":
+        name = "GOOGLE_SYMMETRIC_ENCRYPTION"
+    algorithm: Maybe[Algorithm | str] = (
+        UNKNOWN if name is UNKNOWN else (algorithm_from_gcp(name or "") or (name or "unspecified"))
+    )
+    level = p.text("versionTemplate", "protectionLevel")
+    level = "SOFTWARE" if level is None else level
+    imported = p.flag("importOnly", default=False)
+    origin: Maybe[KeyOrigin]
+    if imported is True:
+        origin = KeyOrigin.IMPORTED
+    elif level is UNKNOWN or imported is UNKNOWN:
+        origin = UNKNOWN
+    else:
+        origin = _GCP_ORIGIN.get(level, KeyOrigin.SOFTWARE)
+    can_rotate: Maybe[bool]
+    if purpose is UNKNOWN or algorithm is UNKNOWN:
+        can_rotate = UNKNOWN
+    else:
+        can_rotate = (
+            purpose == "ENCRYPT_DECRYPT"
+            and isinstance(algorithm, Algorithm)
+            and rotates_automatically(Cloud.GCP, algorithm, in_custom_key_store=False)
+        )
+    period = p.get("rotationPeriod")
+    rotation_days = days_from_seconds(period, round_up=True)
+    window = days_from_seconds(p.get("destroyScheduledDuration"), round_up=False)
+    return (
+        Key(
+            **_base(p, Cloud.GCP, tags="labels"),
+            ids=p.ids("name", "id"),
+            algorithm=algorithm,
+            usage=UNKNOWN if purpose is UNKNOWN else _GCP_USAGE.get(purpose),
+            can_rotate_automatically=can_rotate,
+            rotation_enabled=UNKNOWN if period is UNKNOWN else period is not None,
+            rotation_days=rotation_days,
+            # GCP's default destroy-scheduled duration is 30 days.
+            deletion_window_days=30 if window is None else window,
+            origin=origin,
+            protection=level,
+            container=p.ref("keyRing"),
+        ),
+    )
+
+
+def _gcp_key_ring(p: _Props) -> tuple[Facts, ...]:
+    return (KeyContainer(**_base(p, Cloud.GCP, tags=None), ids=p.ids("name", "id")),)
+
+
+def _gcp_members(p: _Props, target: str) -> tuple[Facts, ...]:
+    role = p.text("role")
+    condition = p.get("condition")
+    conditions: tuple[Condition, ...] = ()
+    if isinstance(condition, dict) and condition.get("expression"):
+        conditions = (Condition("expression", "iam", (str(condition.get("expression")),)),)
+    grants: Maybe[tuple[Grant, ...]]
+    if p.get("policyData") is not None:
+        grants = _gcp_policy_data(p.get("policyData"))
+    else:
+        members = p.get("members") if p.get("member") is None else [p.get("member")]
+        if members is UNKNOWN or role is UNKNOWN:
+            grants = UNKNOWN
+        else:
+            grants = tuple(
+                Grant(
+                    UNKNOWN if m is UNKNOWN else str(m),
+                    (role or "",),
+                    conditions=conditions,
+                )
+                for m in as_list(members)
+            )
+    return (AccessBinding(**_base(p, Cloud.GCP, tags=None), grants=grants, target=p.ref(target)),)
+
+
+def _gcp_policy_data(value: Any) -> Maybe[tuple[Grant, ...]]:
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    data: Any
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    grants: list[Grant] = []
+    for binding in as_list(data.get("bindings")):
+        if not isinstance(binding, dict):
+            continue
+        role = str(binding.get("role", ""))
+        grants.extend(Grant(str(m), (role,)) for m in as_list(binding.get("members")))
+    return tuple(grants)
+
+
+def _gcp_secret(p: _Props) -> tuple[Facts, ...]:
+    auto = p.get("replication", "auto")
+    kms_key: Maybe[str | None]
+    if auto is UNKNOWN:
+        kms_key = UNKNOWN
+    elif isinstance(auto, dict):
+        kms_key = p.text("replication", "auto", "customerManagedEncryption", "kmsKeyName")
+    else:
+        replicas = p.get("replication", "userManaged", "replicas")
+        if replicas is UNKNOWN:
+            kms_key = UNKNOWN
+        else:
+            keys = [
+                r.get("customerManagedEncryption", {}).get("kmsKeyName")
+                if isinstance(r, dict) and isinstance(r.get("customerManagedEncryption"), dict)
+                else None
+                for r in as_list(replicas)
+            ]
+            if any(k is UNKNOWN for k in keys):
+                kms_key = UNKNOWN
+            elif keys and all(keys):
+                kms_key = str(keys[0])
+            else:
+                kms_key = None
+    return (
+        Secret(
+            **_base(p, Cloud.GCP, tags="labels"),
+            ids=p.ids("secretId", "name", "id"),
+            kms_key=kms_key,
+            rotation_days=days_from_seconds(p.get("rotation", "rotationPeriod"), round_up=True),
+        ),
+    )
+
+
+def _gcp_secret_version(p: _Props) -> tuple[Facts, ...]:
+    return tuple(_secret_values(p, Cloud.GCP, p.ref("secret"), ("secretData", "secretDataWo")))
+
+
+def _gcp_audit_config(p: _Props) -> tuple[Facts, ...]:
+    configs = p.get("auditLogConfigs")
+    log_types: Maybe[frozenset[str]]
+    if configs is UNKNOWN:
+        log_types = UNKNOWN
+    else:
+        log_types = frozenset(
+            str(c.get("logType")) for c in as_list(configs) if isinstance(c, dict)
+        )
+    return (
+        AuditConfig(
+            **_base(p, Cloud.GCP, tags=None), service=p.text("service") or "", log_types=log_types
+        ),
+    )
+
+
+def _gcp_sink(p: _Props) -> tuple[Facts, ...]:
+    destination = p.get("destination")
+    deps = p.resource.property_dependencies.get("destination", ())
+    if isinstance(destination, str) and destination.startswith("storage.googleapis.com/"):
+        target = ref(destination.removeprefix("storage.googleapis.com/"), deps)
+    else:
+        target = ref(destination, deps)
+    return (
+        LogSink(
+            **_base(p, Cloud.GCP, tags=None),
+            destination=target,
+            filter=p.text("filter"),
+            disabled=p.flag("disabled", default=False),
+        ),
+    )
+
+
+def _gcp_bucket(p: _Props) -> tuple[Facts, ...]:
+    policy = p.get("retentionPolicy")
+    immutability: Maybe[Immutability | None]
+    if policy is UNKNOWN:
+        immutability, days = UNKNOWN, UNKNOWN
+    elif isinstance(policy, dict):
+        locked = policy.get("isLocked")
+        immutability = (
+            UNKNOWN
+            if locked is UNKNOWN
+            else Immutability.LOCKED
+            if locked is True
+            else Immutability.UNLOCKED
+        )
+        days = days_from_seconds(policy.get("retentionPeriod"), round_up=False)
+    else:
+        immutability, days = None, None
+    return (
+        LogBucket(
+            **_base(p, Cloud.GCP, tags="labels"),
+            ids=p.ids("name", "id", "url"),
+            bucket_name=p.text("name"),
+            immutability=immutability,
+            retention_days=days,
+            versioning=p.flag("versioning", "enabled"),
+        ),
+    )
+
+
+# --- Azure ----------------------------------------------------------------------------------
+
+_AZURE_ENCRYPT_OPS = frozenset({"encrypt", "decrypt", "wrapKey", "unwrapKey"})
+_AZURE_SIGN_OPS = frozenset({"sign", "verify"})
+
+
+def _azure_key(p: _Props) -> tuple[Facts, ...]:
+    kty = p.text("properties", "kty")
+    size = p.number("properties", "keySize")
+    curve = p.text("properties", "curveName")
+    algorithm: Maybe[Algorithm | str]
+    if isinstance(kty, Unknown) or isinstance(size, Unknown) or isinstance(curve, Unknown):
+        algorithm = UNKNOWN
+    else:
+        found = algorithm_from_azure(kty or "", size, curve)
+        algorithm = found or " ".join(str(x) for x in (kty, size, curve) if x) or "unspecified"
+    ops = p.get("properties", "keyOps")
+    usage: Maybe[Usage | None]
+    if ops is UNKNOWN:
+        usage = UNKNOWN
+    elif ops:
+        names = {str(o) for o in as_list(ops)}
+        usage = (
+            Usage.SIGN
+            if names <= _AZURE_SIGN_OPS
+            else Usage.ENCRYPT
+            if names <= _AZURE_ENCRYPT_OPS
+            else None
+        )
+    elif isinstance(algorithm, Algorithm) and len(algorithm.usages) == 1:
+        usage = next(iter(algorithm.usages))
+    else:
+        usage = None
+    actions = p.get("properties", "rotationPolicy", "lifetimeActions")
+    enabled: Maybe[bool]
+    rotation_days: Maybe[int | None]
+    if actions is UNKNOWN:
+        enabled, rotation_days = UNKNOWN, UNKNOWN
+    else:
+        rotate = [
+            a
+            for a in as_list(actions)
+            if isinstance(a, dict)
+            and isinstance(a.get("action"), dict)
+            and str(a["action"].get("type", "")).lower() == "rotate"
+        ]
+        enabled = bool(rotate)
+        rotation_days = None
+        if rotate:
+            trigger = rotate[0].get("trigger") or {}
+            rotation_days = iso_duration_days(trigger.get("timeAfterCreate"))
+            if rotation_days is None and trigger.get("timeBeforeExpiry") is not None:
+                expiry = iso_duration_days(
+                    p.get("properties", "rotationPolicy", "attributes", "expiryTime")
+                )
+                before = iso_duration_days(trigger.get("timeBeforeExpiry"))
+                if isinstance(expiry, int) and isinstance(before, int):
+                    rotation_days = expiry - before
+                elif expiry is UNKNOWN or before is UNKNOWN:
+                    rotation_days = UNKNOWN
+    origin: Maybe[KeyOrigin] = (
+        UNKNOWN
+        if kty is UNKNOWN
+        else KeyOrigin.CLOUD_HSM
+        if (kty or "").endswith("-HSM")
+        else KeyOrigin.SOFTWARE
+    )
+    return (
+        Key(
+            **_base(p, Cloud.AZURE),
+            ids=p.ids("keyName", "id", "keyUri"),
+            algorithm=algorithm,
+            usage=usage,
+            can_rotate_automatically=True,
+            rotation_enabled=enabled,
+            rotation_days=rotation_days,
+            deletion_window_days=None,
+            origin=origin,
+            protection=UNKNOWN if kty is UNKNOWN else (kty or "unspecified"),
+            container=p.ref("vaultName"),
+        ),
+    )
+
+
+def _azure_vault(p: _Props) -> tuple[Facts, ...]:
+    hsm = p.resource.type == "azure-native:keyvault:ManagedHsm"
+    access = p.text("properties", "publicNetworkAccess")
+    soft_delete = p.number("properties", "softDeleteRetentionInDays")
+    return (
+        Vault(
+            **_base(p, Cloud.AZURE),
+            ids=p.ids("vaultName", "name", "id"),
+            vault_name=p.text("name" if hsm else "vaultName"),
+            managed_hsm=hsm,
+            purge_protection=p.flag("properties", "enablePurgeProtection", default=False),
+            # Azure keeps deleted vault objects 90 days unless told otherwise.
+            soft_delete_days=90 if soft_delete is None else soft_delete,
+            rbac_authorization=True
+            if hsm
+            else p.flag("properties", "enableRbacAuthorization", default=False),
+            public_network_access=UNKNOWN
+            if access is UNKNOWN
+            else (access or "Enabled").lower() != "disabled",
+            sku=p.text("sku", "name") if hsm else p.text("properties", "sku", "name"),
+        ),
+    )
+
+
+def _azure_secret(p: _Props) -> tuple[Facts, ...]:
+    expires = p.number("properties", "attributes", "expires")
+    secret = Secret(
+        **_base(p, Cloud.AZURE),
+        ids=p.ids("secretName", "id"),
+        container=p.ref("vaultName"),
+        expires=UNKNOWN
+        if isinstance(expires, Unknown)
+        else None
+        if expires is None
+        else datetime.fromtimestamp(expires, UTC).date(),
+    )
+    values = _secret_values(p, Cloud.AZURE, Ref(None, (p.resource.urn,)), ("properties.value",))
+    return (secret, *values)
+
+
+def _azure_role_assignment(p: _Props) -> tuple[Facts, ...]:
+    principal = p.text("principalId")
+    role = p.text("roleDefinitionId")
+    # A custom role's ID may be unknown until deployed: the stack rules resolve it by `role`.
+    grants: Maybe[tuple[Grant, ...]] = (
+        UNKNOWN
+        if isinstance(principal, Unknown)
+        else (Grant(principal or "", UNKNOWN if isinstance(role, Unknown) else (role or "",)),)
+    )
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AZURE, tags=None),
+            grants=grants,
+            target=p.ref("scope"),
+            role=p.ref("roleDefinitionId"),
+        ),
+    )
+
+
+def _azure_role_definition(p: _Props) -> tuple[Facts, ...]:
+    permissions = p.get("permissions")
+    allowed: Maybe[tuple[str, ...]]
+    denied: Maybe[tuple[str, ...]]
+    entries = [e for e in as_list(permissions) if isinstance(e, dict)]
+    values = [
+        v
+        for e in entries
+        for name in ("actions", "dataActions", "notActions", "notDataActions")
+        for v in as_list(e.get(name))
+    ]
+    if permissions is UNKNOWN or any(v is UNKNOWN for v in values):
+        allowed = denied = UNKNOWN
+    else:
+        allowed = tuple(
+            str(v) for e in entries for k in ("actions", "dataActions") for v in as_list(e.get(k))
+        )
+        denied = tuple(
+            str(v)
+            for e in entries
+            for k in ("notActions", "notDataActions")
+            for v in as_list(e.get(k))
+        )
+    return (
+        RoleDefinition(
+            **_base(p, Cloud.AZURE, tags=None),
+            ids=p.ids("roleDefinitionId", "id", "name"),
+            role_id=p.text("roleDefinitionId"),
+            role_name=p.text("roleName"),
+            actions=allowed,
+            not_actions=denied,
+        ),
+    )
+
+
+def _azure_diagnostic(p: _Props) -> tuple[Facts, ...]:
+    logs = p.get("logs")
+    enabled: Maybe[frozenset[str]]
+    if logs is UNKNOWN:
+        enabled = UNKNOWN
+    else:
+        enabled = frozenset(
+            str(entry.get("category") or entry.get("categoryGroup"))
+            for entry in as_list(logs)
+            if isinstance(entry, dict)
+            and entry.get("enabled") is True
+            and (entry.get("category") or entry.get("categoryGroup"))
+        )
+    storage = p.ref("storageAccountId")
+    workspace = p.ref("workspaceId")
+    return (
+        DiagnosticSetting(
+            **_base(p, Cloud.AZURE, tags=None),
+            target=p.ref("resourceUri"),
+            enabled_logs=enabled,
+            storage=storage if storage.known else None,
+            workspace=workspace if workspace.known else None,
+        ),
+    )
+
+
+_AZURE_STATE = {
+    "locked": Immutability.LOCKED,
+    "unlocked": Immutability.UNLOCKED,
+}
+
+
+def _azure_storage_account(p: _Props) -> tuple[Facts, ...]:
+    state = p.text("immutableStorageWithVersioning", "immutabilityPolicy", "state")
+    return (
+        LogBucket(
+            **_base(p, Cloud.AZURE),
+            ids=p.ids("accountName", "id"),
+            bucket_name=p.text("accountName"),
+            immutability=UNKNOWN if state is UNKNOWN else _AZURE_STATE.get((state or "").lower()),
+            retention_days=p.number(
+                "immutableStorageWithVersioning",
+                "immutabilityPolicy",
+                "immutabilityPeriodSinceCreationInDays",
+            ),
+            versioning=p.flag("immutableStorageWithVersioning", "enabled"),
+        ),
+    )
+
+
+def _azure_container_policy(p: _Props) -> tuple[Facts, ...]:
+    # A container's time-based policy is created unlocked and locked by an action after
+    # deployment (https://learn.microsoft.com/azure/storage/blobs/immutable-policy-configure-
+    # container-scope); `state` is an output: unknown in a first preview, then read back.
+    state = p.text("state")
+    return (
+        ObjectLock(
+            **_base(p, Cloud.AZURE, tags=None),
+            bucket=p.ref("accountName"),
+            immutability=UNKNOWN
+            if state is None or isinstance(state, Unknown)
+            else _AZURE_STATE.get(state.lower(), Immutability.UNLOCKED),
+            retention_days=p.number("immutabilityPeriodSinceCreationInDays"),
+        ),
+    )
+
+
+_READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType(
+    {
+        "aws:kms/key:Key": _aws_key,
+        "aws:kms/externalKey:ExternalKey": _aws_key,
+        "aws:kms/keyPolicy:KeyPolicy": _aws_key_policy,
+        "aws:kms/grant:Grant": _aws_kms_grant,
+        "aws:iam/role:Role": _aws_role,
+        "aws:iam/rolePolicy:RolePolicy": _aws_role_policy,
+        "aws:iam/policy:Policy": _aws_policy,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _aws_policy_attachment,
+        "aws:cloudtrail/trail:Trail": _aws_trail,
+        "aws:s3/bucket:Bucket": _aws_bucket,
+        "aws:s3/bucketV2:BucketV2": _aws_bucket,
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": _aws_object_lock,
+        "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": _aws_object_lock,
+        "aws:s3/bucketVersioning:BucketVersioning": _aws_versioning,
+        "aws:s3/bucketVersioningV2:BucketVersioningV2": _aws_versioning,
+        "aws:secretsmanager/secret:Secret": _aws_secret,
+        "aws:secretsmanager/secretRotation:SecretRotation": _aws_secret_rotation,
+        "aws:secretsmanager/secretPolicy:SecretPolicy": _aws_secret_policy,
+        "aws:secretsmanager/secretVersion:SecretVersion": _aws_secret_version,
+        "aws:cloudhsmv2/cluster:Cluster": _aws_hsm_cluster,
+        "gcp:kms/cryptoKey:CryptoKey": _gcp_key,
+        "gcp:kms/keyRing:KeyRing": _gcp_key_ring,
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": lambda p: _gcp_members(p, "cryptoKeyId"),
+        "gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding": lambda p: _gcp_members(p, "cryptoKeyId"),
+        "gcp:kms/cryptoKeyIAMPolicy:CryptoKeyIAMPolicy": lambda p: _gcp_members(p, "cryptoKeyId"),
+        "gcp:kms/keyRingIAMMember:KeyRingIAMMember": lambda p: _gcp_members(p, "keyRingId"),
+        "gcp:kms/keyRingIAMBinding:KeyRingIAMBinding": lambda p: _gcp_members(p, "keyRingId"),
+        "gcp:kms/keyRingIAMPolicy:KeyRingIAMPolicy": lambda p: _gcp_members(p, "keyRingId"),
+        "gcp:secretmanager/secretIamMember:SecretIamMember": lambda p: _gcp_members(p, "secretId"),
+        "gcp:secretmanager/secretIamBinding:SecretIamBinding": lambda p: _gcp_members(
+            p, "secretId"
+        ),
+        "gcp:secretmanager/secretIamPolicy:SecretIamPolicy": lambda p: _gcp_members(p, "secretId"),
+        "gcp:secretmanager/secret:Secret": _gcp_secret,
+        "gcp:secretmanager/secretVersion:SecretVersion": _gcp_secret_version,
+        "gcp:projects/iAMAuditConfig:IAMAuditConfig": _gcp_audit_config,
+        "gcp:logging/projectSink:ProjectSink": _gcp_sink,
+        "gcp:storage/bucket:Bucket": _gcp_bucket,
+        "azure-native:keyvault:Vault": _azure_vault,
+        "azure-native:keyvault:ManagedHsm": _azure_vault,
+        "azure-native:keyvault:Key": _azure_key,
+        "azure-native:keyvault:Secret": _azure_secret,
+        "azure-native:authorization:RoleAssignment": _azure_role_assignment,
+        "azure-native:authorization:RoleDefinition": _azure_role_definition,
+        "azure-native:monitor:DiagnosticSetting": _azure_diagnostic,
+        "azure-native:insights:DiagnosticSetting": _azure_diagnostic,
+        "azure-native:storage:StorageAccount": _azure_storage_account,
+        "azure-native:storage:BlobContainerImmutabilityPolicy": _azure_container_policy,
+    }
+)
+
+#: The Pulumi types keyplane reads.
+SUPPORTED_TYPES = frozenset(_READERS)
+
+
+def facts_from_resource(
+    resource: ResourceLike, *, secrets_marked: bool = True
+) -> tuple[Facts, ...]:
+    """The facts one Pulumi resource declares (none for types no rule judges).
+
+    `secrets_marked`: whether the properties still carry Pulumi's secret marks (they do in the
+    wire form); without them a literal value cannot be told from a secret.
+    """
+    record = PulumiResource.of(resource)
+    reader = _READERS.get(record.type)
+    if reader is None or _cloud(record.type) is None:
+        return ()
+    return reader(_Props(record, secrets_marked))
+
+
+def stack_facts(resources: Sequence[ResourceLike], *, secrets_marked: bool = True) -> StackFacts:
+    return StackFacts(
+        tuple(f for r in resources for f in facts_from_resource(r, secrets_marked=secrets_marked))
+    )

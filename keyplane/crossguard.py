@@ -1,0 +1,462 @@
+"""Running a CrossGuard policy pack without the Pulumi CLI: this module plays the engine.
+
+It starts the pack the way the engine does (`<python> -u -m pulumi.policy <engine-address> .` in
+the pack's folder, with PULUMI_CONFIG, PULUMI_PROJECT, PULUMI_STACK and PULUMI_DRY_RUN set),
+serves a minimal Engine service on 127.0.0.1 for the pack's log calls, reads the port the pack
+prints, and speaks the analyzer protocol over one gRPC channel: GetAnalyzerInfo, ConfigureStack,
+Configure (every policy's enforcement level set explicitly: a level left out arrives as 0, which
+is ADVISORY), Analyze per resource and AnalyzeStack once. Diagnostics come back as keyplane
+findings (engine "crossguard").
+
+Resources are `keyplane.render.Registration`s or any record with the same fields (type, name,
+urn, inputs in wire form, parent, dependencies, property_dependencies, protect, provider).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
+
+from keyplane.adapters.pulumi import PulumiResource, ResourceLike
+from keyplane.findings import Engine, Finding
+from keyplane.rules.catalog import Enforcement
+
+DEFAULT_PACK_DIR = Path(__file__).resolve().parent.parent / "policy-packs" / "keyplane"
+STACK_TYPE = "pulumi:pulumi:Stack"
+_MAX_MESSAGE = 400 * 1024 * 1024
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+]
+_RULE_POLICY = re.compile(r"(km-[a-z]{3}-\d{3})-")
+_CANT_RUN = re.compile(r"can't run policy '[^']*' from policy pack '[^']*' during preview: ", re.S)
+_EXCEPTED = re.compile(r"\[excepted by (\S+) until \d{4}-\d{2}-\d{2}\]")
+_LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+_ENFORCEMENT = {
+    analyzer_pb2.ADVISORY: Enforcement.ADVISORY,
+    analyzer_pb2.MANDATORY: Enforcement.MANDATORY,
+    analyzer_pb2.REMEDIATE: Enforcement.MANDATORY,
+    analyzer_pb2.DISABLED: Enforcement.DISABLED,
+}
+
+
+class PackError(RuntimeError):
+    """The policy pack could not be started or answered with an error."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    enforcement: str
+    stack: bool
+
+
+@dataclass
+class _LogSink(engine_pb2_grpc.EngineServicer):
+    """The engine's Log service: keeps what the pack logs (warnings, errors)."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:
+        self.messages.append(str(request.message))
+        return empty_pb2.Empty()
+
+
+def _struct(inputs: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    json_format.ParseDict(_jsonable(inputs), struct)
+    return struct
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def reconcile_config(
+    policies: Sequence[PolicyInfo], config: Mapping[str, Any] | None
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """What the CLI sends to Configure for `--policy-pack-config`: every policy's level (the
+    policy's default, then `all`, then its own entry) and properties, plus entries that name no
+    policy (passed through, as the CLI does)."""
+    result: dict[str, tuple[str, dict[str, Any]]] = {p.name: (p.enforcement, {}) for p in policies}
+    given = dict(config or {})
+
+    def split(value: Any, name: str) -> tuple[str | None, dict[str, Any]]:
+        if isinstance(value, str):
+            return value, {}
+        if isinstance(value, Mapping):
+            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
+            level = value.get("enforcementLevel")
+            return (str(level) if level is not None else None), props
+        raise PackError(f"Invalid policy config for {name!r}: {value!r} (a level or an object)")
+
+    if "all" in given:
+        level, _ = split(given["all"], "all")
+        if level:
+            result = {name: (level, props) for name, (_, props) in result.items()}
+    for name, value in given.items():
+        level, props = split(value, name)
+        old_level, old_props = result.get(name, ("advisory", {}))
+        result[name] = (level or old_level, {**old_props, **props})
+    for name, (level, _) in result.items():
+        if level not in _LEVELS:
+            raise PackError(f"Invalid enforcement level {level!r} for {name!r}")
+    return result
+
+
+class CrossGuardPack:
+    """A running policy pack; use as a context manager (it is stopped with SIGINT on exit)."""
+
+    def __init__(
+        self,
+        pack_dir: Path = DEFAULT_PACK_DIR,
+        *,
+        stack: str,
+        project: str = "keyplane",
+        stack_config: Mapping[str, str] | None = None,
+        policy_config: Mapping[str, Any] | None = None,
+        dry_run: bool = True,
+        python: str = sys.executable,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.pack_dir = Path(pack_dir)
+        self.stack = stack
+        self.project = project
+        self.stack_config = dict(stack_config or {})
+        self.policy_config = dict(policy_config or {})
+        self.dry_run = dry_run
+        self.python = python
+        self.startup_timeout = startup_timeout
+        self.policies: list[PolicyInfo] = []
+        self.log = _LogSink()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._server: grpc.Server | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._stderr: list[bytes] = []
+        self._stderr_reader: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> CrossGuardPack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
+            raise PackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
+        try:
+            engine_port = self._serve_engine()
+            self._spawn(engine_port)
+            port = self._read_port()
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
+            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+            self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+            self._configure()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._server is not None:
+            self._server.stop(0)
+            self._server = None
+        self._stub = None
+
+    def _serve_engine(self) -> int:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        engine_pb2_grpc.add_EngineServicer_to_server(self.log, self._server)
+        port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+        return int(port)
+
+    def _spawn(self, engine_port: int) -> None:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PULUMI_CONFIG": json.dumps(self.stack_config),
+                "PULUMI_PROJECT": self.project,
+                "PULUMI_STACK": self.stack,
+                "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+            }
+        )
+        self._process = subprocess.Popen(
+            [self.python, "-u", "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", "."],
+            cwd=self.pack_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self._process.stderr is not None
+        self._stderr_reader = threading.Thread(
+            target=_drain, args=(self._process.stderr, self._stderr), daemon=True
+        )
+        self._stderr_reader.start()
+
+    def _read_port(self) -> int:
+        process = self._process
+        assert process is not None
+        assert process.stdout is not None
+        lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+        try:
+            first = lines.get(timeout=self.startup_timeout)
+        except queue.Empty:
+            first = None
+        text = first.decode(errors="replace").strip() if first is not None else ""
+        if not text.isdigit():
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+            if self._stderr_reader is not None:
+                self._stderr_reader.join(timeout=10)  # all of stderr, up to the exit
+            detail = b"".join(self._stderr).decode(errors="replace").strip()
+            reason = (
+                f"it exited with code {process.returncode}"
+                if first is not None
+                else f"it printed no port within {self.startup_timeout:.0f} s"
+            )
+            tail = "\n".join(detail.splitlines()[-15:])
+            raise PackError(
+                f"the policy pack in {self.pack_dir} failed to start: {reason}"
+                + (f"\n{tail}" if tail else (f" (printed {text!r})" if text else ""))
+            )
+        return int(text)
+
+    def _configure(self) -> None:
+        stub = self._require()
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+        self.policies = [
+            PolicyInfo(
+                p.name,
+                p.description,
+                analyzer_pb2.EnforcementLevel.Name(p.enforcementLevel).lower(),
+                p.policy_type == analyzer_pb2.POLICY_TYPE_STACK,
+            )
+            for p in info.policies
+        ]
+        self.configure(self.policy_config)
+
+    def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
+        """(Re)configure the running pack, as the engine does before analysing a stack:
+        ConfigureStack, then Configure with every policy's level explicit."""
+        stub = self._require()
+        self.policy_config = dict(policy_config or {})
+        stub.ConfigureStack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=self.stack,
+                project=self.project,
+                organization="organization",
+                dry_run=self.dry_run,
+                config=self.stack_config,
+            )
+        )
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, (level, props) in reconcile_config(self.policies, self.policy_config).items():
+            entry = request.policyConfig[name]
+            entry.enforcementLevel = _LEVELS[level]
+            if props:
+                json_format.ParseDict(_jsonable(props), entry.properties)
+        self._call(lambda stub: stub.Configure(request))
+
+    def _require(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._stub is None:
+            raise PackError("the policy pack is not running (use `with CrossGuardPack(...)`)")
+        return self._stub
+
+    # --- analysis ----------------------------------------------------------------------------
+
+    def analyze(self, resource: ResourceLike) -> list[Finding]:
+        """Analyze one resource (the engine calls this for each resource it registers)."""
+        record = PulumiResource.of(resource)
+        request = analyzer_pb2.AnalyzeRequest(
+            type=record.type,
+            urn=record.urn,
+            name=record.name,
+            properties=_struct(record.inputs),
+            options=analyzer_pb2.AnalyzerResourceOptions(
+                protect=record.protect, parent=record.parent
+            ),
+        )
+        provider = _provider(record.provider)
+        if provider is not None:
+            request.provider.CopyFrom(provider)
+        response = self._call(lambda stub: stub.Analyze(request))
+        return self._findings(response.diagnostics, {record.urn: record}, default=record)
+
+    def analyze_stack(self, resources: Iterable[ResourceLike]) -> list[Finding]:
+        """Analyze the whole stack once (the engine does at the end of a preview or update)."""
+        records = [PulumiResource.of(r) for r in resources]
+        request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=r.type,
+                    urn=r.urn,
+                    name=r.name,
+                    properties=_struct(r.inputs),
+                    options=analyzer_pb2.AnalyzerResourceOptions(
+                        protect=r.protect, parent=r.parent
+                    ),
+                    provider=_provider(r.provider),
+                    parent=r.parent,
+                    dependencies=list(r.dependencies),
+                    propertyDependencies={
+                        k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+                        for k, v in r.property_dependencies.items()
+                        if v
+                    },
+                )
+                for r in records
+            ]
+        )
+        response = self._call(lambda stub: stub.AnalyzeStack(request))
+        return self._findings(response.diagnostics, {r.urn: r for r in records}, default=None)
+
+    def run(self, resources: Sequence[ResourceLike]) -> list[Finding]:
+        """Analyze every resource, then the stack: what `pulumi preview` would report."""
+        findings: list[Finding] = []
+        for resource in resources:
+            findings.extend(self.analyze(resource))
+        findings.extend(self.analyze_stack(resources))
+        return findings
+
+    def _call(self, call: Any) -> Any:
+        try:
+            return call(self._require())
+        except grpc.RpcError as err:
+            detail = err.details() if hasattr(err, "details") else str(err)
+            raise PackError(f"the policy pack answered with an error: {detail}") from None
+
+    def _findings(
+        self,
+        diagnostics: Iterable[Any],
+        resources: Mapping[str, PulumiResource],
+        default: PulumiResource | None,
+    ) -> list[Finding]:
+        by_name: dict[str, list[PulumiResource]] = {}
+        for record in resources.values():
+            by_name.setdefault(record.name, []).append(record)
+        findings = []
+        for diag in diagnostics:
+            message = str(diag.message)
+            if diag.description and message.startswith(diag.description + "\n"):
+                message = message[len(diag.description) + 1 :]
+            message = _CANT_RUN.sub("", message, count=1)
+            rule = _rule_of(str(diag.policyName))
+            enforcement = _ENFORCEMENT[diag.enforcementLevel]
+            for line in message.splitlines() or [""]:
+                target = resources.get(diag.urn) or _by_subject(line, rule, by_name) or default
+                excepted = _EXCEPTED.search(line)
+                findings.append(
+                    Finding(
+                        rule=rule,
+                        enforcement=enforcement,
+                        resource=target.urn if target else (diag.urn or _subject(line, rule)),
+                        type=target.type if target else STACK_TYPE,
+                        message=line,
+                        engine=Engine.CROSSGUARD,
+                        exception=excepted.group(1) if excepted else None,
+                    )
+                )
+        return findings
+
+
+def _provider(reference: str) -> analyzer_pb2.AnalyzerProviderResource | None:
+    """The provider of a resource from its reference (`<provider URN>::<ID>`)."""
+    if not reference:
+        return None
+    urn = reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=urn, type=parts[2].rsplit("$", 1)[-1], name=parts[3], properties=struct_pb2.Struct()
+    )
+
+
+def _rule_of(policy_name: str) -> str:
+    match = _RULE_POLICY.match(policy_name)
+    return match.group(1).upper() if match else policy_name
+
+
+def _subject(line: str, rule: str) -> str:
+    """The `<name>` of a `KM-XXX-000 <name>: ...` message."""
+    if line.startswith(rule + " "):
+        return line[len(rule) + 1 :].split(":", 1)[0]
+    return ""
+
+
+def _by_subject(
+    line: str, rule: str, by_name: Mapping[str, list[PulumiResource]]
+) -> PulumiResource | None:
+    matches = by_name.get(_subject(line, rule), [])
+    return matches[0] if len(matches) == 1 else None
+
+
+def _drain(stream: IO[bytes], sink: list[bytes]) -> None:
+    """Keep reading the pack's stderr so that it never blocks on a full pipe."""
+    try:
+        for chunk in iter(lambda: stream.read(4096), b""):
+            sink.append(chunk)
+    except (OSError, ValueError):  # closed when the pack stops
+        return
+
+
+def _lines(stream: IO[bytes], sink: queue.Queue[bytes]) -> None:
+    """The pack's stdout: the port first, then anything else it prints (an EOF as b"")."""
+    try:
+        for line in iter(stream.readline, b""):
+            sink.put(line)
+    except (OSError, ValueError):
+        pass
+    sink.put(b"")

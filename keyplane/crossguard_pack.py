@@ -1,0 +1,366 @@
+"""keyplane's CrossGuard policy pack, built from the rule registry.
+
+One policy per rule enforced at point G, named `rule.policy_name`, described by the rule's title,
+at the rule's default enforcement level (overridable per policy by the pack's configuration, as
+for any CrossGuard pack). Beside each exceptable rule a companion policy `<name>-excepted`
+(advisory) reports the violations an exception covers: CrossGuard fixes the enforcement level per
+policy, not per violation, so an excepted violation must come from an advisory policy.
+
+Values only known after deployment make a check answer "cannot judge until deployed"; the pack
+reports that through the SDK's own preview path (an advisory "can't run policy ... during
+preview" diagnostic of the rule's policy).
+
+This module is imported by `policy-packs/keyplane/__main__.py` inside the pack's process. It must
+stay light: no cloud SDK imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy import policy as _sdk
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, stack_facts
+from keyplane.findings import Engine, apply_exceptions, covering_exception
+from keyplane.rules.catalog import Enforcement, Point, Rule, rules_at
+from keyplane.rules.checks.context import (
+    SETTINGS_SCHEMA,
+    Context,
+    SettingsError,
+    context_from_settings,
+)
+from keyplane.rules.checks.judge import check_resource, check_stack, to_finding
+from keyplane.rules.checks.resource import RESOURCE_CHECKS
+from keyplane.rules.checks.verdict import Outcome, Verdict
+
+PACK_NAME = "keyplane"
+SETTINGS_POLICY = "keyplane-settings"
+EXCEPTED_SUFFIX = "-excepted"
+#: The stack configuration key the program reads its environment from (stacks/__main__.py).
+STACK_CONFIG_ENVIRONMENT = "keyplane:environment"
+PACK_DIR = Path(__file__).resolve().parent.parent / "policy-packs" / "keyplane"
+
+_LEVELS = {
+    Enforcement.MANDATORY: EnforcementLevel.MANDATORY,
+    Enforcement.ADVISORY: EnforcementLevel.ADVISORY,
+    Enforcement.DISABLED: EnforcementLevel.DISABLED,
+}
+_SEVERITIES = {s.value: Severity(s.value) for s in Severity}
+
+
+def _keep_wire_form() -> bool:
+    """Let policies see properties as the engine sent them.
+
+    The SDK strips the secret marks before policies run, so a plain-text secret value could not
+    be told from a Pulumi secret (KM-STO-001); it also wraps properties in a proxy that raises on
+    unknown values, where keyplane's facts carry UNKNOWN instead. Both are module-level functions
+    of `pulumi_policy.policy` (1.x); if a future SDK moves them, the pack still works and
+    KM-STO-001 answers "cannot judge" rather than guessing.
+    """
+    if not (
+        callable(getattr(_sdk, "deserialize_properties", None))
+        and callable(getattr(_sdk, "unknown_checking_proxy", None))
+    ):
+        return False
+
+    def wire_form(props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
+        return props
+
+    def read_only(props: dict[str, Any]) -> Mapping[str, Any]:
+        return MappingProxyType(props)
+
+    setattr(_sdk, "deserialize_properties", wire_form)  # noqa: B010 - a module's private helper
+    setattr(_sdk, "unknown_checking_proxy", read_only)  # noqa: B010
+    return True
+
+
+class CannotJudge(UnknownValueError):
+    """Raised by a policy whose verdict depends on values known only after deployment; the SDK
+    reports it as an advisory diagnostic of the policy."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = "\n".join(messages)
+
+
+class Settings:
+    """The pack's `keyplane-settings`, turned into a check context.
+
+    CrossGuard gives each policy only its own configuration, so the `keyplane-settings` policy
+    (first in the pack, run first on every resource) loads it for all the others.
+    """
+
+    def __init__(self, base_dir: Path, today: date | None = None) -> None:
+        self.base_dir = base_dir
+        self.today = today
+        self._lock = threading.Lock()
+        self._loaded: Mapping[str, Any] | None = None
+        self._context: Context | None = None
+        self.error: str | None = None
+        self.error_reported = False
+
+    def _default_environment(self) -> str:
+        """The stack config's `keyplane:environment` (as the program reads it), else the stack."""
+        try:
+            stack_config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+        except ValueError:
+            stack_config = {}
+        configured = (
+            stack_config.get(STACK_CONFIG_ENVIRONMENT) if isinstance(stack_config, dict) else None
+        )
+        return str(configured or os.environ.get("PULUMI_STACK", ""))
+
+    def load(self, config: Mapping[str, Any]) -> None:
+        with self._lock:
+            if self._loaded is not None and dict(config) == dict(self._loaded):
+                return
+            self._loaded = dict(config)
+            try:
+                self._context = context_from_settings(
+                    config,
+                    default_environment=self._default_environment(),
+                    base_dir=self.base_dir,
+                    today=self.today or date.today(),
+                    default_estate=self.base_dir.parent.parent / "environments",
+                )
+                self.error = None
+            except (SettingsError, ValueError, TypeError, KeyError) as err:
+                self._context = None
+                self.error = str(err)
+                self.error_reported = False
+
+    def context(self) -> Context:
+        with self._lock:
+            if self._context is not None:
+                return self._context
+        if self._loaded is None:
+            self.load({})
+        with self._lock:
+            if self._context is not None:
+                return self._context
+            # Unusable settings were reported by keyplane-settings; judge with the stack's name.
+            return Context(
+                environment=self._default_environment() or "unknown",
+                as_of=self.today or date.today(),
+            )
+
+
+def _resource(args: ResourceValidationArgs) -> PulumiResource:
+    return PulumiResource(
+        type=args.resource_type,
+        name=args.name,
+        urn=args.urn,
+        inputs=args.props,
+        protect=bool(args.opts.protect),
+        parent=args.opts.parent or "",
+    )
+
+
+def _stack_resources(args: StackValidationArgs) -> list[PulumiResource]:
+    return [
+        PulumiResource(
+            type=r.resource_type,
+            name=r.name,
+            urn=r.urn,
+            inputs=r.props,
+            protect=bool(r.opts.protect),
+            parent=r.parent.urn if r.parent is not None else "",
+            dependencies=tuple(d.urn for d in r.dependencies),
+            property_dependencies={
+                k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
+            },
+        )
+        for r in args.resources
+    ]
+
+
+def _report(
+    verdicts: Sequence[Verdict],
+    context: Context,
+    report: ReportViolation,
+    *,
+    excepted: bool,
+    stack: bool,
+) -> None:
+    """Report failures (covered by an exception or not, as asked); raise for unknowns."""
+    for verdict in verdicts:
+        if verdict.outcome is not Outcome.FAIL:
+            continue
+        finding = to_finding(verdict, Engine.CROSSGUARD)
+        scope = covering_exception(finding, context.exceptions, context.environment, context.as_of)
+        if (scope is not None) != excepted:
+            continue
+        message = verdict.message
+        if scope is not None:
+            [labelled] = apply_exceptions([finding], [scope], context.environment, context.as_of)
+            message = labelled.message
+        report(message, (verdict.urn or None) if stack else None)
+    unknowns = [v.message for v in verdicts if v.outcome is Outcome.UNKNOWN]
+    if unknowns and not excepted:
+        raise CannotJudge(unknowns)
+
+
+class _Memo(threading.local):
+    """What the previous policy computed for the same resource (or stack) and context.
+
+    The SDK runs every policy of the pack on the same resource one after the other, each with a
+    fresh copy of its properties; keyplane builds the facts and verdicts once per resource.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[str, ...] = ()
+        self.props: list[Mapping[str, Any]] = []
+        self.facts: Any = None
+        self.context: Context | None = None
+        self.verdicts: dict[str, list[Verdict]] = {}
+
+    def get(
+        self, key: tuple[str, ...], props: list[Mapping[str, Any]], context: Context, build: Any
+    ) -> Any:
+        if key != self.key or props != self.props or context is not self.context:
+            self.key, self.props, self.context, self.facts = key, props, context, build()
+            self.verdicts = {}
+        return self.facts
+
+
+_RESOURCE_MEMO = _Memo()
+_STACK_MEMO = _Memo()
+
+
+def _resource_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets: bool) -> Any:
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        context = settings.context()
+        memo = _RESOURCE_MEMO
+        facts = memo.get(
+            (args.urn, args.resource_type, str(args.opts.protect)),
+            [args.props],
+            context,
+            lambda: facts_from_resource(_resource(args), secrets_marked=secrets),
+        )
+        if not facts:
+            return
+        if rule.id not in memo.verdicts:
+            memo.verdicts[rule.id] = check_resource(rule.id, facts, context)
+        _report(memo.verdicts[rule.id], context, report, excepted=excepted, stack=False)
+
+    return validate
+
+
+def _stack_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets: bool) -> Any:
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        context = settings.context()
+        memo = _STACK_MEMO
+        resources = _stack_resources(args)
+        stack = memo.get(
+            tuple(
+                f"{r.urn}|{r.parent}|{r.dependencies}|{r.property_dependencies}" for r in resources
+            ),
+            [r.inputs for r in resources],
+            context,
+            lambda: stack_facts(resources, secrets_marked=secrets),
+        )
+        if rule.id not in memo.verdicts:
+            memo.verdicts[rule.id] = check_stack(rule.id, stack, context)
+        _report(memo.verdicts[rule.id], context, report, excepted=excepted, stack=True)
+
+    return validate
+
+
+def _settings_policy(settings: Settings) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        settings.load(args.get_config())
+        if settings.error and not settings.error_reported:
+            settings.error_reported = True
+            report(f"{settings.error}; the rules judge with defaults until it is fixed.", None)
+
+    return ResourceValidationPolicy(
+        name=SETTINGS_POLICY,
+        description="keyplane's settings: the stack's environment, its declared estate and the "
+        "exceptions register (reports only unusable settings).",
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(
+            properties={k: dict(v) for k, v in SETTINGS_SCHEMA.items()}
+        ),
+    )
+
+
+def _policy(rule: Rule, name: str, description: str, level: EnforcementLevel, validate: Any) -> Any:
+    severity = _SEVERITIES.get(rule.severity.value)
+    tags = [rule.id, rule.source]
+    if rule.id in RESOURCE_CHECKS:
+        return ResourceValidationPolicy(
+            name=name,
+            description=description,
+            validate=validate,
+            enforcement_level=level,
+            severity=severity,
+            tags=tags,
+            remediation_steps=rule.remediation,
+        )
+    return StackValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=level,
+        severity=severity,
+        tags=tags,
+        remediation_steps=rule.remediation,
+    )
+
+
+def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
+    """The pack's policies: keyplane-settings first, then each G rule and its companion."""
+    result: list[Any] = [_settings_policy(settings)]
+    for rule in rules_at(Point.CROSSGUARD):
+        make = _resource_policy if rule.id in RESOURCE_CHECKS else _stack_policy
+        result.append(
+            _policy(
+                rule,
+                rule.policy_name,
+                rule.title,
+                _LEVELS[rule.default_enforcement],
+                make(rule, settings, excepted=False, secrets=secrets),
+            )
+        )
+        if rule.exceptable:
+            result.append(
+                _policy(
+                    rule,
+                    rule.policy_name + EXCEPTED_SUFFIX,
+                    f"{rule.title} (violations covered by a valid exception)",
+                    EnforcementLevel.ADVISORY,
+                    make(rule, settings, excepted=True, secrets=secrets),
+                )
+            )
+    return result
+
+
+def serve(pack_dir: Path | None = None) -> None:
+    """Build the pack and serve it (blocks; the engine stops it with SIGINT)."""
+    secrets = _keep_wire_form()
+    settings = Settings(pack_dir or Path.cwd())
+    PolicyPack(
+        name=PACK_NAME,
+        policies=policies(settings, secrets=secrets),
+        description="keyplane: the Cryptographic Key Management Policy as CrossGuard policies.",
+    )

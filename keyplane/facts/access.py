@@ -1,0 +1,433 @@
+"""Who may do what to a key or secret: grants, and what native actions and roles mean.
+
+A grant is written the way each cloud writes it (IAM actions, GCP roles, Azure role definition
+IDs); the functions here say what it amounts to (administer, use, read) so that rules judge it
+the same way whichever adapter built it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from keyplane.facts.values import Ref, Unknown
+
+
+class Effect(StrEnum):
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+class Access(StrEnum):
+    """What a grant lets a principal do with a key or secret (Policy §4, separation of duties)."""
+
+    ADMIN = "admin"  # change policies, rotation, deletion, the key itself
+    USE = "use"  # encrypt, decrypt, sign, verify, read a secret's value
+    READ = "read"  # describe, list, read public keys and policies
+
+
+@dataclass(frozen=True)
+class Condition:
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One principal's rights: (principal, actions, effect, conditions), and where they apply.
+
+    `principal` is the native form: an ARN, `*`, `service:<name>`, `federated:<provider>`, a GCP
+    member (`serviceAccount:...`, `allUsers`) or an Azure object ID. `resources` are the statement's
+    resources for identity policies (`*` = every resource); grants written on a key or secret
+    itself leave it empty.
+    """
+
+    principal: str | Unknown
+    actions: tuple[str, ...] | Unknown
+    effect: Effect = Effect.ALLOW
+    conditions: tuple[Condition, ...] = ()
+    resources: tuple[str, ...] | Unknown = ()
+    #: For identity policies attached by reference (a role policy naming its role by name).
+    principal_ref: Ref | None = None
+
+
+WILDCARD_PRINCIPALS = frozenset({"*", "allUsers", "allAuthenticatedUsers"})
+
+_ACCOUNT = re.compile(r"\d{12}")
+_AWS_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}|\*):")
+_GCP_SA_PROJECT = re.compile(
+    r"serviceAccount:[^@]+@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com"
+)
+_GCP_PROJECT_MEMBER = re.compile(r"project(?:Owner|Editor|Viewer):(.+)")
+
+
+def is_wildcard_principal(principal: str) -> bool:
+    if principal in WILDCARD_PRINCIPALS:
+        return True
+    match = _AWS_ARN_ACCOUNT.match(principal)
+    return bool(match and match.group(1) == "*")
+
+
+def is_account_wide(principal: str) -> bool:
+    """An AWS account root principal: anyone in the account whom IAM lets in."""
+    return bool(re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:root", principal))
+
+
+def normalize_aws_principal(value: str) -> str:
+    """A bare account ID means the account's root, as IAM reads it."""
+    return f"arn:aws:iam::{value}:root" if _ACCOUNT.fullmatch(value) else value
+
+
+def principal_scope(principal: str) -> str | None:
+    """The account, project or subscription a principal lives in, when its name says so."""
+    match = _AWS_ARN_ACCOUNT.match(principal)
+    if match and match.group(1) != "*":
+        return match.group(1)
+    match = _GCP_SA_PROJECT.fullmatch(principal)
+    if match:
+        return match.group(1)
+    match = _GCP_PROJECT_MEMBER.fullmatch(principal)
+    if match:
+        return match.group(1)
+    return None
+
+
+# --- AWS IAM actions ----------------------------------------------------------------------------
+
+_KMS_USE = [
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+]
+_KMS_ADMIN = [
+    "CreateKey",
+    "CreateAlias",
+    "CreateGrant",
+    "CreateCustomKeyStore",
+    "PutKeyPolicy",
+    "UpdateAlias",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "UpdateCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "TagResource",
+    "UntagResource",
+    "RotateKeyOnDemand",
+    "ImportKeyMaterial",
+    "ReplicateKey",
+    "RevokeGrant",
+    "RetireGrant",
+    "ConnectCustomKeyStore",
+    "DisconnectCustomKeyStore",
+]
+_KMS_READ = [
+    "DescribeKey",
+    "DescribeCustomKeyStores",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "GetParametersForImport",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+]
+_SM_USE = ["GetSecretValue", "BatchGetSecretValue"]
+_SM_ADMIN = [
+    "CreateSecret",
+    "PutSecretValue",
+    "UpdateSecret",
+    "DeleteSecret",
+    "RestoreSecret",
+    "RotateSecret",
+    "CancelRotateSecret",
+    "PutResourcePolicy",
+    "DeleteResourcePolicy",
+    "TagResource",
+    "UntagResource",
+    "UpdateSecretVersionStage",
+    "ReplicateSecretToRegions",
+    "RemoveRegionsFromReplication",
+    "StopReplicationToReplica",
+]
+_SM_READ = ["DescribeSecret", "ListSecrets", "ListSecretVersionIds", "GetResourcePolicy"]
+
+AWS_ACTIONS: dict[str, Access] = {
+    **{f"kms:{a}": Access.USE for a in _KMS_USE},
+    **{f"kms:{a}": Access.ADMIN for a in _KMS_ADMIN},
+    **{f"kms:{a}": Access.READ for a in _KMS_READ},
+    **{f"secretsmanager:{a}": Access.USE for a in _SM_USE},
+    **{f"secretsmanager:{a}": Access.ADMIN for a in _SM_ADMIN},
+    **{f"secretsmanager:{a}": Access.READ for a in _SM_READ},
+}
+_AWS_ACTIONS_LOWER = {name.lower(): access for name, access in AWS_ACTIONS.items()}
+
+#: Actions that are wildcards over every key operation (KM-ACC-001).
+AWS_WILDCARD_ACTIONS = frozenset({"*", "kms:*", "secretsmanager:*"})
+
+
+class Target(StrEnum):
+    """What a grant is judged on: the same role means different things for keys and secrets."""
+
+    KEY = "key"
+    SECRET = "secret"
+
+
+_AWS_SERVICE = {Target.KEY: "kms:", Target.SECRET: "secretsmanager:"}
+
+
+def aws_action_access(action: str, target: Target | None = None) -> frozenset[Access]:
+    """What an IAM action (possibly with `*` or `?`) allows on keys or secrets."""
+    pattern = action.lower()
+    names = list(_AWS_ACTIONS_LOWER.items())
+    if target is not None:
+        names = [(n, a) for n, a in names if n.startswith(_AWS_SERVICE[target])]
+    if "*" not in pattern and "?" not in pattern:
+        return frozenset(a for n, a in names if n == pattern)
+    return frozenset(a for n, a in names if fnmatchcase(n, pattern))
+
+
+# --- GCP roles --------------------------------------------------------------------------------
+
+_BOTH = frozenset({Target.KEY, Target.SECRET})
+_KEYS = frozenset({Target.KEY})
+_SECRETS = frozenset({Target.SECRET})
+_ALL = frozenset({Access.ADMIN, Access.USE, Access.READ})
+
+GCP_ROLES: dict[str, tuple[frozenset[Target], frozenset[Access]]] = {
+    "roles/owner": (_BOTH, _ALL),
+    "roles/editor": (_BOTH, _ALL),
+    "roles/viewer": (_BOTH, frozenset({Access.READ})),
+    "roles/cloudkms.admin": (_KEYS, frozenset({Access.ADMIN, Access.READ})),
+    "roles/cloudkms.cryptoKeyEncrypterDecrypter": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.cryptoKeyEncrypter": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.cryptoKeyDecrypter": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.cryptoKeyEncrypterDecrypterViaDelegation": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.cryptoOperator": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.signer": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.signerVerifier": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.verifier": (_KEYS, frozenset({Access.USE})),
+    "roles/cloudkms.publicKeyViewer": (_KEYS, frozenset({Access.READ})),
+    "roles/cloudkms.viewer": (_KEYS, frozenset({Access.READ})),
+    "roles/cloudkms.importer": (_KEYS, frozenset({Access.ADMIN})),
+    "roles/secretmanager.admin": (_SECRETS, _ALL),
+    "roles/secretmanager.secretAccessor": (_SECRETS, frozenset({Access.USE})),
+    "roles/secretmanager.secretVersionManager": (_SECRETS, frozenset({Access.ADMIN})),
+    "roles/secretmanager.secretVersionAdder": (_SECRETS, frozenset({Access.ADMIN})),
+    "roles/secretmanager.viewer": (_SECRETS, frozenset({Access.READ})),
+}
+#: Roles that are wildcards over keys: granted only to declared administrators (KM-ACC-001).
+GCP_BROAD_ROLES = frozenset(
+    {"roles/owner", "roles/editor", "roles/cloudkms.admin", "roles/secretmanager.admin"}
+)
+
+
+# --- Azure role definitions -------------------------------------------------------------------
+# Built-in roles by GUID (the last segment of roleDefinitionId), per target.
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security
+
+_MANAGE = frozenset({Access.ADMIN, Access.READ})
+AZURE_ROLES: dict[str, tuple[str, dict[Target, frozenset[Access]]]] = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": (
+        "Owner",
+        {Target.KEY: _MANAGE, Target.SECRET: _MANAGE},
+    ),
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": (
+        "Contributor",
+        {Target.KEY: _MANAGE, Target.SECRET: _MANAGE},
+    ),
+    "f25e0fa2-a7c8-4377-a976-54943a77a395": (
+        "Key Vault Contributor",
+        {Target.KEY: _MANAGE, Target.SECRET: _MANAGE},
+    ),
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": (
+        "Key Vault Administrator",
+        {Target.KEY: _ALL, Target.SECRET: _ALL},
+    ),
+    # Crypto Officer's data actions are `keys/*`: they include encrypt, decrypt and sign.
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": ("Key Vault Crypto Officer", {Target.KEY: _ALL}),
+    "12338af0-0e69-4776-bea7-57ae8d297424": (
+        "Key Vault Crypto User",
+        {Target.KEY: frozenset({Access.USE, Access.READ})},
+    ),
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6": (
+        "Key Vault Crypto Service Encryption User",
+        {Target.KEY: frozenset({Access.USE, Access.READ})},
+    ),
+    "08bbd89e-9f13-488c-ac41-acfcb10c90ab": (
+        "Key Vault Crypto Service Release User",
+        {Target.KEY: frozenset({Access.USE})},
+    ),
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": ("Key Vault Secrets Officer", {Target.SECRET: _ALL}),
+    "4633458b-17de-408a-b874-0445c86b69e6": (
+        "Key Vault Secrets User",
+        {Target.SECRET: frozenset({Access.USE, Access.READ})},
+    ),
+    "21090545-7ca7-4776-b22c-e363652d74d2": (
+        "Key Vault Reader",
+        {Target.KEY: frozenset({Access.READ}), Target.SECRET: frozenset({Access.READ})},
+    ),
+}
+#: Roles that are wildcards over a vault's keys: granted only to declared administrators.
+AZURE_BROAD_ROLES = frozenset(
+    {
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",
+        "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    }
+)
+
+_KV = "microsoft.keyvault/vaults/"
+#: Key Vault operations a custom role can name (data and management actions), per target.
+AZURE_OPERATIONS: dict[Target, dict[str, Access]] = {
+    Target.KEY: {
+        **{
+            f"{_KV}keys/{op}/action": Access.USE
+            for op in ["encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "release"]
+        },
+        **{
+            f"{_KV}keys/{op}": Access.ADMIN
+            for op in [
+                "create/action",
+                "update/action",
+                "import/action",
+                "delete",
+                "backup/action",
+                "restore/action",
+                "recover/action",
+                "purge/action",
+                "rotate/action",
+                "write",
+            ]
+        },
+        f"{_KV}keys/read": Access.READ,
+        f"{_KV}keys/versions/read": Access.READ,
+        f"{_KV}keyrotationpolicies/read": Access.READ,
+        f"{_KV}keyrotationpolicies/write": Access.ADMIN,
+        f"{_KV}write": Access.ADMIN,
+        f"{_KV}delete": Access.ADMIN,
+        f"{_KV}read": Access.READ,
+        f"{_KV}accesspolicies/write": Access.ADMIN,
+        "microsoft.authorization/roleassignments/write": Access.ADMIN,
+    },
+    Target.SECRET: {
+        f"{_KV}secrets/getsecret/action": Access.USE,
+        f"{_KV}secrets/readmetadata/action": Access.READ,
+        **{
+            f"{_KV}secrets/{op}": Access.ADMIN
+            for op in [
+                "setsecret/action",
+                "update/action",
+                "delete",
+                "backup/action",
+                "restore/action",
+                "recover/action",
+                "purge/action",
+                "write",
+            ]
+        },
+        f"{_KV}secrets/read": Access.READ,
+        f"{_KV}write": Access.ADMIN,
+        f"{_KV}delete": Access.ADMIN,
+        f"{_KV}read": Access.READ,
+        f"{_KV}accesspolicies/write": Access.ADMIN,
+        "microsoft.authorization/roleassignments/write": Access.ADMIN,
+    },
+}
+
+
+def azure_operations_access(
+    allowed: Iterable[str], denied: Iterable[str], target: Target
+) -> frozenset[Access]:
+    """What a custom role's (data) actions minus its not-actions allow on keys or secrets."""
+    operations = AZURE_OPERATIONS[target]
+    granted = {op for pattern in allowed for op in operations if fnmatchcase(op, pattern.lower())}
+    granted -= {op for pattern in denied for op in granted if fnmatchcase(op, pattern.lower())}
+    return frozenset(operations[op] for op in granted)
+
+
+def azure_role_id(role_definition_id: str) -> str:
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def azure_role_name(role_definition_id: str) -> str:
+    known = AZURE_ROLES.get(azure_role_id(role_definition_id))
+    return known[0] if known else role_definition_id
+
+
+def _is_azure_role(action: str) -> bool:
+    return "/roleDefinitions/" in action or bool(re.fullmatch(r"[0-9a-fA-F-]{36}", action))
+
+
+def action_access(action: str, target: Target | None = None) -> frozenset[Access]:
+    """What one action or role means on keys or secrets (both when `target` is None)."""
+    targets = (target,) if target is not None else tuple(Target)
+    if action.startswith("roles/"):
+        kinds, access = GCP_ROLES.get(action, (frozenset(), frozenset()))
+        return access if any(t in kinds for t in targets) else frozenset()
+    if _is_azure_role(action):
+        known = AZURE_ROLES.get(azure_role_id(action))
+        if known is None:
+            return frozenset()
+        return frozenset(a for t in targets for a in known[1].get(t, frozenset()))
+    if action.lower().startswith("microsoft."):
+        return frozenset(a for t in targets for a in azure_operations_access([action], [], t))
+    return aws_action_access(action, target)
+
+
+def is_known_action(action: str) -> bool:
+    """Whether keyplane knows what the action or role means (custom roles it does not)."""
+    if _is_azure_role(action):
+        return azure_role_id(action) in AZURE_ROLES
+    return True
+
+
+def actions_access(actions: Iterable[str], target: Target | None = None) -> frozenset[Access]:
+    result: frozenset[Access] = frozenset()
+    for action in actions:
+        result |= action_access(action, target)
+    return result
+
+
+def is_wildcard_action(action: str) -> bool:
+    """`*`, `kms:*`: every operation on keys, administration and use together."""
+    return action.lower() in AWS_WILDCARD_ACTIONS
+
+
+def is_broad_role(action: str) -> bool:
+    """Owner-like roles: acceptable only for declared key administrators."""
+    if action in GCP_BROAD_ROLES:
+        return True
+    return _is_azure_role(action) and azure_role_id(action) in AZURE_BROAD_ROLES
+
+
+def action_label(action: str) -> str:
+    """How a message names an action or role."""
+    if _is_azure_role(action):
+        return azure_role_name(action)
+    return action

@@ -1,0 +1,362 @@
+"""The provider-neutral view of resources that rules judge.
+
+An adapter (Pulumi properties, Terraform-plan values, boto3 describe calls) turns one native
+resource into one or more facts records; rules never see native property names. Every record
+carries where it came from (`urn`: a Pulumi URN, a Terraform address or an ARN), the `name`
+messages and exceptions use, the native `type` and the `cloud`.
+
+Values that can be unknown during preview are typed `Maybe[...]` (UNKNOWN). Values that an
+adapter cannot see at all (Pulumi's `protect` from a live audit) are UNKNOWN too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeAlias, TypeVar
+
+from keyplane.facts.access import Grant
+from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+from keyplane.standard import (
+    TAG_ENVIRONMENT,
+    TAG_PURPOSE,
+    TAG_ROTATE_BY,
+    TAG_ROTATION_OWNER,
+    TAG_TENANT,
+    Algorithm,
+    Cloud,
+    Usage,
+)
+
+Tags: TypeAlias = Mapping[str, "str | Unknown"]
+_NO_TAGS: Tags = MappingProxyType({})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    urn: str
+    name: str
+    type: str
+    cloud: Cloud
+    #: Pulumi's `protect` (or retain-on-delete) option.
+    protect: Maybe[bool] = False
+    #: Tags (AWS, Azure) or labels (GCP); UNKNOWN when the whole map is computed.
+    tags: Maybe[Tags] = field(default_factory=lambda: _NO_TAGS)
+    #: Identifiers other resources may use to point at this one (physical name, ID, ARN).
+    ids: frozenset[str] = frozenset()
+    parent: str = ""
+    dependencies: tuple[str, ...] = ()
+
+    def tag(self, key: str) -> Maybe[str | None]:
+        if self.tags is UNKNOWN:
+            return UNKNOWN
+        return self.tags.get(key)
+
+    @property
+    def purpose_tag(self) -> Maybe[str | None]:
+        return self.tag(TAG_PURPOSE)
+
+    @property
+    def environment_tag(self) -> Maybe[str | None]:
+        return self.tag(TAG_ENVIRONMENT)
+
+    @property
+    def tenant_tag(self) -> Maybe[str | None]:
+        return self.tag(TAG_TENANT)
+
+    def matches(self, ref: Ref | None) -> bool:
+        """Whether `ref` points at this resource (by URN, or by one of its identifiers)."""
+        if ref is None:
+            return False
+        if self.urn in ref.urns:
+            return True
+        return bool(self.ids & ref.candidates())
+
+
+class KeyOrigin(StrEnum):
+    """Where a key's material was generated and is kept (KM-HSM-001)."""
+
+    CLOUD_HSM = (
+        "cloud-hsm"  # AWS KMS-generated (FIPS 140-3 L3 HSMs), GCP HSM, Azure -HSM/Managed HSM
+    )
+    DEDICATED_HSM = "dedicated-hsm"  # AWS CloudHSM custom key store
+    SOFTWARE = "software"  # GCP SOFTWARE, Azure software keys
+    IMPORTED = "imported"  # material imported from outside
+    EXTERNAL = "external"  # an external key manager (AWS XKS, GCP EXTERNAL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Key(Resource):
+    """A KMS key, crypto key or vault key."""
+
+    #: The neutral algorithm, or the native name when keyplane does not know it.
+    algorithm: Maybe[Algorithm | str]
+    usage: Maybe[Usage | None]
+    #: Whether the cloud can rotate this key by itself (KM-ROT-001 vs KM-ROT-004).
+    can_rotate_automatically: Maybe[bool]
+    rotation_enabled: Maybe[bool]
+    #: Automatic rotation period; None when rotation is off or has no period.
+    rotation_days: Maybe[int | None]
+    #: Waiting period before destruction; None where the cloud keeps it elsewhere (Azure vault).
+    deletion_window_days: Maybe[int | None]
+    origin: Maybe[KeyOrigin]
+    #: The native protection setting, for messages (`SOFTWARE`, `EXTERNAL`, `RSA`, ...).
+    protection: Maybe[str]
+    custom_key_store: Maybe[str | None] = None
+    #: Grants written on the key itself (an AWS key policy).
+    grants: Maybe[tuple[Grant, ...]] = ()
+    #: The key ring (GCP) or vault (Azure) the key lives in.
+    container: Ref | None = None
+
+    @property
+    def rotation_owner(self) -> Maybe[str | None]:
+        return self.tag(TAG_ROTATION_OWNER)
+
+    @property
+    def rotate_by(self) -> Maybe[date | str | None]:
+        """The manual plan's date; the raw text when it is not an ISO date."""
+        value = self.tag(TAG_ROTATE_BY)
+        if not isinstance(value, str):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyContainer(Resource):
+    """A GCP key ring: keys in different rings are administered apart (KM-BAK-001)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secret(Resource):
+    """A vault secret (Secrets Manager, Secret Manager, Key Vault secret)."""
+
+    #: The customer-managed key encrypting it; None = the provider's own key.
+    kms_key: Maybe[str | None] = None
+    kms_key_ref: Ref | None = None
+    #: Rotation configured on the secret itself (GCP); None when none is.
+    rotation_days: Maybe[int | None] = None
+    grants: Maybe[tuple[Grant, ...]] = ()
+    #: The vault holding it (Azure).
+    container: Ref | None = None
+    #: When the current value expires (Azure: the expiry that triggers its rotation).
+    expires: Maybe[date | None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretValue(Resource):
+    """A secret's value written by the program (KM-STO-001)."""
+
+    secret: Ref
+    #: The input property holding the value (as the native resource names it).
+    field: str
+    #: True when the value is in the inputs in plain text (not a Pulumi secret, not computed).
+    plaintext: Maybe[bool]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretRotation(Resource):
+    """Rotation of a secret configured by a separate resource (AWS SecretRotation)."""
+
+    secret: Ref
+    enabled: Maybe[bool]
+    rotation_days: Maybe[int | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessBinding(Resource):
+    """Grants written apart from what they govern: a key policy resource, a KMS grant, an IAM
+    policy, a GCP IAM member/binding/policy, an Azure role assignment, a secret policy.
+
+    `target` is the key, secret, key ring, vault or scope the grants apply to; None for identity
+    policies, whose grants name their resources.
+    """
+
+    grants: Maybe[tuple[Grant, ...]]
+    target: Ref | None = None
+    #: True for identity policies (IAM policies on a role), whose principal is the role.
+    identity: bool = False
+    #: The role definition the grants name, when it may be a custom one in the stack (Azure).
+    role: Ref | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleDefinition(Resource):
+    """A custom role (Azure role definition): what its assignments allow."""
+
+    role_id: Maybe[str | None]
+    role_name: Maybe[str | None]
+    actions: Maybe[tuple[str, ...]]
+    not_actions: Maybe[tuple[str, ...]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyAttachment(Resource):
+    """A managed IAM policy attached to a role (AWS RolePolicyAttachment)."""
+
+    role: Ref
+    policy: Ref
+
+
+@dataclass(frozen=True, kw_only=True)
+class Role(Resource):
+    """An assumable identity (AWS IAM role) with its trust policy and inline policies."""
+
+    role_name: Maybe[str | None]
+    #: Who may assume the role (principal, sts action, conditions).
+    trust: Maybe[tuple[Grant, ...]]
+    #: The role's own inline policy statements (principal = the role).
+    policies: Maybe[tuple[Grant, ...]] = ()
+    managed_policies: Maybe[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trail(Resource):
+    """AWS CloudTrail (KM-LOG-001)."""
+
+    multi_region: Maybe[bool]
+    log_file_validation: Maybe[bool]
+    kms_key: Maybe[str | None]
+    logging_enabled: Maybe[bool]
+    #: Whether KMS events are left out (management events off, or kms.amazonaws.com excluded).
+    excludes_kms_events: Maybe[bool]
+    bucket: Ref
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditConfig(Resource):
+    """GCP data-access audit log configuration of one service (KM-LOG-001)."""
+
+    service: Maybe[str]
+    log_types: Maybe[frozenset[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogSink(Resource):
+    """GCP log sink exporting audit logs (KM-LOG-001, KM-LOG-002)."""
+
+    destination: Ref
+    filter: Maybe[str | None]
+    disabled: Maybe[bool]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnosticSetting(Resource):
+    """Azure diagnostic setting: which logs of which resource go where (KM-LOG-001)."""
+
+    target: Ref
+    #: Enabled log categories and category groups (`AuditEvent`, `audit`, `allLogs`).
+    enabled_logs: Maybe[frozenset[str]]
+    storage: Ref | None = None
+    workspace: Ref | None = None
+
+
+class Immutability(StrEnum):
+    COMPLIANCE = "COMPLIANCE"  # S3 Object Lock compliance mode
+    GOVERNANCE = "GOVERNANCE"  # S3 governance mode: removable with a permission
+    LOCKED = "LOCKED"  # GCS locked retention policy, Azure locked immutability policy
+    UNLOCKED = "UNLOCKED"  # a retention policy that can still be shortened or removed
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogBucket(Resource):
+    """Storage that may hold audit logs: an S3 bucket, a GCS bucket, an Azure storage account.
+
+    Settings written on the bucket itself; S3's separate object-lock and versioning resources are
+    `ObjectLock` and `Versioning` facts joined at stack level.
+    """
+
+    bucket_name: Maybe[str | None]
+    immutability: Maybe[Immutability | None]
+    retention_days: Maybe[int | None]
+    versioning: Maybe[bool | None]
+    #: S3: Object Lock switched on for the bucket (required before any lock configuration).
+    object_lock_enabled: Maybe[bool | None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectLock(Resource):
+    """Retention configured apart from its bucket (S3 object lock configuration, Azure container
+    immutability policy)."""
+
+    bucket: Ref
+    immutability: Maybe[Immutability | None]
+    retention_days: Maybe[int | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Versioning(Resource):
+    bucket: Ref
+    enabled: Maybe[bool]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Vault(Resource):
+    """An Azure Key Vault or Managed HSM (KM-STO-002, KM-DEL-001)."""
+
+    vault_name: Maybe[str | None]
+    managed_hsm: bool
+    purge_protection: Maybe[bool]
+    soft_delete_days: Maybe[int | None]
+    rbac_authorization: Maybe[bool]
+    public_network_access: Maybe[bool]
+    sku: Maybe[str | None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HsmCluster(Resource):
+    """A dedicated HSM cluster (AWS CloudHSM v2; KM-DEL-001)."""
+
+
+Facts: TypeAlias = (
+    Key
+    | KeyContainer
+    | Secret
+    | SecretValue
+    | SecretRotation
+    | AccessBinding
+    | PolicyAttachment
+    | Role
+    | RoleDefinition
+    | Trail
+    | AuditConfig
+    | LogSink
+    | DiagnosticSetting
+    | LogBucket
+    | ObjectLock
+    | Versioning
+    | Vault
+    | HsmCluster
+)
+
+
+F = TypeVar("F", bound=Resource)
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """Every resource of a stack, for rules that judge across resources."""
+
+    resources: tuple[Facts, ...] = field(default=())
+
+    def of(self, kind: type[F]) -> list[F]:
+        return [f for f in self.resources if isinstance(f, kind)]
+
+    @property
+    def keys(self) -> list[Key]:
+        return [f for f in self.resources if isinstance(f, Key)]
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return [f for f in self.resources if isinstance(f, Secret)]
+
+    def resolve(self, ref: Ref | None) -> list[Facts]:
+        return [f for f in self.resources if f.matches(ref)]
+
+    def by_urn(self, urn: str) -> Facts | None:
+        return next((f for f in self.resources if f.urn == urn), None)

@@ -1,0 +1,211 @@
+"""The real policy pack over the analyzer protocol (keyplane.crossguard plays the engine).
+
+One pack process for the module, configured the way `--policy-pack-config` would configure it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from keyplane.crossguard import CrossGuardPack
+from keyplane.crossguard_pack import EXCEPTED_SUFFIX, SETTINGS_POLICY
+from keyplane.findings import Engine, Finding
+from keyplane.rules.catalog import Enforcement, Point, rules_at
+from tests.policy.stacks import (
+    ACCOUNT,
+    ADMIN,
+    AS_OF,
+    AUDITOR,
+    BACKUP_ADMIN,
+    BACKUP_AGENT,
+    DEV_ACCOUNT,
+    GLOBEX,
+    IDENTITY,
+    ORDERS,
+    UNKNOWN_WIRE,
+    aws_stack,
+    mutate,
+    secret,
+    urn,
+    without,
+)
+
+EXCEPTION = {
+    "id": "EXC-2026-020",
+    "rule": "KM-ROT-002",
+    "environment": "prod",
+    "resource": "acme-orders-db",
+    "expires": (AS_OF + timedelta(days=30)).isoformat(),
+}
+SETTINGS = {
+    "environment": "prod",
+    "asOf": AS_OF.isoformat(),
+    "tier": "production",
+    "scope": ACCOUNT,
+    "retentionDays": 400,
+    "keyAdmins": [ADMIN],
+    "backupKeyAdmins": [BACKUP_ADMIN],
+    "auditors": [AUDITOR],
+    "keyUsers": [
+        {"principal": ORDERS, "tenant": "acme"},
+        {"principal": GLOBEX, "tenant": "globex"},
+        {"principal": BACKUP_AGENT},
+        {"principal": IDENTITY},
+    ],
+    "tenants": [
+        {"name": "acme", "isolation": "dedicated"},
+        {"name": "globex", "isolation": "shared"},
+    ],
+    "otherEnvironments": [{"name": "dev", "tier": "development", "scope": DEV_ACCOUNT}],
+    "exceptions": [EXCEPTION],
+}
+CONFIG = {SETTINGS_POLICY: SETTINGS}
+KEY = "aws:kms/key:Key"
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[CrossGuardPack]:
+    with CrossGuardPack(stack="prod", policy_config=CONFIG) as running:
+        yield running
+
+
+@pytest.fixture
+def reconfigured(pack: CrossGuardPack) -> Iterator[CrossGuardPack]:
+    """The module's pack, restored to the module's configuration after the test."""
+    yield pack
+    pack.configure(CONFIG)
+
+
+def test_every_rule_is_a_policy_at_its_registry_level(pack: CrossGuardPack) -> None:
+    levels = {p.name: p.enforcement for p in pack.policies}
+    for rule in rules_at(Point.CROSSGUARD):
+        assert levels.pop(rule.policy_name) == rule.default_enforcement.value
+        if rule.exceptable:
+            assert levels.pop(rule.policy_name + EXCEPTED_SUFFIX) == "advisory"
+    assert levels == {SETTINGS_POLICY: "mandatory"}
+    stack_policies = {p.name for p in pack.policies if p.stack}
+    assert "km-log-001-audit-logging" in stack_policies
+    assert "km-rot-002-rotation-period" not in stack_policies
+
+
+def test_compliant_stack_passes_analyze_and_analyze_stack(pack: CrossGuardPack) -> None:
+    assert pack.run(aws_stack()) == []
+
+
+def test_resource_violation(pack: CrossGuardPack) -> None:
+    stack = mutate(aws_stack(), "acme-orders-db", ["deletionWindowInDays"], 7.0)
+    assert pack.analyze(stack[0]) == [
+        Finding(
+            rule="KM-DEL-001",
+            enforcement=Enforcement.MANDATORY,
+            resource=urn(KEY, "acme-orders-db"),
+            type=KEY,
+            message="KM-DEL-001 acme-orders-db: deletion window 7 days is shorter than 30; set "
+            "deletion_window_days to 30.",
+            engine=Engine.CROSSGUARD,
+        )
+    ]
+
+
+def test_stack_violation_names_the_resource(pack: CrossGuardPack) -> None:
+    stack = without(aws_stack(), "acme-payments-api-rotation")
+    [finding] = pack.analyze_stack(stack)
+    assert (finding.rule, finding.enforcement, finding.resource, finding.type) == (
+        "KM-ROT-003",
+        Enforcement.MANDATORY,
+        urn("aws:secretsmanager/secret:Secret", "acme-payments-api"),
+        "aws:secretsmanager/secret:Secret",
+    )
+
+
+def test_excepted_violation_is_advisory_with_the_exception_id(pack: CrossGuardPack) -> None:
+    stack = mutate(aws_stack(), "acme-orders-db", ["rotationPeriodInDays"], 395.0)
+    [finding] = pack.analyze(stack[0])
+    assert (finding.rule, finding.enforcement, finding.exception) == (
+        "KM-ROT-002",
+        Enforcement.ADVISORY,
+        "EXC-2026-020",
+    )
+    assert finding.message == (
+        "KM-ROT-002 acme-orders-db: rotation period 395 days exceeds 365 for database-encryption "
+        f"keys; lower rotation_days or file an exception. [excepted by EXC-2026-020 until "
+        f"{EXCEPTION['expires']}]"
+    )
+
+
+def test_excepted_violation_of_another_resource_stays_mandatory(pack: CrossGuardPack) -> None:
+    stack = mutate(aws_stack(), "platform-backup", ["rotationPeriodInDays"], 395.0)
+    [finding] = pack.analyze(stack[1])
+    assert (finding.rule, finding.enforcement, finding.exception) == (
+        "KM-ROT-002",
+        Enforcement.MANDATORY,
+        None,
+    )
+
+
+def test_unknown_values_are_advisory_cannot_judge_until_deployed(pack: CrossGuardPack) -> None:
+    stack = mutate(aws_stack(), "acme-orders-db", ["enableKeyRotation"], UNKNOWN_WIRE)
+    assert pack.analyze(stack[0]) == [
+        Finding(
+            rule="KM-ROT-001",
+            enforcement=Enforcement.ADVISORY,
+            resource=urn(KEY, "acme-orders-db"),
+            type=KEY,
+            message="KM-ROT-001 acme-orders-db: cannot judge until deployed: whether automatic "
+            "rotation is enabled is only known after deployment.",
+            engine=Engine.CROSSGUARD,
+        )
+    ]
+    stack = mutate(
+        aws_stack(), "audit-logs-lock", ["rule", "defaultRetention", "mode"], UNKNOWN_WIRE
+    )
+    [finding] = pack.analyze_stack(stack)
+    assert (finding.rule, finding.enforcement, finding.resource) == (
+        "KM-LOG-002",
+        Enforcement.ADVISORY,
+        urn("aws:s3/bucket:Bucket", "audit-logs"),
+    )
+    assert "cannot judge until deployed" in finding.message
+
+
+def test_plain_text_secret_is_told_from_a_pulumi_secret(pack: CrossGuardPack) -> None:
+    version = aws_stack()[7]
+    assert pack.analyze(version) == []
+    plain = mutate([version], version.name, ["secretString"], "hunter2")[0]
+    [finding] = pack.analyze(plain)
+    assert (finding.rule, finding.enforcement) == ("KM-STO-001", Enforcement.MANDATORY)
+    assert pack.analyze(mutate([version], version.name, ["secretString"], secret("x"))[0]) == []
+
+
+def test_expired_exception_blocks_the_stack(reconfigured: CrossGuardPack) -> None:
+    expired = {**EXCEPTION, "id": "EXC-2026-001", "expires": "2026-10-31"}
+    reconfigured.configure({SETTINGS_POLICY: {**SETTINGS, "exceptions": [expired]}})
+    stack = mutate(aws_stack(), "acme-orders-db", ["rotationPeriodInDays"], 395.0)
+    findings = reconfigured.run(stack)
+    assert sorted((f.rule, f.enforcement.value, f.resource) for f in findings) == [
+        ("KM-EXC-002", "mandatory", "EXC-2026-001"),
+        ("KM-ROT-002", "mandatory", urn(KEY, "acme-orders-db")),
+    ]
+    [blocked] = [f for f in findings if f.rule == "KM-EXC-002"]
+    assert blocked.message == (
+        "KM-EXC-002 EXC-2026-001: exception for KM-ROT-002 on prod/acme-orders-db expired on "
+        "2026-10-31; deployment of prod is blocked until the deviation is fixed or the exception "
+        "renewed."
+    )
+
+
+def test_unusable_settings_are_reported_once(reconfigured: CrossGuardPack) -> None:
+    reconfigured.configure({SETTINGS_POLICY: {**SETTINGS, "asOf": "tomorrow"}})
+    first = reconfigured.analyze(aws_stack()[0])
+    assert [(f.rule, f.enforcement.value, f.message) for f in first] == [
+        (
+            SETTINGS_POLICY,
+            "mandatory",
+            "keyplane-settings.asOf: expected a date YYYY-MM-DD (got 'tomorrow'); the rules "
+            "judge with defaults until it is fixed.",
+        )
+    ]
+    assert reconfigured.analyze(aws_stack()[1]) == []
