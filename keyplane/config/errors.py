@@ -38,7 +38,11 @@ def _plain(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        if value and len(value) <= 3 and all(isinstance(v, str | int | float | bool) for v in value):
+        if (
+            value
+            and len(value) <= 3
+            and all(isinstance(v, str | int | float | bool) for v in value)
+        ):
             return "[" + ", ".join(_plain(v) for v in value) + "]"
         return "a list"
     if value is None:

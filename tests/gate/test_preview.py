@@ -28,7 +28,9 @@ def findings(stdout: str) -> list[tuple[str, str, str | None]]:
 
 @pytest.mark.parametrize("environment", ["prod", "staging", "dev", "prod-gcp", "prod-azure"])
 def test_bundled_estates_pass_the_gate(environment: str) -> None:
-    code, stdout, stderr = preview(environment, "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "json")
+    code, stdout, stderr = preview(
+        environment, "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "json"
+    )
     assert code == 0, stderr
     data = json.loads(stdout)
     assert data["summary"]["mandatory"] == 0
@@ -38,18 +40,37 @@ def test_bundled_estates_pass_the_gate(environment: str) -> None:
 
 
 def test_rotation_over_the_maximum_is_caught(estate: Path) -> None:
-    edit(estate / "dev.yaml", "    tenant: acme\n  - name: session-signing", "    tenant: acme\n    rotation_days: 400\n  - name: session-signing")
+    edit(
+        estate / "dev.yaml",
+        "    tenant: acme\n  - name: session-signing",
+        "    tenant: acme\n    rotation_days: 400\n  - name: session-signing",
+    )
     code, stdout, _ = preview("dev", "--estate", str(estate), "--no-checkov", "--format", "json")
     assert code == 1
     [finding] = [f for f in json.loads(stdout)["findings"] if f["enforcement"] == "mandatory"]
     assert finding["rule"] == "KM-ROT-002"
     assert finding["engine"] == "crossguard"
     assert finding["resource"].endswith("::acme-orders-db")
-    assert finding["message"].startswith("KM-ROT-002 acme-orders-db: rotation period 400 days exceeds 365 for database-encryption keys")
+    assert finding["message"].startswith(
+        "KM-ROT-002 acme-orders-db: rotation period 400 days exceeds 365 for database-encryption keys"
+    )
 
 
 def test_expired_exception_blocks_its_environment() -> None:
-    result = runner.invoke(app, ["preview", "staging", "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "json", "--as-of", "2027-06-01"])
+    result = runner.invoke(
+        app,
+        [
+            "preview",
+            "staging",
+            "--estate",
+            str(BUNDLED_ESTATE),
+            "--no-checkov",
+            "--format",
+            "json",
+            "--as-of",
+            "2027-06-01",
+        ],
+    )
     assert result.exit_code == 1
     rules = findings(result.stdout)
     assert ("KM-EXC-002", "mandatory", None) in rules
@@ -57,15 +78,23 @@ def test_expired_exception_blocks_its_environment() -> None:
 
 
 def test_software_key_in_production_on_gcp(estate: Path) -> None:
-    edit(estate / "prod-gcp.yaml", "    tenant: acme\n  - name: release-signing", "    tenant: acme\n    hsm: false\n  - name: release-signing")
-    code, stdout, _ = preview("prod-gcp", "--estate", str(estate), "--no-checkov", "--format", "json")
+    edit(
+        estate / "prod-gcp.yaml",
+        "    tenant: acme\n  - name: release-signing",
+        "    tenant: acme\n    hsm: false\n  - name: release-signing",
+    )
+    code, stdout, _ = preview(
+        "prod-gcp", "--estate", str(estate), "--no-checkov", "--format", "json"
+    )
     assert code == 1
     mandatory = [f for f in json.loads(stdout)["findings"] if f["enforcement"] == "mandatory"]
     assert [f["rule"] for f in mandatory] == ["KM-HSM-001"]
 
 
 def test_json_report_never_shows_secret_values() -> None:
-    code, stdout, _ = preview("prod-azure", "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "json")
+    code, stdout, _ = preview(
+        "prod-azure", "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "json"
+    )
     assert code == 0
     assert "offline-preview-placeholder" not in stdout
     assert '"[secret]"' in stdout
@@ -73,26 +102,48 @@ def test_json_report_never_shows_secret_values() -> None:
 
 def test_sarif_and_plan_are_written_atomically(tmp_path: Path) -> None:
     out, plan = tmp_path / "report.sarif", tmp_path / "plan.json"
-    code, stdout, _ = preview("prod", "--estate", str(BUNDLED_ESTATE), "--no-checkov", "--format", "sarif", "--output", str(out), "--emit-plan", str(plan))
+    code, stdout, _ = preview(
+        "prod",
+        "--estate",
+        str(BUNDLED_ESTATE),
+        "--no-checkov",
+        "--format",
+        "sarif",
+        "--output",
+        str(out),
+        "--emit-plan",
+        str(plan),
+    )
     assert code == 0
     assert stdout == ""
     assert json.loads(out.read_text())["version"] == "2.1.0"
     terraform = json.loads(plan.read_text())
     types = {r["type"] for r in terraform["planned_values"]["root_module"]["resources"]}
-    assert {"aws_kms_key", "aws_kms_alias", "aws_cloudtrail", "aws_s3_bucket", "aws_cloudhsm_v2_cluster"} <= types
+    assert {
+        "aws_kms_key",
+        "aws_kms_alias",
+        "aws_cloudtrail",
+        "aws_s3_bucket",
+        "aws_cloudhsm_v2_cluster",
+    } <= types
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "report.sarif"]
 
 
 def test_unknown_environment_is_bad_input() -> None:
-    code, stdout, stderr = preview("qa", "--estate", str(BUNDLED_ESTATE), "--no-checkov")
+    code, _, stderr = preview("qa", "--estate", str(BUNDLED_ESTATE), "--no-checkov")
     assert code == 2
-    assert stderr.strip() == f"{BUNDLED_ESTATE}/qa.yaml: no such environment (known: dev, prod, prod-azure, prod-gcp, staging); pass an environment of --estate"
+    assert (
+        stderr.strip()
+        == f"{BUNDLED_ESTATE}/qa.yaml: no such environment (known: dev, prod, prod-azure, prod-gcp, staging); pass an environment of --estate"
+    )
 
 
 def test_broken_estate_is_bad_input_and_nothing_is_written(estate: Path, tmp_path: Path) -> None:
     edit(estate / "dev.yaml", "algorithm: AES-256", "algorithm: DES")
     out = tmp_path / "report.json"
-    result = runner.invoke(app, ["preview", "dev", "--estate", str(estate), "--no-checkov", "--output", str(out)])
+    result = runner.invoke(
+        app, ["preview", "dev", "--estate", str(estate), "--no-checkov", "--output", str(out)]
+    )
     assert result.exit_code == 2
     assert "keys[0].algorithm: unknown algorithm (got 'DES')" in result.stderr
     assert not out.exists()
