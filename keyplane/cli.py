@@ -6,16 +6,25 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from keyplane.catalog_docs import rules_json, rules_markdown
+from keyplane.clikit import (
+    DEFAULT_ESTATE,
+    EXIT_CLEAN,
+    EXIT_VIOLATIONS,
+    AsOfOption,
+    EstateOption,
+    fail_bad_input,
+    parse_day,
+    stderr,
+    stdout,
+)
 from keyplane.config import ConfigError, Estate, load_estate
 from keyplane.config.checks import config_findings
 from keyplane.findings import Finding, has_mandatory, summarize
@@ -24,8 +33,6 @@ from keyplane.rules.catalog import RULES
 if TYPE_CHECKING:
     from keyplane.gate import GateResult
 
-EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_ESTATE = Path("environments")
 
 app = typer.Typer(
     name="keyplane",
@@ -34,8 +41,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class RulesFormat(StrEnum):
@@ -47,37 +52,6 @@ class RulesFormat(StrEnum):
 class ValidateFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-EstateOption = Annotated[
-    Path,
-    typer.Option(
-        "--estate", help="Directory of <env>.yaml, exceptions.yaml, shared-services.yaml."
-    ),
-]
-AsOfOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="Judge dates (expiry, rotate-by, review) as of this day, YYYY-MM-DD; default today.",
-    ),
-]
-
-
-def fail_bad_input(lines: list[str]) -> None:
-    for line in lines:
-        stderr.print(line, markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def parse_day(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail_bad_input([f"--as-of: not a date (got {value!r}); write YYYY-MM-DD"])
-        raise  # pragma: no cover - fail_bad_input exits
 
 
 @app.command()
@@ -267,7 +241,6 @@ def _load_estate(estate: Path) -> Estate:
         return load_estate(estate)
     except ConfigError as err:
         fail_bad_input([str(p) for p in err.problems])
-        raise  # pragma: no cover - fail_bad_input exits
 
 
 def _tool_errors() -> tuple[type[Exception], ...]:
