@@ -134,6 +134,7 @@ def test_readme_main_job_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "valid;" in result.stdout
+    assert "PASS: 0 mandatory" in result.stdout
     assert "Traceback" not in result.stderr
 
 
