@@ -92,7 +92,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             dependencies=tuple(self._qualified.get(d, d) for d in request.dependencies),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
-            provider=request.provider,
+            provider=self._provider_ref(request.provider),
             inputs=inputs,
             property_dependencies={
                 key: tuple(self._qualified.get(u, u) for u in deps.urns)
@@ -107,6 +107,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if self._qualified.get(request.urn, "").split("::")[2:3] == [STACK_TYPE]:
             self.outputs.update(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+    def _provider_ref(self, reference: str) -> str:
+        """A provider reference is `<provider URN>::<provider ID>`: recompute its URN too."""
+        if not reference:
+            return reference
+        urn, _, provider_id = reference.rpartition("::")
+        return f"{self._qualified.get(urn, urn)}::{provider_id}" if urn else reference
 
     def _engine_urn(self, parent_mock_urn: str, type_: str, name: str) -> str:
         qualified = type_
