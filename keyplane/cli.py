@@ -302,6 +302,18 @@ def _finding_line(finding: Finding) -> str:
     return f"{where}[{finding.enforcement.value}] {finding.message}"
 
 
+def _register_commands() -> None:
+    """Commands that live in modules of their own."""
+    from keyplane.artefacts import docs  # noqa: PLC0415
+    from keyplane.diff_cli import diff  # noqa: PLC0415
+
+    app.command()(diff)
+    app.command()(docs)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         app()

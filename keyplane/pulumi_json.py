@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +37,8 @@ class PulumiState:
     operations: dict[str, str]
     #: For previews: the state before the change, for resources that existed.
     old_resources: list[Registration]
+    #: Physical IDs by URN, where the file has them (a changed ID means a replacement).
+    ids: dict[str, str] = field(default_factory=dict)
 
 
 def _fail(path: Path, line: int | None, problem: str, fix: str) -> ConfigError:
@@ -86,8 +88,13 @@ def _from_export(deployment: Mapping[str, Any], path: Path) -> PulumiState:
         _registration(state, path, f"deployment.resources[{i}]") for i, state in enumerate(states)
     ]
     project, stack = _names(resources)
+    ids = {
+        str(state["urn"]): str(state["id"])
+        for state in states
+        if isinstance(state, dict) and state.get("id")
+    }
     return PulumiState(
-        "export", project, stack, [r for r in resources if r.type != STACK_TYPE], {}, []
+        "export", project, stack, [r for r in resources if r.type != STACK_TYPE], {}, [], ids
     )
 
 

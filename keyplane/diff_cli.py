@@ -1,0 +1,127 @@
+"""`keyplane diff`: the security-relevant differences of two stack exports, or of one preview."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyplane.clikit import (
+    DEFAULT_ESTATE,
+    EXIT_CLEAN,
+    EXIT_VIOLATIONS,
+    EstateOption,
+    fail_bad_input,
+)
+from keyplane.config import ConfigError, load_estate
+from keyplane.diff import StackDiff, diff_resources, json_text, markdown_text
+from keyplane.pulumi_json import PulumiState, load_pulumi_json
+from keyplane.reports import write_atomic
+
+
+class DiffFormat(StrEnum):
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def _load(path: Path) -> PulumiState:
+    try:
+        return load_pulumi_json(path)
+    except ConfigError as err:
+        fail_bad_input([str(p) for p in err.problems])
+
+
+def compute_diff(old: Path, new: Path | None, home_scopes: frozenset[str] | None) -> StackDiff:
+    """The diff of two exports, or of one preview; exits 2 on bad input."""
+    before = _load(old)
+    if new is None:
+        if before.kind != "preview":
+            fail_bad_input(
+                [
+                    f"{old}: a stack export alone has nothing to compare; pass OLD and NEW "
+                    "exports, or one `pulumi preview --json` file"
+                ]
+            )
+        return diff_resources(
+            before.old_resources,
+            before.resources,
+            operations=before.operations,
+            home_scopes=home_scopes,
+        )
+    after = _load(new)
+    for path, state in ((old, before), (new, after)):
+        if state.kind != "export":
+            fail_bad_input(
+                [
+                    f"{path}: a preview cannot be compared with another file; pass it alone "
+                    "(`keyplane diff PREVIEW`) or pass two `pulumi stack export` files"
+                ]
+            )
+    return diff_resources(
+        before.resources,
+        after.resources,
+        old_ids=before.ids,
+        new_ids=after.ids,
+        home_scopes=home_scopes,
+    )
+
+
+def diff(
+    old: Annotated[
+        Path,
+        typer.Argument(
+            help="The older `pulumi stack export` file, or a `pulumi preview --json` file alone.",
+            show_default=False,
+        ),
+    ],
+    new: Annotated[
+        Path | None,
+        typer.Argument(help="The newer `pulumi stack export` file.", show_default=False),
+    ] = None,
+    format: Annotated[
+        DiffFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = DiffFormat.MARKDOWN,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+    fail_on_risk: Annotated[
+        bool,
+        typer.Option("--fail-on-risk", help="Exit 1 when a change weakens a mandatory rule."),
+    ] = False,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="The environment of the stack: its account/project is the home of principals "
+            "(KM-ENV-002). Default: the accounts the old state already grants to.",
+        ),
+    ] = None,
+    estate: EstateOption = DEFAULT_ESTATE,
+) -> None:
+    """Security-relevant differences of two stack exports (or of a preview), rule by rule."""
+    home_scopes: frozenset[str] | None = None
+    if env is not None:
+        try:
+            loaded = load_estate(estate)
+        except ConfigError as err:
+            fail_bad_input([str(p) for p in err.problems])
+        environment = loaded.environments.get(env)
+        if environment is None:
+            known = ", ".join(sorted(loaded.environments))
+            fail_bad_input([f"--env: unknown environment {env!r} (known: {known})"])
+        home_scopes = frozenset({environment.scope_id})
+    result = compute_diff(old, new, home_scopes)
+    text = json_text(result) if format is DiffFormat.JSON else markdown_text(result)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomic(output, text)
+        except OSError as err:
+            fail_bad_input([f"{output}: cannot write: {err.strerror or err}"])
+    raise typer.Exit(
+        EXIT_VIOLATIONS if fail_on_risk and result.has_mandatory_risk() else EXIT_CLEAN
+    )

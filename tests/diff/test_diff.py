@@ -1,0 +1,235 @@
+"""`keyplane diff`: each change kind of two hand-written exports, a preview, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from keyplane.diff import Action, diff_resources, markdown_text
+from keyplane.diff_cli import diff
+from keyplane.pulumi_json import load_pulumi_json
+from keyplane.wire import Registration
+from tests.conftest import BUNDLED_ESTATE, REPO
+
+FIXTURES = REPO / "tests" / "fixtures" / "diff"
+BEFORE, AFTER, PREVIEW = (
+    FIXTURES / "before.json",
+    FIXTURES / "after.json",
+    FIXTURES / "preview.json",
+)
+
+app = typer.Typer()
+
+
+@app.callback()
+def _main() -> None:
+    """The command as `keyplane` registers it."""
+
+
+app.command()(diff)
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["diff", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def changes_of(*args: str) -> dict[str, tuple[str, list[str]]]:
+    code, out, _ = run(*args, "--format", "json")
+    assert code == 0, out
+    return {
+        c["name"]: (c["action"], [r["rule"] for r in c["risks"]])
+        for c in json.loads(out)["changes"]
+    }
+
+
+def test_every_change_kind_of_two_exports_is_named_with_its_rules() -> None:
+    assert changes_of(str(BEFORE), str(AFTER)) == {
+        "rotation-off": ("update", ["KM-ROT-001"]),
+        "rotation-longer": ("update", ["KM-ROT-002"]),
+        "unprotected": ("update", ["KM-DEL-001"]),
+        "short-window": ("update", ["KM-DEL-001"]),
+        "deleted": ("delete", ["KM-DEL-001"]),
+        "recreated": ("replace", ["KM-DEL-001"]),
+        "weak-algorithm": ("replace", ["KM-DEL-001", "KM-ALG-001"]),
+        "stronger-algorithm": ("replace", ["KM-DEL-001"]),
+        "duties": ("update", ["KM-ACC-002"]),
+        "root-wildcard": ("update", ["KM-ACC-001", "KM-ACC-002"]),
+        "orders-policy": ("update", ["KM-ENV-002"]),
+        "public-decrypter": ("create", ["KM-ACC-001"]),
+        "audit-trail": ("update", ["KM-LOG-001", "KM-LOG-001", "KM-LOG-001"]),
+        "audit-logs-lock": ("update", ["KM-LOG-002", "KM-LOG-002"]),
+        "api-token-rotation": ("update", ["KM-ROT-003"]),
+        "llm-key-rotation": ("delete", ["KM-ROT-003"]),
+        "created": ("create", []),
+    }
+
+
+def test_json_names_resources_severity_and_summary() -> None:
+    code, out, _ = run(str(BEFORE), str(AFTER), "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    by_name = {c["name"]: c for c in document["changes"]}
+    change = by_name["short-window"]
+    assert change["urn"] == "urn:pulumi:prod::payments::aws:kms/key:Key::short-window"
+    assert change["type"] == "aws:kms/key:Key"
+    assert change["risks"] == [
+        {
+            "rule": "KM-DEL-001",
+            "severity": "high",
+            "message": "short-window: deletion window shortened from 30 to 7 days; keep it at 30.",
+        }
+    ]
+    assert change["properties"] == ["deletionWindowInDays"]
+    assert by_name["orders-policy"]["risks"][0]["severity"] == "critical"
+    assert "222222222222" in by_name["orders-policy"]["risks"][0]["message"]
+    assert by_name["stronger-algorithm"]["notes"] == [
+        "stronger-algorithm: algorithm changed from RSA-2048 to RSA-4096 (approved)"
+    ]
+    assert by_name["duties"]["notes"][0] == (
+        "duties: arn:aws:iam::111111111111:role/orders-service no longer granted (use)"
+    )
+    summary = document["summary"]
+    assert (summary["create"], summary["update"], summary["replace"], summary["delete"]) == (
+        2,
+        10,
+        3,
+        2,
+    )
+    assert summary["risks"] == 21
+    assert summary["by_rule"]["KM-DEL-001"] == 6
+    assert "unchanged" not in by_name
+
+
+def test_a_preview_is_diffed_alone_from_its_steps() -> None:
+    assert changes_of(str(PREVIEW)) == {
+        "tokens": ("replace", ["KM-DEL-001", "KM-ROT-002", "KM-DEL-001"]),
+        # The key ring names project payments-prod; the member is from payments-dev-4711.
+        "partner": ("create", ["KM-ENV-002"]),
+        "kms-audit": ("delete", ["KM-LOG-001"]),
+    }
+
+
+def test_env_sets_the_home_account() -> None:
+    changes = changes_of(str(PREVIEW), "--env", "prod-gcp", "--estate", str(BUNDLED_ESTATE))
+    assert changes["partner"] == ("create", ["KM-ENV-002"])
+    _, out, _ = run(
+        str(PREVIEW), "--env", "prod-gcp", "--estate", str(BUNDLED_ESTATE), "-f", "json"
+    )
+    assert "acme-prod-kms" in json.loads(out)["changes"][1]["risks"][0]["message"]
+
+
+def test_the_bundled_pulumi_preview_fixture() -> None:
+    changes = changes_of(str(REPO / "tests" / "fixtures" / "pulumi" / "preview.json"))
+    assert changes == {
+        "ledger": ("update", ["KM-DEL-001", "KM-ROT-001", "KM-DEL-001"]),
+        "old-ledger": ("delete", ["KM-DEL-001"]),
+        "api-token": ("create", []),
+    }
+
+
+def test_same_export_twice_has_no_changes() -> None:
+    code, out, _ = run(str(BEFORE), str(BEFORE))
+    assert code == 0
+    assert "No changes." in out
+
+
+def test_fail_on_risk_exits_1_only_with_risks(tmp_path: Path) -> None:
+    assert run(str(BEFORE), str(AFTER), "--fail-on-risk")[0] == 1
+    assert run(str(BEFORE), str(BEFORE), "--fail-on-risk")[0] == 0
+    assert run(str(BEFORE), str(AFTER))[0] == 0
+
+
+def test_markdown_is_a_pull_request_comment(tmp_path: Path) -> None:
+    output = tmp_path / "diff.md"
+    code, out, _ = run(str(BEFORE), str(AFTER), "--output", str(output))
+    assert (code, out) == (0, "")
+    text = output.read_text()
+    assert text.startswith("## keyplane diff\n")
+    assert "| `weak-algorithm` | `aws:kms/key:Key` | replace | KM-DEL-001, KM-ALG-001 |" in text
+    assert "- **KM-ROT-001** (high): rotation-off: automatic rotation disabled" in text
+    # Risky changes come first in the table; a change with no risk or note has no details.
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows[-1].startswith("| `created` |")
+    assert "#### `created`" not in text
+
+
+def test_markdown_escapes_pipes_and_stays_under_the_comment_limit() -> None:
+    old = [_key(f"key-{i}|x", rotation=True) for i in range(3000)]
+    new = [_key(f"key-{i}|x", rotation=False) for i in range(3000)]
+    result = diff_resources(old, new)
+    assert len(result.changes) == 3000
+    assert all(c.action is Action.UPDATE for c in result.changes)
+    text = markdown_text(result)
+    assert len(text) < 65_536
+    assert "`key-0\\|x`" in text
+    assert "_Truncated to fit a comment:" in text
+
+
+def _key(name: str, *, rotation: bool) -> Registration:
+    return Registration(
+        urn=f"urn:pulumi:prod::p::aws:kms/key:Key::{name}",
+        type="aws:kms/key:Key",
+        name=name,
+        custom=True,
+        parent="",
+        dependencies=(),
+        protect=True,
+        retain_on_delete=False,
+        provider="",
+        inputs={"enableKeyRotation": rotation},
+    )
+
+
+def test_pure_diff_of_registrations_reports_rotation_disabled() -> None:
+    result = diff_resources([_key("k", rotation=True)], [_key("k", rotation=False)])
+    [change] = result.changes
+    assert [r.rule for r in change.risks] == ["KM-ROT-001"]
+    assert result.has_mandatory_risk()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"foo": 1}', "neither a preview"),
+        ('{"deployment": {"resources": [{"urn": 3}]}}', "a resource without 'urn' and 'type'"),
+    ],
+)
+def test_malformed_input_exits_2_with_one_line(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    code, out, err = run(str(bad), str(AFTER))
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert message in err
+    assert err.startswith(str(bad))
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    code, _, err = run(str(BEFORE))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{BEFORE}: a stack export alone has nothing to compare; pass OLD and NEW exports, "
+        "or one `pulumi preview --json` file"
+    ]
+    code, _, err = run(str(PREVIEW), str(AFTER))
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    code, _, err = run(str(tmp_path / "missing.json"), str(AFTER))
+    assert code == 2
+    assert "file not found" in err
+    code, _, err = run(str(PREVIEW), "--env", "nope", "--estate", str(BUNDLED_ESTATE))
+    assert code == 2
+    assert err.startswith("--env: unknown environment 'nope'")
+
+
+def test_fixtures_are_exports_and_a_preview() -> None:
+    assert load_pulumi_json(BEFORE).kind == "export"
+    assert load_pulumi_json(PREVIEW).kind == "preview"
