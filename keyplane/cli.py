@@ -305,9 +305,11 @@ def _finding_line(finding: Finding) -> str:
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from keyplane.artefacts import docs  # noqa: PLC0415
+    from keyplane.audit import audit  # noqa: PLC0415
     from keyplane.diff_cli import diff  # noqa: PLC0415
 
     app.command()(diff)
+    app.command()(audit)
     app.command()(docs)
 
 

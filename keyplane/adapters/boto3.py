@@ -1,0 +1,345 @@
+"""Facts from boto3 describe calls (the live audit): the same facts the Pulumi adapter builds.
+
+Each function turns the answers of the describe calls about one resource into facts; it never
+calls AWS itself (`keyplane.audit` does, and passes UNKNOWN for an answer it could not read).
+What a live account cannot show is UNKNOWN, never a guess: Pulumi's `protect` lives in the stack
+state, and an active key's deletion window is only set when its deletion is scheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from keyplane.adapters.common import as_int, as_list, policy_grants, rate_expression_days
+from keyplane.facts.model import (
+    HsmCluster,
+    Immutability,
+    Key,
+    KeyOrigin,
+    LogBucket,
+    Secret,
+    Tags,
+    Trail,
+)
+from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+from keyplane.standard import (
+    Algorithm,
+    Cloud,
+    Usage,
+    algorithm_from_aws,
+    rotates_automatically,
+)
+
+#: Resource kinds as findings name them (CloudFormation's type names).
+KEY_TYPE = "AWS::KMS::Key"
+TRAIL_TYPE = "AWS::CloudTrail::Trail"
+BUCKET_TYPE = "AWS::S3::Bucket"
+SECRET_TYPE = "AWS::SecretsManager::Secret"
+HSM_CLUSTER_TYPE = "AWS::CloudHSM::Cluster"
+ACCOUNT_TYPE = "AWS::Account"
+
+#: AWS rotates a key yearly when rotation is on and no period is reported (the API's default).
+DEFAULT_ROTATION_DAYS = 365
+
+_USAGE = {
+    "ENCRYPT_DECRYPT": Usage.ENCRYPT,
+    "SIGN_VERIFY": Usage.SIGN,
+    "GENERATE_VERIFY_MAC": Usage.MAC,
+}
+#: KMS `Origin` -> (where the material lives, the protection name messages show).
+_ORIGIN = {
+    "AWS_KMS": (KeyOrigin.CLOUD_HSM, "AWS_KMS"),
+    "AWS_CLOUDHSM": (KeyOrigin.DEDICATED_HSM, "AWS_CLOUDHSM"),
+    "EXTERNAL": (KeyOrigin.IMPORTED, "EXTERNAL"),
+    "EXTERNAL_KEY_STORE": (KeyOrigin.EXTERNAL, "EXTERNAL_KEY_STORE"),
+}
+
+
+def tag_map(
+    tags: Iterable[Mapping[str, Any]] | None, key: str = "Key", value: str = "Value"
+) -> Tags:
+    """AWS tag lists (`[{"Key": k, "Value": v}]`, KMS: `TagKey`/`TagValue`) as a mapping."""
+    return MappingProxyType({str(t[key]): str(t.get(value, "")) for t in tags or () if key in t})
+
+
+def display_name(arn_or_id: str, aliases: Iterable[str], environment: str) -> str:
+    """The name findings and exceptions use: keyplane's alias `alias/<env>/<key>` gives the
+    declared key name; another alias its name; no alias the key ID."""
+    names = sorted(aliases)
+    prefix = f"alias/{environment}/"
+    for alias in names:
+        if alias.startswith(prefix) and "/" not in alias.removeprefix(prefix):
+            return alias.removeprefix(prefix)
+    for alias in names:
+        if not alias.startswith("alias/aws/"):
+            return alias.removeprefix("alias/")
+    return arn_or_id.rsplit("/", 1)[-1]
+
+
+def secret_display_name(name: str, environment: str) -> str:
+    """keyplane names a secret `<env>/<secret>`: the declared name is the last part."""
+    return name.removeprefix(f"{environment}/")
+
+
+# --- KMS keys ---------------------------------------------------------------------------------
+
+
+def key_facts(
+    metadata: Mapping[str, Any],
+    *,
+    name: str,
+    aliases: Iterable[str] = (),
+    tags: Maybe[Tags],
+    rotation: Maybe[Mapping[str, Any] | None],
+    policy: Maybe[str | None],
+) -> Key:
+    """A customer-managed key from `describe_key`'s `KeyMetadata`, `list_resource_tags`,
+    `get_key_rotation_status` (None when not asked: the key type cannot rotate automatically)
+    and `get_key_policy`."""
+    spec = str(metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "")
+    spec = spec or "SYMMETRIC_DEFAULT"
+    algorithm: Algorithm | str = algorithm_from_aws(spec) or spec
+    usage = _USAGE.get(str(metadata.get("KeyUsage") or "ENCRYPT_DECRYPT"))
+    store = metadata.get("CustomKeyStoreId") or None
+    origin, protection = _ORIGIN.get(
+        str(metadata.get("Origin") or "AWS_KMS"), (KeyOrigin.EXTERNAL, str(metadata.get("Origin")))
+    )
+    if store is not None and origin is KeyOrigin.CLOUD_HSM:
+        origin, protection = KeyOrigin.DEDICATED_HSM, "AWS_CLOUDHSM"
+    can_rotate = can_rotate_automatically(metadata)
+    enabled: Maybe[bool]
+    days: Maybe[int | None]
+    if not can_rotate or rotation is None:
+        enabled, days = False, None
+    elif isinstance(rotation, Unknown):
+        enabled, days = UNKNOWN, UNKNOWN
+    else:
+        enabled = rotation.get("KeyRotationEnabled") is True
+        period = as_int(rotation.get("RotationPeriodInDays"))
+        days = (DEFAULT_ROTATION_DAYS if period is None else period) if enabled else None
+    arn = str(metadata.get("Arn") or metadata.get("KeyId"))
+    key_id = str(metadata.get("KeyId") or arn.rsplit("/", 1)[-1])
+    return Key(
+        urn=arn,
+        name=name,
+        type=KEY_TYPE,
+        cloud=Cloud.AWS,
+        # Pulumi's protect lives in the stack state, not in the account.
+        protect=UNKNOWN,
+        tags=tags,
+        ids=frozenset({arn, key_id, name, *aliases}),
+        algorithm=algorithm,
+        usage=usage,
+        can_rotate_automatically=can_rotate,
+        rotation_enabled=enabled,
+        rotation_days=days,
+        # Only a key whose deletion is scheduled has a window (and it is not reported back).
+        deletion_window_days=UNKNOWN,
+        origin=origin,
+        protection=protection,
+        custom_key_store=store,
+        grants=UNKNOWN if isinstance(policy, Unknown) else policy_grants(policy),
+    )
+
+
+def can_rotate_automatically(metadata: Mapping[str, Any]) -> bool:
+    """Whether KMS rotates this key by itself: symmetric encryption keys whose material KMS
+    generated, outside custom key stores (GetKeyRotationStatus fails for the others)."""
+    if metadata.get("Origin", "AWS_KMS") != "AWS_KMS":
+        return False
+    spec = str(metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "")
+    algorithm = algorithm_from_aws(spec or "SYMMETRIC_DEFAULT")
+    if algorithm is None or metadata.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        return False
+    return rotates_automatically(
+        Cloud.AWS, algorithm, in_custom_key_store=bool(metadata.get("CustomKeyStoreId"))
+    )
+
+
+def last_rotation(
+    metadata: Mapping[str, Any], rotations: Iterable[Mapping[str, Any]]
+) -> datetime | None:
+    """When the key's material last changed: its latest rotation, else its creation."""
+    dates: list[datetime] = [
+        r["RotationDate"] for r in rotations if isinstance(r.get("RotationDate"), datetime)
+    ]
+    if dates:
+        return max(dates)
+    created = metadata.get("CreationDate")
+    return created if isinstance(created, datetime) else None
+
+
+# --- CloudTrail and its bucket -------------------------------------------------------------------
+
+
+def trail_facts(
+    trail: Mapping[str, Any],
+    *,
+    status: Maybe[Mapping[str, Any]],
+    selectors: Maybe[Mapping[str, Any]],
+    tags: Maybe[Tags],
+) -> Trail:
+    """A trail from `describe_trails`, `get_trail_status`, `get_event_selectors`, `list_tags`."""
+    arn = str(trail.get("TrailARN") or trail.get("Name"))
+    name = str(trail.get("Name") or arn.rsplit("/", 1)[-1])
+    logging: Maybe[bool] = (
+        UNKNOWN if isinstance(status, Unknown) else status.get("IsLogging") is True
+    )
+    return Trail(
+        urn=arn,
+        name=name,
+        type=TRAIL_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=tags,
+        ids=frozenset({arn, name}),
+        multi_region=trail.get("IsMultiRegionTrail") is True,
+        log_file_validation=trail.get("LogFileValidationEnabled") is True,
+        kms_key=trail.get("KmsKeyId") or None,
+        logging_enabled=logging,
+        excludes_kms_events=_excludes_kms(selectors),
+        bucket=Ref(trail.get("S3BucketName") or None),
+    )
+
+
+def _excludes_kms(selectors: Maybe[Mapping[str, Any]]) -> Maybe[bool]:
+    """Whether the trail's selectors leave KMS management events out (no selectors: it logs
+    every management event, the default)."""
+    if isinstance(selectors, Unknown):
+        return UNKNOWN
+    advanced = as_list(selectors.get("AdvancedEventSelectors"))
+    basic = as_list(selectors.get("EventSelectors"))
+    if advanced:
+        return not any(_advanced_logs_kms(s) for s in advanced)
+    if basic:
+        return not any(
+            isinstance(s, Mapping)
+            and s.get("IncludeManagementEvents", True) is not False
+            and "kms.amazonaws.com" not in as_list(s.get("ExcludeManagementEventSources"))
+            for s in basic
+        )
+    return False
+
+
+def _advanced_logs_kms(selector: Any) -> bool:
+    if not isinstance(selector, Mapping):
+        return False
+    fields = [f for f in as_list(selector.get("FieldSelectors")) if isinstance(f, Mapping)]
+    category = next((f for f in fields if f.get("Field") == "eventCategory"), None)
+    if category is None or "Management" not in as_list(category.get("Equals")):
+        return False
+    for f in fields:
+        if f.get("Field") == "eventSource":
+            if "kms.amazonaws.com" in as_list(f.get("NotEquals")):
+                return False
+            equals = as_list(f.get("Equals"))
+            if equals and "kms.amazonaws.com" not in equals:
+                return False
+    return True
+
+
+def bucket_facts(
+    bucket: str,
+    *,
+    lock: Maybe[Mapping[str, Any] | None],
+    versioning: Maybe[Mapping[str, Any]],
+    tags: Maybe[Tags],
+) -> LogBucket:
+    """A trail's bucket from `get_object_lock_configuration` (None: no lock configured),
+    `get_bucket_versioning` and `get_bucket_tagging`."""
+    immutability: Maybe[Immutability | None]
+    days: Maybe[int | None]
+    enabled: Maybe[bool | None]
+    if isinstance(lock, Unknown):
+        immutability, days, enabled = UNKNOWN, UNKNOWN, UNKNOWN
+    elif lock is None:
+        immutability, days, enabled = None, None, False
+    else:
+        enabled = lock.get("ObjectLockEnabled") == "Enabled"
+        retention = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+        mode = retention.get("Mode")
+        try:
+            immutability = Immutability(str(mode).upper()) if mode else None
+        except ValueError:
+            immutability = None
+        days = as_int(retention.get("Days")) or None
+        years = as_int(retention.get("Years"))
+        if days is None and isinstance(years, int) and years:
+            days = years * 365
+    versioned: Maybe[bool | None] = (
+        UNKNOWN if isinstance(versioning, Unknown) else versioning.get("Status") == "Enabled"
+    )
+    arn = f"arn:aws:s3:::{bucket}"
+    return LogBucket(
+        urn=arn,
+        name=bucket,
+        type=BUCKET_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=tags,
+        ids=frozenset({bucket, arn}),
+        bucket_name=bucket,
+        immutability=immutability,
+        retention_days=days,
+        versioning=versioned,
+        object_lock_enabled=enabled,
+    )
+
+
+# --- CloudHSM and Secrets Manager ----------------------------------------------------------------
+
+
+def hsm_cluster_facts(cluster: Mapping[str, Any], *, account: str, region: str) -> HsmCluster:
+    cluster_id = str(cluster.get("ClusterId"))
+    arn = f"arn:aws:cloudhsm:{region}:{account}:cluster/{cluster_id}"
+    return HsmCluster(
+        urn=arn,
+        name=cluster_id,
+        type=HSM_CLUSTER_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=tag_map(cluster.get("TagList")),
+        ids=frozenset({arn, cluster_id}),
+    )
+
+
+def secret_facts(
+    described: Mapping[str, Any], *, name: str, policy: Maybe[Mapping[str, Any] | None]
+) -> Secret:
+    """A secret from `describe_secret` and `get_resource_policy` (None: no resource policy)."""
+    arn = str(described.get("ARN") or described.get("Name"))
+    rules = described.get("RotationRules") or {}
+    days: int | None = None
+    if described.get("RotationEnabled") is True:
+        found = as_int(rules.get("AutomaticallyAfterDays"))
+        if found is None:
+            found = rate_expression_days(rules.get("ScheduleExpression"))
+        days = found if isinstance(found, int) else None
+    document: Maybe[str | None] = (
+        UNKNOWN if isinstance(policy, Unknown) else (policy or {}).get("ResourcePolicy")
+    )
+    native = str(described.get("Name") or name)
+    return Secret(
+        urn=arn,
+        name=name,
+        type=SECRET_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=tag_map(described.get("Tags")),
+        ids=frozenset({arn, native, name}),
+        kms_key=described.get("KmsKeyId") or None,
+        kms_key_ref=Ref(described.get("KmsKeyId") or None),
+        rotation_days=days,
+        grants=UNKNOWN if isinstance(document, Unknown) else policy_grants(document),
+    )
+
+
+def secret_last_rotation(described: Mapping[str, Any]) -> datetime | None:
+    for field in ("LastRotatedDate", "CreatedDate"):
+        value = described.get(field)
+        if isinstance(value, datetime):
+            return value
+    return None

@@ -1,0 +1,358 @@
+"""The audit engine against moto in process: a compliant account, then one drift at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from keyplane.audit import AuditError, AuditFormat, AuditResult, Reader, render, run_audit
+from keyplane.config import Estate, load_estate
+from keyplane.findings import Finding, has_mandatory
+from keyplane.rules.catalog import Enforcement
+from tests.audit.support import (
+    ACCOUNT,
+    BUCKET,
+    ENV,
+    REGION,
+    TRAIL,
+    Account,
+    build_account,
+    client,
+    configure_secret_rotation,
+    create_key,
+    key_policy,
+    write_estate,
+)
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+TODAY = date.today()
+
+
+def audit(estate: Estate, session: Any = None, reader: Reader | None = None) -> AuditResult:
+    return run_audit(
+        estate,
+        ENV,
+        as_of=TODAY,
+        session=session,
+        reader=reader or Reader(backoff_seconds=0),
+    )
+
+
+def mandatory(result: AuditResult) -> list[Finding]:
+    return [f for f in result.findings if f.enforcement is Enforcement.MANDATORY]
+
+
+def only(findings: list[Finding], rule: str) -> Finding:
+    matching = [f for f in findings if f.rule == rule]
+    assert len(matching) == 1, findings
+    return matching[0]
+
+
+def test_a_compliant_account_is_clean(prod_estate: Estate) -> None:
+    build_account()
+    result = audit(prod_estate)
+    assert not has_mandatory(result.findings), result.findings
+    # Only what a live audit cannot see is left, once per key, as advisory.
+    assert {(f.rule, f.enforcement) for f in result.findings} == {
+        ("KM-DEL-001", Enforcement.ADVISORY)
+    }
+    assert all("not verifiable live" in f.message for f in result.findings)
+    assert {f.engine.value for f in result.findings} == {"audit"}
+    assert dict(result.evidence.counts) == {"buckets": 1, "keys": 3, "secrets": 1, "trails": 1}
+    assert result.evidence.account == ACCOUNT and result.evidence.region == REGION
+
+
+def _disable_rotation(account: Account) -> None:
+    client("kms").disable_key_rotation(KeyId=account.keys["orders-db"])
+
+
+def _widen_policy(account: Account) -> None:
+    client("kms").put_key_policy(
+        KeyId=account.keys["orders-db"], PolicyName="default", Policy=key_policy(user="*")
+    )
+
+
+def _unapproved_spec(account: Account) -> None:
+    account.keys["legacy-signing"] = create_key(
+        client("kms"),
+        "legacy-signing",
+        "token-signing",
+        spec="ECC_SECG_P256K1",
+        usage="SIGN_VERIFY",
+        rotate=False,
+    )
+
+
+def _no_log_validation(account: Account) -> None:
+    client("cloudtrail").update_trail(Name=TRAIL, EnableLogFileValidation=False)
+
+
+def _slow_secret_rotation(account: Account) -> None:
+    sm = client("secretsmanager")
+    # A rotation is already pending in moto: clear it before asking for another.
+    sm.put_secret_value(SecretId=account.secret, SecretString="v2")
+    configure_secret_rotation(sm, account.secret, 120)
+
+
+def _pending_deletion(account: Account) -> None:
+    # moto looks the key up by ID only.
+    key_id = account.keys["app-data"].rsplit("/", 1)[-1]
+    client("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=30)
+
+
+DRIFTS: dict[str, tuple[Callable[[Account], None], str, str, str]] = {
+    "rotation disabled out of band": (
+        _disable_rotation,
+        "KM-ROT-001",
+        "orders-db",
+        "KM-ROT-001 orders-db: automatic rotation is disabled on this aws KMS key; set "
+        "enableKeyRotation to true (rotation_days in the environment file).",
+    ),
+    "key policy widened to everyone": (
+        _widen_policy,
+        "KM-ACC-001",
+        "orders-db",
+        "KM-ACC-001 orders-db: grants kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, "
+        "kms:DescribeKey to the wildcard principal *; name the principals and grant only the "
+        "actions they need.",
+    ),
+    "non-approved key spec": (
+        _unapproved_spec,
+        "KM-ALG-001",
+        "legacy-signing",
+        "KM-ALG-001 legacy-signing: algorithm ECDSA-SECP256K1 is not approved",
+    ),
+    "trail without log-file validation": (
+        _no_log_validation,
+        "KM-LOG-001",
+        TRAIL,
+        f"KM-LOG-001 {TRAIL}: the trail has log-file validation off; make it multi-region, "
+        "with log-file validation, KMS encryption and management events including KMS.",
+    ),
+    "secret rotating every 120 days": (
+        _slow_secret_rotation,
+        "KM-ROT-003",
+        "payments-api",
+        "KM-ROT-003 payments-api: rotation every 120 days exceeds 90 for api-secret secrets; "
+        "lower rotation_days or file an exception.",
+    ),
+    "key pending deletion": (
+        _pending_deletion,
+        "KM-DEL-001",
+        "app-data",
+        "KM-DEL-001 app-data: the key is pending deletion and will be destroyed on ",
+    ),
+}
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS))
+def test_each_drift_is_caught_by_its_rule(prod_estate: Estate, drift: str) -> None:
+    account = build_account()
+    mutate, rule, name, message = DRIFTS[drift]
+    mutate(account)
+    result = audit(prod_estate)
+    finding = only(mandatory(result), rule)
+    assert finding.message.startswith(message), finding.message
+    assert finding.engine.value == "audit"
+    assert [f.rule for f in mandatory(result)] == [rule]
+    assert name in finding.message
+
+
+def test_a_rotation_period_over_the_purpose_limit_is_reported(prod_estate: Estate) -> None:
+    # moto neither stores nor reports RotationPeriodInDays: answer as AWS does.
+    account = build_account()
+    session = boto3.session.Session(region_name=REGION)
+
+    def period(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["RotationPeriodInDays"] = 400
+
+    session.events.register("after-call.kms.GetKeyRotationStatus", period)
+    result = audit(prod_estate, session)
+    rules = sorted({f.rule for f in mandatory(result)})
+    assert rules == ["KM-ROT-002"]
+    orders = [f for f in mandatory(result) if f.resource == account.keys["orders-db"]]
+    assert orders[0].message == (
+        "KM-ROT-002 orders-db: rotation period 400 days exceeds 365 for database-encryption "
+        "keys; lower rotation_days or file an exception."
+    )
+
+
+def test_key_material_older_than_the_period_is_reported(prod_estate: Estate) -> None:
+    account = build_account()
+    later = date(TODAY.year + 2, 1, 1)
+    result = run_audit(prod_estate, ENV, as_of=later, reader=Reader(backoff_seconds=0))
+    ages = [f for f in mandatory(result) if "key material last changed" in f.message]
+    assert {f.resource for f in ages} == set(account.keys.values())
+    assert {f.rule for f in ages} == {"KM-ROT-002"}
+
+
+def _raise(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} (test)"}}, operation)
+
+
+def test_throttling_is_retried_until_it_succeeds(prod_estate: Estate) -> None:
+    build_account()
+    session = boto3.session.Session(region_name=REGION)
+    calls = {"throttled": 0}
+
+    def throttle(**_: Any) -> None:
+        if calls["throttled"] < 3:
+            calls["throttled"] += 1
+            raise _raise("ThrottlingException", "GetKeyPolicy")
+
+    session.events.register("provide-client-params.kms.GetKeyPolicy", throttle)
+    slept: list[float] = []
+    result = audit(prod_estate, session, Reader(backoff_seconds=0.01, sleep=slept.append))
+    assert calls["throttled"] == 3
+    assert len(slept) == 3 and slept == sorted(slept)  # exponential backoff
+    assert not has_mandatory(result.findings)
+    assert not [f for f in result.findings if "unverifiable" in f.message]
+
+
+def test_throttling_that_never_ends_is_reported_not_raised(prod_estate: Estate) -> None:
+    build_account()
+    session = boto3.session.Session(region_name=REGION)
+
+    def throttle(**_: Any) -> None:
+        raise _raise("ThrottlingException", "DescribeTrails")
+
+    session.events.register("provide-client-params.cloudtrail.DescribeTrails", throttle)
+    result = audit(prod_estate, session, Reader(attempts=2, backoff_seconds=0))
+    assert {f.rule for f in result.findings if "unverifiable" in f.message} == {
+        "KM-LOG-001",
+        "KM-LOG-002",
+    }
+    assert not has_mandatory(result.findings)
+
+
+def test_access_denied_on_one_key_is_unverifiable_and_the_audit_goes_on(
+    prod_estate: Estate,
+) -> None:
+    account = build_account()
+    _widen_policy(account)  # on orders-db: hidden by the denial below
+    account.keys["other"] = create_key(client("kms"), "other", "application-encryption")
+    client("kms").put_key_policy(
+        KeyId=account.keys["other"], PolicyName="default", Policy=key_policy(user="*")
+    )
+    orders_id = account.keys["orders-db"].rsplit("/", 1)[-1]
+    session = boto3.session.Session(region_name=REGION)
+
+    def deny(params: dict[str, Any], **_: Any) -> None:
+        if params.get("KeyId") == orders_id:
+            raise _raise("AccessDeniedException", "GetKeyPolicy")
+
+    session.events.register("provide-client-params.kms.GetKeyPolicy", deny)
+    result = audit(prod_estate, session)
+    unverifiable = [f for f in result.findings if f.resource == account.keys["orders-db"]]
+    assert {f.rule for f in unverifiable if "unverifiable" in f.message} == {
+        "KM-ACC-001",
+        "KM-ACC-002",
+        "KM-ENV-002",
+    }
+    acc = next(f for f in unverifiable if f.rule == "KM-ACC-001")
+    assert acc.enforcement is Enforcement.ADVISORY
+    assert acc.message == (
+        "KM-ACC-001 orders-db: unverifiable: the key policy could not be read "
+        "(AccessDeniedException); grant the auditor kms:GetKeyPolicy to judge KM-ACC-001."
+    )
+    # The other key is still judged.
+    assert [f.resource for f in mandatory(result)] == [account.keys["other"]]
+
+
+def test_a_refused_list_call_blocks_its_rules_instead_of_failing_them(
+    prod_estate: Estate,
+) -> None:
+    build_account()
+    session = boto3.session.Session(region_name=REGION)
+
+    def deny(**_: Any) -> None:
+        raise _raise("AccessDeniedException", "ListSecrets")
+
+    session.events.register("provide-client-params.secretsmanager.ListSecrets", deny)
+    result = audit(prod_estate, session)
+    assert not has_mandatory(result.findings)
+    refused = [f for f in result.findings if "unverifiable" in f.message]
+    assert {f.rule for f in refused} == {"KM-ROT-003", "KM-STO-002"}
+    assert all("secretsmanager:ListSecrets" in f.message for f in refused)
+
+
+def test_exceptions_cover_live_findings_by_declared_name(prod_estate: Estate) -> None:
+    account = build_account()
+    _disable_rotation(account)
+    exceptions = prod_estate.root / "exceptions.yaml"
+    exceptions.write_text(
+        f"""exceptions:
+  - id: EXC-2026-100
+    rule: KM-ROT-001
+    environment: {ENV}
+    resource: orders-db
+    justification: Rotation is paused during the database migration.
+    accepted_by: CISO
+    accepted_on: {TODAY.isoformat()}
+    compensating_controls: [Every use of the key is alerted on.]
+    expires: {date(TODAY.year + 1, 1, 1).isoformat()}
+"""
+    )
+    result = audit(load_estate(prod_estate.root))
+    finding = only(result.findings, "KM-ROT-001")
+    assert finding.exception == "EXC-2026-100"
+    assert finding.enforcement is Enforcement.ADVISORY
+    assert finding.resource == account.keys["orders-db"]
+
+
+def test_the_wrong_account_is_refused(tmp_path: Any) -> None:
+    estate = load_estate(write_estate(tmp_path, account="111111111111"))
+    with pytest.raises(AuditError) as raised:
+        run_audit(estate, ENV, as_of=TODAY)
+    assert "123456789012" in str(raised.value) and "111111111111" in str(raised.value)
+
+
+def test_an_unknown_environment_is_refused(prod_estate: Estate) -> None:
+    with pytest.raises(AuditError, match=r"no such environment \(known: prod\)"):
+        run_audit(prod_estate, "staging", as_of=TODAY)
+
+
+def test_json_carries_the_contract_and_the_evidence(prod_estate: Estate) -> None:
+    account = build_account()
+    _disable_rotation(account)
+    document = json.loads(render(audit(prod_estate), AuditFormat.JSON))
+    assert document["tool"]["command"] == "audit"
+    assert document["verdict"] == "fail"
+    assert {f["engine"] for f in document["findings"]} == {"audit"}
+    assert set(document["findings"][0]) >= {
+        "rule",
+        "enforcement",
+        "resource",
+        "type",
+        "message",
+        "engine",
+        "exception",
+    }
+    evidence = document["evidence"]
+    assert evidence["account"] == ACCOUNT and evidence["region"] == REGION
+    assert evidence["caller_arn"].startswith(f"arn:aws:sts::{ACCOUNT}:")
+    assert evidence["policy_version"] == "1.0"
+    assert evidence["started_at"].endswith("Z")
+    bucket = next(r for r in document["resources"] if r["name"] == BUCKET)
+    assert bucket["inputs"]["immutability"] == "COMPLIANCE"
+    assert bucket["inputs"]["retention_days"] == 400
+
+
+def test_table_and_markdown_open_with_the_evidence(prod_estate: Estate) -> None:
+    build_account()
+    result = audit(prod_estate)
+    table = render(result, AuditFormat.TABLE)
+    assert table.startswith(
+        f"Live audit evidence (SOC 2 CC6.7, OP-PROC-001 §5): account {ACCOUNT}, region {REGION}"
+    )
+    assert "keyplane audit · environment prod" in table
+    markdown = render(result, AuditFormat.MARKDOWN)
+    assert markdown.startswith("> Live audit evidence")
+    assert "## ✅ keyplane audit `prod`: PASS" in markdown
