@@ -73,9 +73,14 @@ def run_checkov(
     environment: str,
     types_by_address: Mapping[str, str] | None = None,
     external_checks: Path | None = CUSTOM_CHECKS_DIR,
+    settings: Mapping[str, Any] | None = None,
     timeout_seconds: float = 900,
 ) -> CheckovRun:
-    """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none)."""
+    """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none).
+
+    `settings` is the environment's context in the pack's `keyplane-settings` form: checkov's
+    environment cannot read the estate (no YAML parser there), so the context travels as JSON.
+    """
     import time  # noqa: PLC0415
 
     started = time.monotonic()
@@ -96,9 +101,14 @@ def run_checkov(
         if external_checks is not None:
             command += ["--external-checks-dir", str(external_checks)]
         env = {**os.environ, "KEYPLANE_ENVIRONMENT": environment, "KEYPLANE_ROOT": str(REPO_ROOT)}
+        if settings is not None:
+            env["KEYPLANE_SETTINGS"] = json.dumps(settings)
         # checkov phones home for its API unless told not to; keep it offline.
         env.setdefault("BC_SKIP_MAPPING", "TRUE")
         env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        # Mark values known only after apply instead of dropping them, so that keyplane's checks
+        # answer "unknown" rather than judge a missing value (read while parsing the plan).
+        env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
         try:
             result = subprocess.run(
                 command,

@@ -156,6 +156,15 @@ def pack_settings(environment: str, estate: Estate | None, today: date) -> dict[
     return {"keyplane-settings": settings}
 
 
+def checkov_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any] | None:
+    """The environment's context for keyplane's checkov checks (None: they judge strictly)."""
+    if estate is None or environment not in estate.environments:
+        return None
+    from keyplane.rules.checks.context import Context, settings_from_context  # noqa: PLC0415
+
+    return settings_from_context(Context.from_estate(estate, environment, today))
+
+
 def judge(
     resources: Sequence[Registration],
     *,
@@ -188,6 +197,7 @@ def judge(
                 plan.urn_by_address,
                 environment=environment,
                 types_by_address=types,
+                settings=checkov_settings(environment, estate, today),
             )
         progress(f"crossguard: analysing {len(resources)} resources")
         started = time.monotonic()

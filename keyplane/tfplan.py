@@ -37,6 +37,21 @@ MAP_ATTRIBUTES = frozenset(
     }
 )
 
+#: Repeated blocks the bridge names in the plural (Terraform `rule`, Pulumi `rules`), per type.
+BLOCK_NAMES: Mapping[str, Mapping[str, str]] = {
+    "aws_s3_bucket_server_side_encryption_configuration": {"rules": "rule"},
+    "aws_s3_bucket_lifecycle_configuration": {"rules": "rule"},
+    "aws_cloudtrail": {
+        "event_selectors": "event_selector",
+        "advanced_event_selectors": "advanced_event_selector",
+        "insight_selectors": "insight_selector",
+    },
+    "aws_iam_role": {"inline_policies": "inline_policy"},
+    "aws_secretsmanager_secret": {"replicas": "replica"},
+    "google_project_iam_audit_config": {"audit_log_configs": "audit_log_config"},
+    "google_storage_bucket": {"lifecycle_rules": "lifecycle_rule"},
+}
+
 #: Modules whose Terraform names differ from the Pulumi module name.
 _MODULE_PREFIX = {
     ("aws", "ec2"): "",
@@ -104,15 +119,13 @@ def convert_value(value: Any, *, in_map: bool = False) -> tuple[Any, Any, Any]:
             if unk is True:
                 unknown[name] = True
                 continue
+            block = not (in_map or name in MAP_ATTRIBUTES) and isinstance(converted, dict)
+            # A nested block is a one-element list, and so are its sensitive and unknown marks.
             if sens:
-                sensitive[name] = sens
+                sensitive[name] = [sens] if block and isinstance(sens, dict) else sens
             if unk:
-                unknown[name] = unk
-            out[name] = (
-                converted
-                if in_map or name in MAP_ATTRIBUTES or not isinstance(converted, dict)
-                else [converted]
-            )
+                unknown[name] = [unk] if block and isinstance(unk, dict) else unk
+            out[name] = [converted] if block else converted
         return out, sensitive, unknown
     if isinstance(value, list):
         items = [convert_value(v) for v in value]
@@ -391,6 +404,14 @@ def to_terraform_plan(resources: Iterable[Registration]) -> TerraformPlan:
         mapper = AZURE_MAPPERS.get(registration.type)
         wire = mapper[1](registration.inputs) if mapper else registration.inputs
         converted = convert_inputs(wire)
+        renames = BLOCK_NAMES.get(tf_type)
+        if renames:
+            converted = Converted(
+                *(
+                    {renames.get(k, k): v for k, v in part.items()}
+                    for part in (converted.values, converted.sensitive, converted.unknown)
+                )
+            )
         values = (
             {k: v for k, v in converted.values.items() if v is not None}
             if mapper

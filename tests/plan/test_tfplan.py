@@ -166,3 +166,27 @@ def test_azure_native_is_mapped_to_azurerm_deliberately() -> None:
             "virtual_network_subnet_ids": [],
         }
     ]
+
+
+def _encrypted_bucket() -> None:
+    bucket = aws.s3.Bucket("audit")
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        "audit-encryption",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}],
+    )
+
+
+def test_repeated_blocks_take_their_terraform_names() -> None:
+    plan = to_terraform_plan(
+        render(_encrypted_bucket, project="keyplane", stack="prod").resources
+    ).plan
+    sse = next(
+        r
+        for r in plan["planned_values"]["root_module"]["resources"]
+        if r["name"] == "audit_encryption"
+    )
+    assert sse["values"]["rule"] == [
+        {"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}
+    ]
+    assert "rules" not in sse["values"]

@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from keyplane.config import ConfigError, load_estate
 from keyplane.findings import ExceptionScope
 from keyplane.standard import PROTECTED_TIERS, Cloud, Isolation, Tier
 
@@ -91,10 +91,18 @@ class Context:
     def tenant_of(self, principal: str) -> tuple[bool, str | None]:
         """(declared, tenant) of a key user."""
         wanted = principal_key(principal)
-        for declared, tenant in self.key_users.items():
-            if principal_key(declared) == wanted:
-                return True, tenant
+        if wanted in self._tenants_by_principal:
+            return True, self._tenants_by_principal[wanted]
         return False, None
+
+    @cached_property
+    def _tenants_by_principal(self) -> Mapping[str, str | None]:
+        # Asked for every grant of a stack: read the key users once (the first declaration of a
+        # principal wins). Not a field: equality and `replace` ignore it.
+        tenants: dict[str, str | None] = {}
+        for declared, tenant in self.key_users.items():
+            tenants.setdefault(principal_key(declared), tenant)
+        return tenants
 
     @classmethod
     def from_estate(cls, estate: Estate, environment: str, as_of: date) -> Context:
@@ -266,6 +274,10 @@ def context_from_settings(
     elif default_estate is not None and (default_estate / f"{environment}.yaml").is_file():
         path = default_estate
     if path is not None:
+        # Imported here: the estate's reader needs pydantic and ruamel.yaml, which the checks do
+        # not (checkov loads them from its own environment, without keyplane's dependencies).
+        from keyplane.config import ConfigError, load_estate  # noqa: PLC0415
+
         try:
             estate = load_estate(path)
         except ConfigError as err:
@@ -278,6 +290,45 @@ def context_from_settings(
             )
         context = Context.from_estate(estate, environment, as_of)
     return _with_inline(context, settings)
+
+
+def settings_from_context(context: Context) -> dict[str, Any]:
+    """`context` as `keyplane-settings` (inline values, no estate): for an engine that cannot
+    read the estate itself (checkov's custom checks run without keyplane's dependencies)."""
+    return {
+        "environment": context.environment,
+        "asOf": context.as_of.isoformat(),
+        **({"tier": context.tier.value} if context.tier else {}),
+        **({"scope": context.scope} if context.scope else {}),
+        **({"retentionDays": context.retention_days} if context.retention_days else {}),
+        "keyAdmins": sorted(context.key_admins),
+        "backupKeyAdmins": sorted(context.backup_key_admins),
+        "auditors": sorted(context.auditors),
+        "keyUsers": [
+            {"principal": p, **({"tenant": t} if t else {})} for p, t in context.key_users.items()
+        ],
+        "tenants": [{"name": n, "isolation": i.value} for n, i in context.tenants.items()],
+        "sharedKeys": [{"key": k, "tenants": sorted(t)} for k, t in context.shared_keys.items()],
+        "otherEnvironments": [
+            {
+                "name": o.name,
+                **({"tier": o.tier.value} if o.tier else {}),
+                **({"scope": o.scope} if o.scope else {}),
+                "principals": sorted(o.principals),
+            }
+            for o in context.other_environments
+        ],
+        "exceptions": [
+            {
+                "id": e.id,
+                "rule": e.rule,
+                "environment": e.environment,
+                "resource": e.resource,
+                "expires": e.expires.isoformat(),
+            }
+            for e in context.exceptions
+        ],
+    }
 
 
 def _with_inline(context: Context, settings: Mapping[str, Any]) -> Context:

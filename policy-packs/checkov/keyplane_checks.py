@@ -1,0 +1,204 @@
+"""keyplane's custom checkov checks: one per resource-level rule with enforcement point C.
+
+Every check is built from the rule registry (`keyplane.rules.catalog`): ID, title and the
+Terraform types it judges. Its logic is the check the CrossGuard pack runs
+(`keyplane.rules.checks.RESOURCE_CHECKS`) over the facts the Terraform-plan adapter reads
+(`keyplane.adapters.terraform`), so checkov and CrossGuard judge a resource the same way.
+Rules that judge several resources together (KM-ROT-003, KM-LOG-001, KM-LOG-002) are
+CrossGuard's.
+
+checkov loads this file by path from its own environment, where keyplane's dependencies are not
+installed: only keyplane's pure modules (facts, adapters, rules) are imported.
+
+Environment:
+- `KEYPLANE_ENVIRONMENT`: the stack's environment (required for meaningful KM-ENV-001 results).
+- `KEYPLANE_SETTINGS`: the judging context as JSON, in the CrossGuard pack's `keyplane-settings`
+  form (tier, scope, keyAdmins, ...; `keyplane.rules.checks.context.SETTINGS_SCHEMA`).
+- `KEYPLANE_ESTATE`: an estate directory to read the context from (needs keyplane's
+  dependencies); without it and without settings, the checkout's `environments/` when it
+  declares the environment, as the CrossGuard pack does.
+- `KEYPLANE_ROOT`: the keyplane checkout (default: two levels above this file).
+- `EVAL_TF_PLAN_AFTER_UNKNOWN` (checkov's own, read while parsing the plan, before this file is
+  loaded): set it, as `keyplane.checkov` does, or values known only after apply look unset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(os.environ.get("KEYPLANE_ROOT") or Path(__file__).resolve().parent.parent.parent)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from checkov.common.models.enums import CheckCategories, CheckResult  # noqa: E402
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck  # noqa: E402
+from keyplane.adapters.terraform import SUPPORTED_TYPES, facts_from_conf, facts_from_values  # noqa: E402
+from keyplane.facts.model import (  # noqa: E402
+    AccessBinding,
+    HsmCluster,
+    Key,
+    LogBucket,
+    Role,
+    Secret,
+    SecretValue,
+    Trail,
+    Vault,
+)
+from keyplane.rules.catalog import Point, Rule, rules_at  # noqa: E402
+from keyplane.rules.checks.context import Context, SettingsError, context_from_settings  # noqa: E402
+from keyplane.rules.checks.resource import RESOURCE_CHECKS  # noqa: E402
+from keyplane.rules.checks.verdict import Outcome  # noqa: E402
+
+ENVIRONMENT_VAR = "KEYPLANE_ENVIRONMENT"
+SETTINGS_VAR = "KEYPLANE_SETTINGS"
+ESTATE_VAR = "KEYPLANE_ESTATE"
+
+#: The facts each resource-level check judges (it answers "not applicable" for any other kind;
+#: tests/checkov holds it to that).
+JUDGED: Mapping[str, tuple[type, ...]] = {
+    "KM-ALG-001": (Key,),
+    "KM-ROT-001": (Key,),
+    "KM-ROT-002": (Key,),
+    "KM-ROT-004": (Key,),
+    "KM-PUR-001": (Key, Secret),
+    "KM-ENV-001": (Key, Secret, Role, Trail, LogBucket),
+    "KM-ACC-001": (Key, Secret, AccessBinding),
+    "KM-ACC-003": (Role,),
+    "KM-DEL-001": (Key, Vault, HsmCluster),
+    "KM-HSM-001": (Key,),
+    "KM-STO-001": (SecretValue,),
+    "KM-STO-002": (Secret, Vault),
+}
+
+_CATEGORIES = {
+    "ALG": CheckCategories.ENCRYPTION,
+    "ROT": CheckCategories.ENCRYPTION,
+    "HSM": CheckCategories.ENCRYPTION,
+    "DEL": CheckCategories.BACKUP_AND_RECOVERY,
+    "ACC": CheckCategories.IAM,
+    "STO": CheckCategories.SECRETS,
+}
+
+#: Values that make every type show the facts it can declare (a secret version's value).
+_PROBES: tuple[dict[str, Any], ...] = (
+    {},
+    {
+        "secret_string": "x",
+        "secret_data": "x",
+        "value": "x",
+        "inline_policies": [{"policy": '{"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}'}],
+    },
+)
+
+
+def _kinds_by_type() -> dict[str, frozenset[type]]:
+    return {
+        tf_type: frozenset(
+            type(f)
+            for probe in _PROBES
+            for f in facts_from_values(tf_type, probe, address=f"{tf_type}.probe")
+        )
+        for tf_type in SUPPORTED_TYPES
+    }
+
+
+def supported_types(rule_id: str) -> tuple[str, ...]:
+    """The Terraform types whose facts the rule judges."""
+    judged = JUDGED[rule_id]
+    return tuple(
+        sorted(
+            tf_type
+            for tf_type, kinds in _kinds_by_type().items()
+            if any(issubclass(k, judged) for k in kinds)
+        )
+    )
+
+
+@cache
+def context() -> Context:
+    """The judging context from the environment (see the module's docstring), read once."""
+    environment = os.environ.get(ENVIRONMENT_VAR, "")
+    today = date.today()
+    raw = os.environ.get(SETTINGS_VAR)
+    settings: dict[str, Any] = {}
+    if raw:
+        try:
+            settings = json.loads(raw)
+        except ValueError as err:
+            raise SettingsError(f"{SETTINGS_VAR}: not JSON ({err})") from None
+        if not isinstance(settings, dict):
+            raise SettingsError(f"{SETTINGS_VAR}: expected a JSON object")
+    if os.environ.get(ESTATE_VAR) and not settings.get("estate"):
+        settings["estate"] = os.environ[ESTATE_VAR]
+    default_estate = None if raw else ROOT / "environments"
+    try:
+        return context_from_settings(
+            settings,
+            default_environment=environment,
+            base_dir=ROOT,
+            today=today,
+            default_estate=default_estate,
+        )
+    except ImportError as err:
+        if settings.get("estate"):
+            raise SettingsError(
+                f"{ESTATE_VAR}: the estate cannot be read in checkov's environment ({err}); "
+                f"pass the context as {SETTINGS_VAR} instead"
+            ) from None
+        # The checkout's estate needs keyplane's dependencies: judge with the strictest context.
+        logging.warning(
+            "keyplane: cannot read %s here (%s); judging %s with the strictest context (set %s)",
+            default_estate,
+            err,
+            environment,
+            SETTINGS_VAR,
+        )
+        return context_from_settings(
+            settings, default_environment=environment, base_dir=ROOT, today=today
+        )
+
+
+def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
+    """checkov's result and the failure messages of a rule over one resource configuration."""
+    check = RESOURCE_CHECKS[rule_id]
+    verdicts = [check(f, context()) for f in facts_from_conf(tf_type, conf)]
+    failures = [v.message for v in verdicts if v.outcome is Outcome.FAIL]
+    if failures:
+        return CheckResult.FAILED, failures
+    outcomes = {v.outcome for v in verdicts}
+    if Outcome.UNKNOWN in outcomes or Outcome.PASS not in outcomes:
+        # Known only after deployment, or nothing to judge: neither passed nor failed.
+        return CheckResult.UNKNOWN, []
+    return CheckResult.PASSED, []
+
+
+class KeyplaneCheck(BaseResourceCheck):  # type: ignore[misc]
+    """A keyplane rule as a checkov resource check."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        super().__init__(
+            name=rule.title,
+            id=rule.id,
+            categories=(_CATEGORIES.get(rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),),
+            supported_resources=supported_types(rule.id),
+        )
+
+    def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+        result, failures = result_of(self.rule.id, self.entity_type, conf)
+        self.details.extend(failures)
+        return result
+
+
+#: One check per resource-level rule enforced by checkov.
+CHECKS = tuple(
+    KeyplaneCheck(rule) for rule in rules_at(Point.CHECKOV) if rule.id in RESOURCE_CHECKS
+)

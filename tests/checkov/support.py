@@ -1,0 +1,71 @@
+"""Shared by the checkov tests: Pulumi resources through checkov with keyplane's checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import pytest
+
+from keyplane.adapters.pulumi import PulumiResource, facts_from_resource
+from keyplane.checkov import CheckovRun, run_checkov
+from keyplane.rules.catalog import Point, rules_at
+from keyplane.rules.checks import RESOURCE_CHECKS, Context
+from keyplane.rules.checks.context import settings_from_context
+from keyplane.rules.checks.verdict import Outcome
+from keyplane.tfplan import TerraformPlan, to_terraform_plan
+from keyplane.wire import Registration
+
+#: The rules checkov enforces with keyplane's custom checks.
+CHECKOV_RULES = tuple(r.id for r in rules_at(Point.CHECKOV) if r.id in RESOURCE_CHECKS)
+
+
+def registration(resource: PulumiResource) -> Registration:
+    return Registration(
+        urn=resource.urn,
+        type=resource.type,
+        name=resource.name,
+        custom=True,
+        parent="",
+        dependencies=(),
+        protect=resource.protect,
+        retain_on_delete=False,
+        provider="",
+        inputs=resource.inputs,
+        property_dependencies=dict(resource.property_dependencies),
+    )
+
+
+def scan(
+    registrations: Sequence[Registration], context: Context
+) -> tuple[TerraformPlan, CheckovRun]:
+    """The registrations' Terraform-plan form through checkov, judged in `context`."""
+    converted = to_terraform_plan(registrations)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KEYPLANE_SETTINGS", json.dumps(settings_from_context(context)))
+        run = run_checkov(converted.plan, converted.urn_by_address, environment=context.environment)
+    return converted, run
+
+
+def checkov_failures(run: CheckovRun) -> dict[tuple[str, str], str]:
+    """(URN, rule) → message of every keyplane failure checkov reported."""
+    return {(f.resource, f.rule): f.message for f in run.findings if f.rule.startswith("KM-")}
+
+
+def in_process_failures(
+    resources: Iterable[PulumiResource], context: Context, names: Mapping[str, str]
+) -> dict[tuple[str, str], str]:
+    """(URN, rule) → message of the same rules judged in process on the Pulumi form.
+
+    `names` (URN → Terraform resource name) gives messages the name checkov's reports use.
+    """
+    result: dict[tuple[str, str], str] = {}
+    for resource in resources:
+        for native in facts_from_resource(resource):
+            facts = replace(native, name=names.get(resource.urn, native.name))
+            for rule in CHECKOV_RULES:
+                verdict = RESOURCE_CHECKS[rule](facts, context)
+                if verdict.outcome is Outcome.FAIL:
+                    result.setdefault((resource.urn, rule), verdict.message)
+    return result

@@ -1,0 +1,25 @@
+"""The bundled production estates through checkov with keyplane's checks: no keyplane failure."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from keyplane.config import load_estate
+from keyplane.gate import render_environment
+from keyplane.rules.checks import Context
+from tests.checkov.support import CHECKOV_RULES, scan
+
+ESTATE = Path(__file__).resolve().parents[2] / "environments"
+
+
+@pytest.mark.parametrize("environment", ["prod", "prod-gcp", "prod-azure"])
+def test_a_bundled_estate_passes_every_keyplane_check(environment: str) -> None:
+    estate = load_estate(ESTATE)
+    context = Context.from_estate(estate, environment, date.today())
+    _, run = scan(render_environment(estate.environments[environment], estate.root), context)
+    assert [f.message for f in run.findings if f.rule.startswith("KM-")] == []
+    # The checks did run: every keyplane rule passed somewhere.
+    assert run.passed > len(CHECKOV_RULES)
