@@ -7,15 +7,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
-import pulumi
-
-from keyplane.standard import (
-    TAG_ENVIRONMENT,
-    TAG_MANAGED,
-    TAG_PURPOSE,
-    TAG_TENANT,
-    KeyPurpose,
-)
+from components._common import ComponentInputError, invalid
+from components._common import tags as keyplane_tags
+from keyplane.standard import KeyPurpose
 
 #: An IAM policy statement or document, as plain data (tests assert them as such).
 Statement: TypeAlias = dict[str, Any]
@@ -23,21 +17,6 @@ PolicyDocument: TypeAlias = dict[str, Any]
 
 POLICY_VERSION = "2012-10-17"
 
-
-class ComponentInputError(pulumi.RunError, ValueError):
-    """An argument a component cannot provision; raised before anything is registered.
-
-    A `pulumi.RunError`, so that `pulumi up` prints the one-line message without a traceback,
-    and a `ValueError`, which is what it is.
-    """
-
-
-def invalid(field: str, detail: str) -> ComponentInputError:
-    """`Invalid "field" argument: detail` (the message form of STYLE.md)."""
-    return ComponentInputError(f'Invalid "{field}" argument: {detail}')
-
-
-# --- tags -------------------------------------------------------------------------------------
 
 # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions
 _TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]{0,256}")
@@ -50,13 +29,8 @@ def tags(
     tenant: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The keyplane tags (DESIGN.md "Tags/labels") of a resource of `environment`."""
-    result = {TAG_ENVIRONMENT: environment, TAG_MANAGED: "true"}
-    if purpose is not None:
-        result[TAG_PURPOSE] = purpose.value
-    if tenant is not None:
-        result[TAG_TENANT] = tenant
-    result.update(extra or {})
+    """The keyplane tags of a resource of `environment`, checked against what AWS accepts."""
+    result = keyplane_tags(environment, purpose=purpose, tenant=tenant, extra=extra)
     for key, value in result.items():
         if not _TAG_VALUE.fullmatch(value):
             raise invalid(
@@ -121,3 +95,6 @@ def to_json(policy: PolicyDocument) -> str:
 def sid(*words: str) -> str:
     """An IAM statement ID (letters and digits only) from words and dashed names."""
     return "".join(part.capitalize() for word in words for part in re.split(r"[^A-Za-z0-9]+", word))
+
+
+__all__ = ["ComponentInputError", "invalid", "tags"]

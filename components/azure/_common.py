@@ -11,22 +11,10 @@ from typing import cast
 import pulumi
 from pulumi_azure_native import authorization
 
-from keyplane.standard import TAG_ENVIRONMENT, TAG_MANAGED, TAG_PURPOSE, TAG_TENANT, KeyPurpose
+from components._common import ComponentInputError, invalid, tags
 
 #: Namespace of keyplane's deterministic role assignment and role definition names (uuid5).
 KEYPLANE_NAMESPACE = uuid.UUID("5b0f2c1e-7d3a-5e44-9a61-6b6579706c61")
-
-
-class ComponentInputError(pulumi.RunError, ValueError):
-    """An argument the cloud cannot provision, raised before anything is registered.
-
-    A `pulumi.RunError`, so that `pulumi up` prints the message without a traceback.
-    """
-
-
-def invalid(field: str, detail: str) -> ComponentInputError:
-    """`Invalid "field" argument: detail` (the message form of STYLE.md)."""
-    return ComponentInputError(f'Invalid "{field}" argument: {detail}')
 
 
 _OBJECT_ID = re.compile(
@@ -34,23 +22,6 @@ _OBJECT_ID = re.compile(
 )
 _VAULT_NAME_MAX = 24
 _STORAGE_NAME_MAX = 24
-
-
-def tags(
-    environment: str,
-    *,
-    purpose: KeyPurpose | None = None,
-    tenant: str | None = None,
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The keyplane tags (DESIGN.md "Tags/labels")."""
-    result = {TAG_ENVIRONMENT: environment, TAG_MANAGED: "true"}
-    if purpose is not None:
-        result[TAG_PURPOSE] = purpose.value
-    if tenant is not None:
-        result[TAG_TENANT] = tenant
-    result.update(extra or {})
-    return result
 
 
 def digest(text: str, length: int = 8) -> str:
@@ -166,3 +137,6 @@ def role_assignment(
         ),
         opts=opts,
     )
+
+
+__all__ = ["ComponentInputError", "invalid", "tags"]

@@ -8,13 +8,10 @@ from collections.abc import Iterable, Mapping
 
 import pulumi
 
+from components._common import ComponentInputError, invalid, tags
 from keyplane.standard import (
-    TAG_ENVIRONMENT,
-    TAG_MANAGED,
-    TAG_PURPOSE,
     TAG_ROTATE_BY,
     TAG_ROTATION_OWNER,
-    TAG_TENANT,
     KeyPurpose,
 )
 
@@ -22,18 +19,6 @@ SECONDS_PER_DAY = 86_400
 
 #: Members that would make a key or secret public (KM-ACC-001): keyplane never grants them.
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers", "*"})
-
-
-class ComponentInputError(pulumi.RunError, ValueError):
-    """An argument the cloud cannot provision, raised before anything is registered.
-
-    A `pulumi.RunError`, so that `pulumi up` prints the message without a traceback.
-    """
-
-
-def invalid(field: str, detail: str) -> ComponentInputError:
-    """`Invalid "field" argument: detail` (the message form of STYLE.md)."""
-    return ComponentInputError(f'Invalid "{field}" argument: {detail}')
 
 
 _LABEL_INVALID = re.compile(r"[^a-z0-9_-]+")
@@ -56,12 +41,7 @@ def labels(
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The keyplane labels (DESIGN.md "Tags/labels"), values made valid for GCP."""
-    result = {TAG_ENVIRONMENT: environment, TAG_MANAGED: "true"}
-    if purpose is not None:
-        result[TAG_PURPOSE] = purpose.value
-    if tenant is not None:
-        result[TAG_TENANT] = tenant
-    result.update(extra or {})
+    result = tags(environment, purpose=purpose, tenant=tenant, extra=extra)
     return {key: label_value(value) for key, value in result.items()}
 
 
@@ -105,3 +85,18 @@ def after(resource: pulumi.Resource, value: str) -> pulumi.Output[str]:
     while still ordering creation after the resource.
     """
     return resource.urn.apply(lambda _: value)
+
+
+__all__ = [
+    "ComponentInputError",
+    "after",
+    "binding_name",
+    "check_members",
+    "digest",
+    "invalid",
+    "label_value",
+    "labels",
+    "rotation_plan_labels",
+    "seconds",
+    "tags",
+]
