@@ -227,14 +227,14 @@ class _Memo(threading.local):
     """
 
     def __init__(self) -> None:
-        self.key: tuple[str, ...] = ()
+        self.key: tuple[object, ...] = ()
         self.props: list[Mapping[str, Any]] = []
         self.facts: Any = None
         self.context: Context | None = None
         self.verdicts: dict[str, list[Verdict]] = {}
 
     def get(
-        self, key: tuple[str, ...], props: list[Mapping[str, Any]], context: Context, build: Any
+        self, key: tuple[object, ...], props: list[Mapping[str, Any]], context: Context, build: Any
     ) -> Any:
         if key != self.key or props != self.props or context is not self.context:
             self.key, self.props, self.context, self.facts = key, props, context, build()
@@ -265,18 +265,30 @@ def _resource_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets:
     return validate
 
 
+def _stack_key(args: StackValidationArgs) -> tuple[object, ...]:
+    """What a stack's facts are read from besides the properties: cheaper to build and compare
+    than the resources themselves, which the SDK rebuilds for every stack policy."""
+    return tuple(
+        (
+            r.urn,
+            bool(r.opts.protect),
+            r.parent.urn if r.parent is not None else "",
+            tuple(d.urn for d in r.dependencies),
+            tuple((k, tuple(d.urn for d in v)) for k, v in r.property_dependencies.items()),
+        )
+        for r in args.resources
+    )
+
+
 def _stack_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets: bool) -> Any:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         context = settings.context()
         memo = _STACK_MEMO
-        resources = _stack_resources(args)
         stack = memo.get(
-            tuple(
-                f"{r.urn}|{r.parent}|{r.dependencies}|{r.property_dependencies}" for r in resources
-            ),
-            [r.inputs for r in resources],
+            _stack_key(args),
+            [r.props for r in args.resources],
             context,
-            lambda: stack_facts(resources, secrets_marked=secrets),
+            lambda: stack_facts(_stack_resources(args), secrets_marked=secrets),
         )
         if rule.id not in memo.verdicts:
             memo.verdicts[rule.id] = check_stack(rule.id, stack, context)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from keyplane.facts.values import Ref, Unknown
 
@@ -380,10 +381,13 @@ def azure_role_name(role_definition_id: str) -> str:
     return known[0] if known else role_definition_id
 
 
+@lru_cache(maxsize=4096)
 def _is_azure_role(action: str) -> bool:
     return "/roleDefinitions/" in action or bool(re.fullmatch(r"[0-9a-fA-F-]{36}", action))
 
 
+# Pure, and asked for the same few actions on every key and secret of a stack.
+@lru_cache(maxsize=4096)
 def action_access(action: str, target: Target | None = None) -> frozenset[Access]:
     """What one action or role means on keys or secrets (both when `target` is None)."""
     targets = (target,) if target is not None else tuple(Target)

@@ -11,12 +11,14 @@ adapter cannot see at all (Pulumi's `protect` from a live audit) are UNKNOWN too
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar, cast
 
 from keyplane.facts.access import Grant
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
@@ -336,27 +338,97 @@ Facts: TypeAlias = (
 
 
 F = TypeVar("F", bound=Resource)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class StackFacts:
-    """Every resource of a stack, for rules that judge across resources."""
+    """Every resource of a stack, for rules that judge across resources.
+
+    Lookups (`of`, `resolve`, `by_urn`, `referring_to`) use indexes built on first use, so that
+    a rule joining every key to its bindings stays linear in the size of the stack.
+    """
 
     resources: tuple[Facts, ...] = field(default=())
 
     def of(self, kind: type[F]) -> list[F]:
-        return [f for f in self.resources if isinstance(f, kind)]
+        return list(self._by_kind(kind))
 
     @property
     def keys(self) -> list[Key]:
-        return [f for f in self.resources if isinstance(f, Key)]
+        return self.of(Key)
 
     @property
     def secrets(self) -> list[Secret]:
-        return [f for f in self.resources if isinstance(f, Secret)]
+        return self.of(Secret)
 
     def resolve(self, ref: Ref | None) -> list[Facts]:
-        return [f for f in self.resources if f.matches(ref)]
+        """The resources `ref` points at (`Resource.matches`), in stack order."""
+        if ref is None:
+            return []
+        index = self._index
+        found = index.resolved.get(ref)
+        if found is None:
+            positions = {i for urn in ref.urns for i in index.by_urn.get(urn, ())}
+            positions.update(i for c in ref.candidates() for i in index.by_id.get(c, ()))
+            found = tuple(self.resources[i] for i in sorted(positions))
+            index.resolved[ref] = found
+        return list(found)
 
     def by_urn(self, urn: str) -> Facts | None:
-        return next((f for f in self.resources if f.urn == urn), None)
+        positions = self._index.by_urn.get(urn)
+        return self.resources[positions[0]] if positions else None
+
+    def referring_to(self, resource: Resource, kind: type[F], attribute: str) -> list[F]:
+        """The `kind` facts whose reference `attribute` (a `Ref`) points at `resource`, in stack
+        order: `[f for f in self.of(kind) if resource.matches(f.<attribute>)]`."""
+        facts = self._by_kind(kind)
+        index = self._index.referring.get((kind, attribute))
+        if index is None:
+            index = defaultdict(list)
+            for i, fact in enumerate(facts):
+                ref = getattr(fact, attribute)
+                if ref is not None:
+                    for value in {*ref.urns, *ref.candidates()}:
+                        index[value].append(i)
+            self._index.referring[(kind, attribute)] = index
+        positions = {i for value in {resource.urn, *resource.ids} for i in index.get(value, ())}
+        return [
+            facts[i] for i in sorted(positions) if resource.matches(getattr(facts[i], attribute))
+        ]
+
+    def derived(self, build: Callable[[StackFacts], T]) -> T:
+        """`build(self)`, computed once per stack: for rules' joins that several rules share.
+        `build` must be a pure function of the stack."""
+        cache = self._index.derived
+        if build not in cache:
+            cache[build] = build(self)
+        return cast(T, cache[build])
+
+    def _by_kind(self, kind: type[F]) -> tuple[F, ...]:
+        cache = self._index.by_kind
+        if kind not in cache:
+            cache[kind] = tuple(f for f in self.resources if isinstance(f, kind))
+        return cast(tuple[F, ...], cache[kind])
+
+    @cached_property
+    def _index(self) -> _StackIndex:
+        # cached_property stores in the instance's __dict__, which a frozen dataclass allows;
+        # the index is not a field, so equality, hashing and `replace` ignore it.
+        return _StackIndex(self.resources)
+
+
+class _StackIndex:
+    """Positions of a stack's resources by URN and by identifier, and lookups built from them."""
+
+    def __init__(self, resources: tuple[Facts, ...]) -> None:
+        self.by_urn: dict[str, list[int]] = defaultdict(list)
+        self.by_id: dict[str, list[int]] = defaultdict(list)
+        for i, fact in enumerate(resources):
+            self.by_urn[fact.urn].append(i)
+            for identifier in fact.ids:
+                self.by_id[identifier].append(i)
+        self.by_kind: dict[type, tuple[Resource, ...]] = {}
+        self.resolved: dict[Ref, tuple[Facts, ...]] = {}
+        self.referring: dict[tuple[type, str], dict[str, list[int]]] = {}
+        self.derived: dict[Callable[[StackFacts], object], object] = {}

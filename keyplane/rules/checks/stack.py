@@ -171,20 +171,68 @@ def _resource_matches(pattern: str, item: Key | Secret) -> bool | None:
     return True if resource.removeprefix(prefix) in item.ids | {item.name} else None
 
 
+def _is_pattern(resource: str) -> bool:
+    return any(c in resource for c in "*?[")
+
+
+@dataclass(frozen=True)
+class _StatementResources:
+    """An identity-policy statement's resources, read once for every item it may reach.
+
+    A policy often lists the ARN of every key: literal ARNs are looked up by the identifier or
+    name they end in, and only wildcard patterns are matched item by item (`_resource_matches`,
+    which this agrees with).
+    """
+
+    #: Resources without wildcards: each reaches the items it is an identifier of...
+    literal: frozenset[str]
+    #: ...and, when it is an ARN of a key or secret, the items of that kind it names.
+    named: Mapping[type, frozenset[str]]
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, resources: tuple[str, ...]) -> _StatementResources:
+        literal = frozenset(r for r in resources if not _is_pattern(r))
+        named: dict[type, set[str]] = defaultdict(set)
+        for resource in literal:
+            parts = _arn_parts(resource)
+            for kind, (service, prefix) in _ARN_RESOURCE.items():
+                if parts is not None and parts[0] == service and parts[1].startswith(prefix):
+                    named[kind].add(parts[1].removeprefix(prefix))
+        patterns = tuple(r for r in resources if _is_pattern(r))
+        return cls(literal, {k: frozenset(v) for k, v in named.items()}, patterns)
+
+    @property
+    def lookup_keys(self) -> frozenset[str]:
+        """Identifiers and names of the items the literal resources may reach."""
+        return self.literal.union(*self.named.values())
+
+    def reach(self, item: Key | Secret) -> bool | None:
+        """True when a resource reaches `item`; None when a literal ARN of the item's kind
+        might be its ARN once known; as `_resource_matches` over every resource."""
+        named = self.named.get(type(item))
+        if self.literal & item.ids or (named and named & (item.ids | {item.name})):
+            return True
+        undecided = named is not None
+        for pattern in self.patterns:
+            matched = _resource_matches(pattern, item)
+            if matched:
+                return True
+            undecided = undecided or matched is None
+        return None if undecided else False
+
+
 def _identity_applies(
-    stack: StackFacts, binding: AccessBinding, grant: Grant, item: Key | Secret
+    binding: AccessBinding, resources: _StatementResources | Unknown, item: Key | Secret
 ) -> bool | None:
     """Whether an identity-policy statement reaches `item`; None when it cannot be told."""
     if item.cloud is not Cloud.AWS or binding.cloud is not Cloud.AWS:
         return False
-    resources = grant.resources
     if isinstance(resources, Unknown):
         return None
-    results = [_resource_matches(r, item) for r in resources]
-    if any(results):
-        return True
-    if None not in results:
-        return False
+    reaches = resources.reach(item)
+    if reaches is not None:
+        return reaches
     # A literal ARN not known yet: the policy was computed from the item's ARN when the engine
     # says so (property dependencies), unless the ARN names another resource of the stack.
     return binding.target is not None and item.urn in binding.target.urns
@@ -202,16 +250,10 @@ def _roles_of(stack: StackFacts, ref: Ref | None) -> list[str]:
 
 def _attached_roles(stack: StackFacts, policy: AccessBinding) -> list[str]:
     """Principals a managed policy reaches through its attachments."""
-    principals = []
-    for attachment in stack.of(PolicyAttachment):
-        if not policy.matches(attachment.policy):
-            continue
+    principals: list[str] = []
+    for attachment in stack.referring_to(policy, PolicyAttachment, "policy"):
         roles = [r for r in stack.resolve(attachment.role) if isinstance(r, Role)]
-        for role in roles:
-            name = (
-                role.role_name if isinstance(role.role_name, str) and role.role_name else role.name
-            )
-            principals.append(f"aws-role:{name}")
+        principals.extend(_role_principal(role) for role in roles)
         if not roles and isinstance(attachment.role.value, str):
             principals.append(f"aws-role:{attachment.role.value.rsplit('/', 1)[-1]}")
     return principals
@@ -237,69 +279,160 @@ def _role_access(
     return actions, actions_access(actions, target)
 
 
+class _StackAccess:
+    """Who is granted what on the keys and secrets of one stack (`grants_on`).
+
+    Several rules ask for the grants on every key and secret. Each item's grants are computed
+    once, and only from the bindings that can reach it: bindings are indexed by every URN,
+    identifier or name through which they can govern an item; the few that may govern any item
+    (a subscription scope, a target not known yet, a resource pattern) are tried on every item.
+    """
+
+    def __init__(self, stack: StackFacts) -> None:
+        self.stack = stack
+        self.bindings = stack.of(AccessBinding)
+        #: Per binding, its allow statements' resources (identity policies with known grants).
+        self.statements: list[tuple[_StatementResources | Unknown | None, ...]] = []
+        self.by_reference: dict[str, list[int]] = defaultdict(list)
+        self.everywhere: list[int] = []
+        for position, binding in enumerate(self.bindings):
+            statements = self._statements(binding)
+            self.statements.append(statements)
+            references = self._references(binding, statements)
+            if references is None:
+                self.everywhere.append(position)
+            for reference in references or ():
+                self.by_reference[reference].append(position)
+        # An item's grants, by identity: facts are not hashable (their tags are a mapping). The
+        # item is kept beside them, so that its id is not reused while the entry lives.
+        self.granted: dict[int, tuple[Key | Secret, Grants]] = {}
+
+    @staticmethod
+    def _statements(binding: AccessBinding) -> tuple[_StatementResources | Unknown | None, ...]:
+        if not binding.identity or isinstance(binding.grants, Unknown):
+            return ()
+        return tuple(
+            None
+            if grant.effect is not Effect.ALLOW
+            else grant.resources
+            if isinstance(grant.resources, Unknown)
+            else _StatementResources.of(grant.resources)
+            for grant in binding.grants
+        )
+
+    def _references(
+        self, binding: AccessBinding, statements: tuple[_StatementResources | Unknown | None, ...]
+    ) -> set[str] | None:
+        """What can make `binding` govern an item (see `_item_references`); None when it may
+        govern any item."""
+        if binding.identity:
+            if isinstance(binding.grants, Unknown):
+                return None
+            references = set(binding.target.urns) if binding.target is not None else set()
+            for statement in statements:
+                if isinstance(statement, Unknown) or (statement and statement.patterns):
+                    return None
+                if statement is not None:
+                    references |= statement.lookup_keys
+            return references
+        target = binding.target
+        if target is None:
+            return set()  # governs nothing
+        if _azure_broad_scope(target) or (isinstance(target.value, Unknown) and not target.urns):
+            return None
+        references = {*target.urns, *target.candidates()}
+        for resolved in self.stack.resolve(target):
+            if isinstance(resolved, Key | Secret):
+                references.add(resolved.urn)
+            elif isinstance(resolved, KeyContainer | Vault):
+                references |= {resolved.urn, *resolved.ids}
+        return references
+
+    @staticmethod
+    def _item_references(item: Key | Secret) -> set[str]:
+        references = {item.urn, item.name, *item.ids}
+        if item.container is not None:
+            references |= {*item.container.urns, *item.container.candidates()}
+        return references
+
+    def grants_on(self, item: Key | Secret) -> Grants:
+        cached = self.granted.get(id(item))
+        if cached is not None and cached[0] is item:
+            return cached[1]
+        grants = self._grants_on(item)
+        self.granted[id(item)] = (item, grants)
+        return grants
+
+    def _grants_on(self, item: Key | Secret) -> Grants:
+        stack = self.stack
+        target = Target.KEY if isinstance(item, Key) else Target.SECRET
+        applied: list[AppliedGrant] = []
+        undecided = False
+
+        def take(grant: Grant, source: Resource, principals: Iterable[str] | None = None) -> None:
+            nonlocal undecided
+            if grant.effect is not Effect.ALLOW:
+                return
+            if principals is None:
+                # A role policy names its role by name or ID: the in-stack role says who it is.
+                principals = _roles_of(stack, grant.principal_ref)
+                if not principals:
+                    if isinstance(grant.principal, Unknown):
+                        undecided = True
+                        return
+                    principals = [grant.principal]
+            resolved = (
+                _role_access(stack, source, grant, target)
+                if isinstance(source, AccessBinding)
+                else None
+                if isinstance(grant.actions, Unknown)
+                else (grant.actions, actions_access(grant.actions, target))
+            )
+            if resolved is None:
+                undecided = True
+                return
+            actions, access = resolved
+            applied.extend(AppliedGrant(p, actions, access, source) for p in principals)
+
+        if isinstance(item.grants, Unknown):
+            undecided = True
+        else:
+            for grant in item.grants:
+                take(grant, item)
+        candidates = {p for r in self._item_references(item) for p in self.by_reference.get(r, ())}
+        for position in sorted(candidates.union(self.everywhere)):
+            binding = self.bindings[position]
+            if isinstance(binding.grants, Unknown):
+                if binding.cloud is item.cloud and (
+                    binding.identity or _binding_applies(stack, binding, item) is not False
+                ):
+                    undecided = True
+                continue
+            if not binding.identity:
+                applies = _binding_applies(stack, binding, item)
+                if applies is None:
+                    undecided = True
+                elif applies:
+                    for grant in binding.grants:
+                        take(grant, binding)
+                continue
+            for grant, statement in zip(binding.grants, self.statements[position], strict=True):
+                if statement is None:
+                    continue  # not an allow
+                reaches = _identity_applies(binding, statement, item)
+                if reaches is None:
+                    undecided = True
+                elif reaches:
+                    if grant.principal == "":
+                        take(grant, binding, _attached_roles(stack, binding))
+                    else:
+                        take(grant, binding)
+        return Grants(tuple(applied), undecided)
+
+
 def grants_on(stack: StackFacts, item: Key | Secret) -> Grants:
     """Every allow grant that reaches `item`, from wherever it is written."""
-    target = Target.KEY if isinstance(item, Key) else Target.SECRET
-    applied: list[AppliedGrant] = []
-    undecided = False
-
-    def take(grant: Grant, source: Resource, principals: Iterable[str] | None = None) -> None:
-        nonlocal undecided
-        if grant.effect is not Effect.ALLOW:
-            return
-        if principals is None:
-            # A role policy names its role by name or ID: the in-stack role says who it is.
-            principals = _roles_of(stack, grant.principal_ref)
-            if not principals:
-                if isinstance(grant.principal, Unknown):
-                    undecided = True
-                    return
-                principals = [grant.principal]
-        resolved = (
-            _role_access(stack, source, grant, target)
-            if isinstance(source, AccessBinding)
-            else None
-            if isinstance(grant.actions, Unknown)
-            else (grant.actions, actions_access(grant.actions, target))
-        )
-        if resolved is None:
-            undecided = True
-            return
-        actions, access = resolved
-        applied.extend(AppliedGrant(p, actions, access, source) for p in principals)
-
-    if isinstance(item.grants, Unknown):
-        undecided = True
-    else:
-        for grant in item.grants:
-            take(grant, item)
-    for binding in stack.of(AccessBinding):
-        if isinstance(binding.grants, Unknown):
-            if binding.cloud is item.cloud and (
-                binding.identity or _binding_applies(stack, binding, item) is not False
-            ):
-                undecided = True
-            continue
-        if not binding.identity:
-            applies = _binding_applies(stack, binding, item)
-            if applies is None:
-                undecided = True
-            elif applies:
-                for grant in binding.grants:
-                    take(grant, binding)
-            continue
-        for grant in binding.grants:
-            if grant.effect is not Effect.ALLOW:
-                continue
-            reaches = _identity_applies(stack, binding, grant, item)
-            if reaches is None:
-                undecided = True
-            elif reaches:
-                if grant.principal == "":
-                    take(grant, binding, _attached_roles(stack, binding))
-                else:
-                    take(grant, binding)
-    return Grants(tuple(applied), undecided)
+    return stack.derived(_StackAccess).grants_on(item)
 
 
 def _keys_and_secrets(stack: StackFacts) -> list[Key | Secret]:
@@ -320,19 +453,29 @@ def _dedupe(verdicts: list[Verdict]) -> list[Verdict]:
 # --- KM-ENV-002 ------------------------------------------------------------------------------
 
 
-def _foreign_environment(principal: str, context: Context) -> OtherEnvironment | None:
-    scope = principal_scope(principal)
-    own = {principal_key(p) for p in context.admins | context.auditors} | {
-        principal_key(p) for p in context.key_users
-    }
-    for other in context.other_environments:
-        if scope is not None and other.scope == scope and scope != context.scope:
-            return other
-        if principal_key(principal) in {principal_key(p) for p in other.principals} and (
-            principal_key(principal) not in own
-        ):
-            return other
-    return None
+class _ForeignPrincipals:
+    """Which other environment of the estate a principal belongs to (KM-ENV-002); the
+    environments' principals are read once per stack, not once per grant."""
+
+    def __init__(self, context: Context) -> None:
+        self.scope = context.scope
+        self.own = {principal_key(p) for p in context.admins | context.auditors} | {
+            principal_key(p) for p in context.key_users
+        }
+        self.others = [
+            (other, {principal_key(p) for p in other.principals})
+            for other in context.other_environments
+        ]
+
+    def environment_of(self, principal: str) -> OtherEnvironment | None:
+        scope = principal_scope(principal)
+        key = principal_key(principal)
+        for other, principals in self.others:
+            if scope is not None and other.scope == scope and scope != self.scope:
+                return other
+            if key in principals and key not in self.own:
+                return other
+        return None
 
 
 def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
@@ -340,11 +483,14 @@ def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
     items = _keys_and_secrets(stack)
     if not items:
         return [not_applicable(rule, "no keys or secrets")]
-    verdicts = []
+    foreign = _ForeignPrincipals(context)
+    verdicts: list[Verdict] = []
+    reported: set[str] = set()  # the URNs of the verdicts so far
     for item in items:
+        before = len(verdicts)
         grants = grants_on(stack, item)
         for grant in grants.applied:
-            other = _foreign_environment(grant.principal, context)
+            other = foreign.environment_of(grant.principal)
             if other is None:
                 continue
             where = f" ({other.scope})" if other.scope else ""
@@ -361,8 +507,10 @@ def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
                     "key.",
                 )
             )
-        if grants.undecided and not any(v.urn == item.urn for v in verdicts):
+        reported.update(v.urn for v in verdicts[before:])
+        if grants.undecided and item.urn not in reported:
             verdicts.append(unknown(rule, item, "who is granted access"))
+            reported.add(item.urn)
     return _dedupe(verdicts)
 
 
@@ -387,11 +535,14 @@ def tenant_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
     role_tenants = _role_tenants(stack)
     platform = context.platform_principals
     verdicts: list[Verdict] = []
+    reported: set[str] = set()  # the URNs of the verdicts so far
     for item in items:
         owner = item.tenant_tag
         if isinstance(owner, Unknown):
             verdicts.append(unknown(rule, item, f"the {TAG_TENANT} tag"))
+            reported.add(item.urn)
             continue
+        before = len(verdicts)
         grants = grants_on(stack, item)
         for grant in grants.applied:
             if Access.USE not in grant.access:
@@ -439,8 +590,10 @@ def tenant_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
                             "justification and risk acceptance.",
                         )
                     )
-        if grants.undecided and not any(v.urn == item.urn for v in verdicts):
+        reported.update(v.urn for v in verdicts[before:])
+        if grants.undecided and item.urn not in reported:
             verdicts.append(unknown(rule, item, "who is granted access"))
+            reported.add(item.urn)
     return _dedupe(verdicts)
 
 
@@ -496,7 +649,7 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
     rule = "KM-BAK-001"
     keys = stack.keys
     backups = [k for k in keys if purpose_of(k) is KeyPurpose.BACKUP_ENCRYPTION]
-    primaries = [k for k in keys if k not in backups]
+    primaries = [k for k in keys if purpose_of(k) is not KeyPurpose.BACKUP_ENCRYPTION]
     if not backups or not primaries:
         return [not_applicable(rule, "no backup keys beside primary keys")]
     admins: dict[str, dict[str, str]] = {}
@@ -510,10 +663,26 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
         }
         if grants.undecided:
             undecided.add(key.urn)
+    # The primaries a backup key may share something with: by administrator, and by the URNs and
+    # identifiers of their key ring or vault (`_same_ref`).
+    primaries_by: dict[str, list[int]] = defaultdict(list)
+    for position, primary in enumerate(primaries):
+        for who in admins[primary.urn]:
+            primaries_by[f"admin:{who}"].append(position)
+        if primary.container is not None:
+            for reference in {*primary.container.urns, *primary.container.candidates()}:
+                primaries_by[f"container:{reference}"].append(position)
+    primary_undecided = any(p.urn in undecided for p in primaries)
     verdicts = []
     for backup in backups:
+        lookups = [f"admin:{who}" for who in admins[backup.urn]]
+        if backup.container is not None:
+            lookups += [
+                f"container:{r}" for r in {*backup.container.urns, *backup.container.candidates()}
+            ]
         problems = []
-        for primary in primaries:
+        for position in sorted({p for lookup in lookups for p in primaries_by.get(lookup, ())}):
+            primary = primaries[position]
             shared = sorted(set(admins[backup.urn]) & set(admins[primary.urn]))
             if shared:
                 names = ", ".join(admins[backup.urn][s] for s in shared)
@@ -532,7 +701,7 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
                     "backup keys in their own key policy, key ring or vault.",
                 )
             )
-        elif undecided & {backup.urn, *(p.urn for p in primaries)}:
+        elif backup.urn in undecided or primary_undecided:
             verdicts.append(unknown(rule, backup, "who administers the keys"))
     return verdicts
 
@@ -544,7 +713,10 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
     rule = "KM-ROT-003"
     verdicts: list[Verdict] = []
     judged = False
-    rotations = stack.of(SecretRotation)
+    # A rotation whose secret is not known yet may be any secret's.
+    unresolved = any(
+        isinstance(r.secret.value, Unknown) and not r.secret.urns for r in stack.of(SecretRotation)
+    )
     for secret in stack.secrets:
         purpose = purpose_of(secret)
         if isinstance(purpose, Unknown):
@@ -556,14 +728,10 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
         judged = True
         what = f"{purpose.value} secrets" if purpose else "secrets without a declared purpose"
         periods: list[int] = []
-        undecided = isinstance(secret.rotation_days, Unknown)
+        undecided = isinstance(secret.rotation_days, Unknown) or unresolved
         if isinstance(secret.rotation_days, int):
             periods.append(secret.rotation_days)
-        for rotation in rotations:
-            if not secret.matches(rotation.secret):
-                if isinstance(rotation.secret.value, Unknown) and not rotation.secret.urns:
-                    undecided = True
-                continue
+        for rotation in stack.referring_to(secret, SecretRotation, "secret"):
             if isinstance(rotation.enabled, Unknown) or isinstance(rotation.rotation_days, Unknown):
                 undecided = True
             elif rotation.enabled and rotation.rotation_days is not None:
@@ -729,8 +897,12 @@ def audit_logging(stack: StackFacts, context: Context) -> list[Verdict]:
                 )
     if Cloud.AZURE in clouds:
         settings = stack.of(DiagnosticSetting)
+        # A setting whose target is not known yet may be any vault's.
+        unresolved = any(
+            isinstance(s.target.value, Unknown) and not s.target.urns for s in settings
+        )
         for vault in stack.of(Vault):
-            matching = [s for s in settings if vault.matches(s.target)]
+            matching = stack.referring_to(vault, DiagnosticSetting, "target")
             good = [
                 s
                 for s in matching
@@ -740,9 +912,7 @@ def audit_logging(stack: StackFacts, context: Context) -> list[Verdict]:
             ]
             if good:
                 continue
-            undecided = any(isinstance(s.enabled_logs, Unknown) for s in matching) or any(
-                isinstance(s.target.value, Unknown) and not s.target.urns for s in settings
-            )
+            undecided = unresolved or any(isinstance(s.enabled_logs, Unknown) for s in matching)
             kind = "Managed HSM" if vault.managed_hsm else "vault"
             if undecided:
                 verdicts.append(unknown(rule, vault, "the diagnostic settings' targets"))
@@ -773,12 +943,10 @@ class _Retention:
 def _bucket_retention(stack: StackFacts, bucket: LogBucket) -> _Retention:
     immutability, days = bucket.immutability, bucket.retention_days
     versioning = bucket.versioning
-    for lock in stack.of(ObjectLock):
-        if bucket.matches(lock.bucket):
-            immutability, days = lock.immutability, lock.retention_days
-    for config in stack.of(Versioning):
-        if bucket.matches(config.bucket):
-            versioning = config.enabled
+    for lock in stack.referring_to(bucket, ObjectLock, "bucket"):
+        immutability, days = lock.immutability, lock.retention_days
+    for config in stack.referring_to(bucket, Versioning, "bucket"):
+        versioning = config.enabled
     return _Retention(immutability, days, versioning, bucket.object_lock_enabled)
 
 
