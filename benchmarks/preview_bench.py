@@ -79,18 +79,12 @@ def peak_mb() -> tuple[float, float]:
 def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, object]:
     """One measured gate run (in a fresh process)."""
     from keyplane.config import load_estate
-    from keyplane.gate import judge, render_environment
+    from keyplane.gate import preview
     from keyplane.reports import Report, json_report
 
     estate = load_estate(estate_dir)
-    env = estate.environments["bench"]
-    started = time.monotonic()
-    resources = render_environment(env, estate_dir)
-    render_seconds = time.monotonic() - started
-    result = judge(
-        resources, environment="bench", estate=estate, today=date.today(), run_checkov=checkov,
-        timings={"render": render_seconds},
-    )
+    result = preview(estate, "bench", today=date.today(), run_checkov=checkov)
+    resources = result.resources
     started = time.monotonic()
     json_report(Report(findings=result.findings, resources=result.resources, environment="bench"))
     result.timings["report"] = time.monotonic() - started
@@ -111,7 +105,17 @@ def checkov_alone(plan: Path) -> float:
 
     started = time.monotonic()
     subprocess.run(
-        [*checkov_command(), "-f", str(plan), "--framework", "terraform_plan", "--skip-download", "-o", "json", "--quiet"],
+        [
+            *checkov_command(),
+            "-f",
+            str(plan),
+            "--framework",
+            "terraform_plan",
+            "--skip-download",
+            "-o",
+            "json",
+            "--quiet",
+        ],
         capture_output=True,
         check=False,
     )
@@ -122,7 +126,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--no-checkov", action="store_true")
-    parser.add_argument("--child", nargs=3, metavar=("ESTATE", "CHECKOV", "PLAN"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("ESTATE", "CHECKOV", "PLAN"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         estate_dir, checkov, plan = args.child
@@ -137,8 +143,18 @@ def main() -> int:
             (estate_dir / "bench.yaml").write_text(estate_yaml(tenants))
             plan = Path(tmp) / "plan.json"
             child = subprocess.run(
-                [sys.executable, __file__, "--child", str(estate_dir), "0" if args.no_checkov else "1", str(plan)],
-                capture_output=True, text=True, check=False, cwd=REPO,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(estate_dir),
+                    "0" if args.no_checkov else "1",
+                    str(plan),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=REPO,
             )
             if child.returncode != 0:
                 print(child.stderr, file=sys.stderr)
@@ -149,14 +165,26 @@ def main() -> int:
             for stage in ("render", "crossguard", "plan", "checkov", "report"):
                 if stage in timings:
                     seconds = timings[stage]
-                    print(f"{tenants:>8} {count:>9} {stage:<11} {seconds:>8.2f} {count / seconds if seconds else 0:>8.0f}")
-            crossguard_path = timings["render"] + timings["crossguard"] + timings["plan"] + timings["report"]
-            print(f"{tenants:>8} {count:>9} {'no-checkov':<11} {crossguard_path:>8.2f} {count / crossguard_path:>8.0f}")
+                    print(
+                        f"{tenants:>8} {count:>9} {stage:<11} {seconds:>8.2f} {count / seconds if seconds else 0:>8.0f}"
+                    )
+            crossguard_path = (
+                timings["render"] + timings["crossguard"] + timings["plan"] + timings["report"]
+            )
+            print(
+                f"{tenants:>8} {count:>9} {'no-checkov':<11} {crossguard_path:>8.2f} {count / crossguard_path:>8.0f}"
+            )
             if not args.no_checkov:
-                gate = crossguard_path + max(0.0, timings.get("checkov", 0.0) - timings["crossguard"])
+                gate = crossguard_path + max(
+                    0.0, timings.get("checkov", 0.0) - timings["crossguard"]
+                )
                 alone = checkov_alone(plan)
-                print(f"{tenants:>8} {count:>9} {'full gate':<11} {gate:>8.2f} {count / gate:>8.0f}")
-                print(f"{tenants:>8} {count:>9} {'checkov':<11} {alone:>8.2f} {count / alone:>8.0f}   (alone, same plan)")
+                print(
+                    f"{tenants:>8} {count:>9} {'full gate':<11} {gate:>8.2f} {count / gate:>8.0f}"
+                )
+                print(
+                    f"{tenants:>8} {count:>9} {'checkov':<11} {alone:>8.2f} {count / alone:>8.0f}   (alone, same plan)"
+                )
             print(
                 f"{tenants:>8} {count:>9} peak memory {data['peak_mb']:.0f} MB (gate process), "
                 f"{data['children_peak_mb']:.0f} MB (largest child: pack or checkov); mandatory findings: {data['mandatory']}"

@@ -10,7 +10,9 @@ exceptions register.
 from __future__ import annotations
 
 import json
+import queue
 import runpy
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,7 @@ from keyplane.findings import Finding, apply_exceptions
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.standard import Cloud
 from keyplane.tfplan import TerraformPlan, to_terraform_plan
-from keyplane.wire import Registration
+from keyplane.wire import STACK_TYPE, Registration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -105,8 +107,16 @@ def stack_config(env: Environment, estate_dir: Path) -> tuple[dict[str, str], li
     return config, secret_keys
 
 
-def render_environment(env: Environment, estate_dir: Path) -> list[Registration]:
-    """Run the real stack program for `env` under the mock engine (preview mode)."""
+def render_environment(
+    env: Environment,
+    estate_dir: Path,
+    *,
+    on_register: Callable[[Registration], None] | None = None,
+) -> list[Registration]:
+    """Run the real stack program for `env` under the mock engine (preview mode).
+
+    `on_register` sees each resource as the program registers it (to pipeline the analysis).
+    """
     import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
 
     from keyplane.render import PlaceholderMocks, render  # noqa: PLC0415
@@ -128,6 +138,7 @@ def render_environment(env: Environment, estate_dir: Path) -> list[Registration]
             config=config,
             secret_keys=secret_keys,
             mocks=PlaceholderMocks(account, region),
+            on_register=on_register,
         )
     except pulumi.RunError as err:
         raise RenderError(str(err)) from None
@@ -165,6 +176,78 @@ def checkov_settings(environment: str, estate: Estate | None, today: date) -> di
     return settings_from_context(Context.from_estate(estate, environment, today))
 
 
+class CrossGuardStage:
+    """The CrossGuard pack, started early and fed resources as they come.
+
+    The engine analyses each resource as the program registers it; so does this stage, on a
+    thread of its own, while the program is still rendering (the pack is another process, so the
+    two use both cores). `finish` then runs `AnalyzeStack` once over all resources.
+    """
+
+    #: Resources analysed per batch of concurrent calls.
+    BATCH = 64
+
+    def __init__(
+        self, *, environment: str, estate: Estate | None, today: date, stack: str, project: str
+    ) -> None:
+        from keyplane.crossguard import CrossGuardPack  # noqa: PLC0415 - loads grpc
+
+        self._pack = CrossGuardPack(
+            stack=stack,
+            project=project,
+            stack_config={"keyplane:environment": environment},
+            policy_config=pack_settings(environment, estate, today),
+        )
+        self._queue: queue.SimpleQueue[Registration | None] = queue.SimpleQueue()
+        self._findings: list[Finding] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="keyplane-crossguard", daemon=True)
+
+    def __enter__(self) -> CrossGuardStage:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop_worker()
+        self._pack.stop()
+
+    def submit(self, resource: Registration) -> None:
+        if resource.type != STACK_TYPE:
+            self._queue.put(resource)
+
+    def finish(self, resources: Sequence[Registration]) -> list[Finding]:
+        """Wait for the per-resource analysis, then analyse the stack."""
+        self._stop_worker()
+        if self._error is not None:
+            raise self._error
+        return [*self._findings, *self._pack.analyze_stack(resources)]
+
+    def _stop_worker(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _work(self) -> None:
+        try:
+            self._pack.start()
+            done = False
+            while not done:
+                # Take what has queued up (at least one) and analyse it as one batch.
+                batch: list[Registration] = []
+                while True:
+                    item = self._queue.get()
+                    if item is None:
+                        done = True
+                        break
+                    batch.append(item)
+                    if len(batch) >= self.BATCH or self._queue.empty():
+                        break
+                if batch:
+                    self._findings.extend(self._pack.analyze_many(batch))
+        except BaseException as err:  # reported by finish(), on the caller's thread
+            self._error = err
+
+
 def judge(
     resources: Sequence[Registration],
     *,
@@ -176,16 +259,41 @@ def judge(
     run_checkov: bool = True,
     progress: Progress = _silent,
     timings: dict[str, float] | None = None,
+    crossguard_stage: CrossGuardStage | None = None,
 ) -> GateResult:
-    """Judge resources with every engine and return the merged findings."""
+    """Judge resources with every engine and return the merged findings.
+
+    With `crossguard_stage`, the resources were already submitted to a running pack as they were
+    rendered; otherwise a pack is started here and given them all.
+    """
+    if crossguard_stage is None:
+        with CrossGuardStage(
+            environment=environment,
+            estate=estate,
+            today=today,
+            stack=stack or environment,
+            project=project,
+        ) as stage:
+            for resource in resources:
+                stage.submit(resource)
+            return judge(
+                resources,
+                environment=environment,
+                estate=estate,
+                today=today,
+                run_checkov=run_checkov,
+                progress=progress,
+                timings=timings,
+                crossguard_stage=stage,
+            )
     from keyplane.checkov import run_checkov as checkov_scan  # noqa: PLC0415
-    from keyplane.crossguard import CrossGuardPack  # noqa: PLC0415
 
     timings = dict(timings or {})
     started = time.monotonic()
     plan = to_terraform_plan(resources)
     timings["plan"] = time.monotonic() - started
-    types = {address: _type_of(resources, urn) for address, urn in plan.urn_by_address.items()}
+    type_by_urn = {r.urn: r.type for r in resources}
+    types = {address: type_by_urn.get(urn, "") for address, urn in plan.urn_by_address.items()}
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         checkov_future = None
@@ -201,13 +309,7 @@ def judge(
             )
         progress(f"crossguard: analysing {len(resources)} resources")
         started = time.monotonic()
-        with CrossGuardPack(
-            stack=stack or environment,
-            project=project,
-            stack_config={"keyplane:environment": environment},
-            policy_config=pack_settings(environment, estate, today),
-        ) as pack:
-            crossguard = pack.run(resources)
+        crossguard = crossguard_stage.finish(resources)
         timings["crossguard"] = time.monotonic() - started
         checkov_findings: list[Finding] = []
         if checkov_future is not None:
@@ -232,13 +334,6 @@ def judge(
     return GateResult(environment, list(resources), findings, plan, timings, tuple(checked))
 
 
-def _type_of(resources: Sequence[Registration], urn: str) -> str:
-    for resource in resources:
-        if resource.urn == urn:
-            return resource.type
-    return ""
-
-
 def preview(
     estate: Estate,
     environment: str,
@@ -249,18 +344,22 @@ def preview(
 ) -> GateResult:
     env = estate.environments[environment]
     progress(f"render: running the stack program for {environment}")
-    started = time.monotonic()
-    resources = render_environment(env, estate.root)
-    rendered = time.monotonic() - started
-    return judge(
-        resources,
-        environment=environment,
-        estate=estate,
-        today=today,
-        run_checkov=run_checkov,
-        progress=progress,
-        timings={"render": rendered},
-    )
+    with CrossGuardStage(
+        environment=environment, estate=estate, today=today, stack=environment, project=PROJECT
+    ) as stage:
+        started = time.monotonic()
+        resources = render_environment(env, estate.root, on_register=stage.submit)
+        rendered = time.monotonic() - started
+        return judge(
+            resources,
+            environment=environment,
+            estate=estate,
+            today=today,
+            run_checkov=run_checkov,
+            progress=progress,
+            timings={"render": rendered},
+            crossguard_stage=stage,
+        )
 
 
 __all__ = ["GateResult", "RenderError", "judge", "preview", "render_environment"]

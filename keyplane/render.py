@@ -71,8 +71,13 @@ class PlaceholderMocks(pulumi.runtime.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps every registration request, with engine-style URNs."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        on_register: Callable[[Registration], None] | None = None,
+    ) -> None:
         super().__init__(mocks)
+        self._on_register = on_register
         self.registrations: list[Registration] = []
         self.outputs: dict[str, Any] = {}
         self._qualified: dict[str, str] = {}
@@ -101,6 +106,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         with self._lock:
             self.registrations.append(registration)
+        if self._on_register is not None and registration.type != STACK_TYPE:
+            self._on_register(registration)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -137,13 +144,14 @@ def render(
     secret_keys: Sequence[str] = (),
     preview: bool = True,
     mocks: pulumi.runtime.Mocks | None = None,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> RenderResult:
     """Run `program` under the mock engine and return what it registered.
 
     Pulumi's runtime settings are process-global, so renders are serialised.
     """
     with _RENDER_LOCK:
-        monitor = RecordingMonitor(mocks or PlaceholderMocks())
+        monitor = RecordingMonitor(mocks or PlaceholderMocks(), on_register)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
         pulumi_mocks.set_mocks(
             monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
