@@ -86,10 +86,12 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Document:
 
     yaml = YAML(typ="rt", pure=True)
     try:
+        # Parse once: compose the node graph, bound its expansion, then construct from it.
         node = yaml.compose(text)
+        data = None
         if node is not None:
             _check_expansion(node, shown)
-        data = YAML(typ="rt", pure=True).load(text)
+            data = yaml.constructor.construct_document(node)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         error_line: int | None = int(mark.line) + 1 if mark is not None else None
