@@ -18,7 +18,8 @@ ESTATE = Path(__file__).resolve().parents[2] / "environments"
 @pytest.mark.parametrize("environment", ["prod", "prod-gcp", "prod-azure"])
 def test_a_bundled_estate_passes_every_keyplane_check(environment: str) -> None:
     estate = load_estate(ESTATE)
-    context = Context.from_estate(estate, environment, date.today())
+    # The bundled estate's dates are judged as of a fixed day (rotate-by plans fall due).
+    context = Context.from_estate(estate, environment, date(2026, 11, 23))
     _, run = scan(render_environment(estate.environments[environment], estate.root), context)
     assert [f.message for f in run.findings if f.rule.startswith("KM-")] == []
     # The checks did run: every keyplane rule passed somewhere.
