@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import pulumi
@@ -23,13 +24,32 @@ ENVIRONMENT_COMPONENTS: Mapping[Cloud, tuple[str, str]] = {
 }
 
 
+#: Stack config: the day secret expiries and rotation schedules count from (default today,
+#: UTC). `keyplane preview --as-of` sets it so that an offline preview judges what it renders.
+AS_OF_CONFIG = "asOf"
+#: The keyword each cloud's environment component takes that day as.
+_START_DAY_ARGUMENT: Mapping[Cloud, str] = {
+    Cloud.GCP: "rotation_starts_on",
+    Cloud.AZURE: "secrets_start_on",
+}
+
+
 def deploy_environment(
     env: Environment, opts: pulumi.ResourceOptions | None = None
 ) -> pulumi.ComponentResource:
     """The environment component of `env`'s cloud, named after the environment."""
     module_name, class_name = ENVIRONMENT_COMPONENTS[env.cloud]
     component_class = getattr(importlib.import_module(module_name), class_name)
-    component = component_class(env.name, env, opts)
+    extra: dict[str, Any] = {}
+    as_of = pulumi.Config("keyplane").get(AS_OF_CONFIG)
+    if as_of and env.cloud in _START_DAY_ARGUMENT:
+        try:
+            extra[_START_DAY_ARGUMENT[env.cloud]] = date.fromisoformat(as_of)
+        except ValueError:
+            raise pulumi.RunError(
+                f"stack config keyplane:{AS_OF_CONFIG}: not a date (got {as_of!r}); write YYYY-MM-DD"
+            ) from None
+    component = component_class(env.name, env, opts, **extra)
     if not isinstance(component, pulumi.ComponentResource):
         raise TypeError(f"{module_name}.{class_name} is not a Pulumi ComponentResource")
     return component

@@ -61,7 +61,9 @@ class GateResult:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def stack_config(env: Environment, estate_dir: Path) -> tuple[dict[str, str], list[str]]:
+def stack_config(
+    env: Environment, estate_dir: Path, today: date | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The stack configuration the program reads: `stacks/Pulumi.<env>.yaml` when there is one,
     the environment's own cloud settings otherwise, and placeholders for stack secrets."""
     config: dict[str, str] = {}
@@ -87,6 +89,9 @@ def stack_config(env: Environment, estate_dir: Path) -> tuple[dict[str, str], li
         config.setdefault("azure-native:tenantId", env.azure.tenant_id)
     config["keyplane:environment"] = env.name
     config["keyplane:estate"] = str(estate_dir.resolve())
+    if today is not None:
+        # Expiries and schedules the program derives from "today" match the judging day.
+        config["keyplane:asOf"] = today.isoformat()
     if env.cloud is Cloud.AWS and env.hsm.enabled:
         # Render the whole CloudHSM layer (cluster, key store, keys in it), as after activation.
         from components.aws.environment import (  # noqa: PLC0415 - heavy import
@@ -111,6 +116,7 @@ def render_environment(
     env: Environment,
     estate_dir: Path,
     *,
+    today: date | None = None,
     on_register: Callable[[Registration], None] | None = None,
 ) -> list[Registration]:
     """Run the real stack program for `env` under the mock engine (preview mode).
@@ -121,7 +127,7 @@ def render_environment(
 
     from keyplane.render import PlaceholderMocks, render  # noqa: PLC0415
 
-    config, secret_keys = stack_config(env, estate_dir)
+    config, secret_keys = stack_config(env, estate_dir, today)
     account, region = (
         (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
     )
@@ -348,7 +354,7 @@ def preview(
         environment=environment, estate=estate, today=today, stack=environment, project=PROJECT
     ) as stage:
         started = time.monotonic()
-        resources = render_environment(env, estate.root, on_register=stage.submit)
+        resources = render_environment(env, estate.root, today=today, on_register=stage.submit)
         rendered = time.monotonic() - started
         return judge(
             resources,
