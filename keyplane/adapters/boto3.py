@@ -13,7 +13,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from keyplane.adapters.common import as_int, as_list, policy_grants, rate_expression_days
+from keyplane.adapters.common import (
+    advanced_selector_logs_kms,
+    as_int,
+    as_list,
+    policy_grants,
+    rate_expression_days,
+)
 from keyplane.facts.model import (
     HsmCluster,
     Immutability,
@@ -213,7 +219,7 @@ def _excludes_kms(selectors: Maybe[Mapping[str, Any]]) -> Maybe[bool]:
     advanced = as_list(selectors.get("AdvancedEventSelectors"))
     basic = as_list(selectors.get("EventSelectors"))
     if advanced:
-        return not any(_advanced_logs_kms(s) for s in advanced)
+        return not any(advanced_selector_logs_kms(s) for s in advanced)
     if basic:
         return not any(
             isinstance(s, Mapping)
@@ -222,23 +228,6 @@ def _excludes_kms(selectors: Maybe[Mapping[str, Any]]) -> Maybe[bool]:
             for s in basic
         )
     return False
-
-
-def _advanced_logs_kms(selector: Any) -> bool:
-    if not isinstance(selector, Mapping):
-        return False
-    fields = [f for f in as_list(selector.get("FieldSelectors")) if isinstance(f, Mapping)]
-    category = next((f for f in fields if f.get("Field") == "eventCategory"), None)
-    if category is None or "Management" not in as_list(category.get("Equals")):
-        return False
-    for f in fields:
-        if f.get("Field") == "eventSource":
-            if "kms.amazonaws.com" in as_list(f.get("NotEquals")):
-                return False
-            equals = as_list(f.get("Equals"))
-            if equals and "kms.amazonaws.com" not in equals:
-                return False
-    return True
 
 
 def bucket_facts(

@@ -212,3 +212,30 @@ def ref(value: Any, urns: Sequence[str] = ()) -> Ref:
     if value is UNKNOWN:
         return Ref(UNKNOWN, tuple(urns))
     return Ref(str(value) if value is not None else None, tuple(urns))
+
+
+def advanced_selector_logs_kms(selector: Any) -> bool:
+    """A CloudTrail advanced event selector logs KMS management events when it selects the
+    Management category and does not filter kms.amazonaws.com out.
+
+    Reads both spellings: the API's (`FieldSelectors`, `Field`, `Equals`) and Pulumi's
+    (`fieldSelectors`, `field`, `equals`).
+    """
+    if not isinstance(selector, Mapping):
+        return False
+
+    def get(mapping: Mapping[str, Any], name: str) -> Any:
+        return mapping.get(name, mapping.get(name[:1].upper() + name[1:]))
+
+    fields = [f for f in as_list(get(selector, "fieldSelectors")) if isinstance(f, Mapping)]
+    category = next((f for f in fields if get(f, "field") == "eventCategory"), None)
+    if category is None or "Management" not in as_list(get(category, "equals")):
+        return False
+    for f in fields:
+        if get(f, "field") == "eventSource":
+            if "kms.amazonaws.com" in as_list(get(f, "notEquals")):
+                return False
+            equals = as_list(get(f, "equals"))
+            if equals and "kms.amazonaws.com" not in equals:
+                return False
+    return True

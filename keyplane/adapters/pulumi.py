@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from keyplane.adapters.common import (
+    advanced_selector_logs_kms,
     as_int,
     as_list,
     days_from_seconds,
@@ -469,7 +470,7 @@ def _aws_trail(p: _Props) -> tuple[Facts, ...]:
     if selectors is UNKNOWN or advanced is UNKNOWN:
         excludes = UNKNOWN
     elif advanced:
-        excludes = not any(_advanced_logs_kms(s) for s in as_list(advanced))
+        excludes = not any(advanced_selector_logs_kms(s) for s in as_list(advanced))
     elif selectors:
         excludes = not any(
             isinstance(s, dict)
@@ -489,25 +490,6 @@ def _aws_trail(p: _Props) -> tuple[Facts, ...]:
             bucket=p.ref("s3BucketName"),
         ),
     )
-
-
-def _advanced_logs_kms(selector: Any) -> bool:
-    """An advanced selector logs KMS management events when it selects the Management category
-    and does not filter kms.amazonaws.com out."""
-    if not isinstance(selector, dict):
-        return False
-    fields = [f for f in as_list(selector.get("fieldSelectors")) if isinstance(f, dict)]
-    category = next((f for f in fields if f.get("field") == "eventCategory"), None)
-    if category is None or "Management" not in as_list(category.get("equals")):
-        return False
-    for f in fields:
-        if f.get("field") == "eventSource":
-            if "kms.amazonaws.com" in as_list(f.get("notEquals")):
-                return False
-            equals = as_list(f.get("equals"))
-            if equals and "kms.amazonaws.com" not in equals:
-                return False
-    return True
 
 
 def _lock_rule(p: _Props, config: str) -> tuple[Any, Any]:
