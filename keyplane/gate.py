@@ -70,9 +70,9 @@ def stack_config(
     secret_keys: list[str] = []
     stack_file = STACKS_DIR / f"Pulumi.{env.name}.yaml"
     if stack_file.is_file():
-        from ruamel.yaml import YAML  # noqa: PLC0415 - only for stack files
+        import yaml  # noqa: PLC0415 - only for stack files
 
-        data = YAML(typ="safe", pure=True).load(stack_file.read_text()) or {}
+        data = yaml.load(stack_file.read_text(), Loader=yaml.CSafeLoader) or {}
         for key, value in (data.get("config") or {}).items():
             if isinstance(value, dict) and "secure" in value:
                 continue  # an encrypted stack secret: replaced by a placeholder below

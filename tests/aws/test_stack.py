@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from ruamel.yaml import YAML
+import yaml
 from typer.testing import CliRunner
 
 from keyplane.cli import app
@@ -96,7 +96,7 @@ def test_several_problems_give_one_line_each(tmp_path: Path) -> None:
 
 
 def stack_config(env_name: str) -> dict[str, Any]:
-    document = YAML(typ="safe").load((REPO / "stacks" / f"Pulumi.{env_name}.yaml").read_text())
+    document = yaml.safe_load((REPO / "stacks" / f"Pulumi.{env_name}.yaml").read_text())
     config: dict[str, Any] = document["config"]
     return config
 

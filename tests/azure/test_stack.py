@@ -6,7 +6,7 @@ import runpy
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
+import yaml
 
 from components.azure import ComponentInputError
 from keyplane.render import RenderResult
@@ -17,7 +17,7 @@ PROGRAM = REPO / "stacks" / "__main__.py"
 
 
 def stack_config() -> dict[str, str]:
-    data: Any = YAML(typ="safe").load((REPO / "stacks" / "Pulumi.prod-azure.yaml").read_text())
+    data: Any = yaml.safe_load((REPO / "stacks" / "Pulumi.prod-azure.yaml").read_text())
     return {key: str(value) for key, value in data["config"].items()}
 
 

@@ -63,12 +63,12 @@ def test_checkov_marks_and_references_are_unknown() -> None:
 
 
 def test_the_check_path_imports_no_keyplane_dependency() -> None:
-    """checkov loads the checks without pydantic, ruamel.yaml or pulumi installed."""
+    """checkov loads the checks without pydantic, PyYAML or pulumi installed."""
     script = (
         "import builtins, sys\n"
         "real = builtins.__import__\n"
         "def guard(name, *args, **kwargs):\n"
-        "    if name.split('.')[0] in ('pydantic', 'pydantic_core', 'ruamel', 'pulumi'):\n"
+        "    if name.split('.')[0] in ('pydantic', 'pydantic_core', 'yaml', 'pulumi'):\n"
         "        raise ImportError(name)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = guard\n"

@@ -274,7 +274,7 @@ def context_from_settings(
     elif default_estate is not None and (default_estate / f"{environment}.yaml").is_file():
         path = default_estate
     if path is not None:
-        # Imported here: the estate's reader needs pydantic and ruamel.yaml, which the checks do
+        # Imported here: the estate's reader needs pydantic and PyYAML, which the checks do
         # not (checkov loads them from its own environment, without keyplane's dependencies).
         from keyplane.config import ConfigError, load_estate  # noqa: PLC0415
 
