@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +88,12 @@ def _struct(inputs: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     json_format.ParseDict(_jsonable(inputs), struct)
     return struct
+
+
+def _properties(resource: ResourceLike, record: PulumiResource) -> struct_pb2.Struct:
+    """The inputs in wire form: as the program sent them when the resource was rendered here."""
+    wire = getattr(resource, "wire", None)
+    return wire if isinstance(wire, struct_pb2.Struct) else _struct(record.inputs)
 
 
 def _jsonable(value: Any) -> Any:
@@ -325,20 +331,23 @@ class CrossGuardPack:
     def analyze_many(self, resources: Sequence[ResourceLike]) -> list[Finding]:
         """Analyze resources with their calls in flight together (the pack serves four at once),
         so that a busy caller pays one round trip per batch rather than one per resource."""
-        prepared = [self._analyze_request(r) for r in resources]
-        stub = self._require()
-        try:
-            calls = [stub.Analyze.future(request) for _, request in prepared]
-            responses = [call.result() for call in calls]
-        except grpc.RpcError as err:
-            detail = err.details() if hasattr(err, "details") else str(err)
-            raise PackError(f"the policy pack answered with an error: {detail}") from None
-        findings: list[Finding] = []
-        for (record, _), response in zip(prepared, responses, strict=True):
-            findings.extend(
-                self._findings(response.diagnostics, {record.urn: record}, default=record)
-            )
-        return findings
+        collectors = [self.analyze_later(r) for r in resources]
+        return [finding for collect in collectors for finding in collect()]
+
+    def analyze_later(self, resource: ResourceLike) -> Callable[[], list[Finding]]:
+        """Send the Analyze call now; the returned function waits for its findings."""
+        record, request = self._analyze_request(resource)
+        call = self._require().Analyze.future(request)
+
+        def collect() -> list[Finding]:
+            try:
+                response = call.result()
+            except grpc.RpcError as err:
+                detail = err.details() if hasattr(err, "details") else str(err)
+                raise PackError(f"the policy pack answered with an error: {detail}") from None
+            return self._findings(response.diagnostics, {record.urn: record}, default=record)
+
+        return collect
 
     def _analyze_request(self, resource: ResourceLike) -> tuple[PulumiResource, Any]:
         record = PulumiResource.of(resource)
@@ -346,7 +355,7 @@ class CrossGuardPack:
             type=record.type,
             urn=record.urn,
             name=record.name,
-            properties=_struct(record.inputs),
+            properties=_properties(resource, record),
             options=analyzer_pb2.AnalyzerResourceOptions(
                 protect=record.protect, parent=record.parent
             ),
@@ -358,14 +367,15 @@ class CrossGuardPack:
 
     def analyze_stack(self, resources: Iterable[ResourceLike]) -> list[Finding]:
         """Analyze the whole stack once (the engine does at the end of a preview or update)."""
-        records = [PulumiResource.of(r) for r in resources]
+        given = list(resources)
+        records = [PulumiResource.of(r) for r in given]
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(
                     type=r.type,
                     urn=r.urn,
                     name=r.name,
-                    properties=_struct(r.inputs),
+                    properties=_properties(original, r),
                     options=analyzer_pb2.AnalyzerResourceOptions(
                         protect=r.protect, parent=r.parent
                     ),
@@ -378,7 +388,7 @@ class CrossGuardPack:
                         if v
                     },
                 )
-                for r in records
+                for original, r in zip(given, records, strict=True)
             ]
         )
         response = self._call(lambda stub: stub.AnalyzeStack(request))

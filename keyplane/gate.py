@@ -10,7 +10,6 @@ exceptions register.
 from __future__ import annotations
 
 import json
-import queue
 import runpy
 import threading
 import time
@@ -185,13 +184,12 @@ def checkov_settings(environment: str, estate: Estate | None, today: date) -> di
 class CrossGuardStage:
     """The CrossGuard pack, started early and fed resources as they come.
 
-    The engine analyses each resource as the program registers it; so does this stage, on a
-    thread of its own, while the program is still rendering (the pack is another process, so the
-    two use both cores). `finish` then runs `AnalyzeStack` once over all resources.
+    The engine analyses each resource as the program registers it; so does this stage: `submit`
+    sends the resource's Analyze call at once (resources registered while the pack is still
+    starting are sent as soon as it is up), and the pack, another process, works through them
+    on the other core while the program goes on rendering. `finish` collects the answers and then
+    runs `AnalyzeStack` once over all resources.
     """
-
-    #: Resources analysed per batch of concurrent calls.
-    BATCH = 64
 
     def __init__(
         self, *, environment: str, estate: Estate | None, today: date, stack: str, project: str
@@ -204,53 +202,56 @@ class CrossGuardStage:
             stack_config={"keyplane:environment": environment},
             policy_config=pack_settings(environment, estate, today),
         )
-        self._queue: queue.SimpleQueue[Registration | None] = queue.SimpleQueue()
-        self._findings: list[Finding] = []
+        self._lock = threading.Lock()
+        self._ready = False
+        self._waiting: list[Registration] = []
+        self._in_flight: list[Callable[[], list[Finding]]] = []
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="keyplane-crossguard", daemon=True)
+        self._starter = threading.Thread(
+            target=self._start, name="keyplane-crossguard", daemon=True
+        )
 
     def __enter__(self) -> CrossGuardStage:
-        self._thread.start()
+        self._starter.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop_worker()
+        self._starter.join()
         self._pack.stop()
 
     def submit(self, resource: Registration) -> None:
-        if resource.type != STACK_TYPE:
-            self._queue.put(resource)
+        if resource.type == STACK_TYPE:
+            return
+        with self._lock:
+            if not self._ready:
+                self._waiting.append(resource)
+            elif self._error is None:
+                self._send(resource)
 
     def finish(self, resources: Sequence[Registration]) -> list[Finding]:
         """Wait for the per-resource analysis, then analyse the stack."""
-        self._stop_worker()
+        self._starter.join()
         if self._error is not None:
             raise self._error
-        return [*self._findings, *self._pack.analyze_stack(resources)]
+        findings = [finding for collect in self._in_flight for finding in collect()]
+        return [*findings, *self._pack.analyze_stack(resources)]
 
-    def _stop_worker(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def _work(self) -> None:
+    def _start(self) -> None:
         try:
             self._pack.start()
-            done = False
-            while not done:
-                # Take what has queued up (at least one) and analyse it as one batch.
-                batch: list[Registration] = []
-                while True:
-                    item = self._queue.get()
-                    if item is None:
-                        done = True
-                        break
-                    batch.append(item)
-                    if len(batch) >= self.BATCH or self._queue.empty():
-                        break
-                if batch:
-                    self._findings.extend(self._pack.analyze_many(batch))
         except BaseException as err:  # reported by finish(), on the caller's thread
+            self._error = err
+        with self._lock:
+            self._ready = True
+            waiting, self._waiting = self._waiting, []
+            if self._error is None:
+                for resource in waiting:
+                    self._send(resource)
+
+    def _send(self, resource: Registration) -> None:
+        try:
+            self._in_flight.append(self._pack.analyze_later(resource))
+        except BaseException as err:
             self._error = err
 
 

@@ -11,14 +11,17 @@ whole chain).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -53,14 +56,20 @@ class PlaceholderMocks(pulumi.runtime.Mocks):
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
-        resource_id = f"{args.name}-id"
-        if args.typ.startswith("aws:"):
-            service = args.typ.split(":")[1].split("/")[0]
-            state.setdefault(
-                "arn",
-                f"arn:aws:{service}:{self.region}:{self.account_id}:{args.typ.split(':')[-1].lower()}/{args.name}",
-            )
-        return resource_id, state
+        for key, value in self.computed(args.typ, args.name).items():
+            state.setdefault(key, value)
+        return self.resource_id(args.name), state
+
+    def resource_id(self, name: str) -> str:
+        return f"{name}-id"
+
+    def computed(self, type_: str, name: str) -> dict[str, str]:
+        """The placeholder outputs of a resource (added where the inputs lack them)."""
+        if type_.startswith("aws:"):
+            service = type_.split(":")[1].split("/", maxsplit=1)[0]
+            resource = type_.rsplit(":", maxsplit=1)[-1].lower()
+            return {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}/{name}"}
+        return {}
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
@@ -69,7 +78,13 @@ class PlaceholderMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """A mock monitor that keeps every registration request, with engine-style URNs."""
+    """A mock monitor that keeps every registration request, with engine-style URNs.
+
+    With `PlaceholderMocks` it answers from the request's wire form directly (the state is the
+    inputs plus placeholders), skipping the mock monitor's deserialise-and-serialise round trip;
+    it then keeps no `resources` table for `get_resource` invokes (keyplane's program makes
+    none).
+    """
 
     def __init__(
         self,
@@ -84,7 +99,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if type(self.mocks) is PlaceholderMocks:
+            response = self._placeholder_response(request, self.mocks)
+        else:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self._engine_urn(request.parent, request.type, request.name)
         self._qualified[response.urn] = urn
         inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
@@ -99,6 +117,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             provider=self._provider_ref(request.provider),
             inputs=inputs,
+            wire=request.object,
             property_dependencies={
                 key: tuple(self._qualified.get(u, u) for u in deps.urns)
                 for key, deps in request.propertyDependencies.items()
@@ -109,6 +128,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if self._on_register is not None and registration.type != STACK_TYPE:
             self._on_register(registration)
         return response
+
+    def _placeholder_response(self, request: Any, mocks: PlaceholderMocks) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        state = struct_pb2.Struct()
+        state.CopyFrom(request.object)
+        for key, value in mocks.computed(request.type, request.name).items():
+            if key not in state.fields:
+                state[key] = value
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=mocks.resource_id(request.name), object=state
+        )
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if self._qualified.get(request.urn, "").split("::")[2:3] == [STACK_TYPE]:
@@ -150,7 +182,7 @@ def render(
 
     Pulumi's runtime settings are process-global, so renders are serialised.
     """
-    with _RENDER_LOCK:
+    with _RENDER_LOCK, _without_source_positions():
         monitor = RecordingMonitor(mocks or PlaceholderMocks(), on_register)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
         pulumi_mocks.set_mocks(
@@ -168,6 +200,21 @@ def render(
         # set_mocks' own stack may register after the clear above: keep one per URN.
         unique = list({r.urn: r for r in reversed(monitor.registrations)}.values())[::-1]
         return RenderResult(project, stack, unique, monitor.outputs)
+
+
+@contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """The SDK walks the Python stack at every registration to tell the engine where in the
+    program the resource was declared (about a sixth of the render); nothing offline reads it."""
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None:  # an SDK without it: nothing to skip
+        yield
+        return
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = original
 
 
 def _run_in_stack(program: Callable[[], None]) -> None:

@@ -34,3 +34,6 @@ class Registration:
     #: Inputs in Pulumi's wire form (camelCase; secrets and unknowns marked with SIG_KEY).
     inputs: Mapping[str, Any]
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The inputs as the program sent them (a protobuf Struct), when rendered here: the
+    #: analyzer is handed these rather than a re-encoding of `inputs`.
+    wire: Any = field(default=None, compare=False, repr=False)

@@ -322,11 +322,15 @@ def test_a_failure_half_way_does_not_leave_the_engine_waiting(
     errors: list[BaseException] = []
 
     def render_it() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         try:
             run(lambda: AwsEnvironment("dev", env))
         except BaseException as err:
             errors.append(err)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
     thread = threading.Thread(target=render_it, daemon=True)
     thread.start()
