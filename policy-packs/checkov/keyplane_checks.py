@@ -166,10 +166,25 @@ def context() -> Context:
         )
 
 
+#: The last resource's facts: checkov runs every check of a resource on the same configuration
+#: object in turn, so the facts are read once per resource rather than once per rule.
+_last_facts: tuple[Any, str, tuple[Any, ...]] | None = None
+
+
+def _facts(tf_type: str, conf: Mapping[str, Any]) -> tuple[Any, ...]:
+    global _last_facts  # noqa: PLW0603 - a one-entry cache
+    last = _last_facts
+    if last is not None and last[0] is conf and last[1] == tf_type:
+        return last[2]
+    facts = tuple(facts_from_conf(tf_type, conf))
+    _last_facts = (conf, tf_type, facts)
+    return facts
+
+
 def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
     """checkov's result and the failure messages of a rule over one resource configuration."""
     check = RESOURCE_CHECKS[rule_id]
-    verdicts = [check(f, context()) for f in facts_from_conf(tf_type, conf)]
+    verdicts = [check(f, context()) for f in _facts(tf_type, conf)]
     failures = [v.message for v in verdicts if v.outcome is Outcome.FAIL]
     if failures:
         return CheckResult.FAILED, failures
