@@ -14,6 +14,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,11 @@ def checkov_command() -> list[str]:
     override = os.environ.get(CHECKOV_COMMAND_ENV)
     if override:
         return shlex.split(override)
+    return [*_uv_tool_run(), "checkov"]
+
+
+def _uv_tool_run() -> list[str]:
+    """`uv tool run` in checkov's own pinned environment (the command to run comes after)."""
     try:
         from uv import find_uv_bin  # noqa: PLC0415 - optional at import time
     except ImportError as err:  # pragma: no cover - uv is a dependency
@@ -55,15 +61,138 @@ def checkov_command() -> list[str]:
             "uv is not installed, so checkov cannot be started; run `python3 -m pip install uv` "
             f"or set {CHECKOV_COMMAND_ENV}"
         ) from err
-    return [
-        find_uv_bin(),
-        "tool",
-        "run",
-        "--quiet",
-        "--from",
-        f"checkov=={CHECKOV_VERSION}",
-        "checkov",
-    ]
+    return [find_uv_bin(), "tool", "run", "--quiet", "--from", f"checkov=={CHECKOV_VERSION}"]
+
+
+#: Run in checkov's environment: import checkov (seconds of work), then wait for the arguments
+#: on stdin and run it exactly as its `checkov` command does.
+_PRELOAD = """\
+import json, sys, warnings
+from checkov.main import Checkov
+argv = json.loads(sys.stdin.readline() or "null")
+if argv is None:
+    sys.exit(0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=SyntaxWarning)
+    sys.exit(Checkov(argv=argv).run())
+"""
+
+
+class PendingCheckov:
+    """checkov started before its plan exists: its start-up (importing checkov and its checks,
+    several seconds) overlaps with the render; `run` then hands it the plan.
+
+    With `KEYPLANE_CHECKOV` set, the given command is started when the plan is ready instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        environment: str,
+        external_checks: Path | None = CUSTOM_CHECKS_DIR,
+        settings: Mapping[str, Any] | None = None,
+        timeout_seconds: float = 900,
+    ) -> None:
+        self.external_checks = external_checks
+        self.timeout_seconds = timeout_seconds
+        self._env = {
+            **os.environ,
+            "KEYPLANE_ENVIRONMENT": environment,
+            "KEYPLANE_ROOT": str(REPO_ROOT),
+        }
+        if settings is not None:
+            self._env["KEYPLANE_SETTINGS"] = json.dumps(settings)
+        # checkov phones home for its API unless told not to; keep it offline.
+        self._env.setdefault("BC_SKIP_MAPPING", "TRUE")
+        self._env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        # Mark values known only after apply instead of dropping them, so that keyplane's checks
+        # answer "unknown" rather than judge a missing value (read while parsing the plan).
+        self._env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
+        self._process: subprocess.Popen[str] | None = None
+        if not os.environ.get(CHECKOV_COMMAND_ENV):
+            self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+
+    def run(
+        self,
+        plan: Mapping[str, Any],
+        urn_by_address: Mapping[str, str],
+        types_by_address: Mapping[str, str] | None = None,
+    ) -> CheckovRun:
+        """Scan `plan`; findings carry URNs (or the address when it maps to none). The run's
+        `seconds` count from here: what the caller waits for once the plan is ready."""
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="keyplane-checkov-") as tmp:
+            plan_path = Path(tmp) / "plan.json"
+            plan_path.write_text(json.dumps(plan))
+            arguments = [
+                "--file",
+                str(plan_path),
+                "--framework",
+                "terraform_plan",
+                "--skip-download",
+                "--output",
+                "json",
+                "--compact",
+                # Failed checks only (the summary still counts the passed ones): at 5,000
+                # resources the passed list is 50 MB of JSON to write and read back.
+                "--quiet",
+            ]
+            if self.external_checks is not None:
+                arguments += ["--external-checks-dir", str(self.external_checks)]
+            if self._process is not None:
+                process, given = self._process, json.dumps(arguments) + "\n"
+            else:
+                process, given = self._spawn([*checkov_command(), *arguments], stdin=False), None
+            self._process = None
+            try:
+                stdout, stderr = process.communicate(given, timeout=self.timeout_seconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise CheckovError(
+                    f"checkov did not finish within {self.timeout_seconds:.0f} s"
+                ) from None
+        # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
+        try:
+            reports = json.loads(stdout) if stdout.strip() else None
+        except json.JSONDecodeError:
+            reports = None
+        if reports is None or process.returncode not in (0, 1):
+            tail = " ".join((stderr or stdout).strip().splitlines()[-3:])
+            raise CheckovError(
+                f"checkov failed (exit {process.returncode}): {tail or 'no output'}; check that PyPI is "
+                f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
+            )
+        return _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+
+    def cancel(self) -> None:
+        """Stop a checkov that will not be given a plan."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.communicate()
+
+    def __enter__(self) -> PendingCheckov:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cancel()
+
+    def _spawn(self, command: list[str], *, stdin: bool) -> subprocess.Popen[str]:
+        try:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self._env,
+            )
+        except FileNotFoundError as err:
+            raise CheckovError(
+                f"cannot start checkov ({command[0]} not found); install uv with "
+                f"`python3 -m pip install uv` or set {CHECKOV_COMMAND_ENV}"
+            ) from err
 
 
 def run_checkov(
@@ -81,65 +210,13 @@ def run_checkov(
     `settings` is the environment's context in the pack's `keyplane-settings` form: checkov's
     environment cannot read the estate (no YAML parser there), so the context travels as JSON.
     """
-    import time  # noqa: PLC0415
-
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="keyplane-checkov-") as tmp:
-        plan_path = Path(tmp) / "plan.json"
-        plan_path.write_text(json.dumps(plan))
-        command = [
-            *checkov_command(),
-            "--file",
-            str(plan_path),
-            "--framework",
-            "terraform_plan",
-            "--skip-download",
-            "--output",
-            "json",
-            "--compact",
-            # Failed checks only (the summary still counts the passed ones): at 5,000 resources
-            # the passed list is 50 MB of JSON to write and read back.
-            "--quiet",
-        ]
-        if external_checks is not None:
-            command += ["--external-checks-dir", str(external_checks)]
-        env = {**os.environ, "KEYPLANE_ENVIRONMENT": environment, "KEYPLANE_ROOT": str(REPO_ROOT)}
-        if settings is not None:
-            env["KEYPLANE_SETTINGS"] = json.dumps(settings)
-        # checkov phones home for its API unless told not to; keep it offline.
-        env.setdefault("BC_SKIP_MAPPING", "TRUE")
-        env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
-        # Mark values known only after apply instead of dropping them, so that keyplane's checks
-        # answer "unknown" rather than judge a missing value (read while parsing the plan).
-        env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=timeout_seconds,
-                check=False,
-            )
-        except FileNotFoundError as err:
-            raise CheckovError(
-                f"cannot start checkov ({command[0]} not found); install uv with "
-                f"`python3 -m pip install uv` or set {CHECKOV_COMMAND_ENV}"
-            ) from err
-        except subprocess.TimeoutExpired as err:
-            raise CheckovError(f"checkov did not finish within {timeout_seconds:.0f} s") from err
-    # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
-    try:
-        reports = json.loads(result.stdout) if result.stdout.strip() else None
-    except json.JSONDecodeError:
-        reports = None
-    if reports is None or result.returncode not in (0, 1):
-        tail = " ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise CheckovError(
-            f"checkov failed (exit {result.returncode}): {tail or 'no output'}; check that PyPI is "
-            f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
-        )
-    return _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+    with PendingCheckov(
+        environment=environment,
+        external_checks=external_checks,
+        settings=settings,
+        timeout_seconds=timeout_seconds,
+    ) as checkov:
+        return checkov.run(plan, urn_by_address, types_by_address)
 
 
 def _parse(
@@ -202,4 +279,10 @@ def parse_output(text: str, urn_by_address: Mapping[str, str]) -> list[Finding]:
     return _parse(json.loads(text), urn_by_address, {}, 0.0).findings
 
 
-__all__: Sequence[str] = ["CHECKOV_VERSION", "CheckovError", "CheckovRun", "run_checkov"]
+__all__: Sequence[str] = [
+    "CHECKOV_VERSION",
+    "CheckovError",
+    "CheckovRun",
+    "PendingCheckov",
+    "run_checkov",
+]

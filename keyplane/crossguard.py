@@ -367,6 +367,10 @@ class CrossGuardPack:
 
     def analyze_stack(self, resources: Iterable[ResourceLike]) -> list[Finding]:
         """Analyze the whole stack once (the engine does at the end of a preview or update)."""
+        return self.analyze_stack_later(resources)()
+
+    def analyze_stack_later(self, resources: Iterable[ResourceLike]) -> Callable[[], list[Finding]]:
+        """Send the AnalyzeStack call now; the returned function waits for its findings."""
         given = list(resources)
         records = [PulumiResource.of(r) for r in given]
         request = analyzer_pb2.AnalyzeStackRequest(
@@ -391,8 +395,13 @@ class CrossGuardPack:
                 for original, r in zip(given, records, strict=True)
             ]
         )
-        response = self._call(lambda stub: stub.AnalyzeStack(request))
-        return self._findings(response.diagnostics, {r.urn: r for r in records}, default=None)
+        call = self._require().AnalyzeStack.future(request)
+
+        def collect() -> list[Finding]:
+            response = self._call(lambda _: call.result())
+            return self._findings(response.diagnostics, {r.urn: r for r in records}, default=None)
+
+        return collect
 
     def run(self, resources: Sequence[ResourceLike]) -> list[Finding]:
         """Analyze every resource, then the stack: what `pulumi preview` would report."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -91,6 +92,49 @@ def _keep_wire_form() -> bool:
     setattr(_sdk, "deserialize_properties", wire_form)  # noqa: B010 - a module's private helper
     setattr(_sdk, "unknown_checking_proxy", read_only)  # noqa: B010
     return True
+
+
+class _MessagesOnce:
+    """`json_format` as `pulumi_policy.policy` sees it, converting each message once.
+
+    The SDK converts a resource's properties from protobuf again for every policy: 25 times per
+    Analyze call and, in AnalyzeStack, every resource once per stack policy (15 passes over the
+    whole stack). Policies only read the properties (`_keep_wire_form` hands them over
+    read-only), so the conversions are shared. A message is recognised by identity: protobuf
+    (upb) hands out the same object for the same field, and the cache holds the message, so its
+    identity cannot pass to another while cached.
+    """
+
+    LIMIT = 50_000
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._cache: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return self._module.MessageToDict(message, *args, **kwargs)
+        with self._lock:
+            hit = self._cache.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        converted = self._module.MessageToDict(message)
+        with self._lock:
+            self._cache[id(message)] = (message, converted)
+            while len(self._cache) > self.LIMIT:
+                self._cache.popitem(last=False)
+        return converted
+
+
+def _convert_each_message_once() -> None:
+    """See `_MessagesOnce`; without the SDK's module-level `json_format`, nothing changes."""
+    module = getattr(_sdk, "json_format", None)
+    if module is not None and callable(getattr(module, "MessageToDict", None)):
+        setattr(_sdk, "json_format", _MessagesOnce(module))  # noqa: B010 - the SDK's import
 
 
 class CannotJudge(UnknownValueError):
@@ -370,6 +414,8 @@ def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
 def serve(pack_dir: Path | None = None) -> None:
     """Build the pack and serve it (blocks; the engine stops it with SIGINT)."""
     secrets = _keep_wire_form()
+    if secrets:  # the properties reach policies read-only: one conversion can serve them all
+        _convert_each_message_once()
     settings = Settings(pack_dir or Path.cwd())
     PolicyPack(
         name=PACK_NAME,

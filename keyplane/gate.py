@@ -15,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyplane.config import Environment, Estate
 from keyplane.config.checks import config_findings
@@ -27,6 +28,9 @@ from keyplane.rules.catalog import Point, rules_at
 from keyplane.standard import Cloud
 from keyplane.tfplan import TerraformPlan, to_terraform_plan
 from keyplane.wire import STACK_TYPE, Registration
+
+if TYPE_CHECKING:
+    from keyplane.checkov import PendingCheckov
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -206,6 +210,7 @@ class CrossGuardStage:
         self._ready = False
         self._waiting: list[Registration] = []
         self._in_flight: list[Callable[[], list[Finding]]] = []
+        self._stack: Callable[[], list[Finding]] | None = None
         self._error: BaseException | None = None
         self._starter = threading.Thread(
             target=self._start, name="keyplane-crossguard", daemon=True
@@ -228,13 +233,23 @@ class CrossGuardStage:
             elif self._error is None:
                 self._send(resource)
 
-    def finish(self, resources: Sequence[Registration]) -> list[Finding]:
-        """Wait for the per-resource analysis, then analyse the stack."""
+    def analyze_stack(self, resources: Sequence[Registration]) -> None:
+        """Send AnalyzeStack (after every Analyze, as the engine does); `finish` collects it."""
         self._starter.join()
+        if self._error is None and self._stack is None:
+            try:
+                self._stack = self._pack.analyze_stack_later(resources)
+            except BaseException as err:
+                self._error = err
+
+    def finish(self, resources: Sequence[Registration]) -> list[Finding]:
+        """Wait for the per-resource analysis and the stack's."""
+        self.analyze_stack(resources)
         if self._error is not None:
             raise self._error
+        assert self._stack is not None
         findings = [finding for collect in self._in_flight for finding in collect()]
-        return [*findings, *self._pack.analyze_stack(resources)]
+        return [*findings, *self._stack()]
 
     def _start(self) -> None:
         try:
@@ -255,6 +270,15 @@ class CrossGuardStage:
             self._error = err
 
 
+def start_checkov(environment: str, estate: Estate | None, today: date) -> PendingCheckov:
+    """checkov, started now so that its start-up overlaps with the work before the plan."""
+    from keyplane.checkov import PendingCheckov  # noqa: PLC0415
+
+    return PendingCheckov(
+        environment=environment, settings=checkov_settings(environment, estate, today)
+    )
+
+
 def judge(
     resources: Sequence[Registration],
     *,
@@ -267,35 +291,55 @@ def judge(
     progress: Progress = _silent,
     timings: dict[str, float] | None = None,
     crossguard_stage: CrossGuardStage | None = None,
+    checkov: PendingCheckov | None = None,
 ) -> GateResult:
     """Judge resources with every engine and return the merged findings.
 
     With `crossguard_stage`, the resources were already submitted to a running pack as they were
-    rendered; otherwise a pack is started here and given them all.
+    rendered, and with `checkov` checkov was started ahead; what is not given is started here.
     """
-    if crossguard_stage is None:
-        with CrossGuardStage(
+    with ExitStack() as started_here:
+        if run_checkov and checkov is None:
+            checkov = started_here.enter_context(start_checkov(environment, estate, today))
+        if crossguard_stage is None:
+            crossguard_stage = started_here.enter_context(
+                CrossGuardStage(
+                    environment=environment,
+                    estate=estate,
+                    today=today,
+                    stack=stack or environment,
+                    project=project,
+                )
+            )
+            for resource in resources:
+                crossguard_stage.submit(resource)
+        return _judge(
+            resources,
             environment=environment,
             estate=estate,
             today=today,
-            stack=stack or environment,
-            project=project,
-        ) as stage:
-            for resource in resources:
-                stage.submit(resource)
-            return judge(
-                resources,
-                environment=environment,
-                estate=estate,
-                today=today,
-                run_checkov=run_checkov,
-                progress=progress,
-                timings=timings,
-                crossguard_stage=stage,
-            )
-    from keyplane.checkov import run_checkov as checkov_scan  # noqa: PLC0415
+            progress=progress,
+            timings=dict(timings or {}),
+            crossguard_stage=crossguard_stage,
+            checkov=checkov if run_checkov else None,
+        )
 
-    timings = dict(timings or {})
+
+def _judge(
+    resources: Sequence[Registration],
+    *,
+    environment: str,
+    estate: Estate | None,
+    today: date,
+    progress: Progress,
+    timings: dict[str, float],
+    crossguard_stage: CrossGuardStage,
+    checkov: PendingCheckov | None,
+) -> GateResult:
+    crossguard_started = time.monotonic()
+    if checkov is None:
+        # Nothing waits for the plan: the pack analyses the stack while it is converted.
+        crossguard_stage.analyze_stack(resources)
     started = time.monotonic()
     plan = to_terraform_plan(resources)
     timings["plan"] = time.monotonic() - started
@@ -304,20 +348,12 @@ def judge(
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         checkov_future = None
-        if run_checkov:
+        if checkov is not None:
             progress("checkov: scanning the Terraform-plan form")
-            checkov_future = pool.submit(
-                checkov_scan,
-                plan.plan,
-                plan.urn_by_address,
-                environment=environment,
-                types_by_address=types,
-                settings=checkov_settings(environment, estate, today),
-            )
+            checkov_future = pool.submit(checkov.run, plan.plan, plan.urn_by_address, types)
         progress(f"crossguard: analysing {len(resources)} resources")
-        started = time.monotonic()
         crossguard = crossguard_stage.finish(resources)
-        timings["crossguard"] = time.monotonic() - started
+        timings["crossguard"] = time.monotonic() - crossguard_started
         checkov_findings: list[Finding] = []
         if checkov_future is not None:
             run = checkov_future.result()
@@ -336,7 +372,7 @@ def judge(
         ]
     findings = _dedupe([*crossguard, *others])
     checked = [r.id for r in rules_at(Point.CROSSGUARD)]
-    if run_checkov:
+    if checkov is not None:
         checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]
     return GateResult(environment, list(resources), findings, plan, timings, tuple(checked))
 
@@ -349,11 +385,25 @@ def preview(
     run_checkov: bool = True,
     progress: Progress = _silent,
 ) -> GateResult:
+    """Render `environment` and judge it. checkov and the pack start first: checkov's start-up
+    and the pack's per-resource analysis run while the program renders."""
     env = estate.environments[environment]
-    progress(f"render: running the stack program for {environment}")
-    with CrossGuardStage(
-        environment=environment, estate=estate, today=today, stack=environment, project=PROJECT
-    ) as stage:
+    with ExitStack() as running:
+        checkov = (
+            running.enter_context(start_checkov(environment, estate, today))
+            if run_checkov
+            else None
+        )
+        stage = running.enter_context(
+            CrossGuardStage(
+                environment=environment,
+                estate=estate,
+                today=today,
+                stack=environment,
+                project=PROJECT,
+            )
+        )
+        progress(f"render: running the stack program for {environment}")
         started = time.monotonic()
         resources = render_environment(env, estate.root, today=today, on_register=stage.submit)
         rendered = time.monotonic() - started
@@ -366,7 +416,8 @@ def preview(
             progress=progress,
             timings={"render": rendered},
             crossguard_stage=stage,
+            checkov=checkov,
         )
 
 
-__all__ = ["GateResult", "RenderError", "judge", "preview", "render_environment"]
+__all__ = ["GateResult", "RenderError", "judge", "preview", "render_environment", "start_checkov"]

@@ -8,7 +8,13 @@ from pathlib import Path
 import pulumi_aws as aws
 import pytest
 
-from keyplane.checkov import CheckovError, parse_output, run_checkov
+from keyplane.checkov import (
+    CheckovError,
+    PendingCheckov,
+    checkov_command,
+    parse_output,
+    run_checkov,
+)
 from keyplane.render import render
 from keyplane.rules.catalog import Enforcement
 from keyplane.tfplan import to_terraform_plan
@@ -35,6 +41,34 @@ def test_builtin_findings_map_back_to_urns_and_advise(tmp_path: Path) -> None:
         "CKV2_AWS_6 aws_s3_bucket.audit_trail_bucket: Ensure that S3 bucket has a Public Access block"
     )
     assert run.failed == len(run.findings)
+
+
+def test_checkov_started_ahead_judges_as_the_checkov_command_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converted = to_terraform_plan(
+        render(_bucket_without_guards, project="keyplane", stack="dev").resources
+    )
+    (tmp_path / "__init__.py").write_text("")
+    with PendingCheckov(environment="dev", external_checks=tmp_path) as ahead:
+        assert ahead._process is not None  # started before it has a plan
+        started_ahead = ahead.run(converted.plan, converted.urn_by_address)
+    monkeypatch.setenv("KEYPLANE_CHECKOV", " ".join(checkov_command()))
+    command = run_checkov(
+        converted.plan, converted.urn_by_address, environment="dev", external_checks=tmp_path
+    )
+    assert started_ahead.findings
+    assert sorted(f.rule for f in started_ahead.findings) == sorted(
+        f.rule for f in command.findings
+    )
+    assert (started_ahead.passed, started_ahead.failed) == (command.passed, command.failed)
+
+
+def test_checkov_started_ahead_and_never_given_a_plan_is_stopped() -> None:
+    with PendingCheckov(environment="dev") as ahead:
+        process = ahead._process
+        assert process is not None
+    assert process.poll() is not None
 
 
 def test_a_broken_checkov_command_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
