@@ -402,7 +402,7 @@ def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
             result.append(
                 _policy(
                     rule,
-                    rule.policy_name + EXCEPTED_SUFFIX,
+                    rule.excepted_policy_name,
                     f"{rule.title} (violations covered by a valid exception)",
                     EnforcementLevel.ADVISORY,
                     make(rule, settings, excepted=True, secrets=secrets),

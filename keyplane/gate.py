@@ -170,10 +170,23 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def pack_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any]:
+    """The pack's configuration: the settings, and the exception companions that have nothing to
+    report disabled.
+
+    A rule's `-excepted` companion reports the violations an exception covers; when the register
+    holds no exception of the rule for this environment it can report nothing, and disabling it
+    spares the pack a pass per resource and one over the whole stack (the SDK prepares every
+    resource again for each policy it runs).
+    """
     settings: dict[str, Any] = {"environment": environment, "asOf": today.isoformat()}
+    config: dict[str, Any] = {"keyplane-settings": settings}
     if estate is not None:
         settings["estate"] = str(estate.root.resolve())
-    return {"keyplane-settings": settings}
+        excepted = {s.rule for s in estate.exception_scopes() if s.environment == environment}
+        for rule in rules_at(Point.CROSSGUARD):
+            if rule.exceptable and rule.id not in excepted:
+                config[rule.excepted_policy_name] = "disabled"
+    return config
 
 
 def checkov_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any] | None:

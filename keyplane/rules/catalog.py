@@ -67,6 +67,11 @@ class Rule:
         return f"{self.id.lower()}-{self.slug}"
 
     @property
+    def excepted_policy_name(self) -> str:
+        """The advisory companion policy that reports the violations an exception covers."""
+        return f"{self.policy_name}-excepted"
+
+    @property
     def default_enforcement(self) -> Enforcement:
         """High and critical rules block deployment; the rest advise."""
         if self.severity in (Severity.CRITICAL, Severity.HIGH):

@@ -49,7 +49,9 @@ def test_plain_values_follow_yaml_1_2(tmp_path: Path, text: str, value: object) 
 
 
 def test_every_field_and_item_has_its_line(tmp_path: Path) -> None:
-    data, lines = read(tmp_path, "# head\nname: dev\nkeys:\n  - name: a\n    purpose: x\n  - name: b\n")
+    data, lines = read(
+        tmp_path, "# head\nname: dev\nkeys:\n  - name: a\n    purpose: x\n  - name: b\n"
+    )
     assert data == {"name": "dev", "keys": [{"name": "a", "purpose": "x"}, {"name": "b"}]}
     assert lines[("name",)] == 2
     assert lines[("keys",)] == 3

@@ -147,3 +147,21 @@ def test_broken_estate_is_bad_input_and_nothing_is_written(estate: Path, tmp_pat
     assert result.exit_code == 2
     assert "keys[0].algorithm: unknown algorithm (got 'DES')" in result.stderr
     assert not out.exists()
+
+
+def test_exception_companions_run_only_where_the_register_has_exceptions() -> None:
+    from datetime import date
+
+    from keyplane.config import load_estate
+    from keyplane.gate import pack_settings
+    from keyplane.rules.catalog import RULES
+
+    estate = load_estate(BUNDLED_ESTATE)
+    staging = pack_settings("staging", estate, date(2026, 11, 23))
+    prod = pack_settings("prod", estate, date(2026, 11, 23))
+    rotation = RULES["KM-ROT-002"].excepted_policy_name  # EXC-2026-007 covers staging
+    assert rotation not in staging
+    assert prod[rotation] == "disabled"
+    assert prod[RULES["KM-ALG-001"].excepted_policy_name] == "disabled"
+    # Without an estate nothing is known about exceptions: every companion runs.
+    assert set(pack_settings("prod", None, date(2026, 11, 23))) == {"keyplane-settings"}
