@@ -1,11 +1,14 @@
 """Benchmark of the offline preview gate: seconds, resources per second and peak memory per stage.
 
     python3 -m uv run --frozen python benchmarks/preview_bench.py [--tenants 20 200] [--no-checkov]
+        [--repeat 3]
 
 For each N it writes an estate of N tenants (two keys, a secret and a key user each) to a
-temporary directory and runs the gate twice, each time in a fresh process (so peak memory is that
-run's): without checkov, then with it; then it runs checkov alone on the emitted plan for
-comparison. Each run renders the stack, runs the CrossGuard pack over the analyzer protocol,
+temporary directory and runs the gate without checkov, then with it, each run in a fresh process
+(so peak memory is that run's), `--repeat` times each; after each run with checkov it runs
+checkov alone on the emitted plan for comparison. Totals are reported as the median with every
+run's figure: on a shared 2-core machine the same work takes up to a third longer from one
+minute to the next. Each run renders the stack, runs the CrossGuard pack over the analyzer protocol,
 converts to a Terraform plan, runs checkov and writes the JSON report.
 
 The stages overlap, so their seconds do not add up to the measured total: `render` is the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,6 +140,12 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--no-checkov", action="store_true")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per size and mode (this machine's speed varies by a third from run to run)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("ESTATE", "CHECKOV", "PLAN"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -153,10 +163,13 @@ def main() -> int:
             (estate_dir / "bench.yaml").write_text(estate_yaml(tenants))
             plan = Path(tmp) / "plan.json"
             for checkov in modes:
-                data = _child(estate_dir, checkov, plan)
-                if data is None:
-                    return 1
-                _print(tenants, data, checkov, plan)
+                runs: list[tuple[dict[str, Any], float | None]] = []
+                for _ in range(args.repeat):
+                    data = _child(estate_dir, checkov, plan)
+                    if data is None:
+                        return 1
+                    runs.append((data, checkov_alone(plan) if checkov else None))
+                _print(tenants, runs, checkov)
     return 0
 
 
@@ -176,7 +189,10 @@ def _child(estate_dir: Path, checkov: bool, plan: Path) -> dict[str, Any] | None
     return data
 
 
-def _print(tenants: int, data: dict[str, Any], checkov: bool, plan: Path) -> None:
+def _print(tenants: int, runs: list[tuple[dict[str, Any], float | None]], checkov: bool) -> None:
+    """The run of median total, stage by stage, then every run's total (and checkov alone)."""
+    runs = sorted(runs, key=lambda run: float(run[0]["timings"]["total"]))
+    data, _ = runs[len(runs) // 2]
     count = data["resources"]
     timings = data["timings"]
     label = "full gate" if checkov else "no-checkov"
@@ -185,20 +201,26 @@ def _print(tenants: int, data: dict[str, Any], checkov: bool, plan: Path) -> Non
             seconds = timings[stage]
             rate = count / seconds if seconds else 0
             print(
-                f"{tenants:>8} {count:>9} {stage:<11} {seconds:>8.2f} {rate:>8.0f}   ({label} run)"
+                f"{tenants:>8} {count:>9} {stage:<11} {seconds:>8.2f} {rate:>8.0f}   ({label}, median run)"
             )
-    total = timings["total"]
-    print(f"{tenants:>8} {count:>9} {label:<11} {total:>8.2f} {count / total:>8.0f}   (measured)")
+    totals = [float(run[0]["timings"]["total"]) for run in runs]
+    total = statistics.median(totals)
+    print(
+        f"{tenants:>8} {count:>9} {label:<11} {total:>8.2f} {count / total:>8.0f}   "
+        f"(median of {len(runs)}; runs {', '.join(f'{t:.2f}' for t in totals)} s)"
+    )
     if checkov:
-        alone = checkov_alone(plan)
+        alone = [run[1] or 0.0 for run in runs]
+        ratios = sorted(float(run[0]["timings"]["total"]) / (run[1] or 1.0) for run in runs)
         print(
-            f"{tenants:>8} {count:>9} {'checkov':<11} {alone:>8.2f} {count / alone:>8.0f}   "
-            f"(alone, same plan: the gate takes {total / alone:.2f}x)"
+            f"{tenants:>8} {count:>9} {'checkov':<11} {statistics.median(alone):>8.2f} "
+            f"{count / statistics.median(alone):>8.0f}   (alone, same plan, after each gate run: "
+            f"the gate takes {statistics.median(ratios):.2f}x, {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
         )
     print(
-        f"{tenants:>8} {count:>9} peak memory {data['peak_mb']:.0f} MB (gate process), "
-        f"{data['children_peak_mb']:.0f} MB (largest child: pack or checkov); "
-        f"mandatory findings: {data['mandatory']}"
+        f"{tenants:>8} {count:>9} peak memory {max(r[0]['peak_mb'] for r in runs):.0f} MB "
+        f"(gate process), {max(r[0]['children_peak_mb'] for r in runs):.0f} MB (largest child: "
+        f"pack or checkov); mandatory findings: {data['mandatory']}"
     )
 
 
