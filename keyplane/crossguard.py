@@ -139,6 +139,9 @@ def reconcile_config(
 class CrossGuardPack:
     """A running policy pack; use as a context manager (it is stopped with SIGINT on exit)."""
 
+    #: Analyze calls outstanding at once (`analyze_later`).
+    IN_FLIGHT = 64
+
     def __init__(
         self,
         pack_dir: Path = DEFAULT_PACK_DIR,
@@ -167,6 +170,7 @@ class CrossGuardPack:
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._stderr: list[bytes] = []
         self._stderr_reader: threading.Thread | None = None
+        self._in_flight = threading.BoundedSemaphore(self.IN_FLIGHT)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -335,9 +339,19 @@ class CrossGuardPack:
         return [finding for collect in collectors for finding in collect()]
 
     def analyze_later(self, resource: ResourceLike) -> Callable[[], list[Finding]]:
-        """Send the Analyze call now; the returned function waits for its findings."""
+        """Send the Analyze call now; the returned function waits for its findings.
+
+        At most `IN_FLIGHT` calls are outstanding: past that the caller waits for an answer (the
+        pack's server cancels some calls when thousands queue up at once).
+        """
         record, request = self._analyze_request(resource)
-        call = self._require().Analyze.future(request)
+        self._in_flight.acquire()
+        try:
+            call = self._require().Analyze.future(request)
+        except BaseException:
+            self._in_flight.release()
+            raise
+        call.add_done_callback(lambda _: self._in_flight.release())
 
         def collect() -> list[Finding]:
             try:

@@ -247,7 +247,7 @@ class CrossGuardStage:
                 self._send(resource)
 
     def analyze_stack(self, resources: Sequence[Registration]) -> None:
-        """Send AnalyzeStack (after every Analyze, as the engine does); `finish` collects it."""
+        """Send AnalyzeStack (once every resource's Analyze call is sent); `finish` collects it."""
         self._starter.join()
         if self._error is None and self._stack is None:
             try:

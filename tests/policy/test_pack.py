@@ -6,6 +6,7 @@ One pack process for the module, configured the way `--policy-pack-config` would
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -209,3 +210,41 @@ def test_unusable_settings_are_reported_once(reconfigured: CrossGuardPack) -> No
         )
     ]
     assert reconfigured.analyze(aws_stack()[1]) == []
+
+
+def test_each_message_is_converted_once_and_never_mistaken_for_another() -> None:
+    from google.protobuf import json_format, struct_pb2
+
+    from keyplane.crossguard_pack import _MessagesOnce
+
+    calls: list[object] = []
+
+    class Counting:
+        def MessageToDict(self, message: object, *args: object, **kwargs: object) -> object:
+            calls.append(message)
+            return json_format.MessageToDict(message, *args, **kwargs)  # type: ignore[arg-type]
+
+    once = _MessagesOnce(Counting())
+    once.LIMIT = 2
+    first, second, third = (
+        struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=n)}) for n in (1, 2, 3)
+    )
+    assert [once.MessageToDict(first) for _ in range(25)] == [{"n": 1.0}] * 25
+    assert once.MessageToDict(second) == {"n": 2.0}
+    assert once.MessageToDict(third) == {"n": 3.0}  # evicts the first
+    assert once.MessageToDict(first) == {"n": 1.0}
+    assert calls == [first, second, third, first]
+    # Other forms of the call go straight through.
+    assert once.MessageToDict(first, preserving_proto_field_name=True) == {"n": 1.0}
+    assert len(calls) == 5
+
+
+def test_thousands_of_analyze_calls_in_flight_are_all_answered(pack: CrossGuardPack) -> None:
+    """`keyplane scan` submits a whole export at once; the pack's server cancels calls when
+    thousands queue up, so at most `IN_FLIGHT` are outstanding."""
+    key = next(r for r in aws_stack() if r.type == KEY)
+    many = [replace(key, name=f"{key.name}-{i}", urn=f"{key.urn}-{i}") for i in range(3000)]
+    collectors = [pack.analyze_later(r) for r in many]
+    findings = [f for collect in collectors for f in collect()]
+    assert {f.resource for f in findings} <= {r.urn for r in many}
+    assert pack._in_flight._value == pack.IN_FLIGHT  # type: ignore[attr-defined]
