@@ -45,7 +45,7 @@ def read(tmp_path: Path, text: str) -> tuple[object, dict[tuple[str | int, ...],
 def test_plain_values_follow_yaml_1_2(tmp_path: Path, text: str, value: object) -> None:
     data, _ = read(tmp_path, f"k: {text}\n")
     assert data == {"k": value}
-    assert type(data["k"]) is type(value)  # type: ignore[index]
+    assert type(data["k"]) is type(value)
 
 
 def test_every_field_and_item_has_its_line(tmp_path: Path) -> None:

@@ -51,15 +51,19 @@ def test_the_fast_path_registers_what_the_mock_monitor_does(
 
     def spy(self: Any, request: Any) -> Any:
         generic_calls.append(request.name)
-        return original(self, request)
+        return original(self, request)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(pulumi_mocks.MockMonitor, "RegisterResource", spy)
     config, secret_keys = stack_config(env, estate.root, TODAY)
     account, region = (
         (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
     )
+
+    def program() -> None:
+        runpy.run_path(str(STACKS_DIR / "__main__.py"), run_name="__main__")
+
     generic = render(
-        lambda: runpy.run_path(str(STACKS_DIR / "__main__.py"), run_name="__main__"),
+        program,
         project=PROJECT,
         stack=env.name,
         config=config,
