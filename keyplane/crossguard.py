@@ -332,12 +332,6 @@ class CrossGuardPack:
         response = self._call(lambda stub: stub.Analyze(request))
         return self._findings(response.diagnostics, {record.urn: record}, default=record)
 
-    def analyze_many(self, resources: Sequence[ResourceLike]) -> list[Finding]:
-        """Analyze resources with their calls in flight together (the pack serves four at once),
-        so that a busy caller pays one round trip per batch rather than one per resource."""
-        collectors = [self.analyze_later(r) for r in resources]
-        return [finding for collect in collectors for finding in collect()]
-
     def analyze_later(self, resource: ResourceLike) -> Callable[[], list[Finding]]:
         """Send the Analyze call now; the returned function waits for its findings.
 

@@ -55,7 +55,6 @@ from keyplane.rules.checks.verdict import Outcome, Verdict
 
 PACK_NAME = "keyplane"
 SETTINGS_POLICY = "keyplane-settings"
-EXCEPTED_SUFFIX = "-excepted"
 #: The stack configuration key the program reads its environment from (stacks/__main__.py).
 STACK_CONFIG_ENVIRONMENT = "keyplane:environment"
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy-packs" / "keyplane"

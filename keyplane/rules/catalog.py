@@ -39,6 +39,9 @@ class Point(StrEnum):
         return _POINT_LABELS[self]
 
 
+#: The name of a rule's companion policy that reports excepted violations: its policy's, plus this.
+EXCEPTED_SUFFIX = "-excepted"
+
 _POINT_LABELS = {
     Point.CROSSGUARD: "CrossGuard policy pack (pulumi preview / up, offline preview)",
     Point.CHECKOV: "checkov custom check on the Terraform-plan form",
@@ -69,7 +72,7 @@ class Rule:
     @property
     def excepted_policy_name(self) -> str:
         """The advisory companion policy that reports the violations an exception covers."""
-        return f"{self.policy_name}-excepted"
+        return self.policy_name + EXCEPTED_SUFFIX
 
     @property
     def default_enforcement(self) -> Enforcement:

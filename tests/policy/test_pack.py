@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 
 from keyplane.crossguard import CrossGuardPack
-from keyplane.crossguard_pack import EXCEPTED_SUFFIX, SETTINGS_POLICY
+from keyplane.crossguard_pack import SETTINGS_POLICY
 from keyplane.findings import Engine, Finding
-from keyplane.rules.catalog import Enforcement, Point, rules_at
+from keyplane.rules.catalog import EXCEPTED_SUFFIX, Enforcement, Point, rules_at
 from tests.policy.stacks import (
     ACCOUNT,
     ADMIN,

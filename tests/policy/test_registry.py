@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from keyplane.crossguard_pack import EXCEPTED_SUFFIX, SETTINGS_POLICY, Settings, policies
-from keyplane.rules.catalog import RULES, Point, rules_at
+from keyplane.crossguard_pack import SETTINGS_POLICY, Settings, policies
+from keyplane.rules.catalog import EXCEPTED_SUFFIX, RULES, Point, rules_at
 from keyplane.rules.checks import RESOURCE_CHECKS, STACK_CHECKS
 
 G_RULES = {r.id for r in rules_at(Point.CROSSGUARD)}
