@@ -31,6 +31,7 @@ from keyplane.wire import STACK_TYPE, Registration
 
 if TYPE_CHECKING:
     from keyplane.checkov import PendingCheckov
+    from keyplane.render import PlaceholderMocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -121,10 +122,12 @@ def render_environment(
     *,
     today: date | None = None,
     on_register: Callable[[Registration], None] | None = None,
+    mocks_class: type[PlaceholderMocks] | None = None,
 ) -> list[Registration]:
     """Run the real stack program for `env` under the mock engine (preview mode).
 
-    `on_register` sees each resource as the program registers it (to pipeline the analysis).
+    `on_register` sees each resource as the program registers it (to pipeline the analysis);
+    `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path).
     """
     import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
 
@@ -146,7 +149,7 @@ def render_environment(
             stack=env.name,
             config=config,
             secret_keys=secret_keys,
-            mocks=PlaceholderMocks(account, region),
+            mocks=(mocks_class or PlaceholderMocks)(account, region),
             on_register=on_register,
         )
     except pulumi.RunError as err:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import runpy
 from datetime import date
 from typing import Any
 
@@ -12,8 +11,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 
 from keyplane.config import load_estate
-from keyplane.gate import PROJECT, STACKS_DIR, render_environment, stack_config
-from keyplane.render import PlaceholderMocks, render
+from keyplane.gate import render_environment
+from keyplane.render import PlaceholderMocks
 from tests.conftest import BUNDLED_ESTATE
 
 TODAY = date(2026, 11, 23)
@@ -54,22 +53,7 @@ def test_the_fast_path_registers_what_the_mock_monitor_does(
         return original(self, request)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(pulumi_mocks.MockMonitor, "RegisterResource", spy)
-    config, secret_keys = stack_config(env, estate.root, TODAY)
-    account, region = (
-        (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
-    )
-
-    def program() -> None:
-        runpy.run_path(str(STACKS_DIR / "__main__.py"), run_name="__main__")
-
-    generic = render(
-        program,
-        project=PROJECT,
-        stack=env.name,
-        config=config,
-        secret_keys=secret_keys,
-        mocks=ThroughTheMockMonitor(account, region),
-    ).resources
+    generic = render_environment(env, estate.root, today=TODAY, mocks_class=ThroughTheMockMonitor)
 
     assert len(fast) > 20
     assert len(generic_calls) >= len(generic)
