@@ -1,7 +1,7 @@
 """Benchmark of the offline preview gate: seconds, resources per second and peak memory per stage.
 
     python3 -m uv run --frozen python benchmarks/preview_bench.py [--tenants 20 200] [--no-checkov]
-        [--repeat 3]
+        [--repeat 3] [--cold]
 
 For each N it writes an estate of N tenants (two keys, a secret and a key user each) to a
 temporary directory and runs the gate without checkov, then with it, each run in a fresh process
@@ -10,6 +10,13 @@ checkov alone on the emitted plan for comparison. Totals are reported as the med
 run's figure: on a shared 2-core machine the same work takes up to a third longer from one
 minute to the next. Each run renders the stack, runs the CrossGuard pack over the analyzer protocol,
 converts to a Terraform plan, runs checkov and writes the JSON report.
+
+Runs are warm by default: Python's compiled modules are on disk, as after any first run on a
+machine that writes them. Where PYTHONDONTWRITEBYTECODE is set (as on keyplane's CI machines),
+every process would otherwise recompile all it imports (about a second for the gate and the pack,
+most of checkov's start-up); the benchmark lifts it for its runs and discards a first warm-up run.
+`--cold` runs no warm-up and has every process compile what it imports (compiled modules are
+neither read nor written): the first run on a fresh install.
 
 The stages overlap, so their seconds do not add up to the measured total: `render` is the
 program's run (the pack analyses resources meanwhile, and checkov starts up); `crossguard` what
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -113,7 +121,7 @@ def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, objec
     }
 
 
-def checkov_alone(plan: Path) -> float:
+def checkov_alone(plan: Path, env: dict[str, str]) -> float:
     from keyplane.checkov import checkov_command
 
     started = time.monotonic()
@@ -131,6 +139,7 @@ def checkov_alone(plan: Path) -> float:
         ],
         capture_output=True,
         check=False,
+        env=env,
     )
     return time.monotonic() - started
 
@@ -146,6 +155,11 @@ def main() -> int:
         help="runs per size and mode (this machine's speed varies by a third from run to run)",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up run and no compiled modules: first-run figures",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("ESTATE", "CHECKOV", "PLAN"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -154,6 +168,13 @@ def main() -> int:
         print(json.dumps(run_once(Path(estate_dir), checkov == "1", Path(plan))))
         return 0
 
+    env = dict(os.environ)
+    no_cache = tempfile.TemporaryDirectory(prefix="keyplane-bench-nocache-")
+    if args.cold:  # an empty cache to read compiled modules from, and nothing written to it
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=no_cache.name)
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    warm_up = not args.cold
     print(f"{'tenants':>8} {'resources':>9} {'stage':<11} {'seconds':>8} {'res/s':>8}")
     modes = [False] if args.no_checkov else [False, True]
     for tenants in args.tenants:
@@ -162,18 +183,24 @@ def main() -> int:
             estate_dir.mkdir()
             (estate_dir / "bench.yaml").write_text(estate_yaml(tenants))
             plan = Path(tmp) / "plan.json"
+            if warm_up:  # once, at the first size: it compiles every module the runs import
+                warm_up = False
+                if _child(estate_dir, modes[-1], plan, env) is None:
+                    return 1
             for checkov in modes:
                 runs: list[tuple[dict[str, Any], float | None]] = []
                 for _ in range(args.repeat):
-                    data = _child(estate_dir, checkov, plan)
+                    data = _child(estate_dir, checkov, plan, env)
                     if data is None:
                         return 1
-                    runs.append((data, checkov_alone(plan) if checkov else None))
+                    runs.append((data, checkov_alone(plan, env) if checkov else None))
                 _print(tenants, runs, checkov)
     return 0
 
 
-def _child(estate_dir: Path, checkov: bool, plan: Path) -> dict[str, Any] | None:
+def _child(
+    estate_dir: Path, checkov: bool, plan: Path, env: dict[str, str]
+) -> dict[str, Any] | None:
     """One measured run in a fresh process (so that peak memory is that run's own)."""
     child = subprocess.run(
         [sys.executable, __file__, "--child", str(estate_dir), "1" if checkov else "0", str(plan)],
@@ -181,6 +208,7 @@ def _child(estate_dir: Path, checkov: bool, plan: Path) -> dict[str, Any] | None
         text=True,
         check=False,
         cwd=REPO,
+        env=env,
     )
     if child.returncode != 0:
         print(child.stderr, file=sys.stderr)

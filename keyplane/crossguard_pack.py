@@ -20,7 +20,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -93,6 +93,30 @@ def _keep_wire_form() -> bool:
     return True
 
 
+class _ByIdentity:
+    """A bounded cache of what was made from an object, keyed by the object's identity.
+
+    An entry holds its object, so the identity cannot pass to another object while cached;
+    the oldest entries go first past `limit`. Hits take no lock (one C call under the GIL).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._cache: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, obj: Any, make: Callable[[Any], Any]) -> Any:
+        hit = self._cache.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        made = make(obj)
+        with self._lock:
+            self._cache[id(obj)] = (obj, made)
+            while len(self._cache) > self.limit:
+                self._cache.popitem(last=False)
+        return made
+
+
 class _MessagesOnce:
     """`json_format` as `pulumi_policy.policy` sees it, converting each message once.
 
@@ -100,16 +124,14 @@ class _MessagesOnce:
     Analyze call and, in AnalyzeStack, every resource once per stack policy (15 passes over the
     whole stack). Policies only read the properties (`_keep_wire_form` hands them over
     read-only), so the conversions are shared. A message is recognised by identity: protobuf
-    (upb) hands out the same object for the same field, and the cache holds the message, so its
-    identity cannot pass to another while cached.
+    (upb) hands out the same object for the same field.
     """
 
     LIMIT = 50_000
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, limit: int = LIMIT) -> None:
         self._module = module
-        self._cache: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._converted = _ByIdentity(limit)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
@@ -117,23 +139,23 @@ class _MessagesOnce:
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
             return self._module.MessageToDict(message, *args, **kwargs)
-        with self._lock:
-            hit = self._cache.get(id(message))
-        if hit is not None and hit[0] is message:
-            return hit[1]
-        converted = self._module.MessageToDict(message)
-        with self._lock:
-            self._cache[id(message)] = (message, converted)
-            while len(self._cache) > self.LIMIT:
-                self._cache.popitem(last=False)
-        return converted
+        return self._converted.get(message, self._module.MessageToDict)
 
 
-def _convert_each_message_once() -> None:
-    """See `_MessagesOnce`; without the SDK's module-level `json_format`, nothing changes."""
+def _convert_each_message_once() -> bool:
+    """See `_MessagesOnce`; without the SDK's module-level `json_format`, nothing changes.
+
+    Once each message is converted once, each resource's properties are the same dictionary
+    for every policy, so they get the same read-only view as well: a policy can then tell the
+    resources (or stack) the previous policy judged by identity (`_Memo`).
+    """
     module = getattr(_sdk, "json_format", None)
-    if module is not None and callable(getattr(module, "MessageToDict", None)):
-        setattr(_sdk, "json_format", _MessagesOnce(module))  # noqa: B010 - the SDK's import
+    if module is None or not callable(getattr(module, "MessageToDict", None)):
+        return False
+    setattr(_sdk, "json_format", _MessagesOnce(module))  # noqa: B010 - the SDK's import
+    views = _ByIdentity(_MessagesOnce.LIMIT)
+    setattr(_sdk, "unknown_checking_proxy", lambda props: views.get(props, MappingProxyType))  # noqa: B010
+    return True
 
 
 class CannotJudge(UnknownValueError):
@@ -265,24 +287,39 @@ def _report(
 class _Memo(threading.local):
     """What the previous policy computed for the same resource (or stack) and context.
 
-    The SDK runs every policy of the pack on the same resource one after the other, each with a
-    fresh copy of its properties; keyplane builds the facts and verdicts once per resource.
+    The SDK runs every policy of the pack on the same resource one after the other; keyplane
+    builds the facts and verdicts once per resource. Where each message is converted once
+    (`_convert_each_message_once`), the policies of one call see the very same property
+    objects, which tells the call apart at once; otherwise each sees fresh copies, and the
+    resource's key (`key()`) and properties are compared.
     """
 
     def __init__(self) -> None:
         self.key: tuple[object, ...] = ()
-        self.props: list[Mapping[str, Any]] = []
+        self.props: Sequence[Mapping[str, Any]] = ()
         self.facts: Any = None
         self.context: Context | None = None
         self.verdicts: dict[str, list[Verdict]] = {}
 
     def get(
-        self, key: tuple[object, ...], props: list[Mapping[str, Any]], context: Context, build: Any
+        self,
+        key: Callable[[], tuple[object, ...]],
+        props: Sequence[Mapping[str, Any]],
+        context: Context,
+        build: Callable[[], Any],
     ) -> Any:
-        if key != self.key or props != self.props or context is not self.context:
-            self.key, self.props, self.context, self.facts = key, props, context, build()
+        if context is self.context and _same_objects(props, self.props):
+            return self.facts
+        known = key()
+        if known != self.key or props != self.props or context is not self.context:
+            self.key, self.context, self.facts = known, context, build()
             self.verdicts = {}
+        self.props = props
         return self.facts
+
+
+def _same_objects(these: Sequence[object], those: Sequence[object]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
 
 
 _RESOURCE_MEMO = _Memo()
@@ -294,7 +331,7 @@ def _resource_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets:
         context = settings.context()
         memo = _RESOURCE_MEMO
         facts = memo.get(
-            (args.urn, args.resource_type, str(args.opts.protect)),
+            lambda: (args.urn, args.resource_type, str(args.opts.protect)),
             [args.props],
             context,
             lambda: facts_from_resource(_resource(args), secrets_marked=secrets),
@@ -328,7 +365,7 @@ def _stack_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets: bo
         context = settings.context()
         memo = _STACK_MEMO
         stack = memo.get(
-            _stack_key(args),
+            lambda: _stack_key(args),
             [r.props for r in args.resources],
             context,
             lambda: stack_facts(_stack_resources(args), secrets_marked=secrets),

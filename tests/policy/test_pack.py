@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -224,8 +225,7 @@ def test_each_message_is_converted_once_and_never_mistaken_for_another() -> None
             calls.append(message)
             return json_format.MessageToDict(message, *args, **kwargs)
 
-    once = _MessagesOnce(Counting())
-    once.LIMIT = 2
+    once = _MessagesOnce(Counting(), limit=2)
     first, second, third = (
         struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=n)}) for n in (1, 2, 3)
     )
@@ -237,6 +237,58 @@ def test_each_message_is_converted_once_and_never_mistaken_for_another() -> None
     # Other forms of the call go straight through.
     assert once.MessageToDict(first, preserving_proto_field_name=True) == {"n": 1.0}
     assert len(calls) == 5
+
+
+def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.protobuf import struct_pb2
+    from pulumi_policy import policy
+
+    from keyplane.crossguard_pack import _convert_each_message_once
+
+    sdk: Any = policy
+
+    monkeypatch.setattr(sdk, "json_format", sdk.json_format)
+    monkeypatch.setattr(sdk, "unknown_checking_proxy", sdk.unknown_checking_proxy)
+    assert _convert_each_message_once()
+    message = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=1)})
+    other = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=1)})
+    view = sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(message))
+    assert view == {"n": 1.0}
+    assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(message)) is view
+    assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(other)) is not view
+    with pytest.raises(TypeError):
+        view["n"] = 2
+
+
+def test_the_memo_rebuilds_for_another_resource_context_or_call() -> None:
+    from keyplane.crossguard_pack import _Memo
+    from keyplane.rules.checks.context import Context
+
+    memo = _Memo()
+    built: list[str] = []
+    keyed: list[str] = []
+    first, second = Context("prod", AS_OF), Context("dev", AS_OF)
+
+    def get(key: str, props: list[dict[str, int]], context: Context) -> object:
+        def resource_key() -> tuple[object, ...]:
+            keyed.append(key)
+            return (key,)
+
+        def build() -> str:
+            built.append(key)
+            return f"facts of {key}"
+
+        return memo.get(resource_key, props, context, build)
+
+    props = [{"n": 1}]
+    assert get("a", props, first) == "facts of a"
+    assert get("a", props, first) == "facts of a"  # the same objects: not even keyed again
+    assert (built, keyed) == (["a"], ["a"])
+    assert get("a", [{"n": 1}], first) == "facts of a"  # equal copies of the same resource
+    assert get("b", [{"n": 1}], first) == "facts of b"  # another resource, equal properties
+    assert get("b", [{"n": 2}], first) == "facts of b"  # new properties
+    assert get("b", [{"n": 2}], second) == "facts of b"  # another context
+    assert built == ["a", "b", "b", "b"]
 
 
 def test_thousands_of_analyze_calls_in_flight_are_all_answered(pack: CrossGuardPack) -> None:
