@@ -124,7 +124,23 @@ def supported_types(rule_id: str) -> tuple[str, ...]:
 
 @cache
 def context() -> Context:
-    """The judging context from the environment (see the module's docstring), read once."""
+    """The judging context from the environment (see the module's docstring), read once.
+
+    Unusable settings stop checkov with one line and exit code 2: raised from a check, the error
+    would be logged with a traceback for every check of every resource.
+    """
+    try:
+        return _context()
+    except SettingsError as err:
+        print(
+            f"keyplane checks: {err} (they read {ENVIRONMENT_VAR}, {SETTINGS_VAR} and "
+            f"{ESTATE_VAR}: set {ENVIRONMENT_VAR} to the stack's environment)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
+def _context() -> Context:
     environment = os.environ.get(ENVIRONMENT_VAR, "")
     today = date.today()
     raw = os.environ.get(SETTINGS_VAR)

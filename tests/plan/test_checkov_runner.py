@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pulumi_aws as aws
 import pytest
 
 from keyplane.checkov import (
+    CUSTOM_CHECKS_DIR,
     CheckovError,
     PendingCheckov,
     checkov_command,
@@ -83,6 +86,35 @@ def test_checkov_failing_without_json_is_a_clear_error(monkeypatch: pytest.Monke
     monkeypatch.setenv("KEYPLANE_CHECKOV", "false")
     with pytest.raises(CheckovError, match=r"checkov failed \(exit 1\): no output"):
         run_checkov({}, {}, environment="dev")
+
+
+def test_keyplane_checks_without_an_environment_stop_checkov_with_one_line(tmp_path: Path) -> None:
+    """Run by hand without KEYPLANE_ENVIRONMENT: one line and exit 2, not a traceback for every
+    check of every resource."""
+    converted = to_terraform_plan(
+        render(_bucket_without_guards, project="keyplane", stack="dev").resources
+    )
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(converted.plan))
+    unset = {"KEYPLANE_ENVIRONMENT", "KEYPLANE_SETTINGS", "KEYPLANE_ESTATE", "PULUMI_STACK"}
+    result = subprocess.run(
+        [
+            *checkov_command(),
+            *("-f", str(plan), "--framework", "terraform_plan", "--skip-download", "-o", "json"),
+            *("--external-checks-dir", str(CUSTOM_CHECKS_DIR)),
+        ],
+        env={k: v for k, v in os.environ.items() if k not in unset},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "keyplane checks: keyplane-settings.environment: no environment given and PULUMI_STACK "
+        "is not set (they read KEYPLANE_ENVIRONMENT, KEYPLANE_SETTINGS and KEYPLANE_ESTATE: set "
+        "KEYPLANE_ENVIRONMENT to the stack's environment)"
+    ]
 
 
 def test_custom_check_results_use_the_rule_and_its_message() -> None:
