@@ -9,7 +9,7 @@ administrators and auditors, and the roles' own policies name the keys.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -252,32 +252,17 @@ class AccessRoles(pulumi.ComponentResource):
         self, name: str, args: AccessRolesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        role_tags = tags(args.environment)
 
-        self.key_admin_role = aws.iam.Role(
+        self.key_admin_role = self._role(
             f"{name}-key-admin",
-            aws.iam.RoleArgs(
-                name=args.key_admin_role_name,
-                path=ROLE_PATH,
-                description=f"keyplane {args.environment}: manages the environment's KMS keys "
-                "(no cryptographic use); MFA required",
-                assume_role_policy=to_json(key_admin_trust_policy(args)),
-                max_session_duration=args.max_session_seconds,
-                tags=role_tags,
-            ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-key-admin-permissions",
-            aws.iam.RolePolicyArgs(
-                role=self.key_admin_role.id,
-                name="keyplane-key-administration",
-                policy=pulumi.Output.from_input(args.administered_key_arns).apply(
-                    lambda arns: to_json(key_admin_permissions(args, cast(Sequence[str], arns)))
-                ),
-            ),
-            opts=child,
+            args,
+            role_name=args.key_admin_role_name,
+            description=f"keyplane {args.environment}: manages the environment's KMS keys "
+            "(no cryptographic use); MFA required",
+            trust=key_admin_trust_policy(args),
+            policy_name="keyplane-key-administration",
+            key_arns=args.administered_key_arns,
+            permissions=key_admin_permissions,
         )
         self.key_admin_role_arn = self.key_admin_role.arn
         self.key_admin_role_name = self.key_admin_role.name
@@ -286,29 +271,16 @@ class AccessRoles(pulumi.ComponentResource):
         self.auditor_role_arn = None
         self.auditor_role_name = None
         if args.auditors:
-            self.auditor_role = aws.iam.Role(
+            self.auditor_role = self._role(
                 f"{name}-key-auditor",
-                aws.iam.RoleArgs(
-                    name=args.auditor_role_name,
-                    path=ROLE_PATH,
-                    description=f"keyplane {args.environment}: reads key metadata, the audit "
-                    "trail and secrets' metadata (no decrypt, no secret value)",
-                    assume_role_policy=to_json(auditor_trust_policy(args)),
-                    max_session_duration=args.max_session_seconds,
-                    tags=role_tags,
-                ),
-                opts=child,
-            )
-            aws.iam.RolePolicy(
-                f"{name}-key-auditor-permissions",
-                aws.iam.RolePolicyArgs(
-                    role=self.auditor_role.id,
-                    name="keyplane-key-audit",
-                    policy=pulumi.Output.from_input(args.audited_key_arns).apply(
-                        lambda arns: to_json(auditor_permissions(args, cast(Sequence[str], arns)))
-                    ),
-                ),
-                opts=child,
+                args,
+                role_name=args.auditor_role_name,
+                description=f"keyplane {args.environment}: reads key metadata, the audit "
+                "trail and secrets' metadata (no decrypt, no secret value)",
+                trust=auditor_trust_policy(args),
+                policy_name="keyplane-key-audit",
+                key_arns=args.audited_key_arns,
+                permissions=auditor_permissions,
             )
             self.auditor_role_arn = self.auditor_role.arn
             self.auditor_role_name = self.auditor_role.name
@@ -321,3 +293,42 @@ class AccessRoles(pulumi.ComponentResource):
                 "auditor_role_name": self.auditor_role_name,
             }
         )
+
+    def _role(
+        self,
+        name: str,
+        args: AccessRolesArgs,
+        *,
+        role_name: str,
+        description: str,
+        trust: PolicyDocument,
+        policy_name: str,
+        key_arns: pulumi.Input[Sequence[pulumi.Input[str]]],
+        permissions: Callable[[AccessRolesArgs, Sequence[str]], PolicyDocument],
+    ) -> aws.iam.Role:
+        """A role under `ROLE_PATH` and its inline policy (`<name>-permissions`) over `key_arns`."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            name,
+            aws.iam.RoleArgs(
+                name=role_name,
+                path=ROLE_PATH,
+                description=description,
+                assume_role_policy=to_json(trust),
+                max_session_duration=args.max_session_seconds,
+                tags=tags(args.environment),
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-permissions",
+            aws.iam.RolePolicyArgs(
+                role=role.id,
+                name=policy_name,
+                policy=pulumi.Output.from_input(key_arns).apply(
+                    lambda arns: to_json(permissions(args, cast(Sequence[str], arns)))
+                ),
+            ),
+            opts=child,
+        )
+        return role
