@@ -1,11 +1,14 @@
-"""What the components of every cloud share: the input error and the keyplane tags."""
+"""What the components of every cloud share: the input error, the keyplane tags and the
+declared secrets of the secret stores that take them as declared (GCP, Azure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
+from keyplane.config.model import Environment
 from keyplane.standard import TAG_ENVIRONMENT, TAG_MANAGED, TAG_PURPOSE, TAG_TENANT, KeyPurpose
 
 
@@ -37,3 +40,35 @@ def tags(
         result[TAG_TENANT] = tenant
     result.update(extra or {})
     return result
+
+
+@dataclass(frozen=True)
+class DeclaredSecret:
+    """A declared secret as a GCP or Azure secret store provisions it.
+
+    rotation_days: the secret's rotation period (GCP: Secret Manager's rotation notifications;
+        Azure: the secret expires this many days after it is set).
+    users: the principals that may read this secret only (GCP: IAM members granted
+        `roles/secretmanager.secretAccessor`; Azure: Entra ID object IDs granted Key Vault
+        Secrets User).
+    """
+
+    name: str
+    purpose: KeyPurpose
+    rotation_days: int
+    tenant: str | None = None
+    users: tuple[str, ...] = ()
+
+
+def declared_secrets(env: Environment) -> tuple[DeclaredSecret, ...]:
+    """The environment's secrets with the policy's defaults applied."""
+    return tuple(
+        DeclaredSecret(
+            name=s.name,
+            purpose=s.purpose,
+            rotation_days=env.secret_rotation_days(s),
+            tenant=s.tenant,
+            users=env.users_of(s.name),
+        )
+        for s in env.secrets
+    )

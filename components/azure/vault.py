@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pulumi
 from pulumi_azure_native import authorization, keyvault
 
+from components._common import DeclaredSecret, declared_secrets
 from components.azure import roles
 from components.azure._common import (
     after,
@@ -23,11 +24,10 @@ from components.azure._common import (
     tags,
     vault_name,
 )
-from keyplane.config.model import Environment, ResolvedKey
+from keyplane.config.model import ResolvedKey
 from keyplane.standard import (
     AZURE_MIN_SOFT_DELETE_RETENTION_DAYS,
     AZURE_SOFT_DELETE_RANGE,
-    KeyPurpose,
     Usage,
 )
 
@@ -47,33 +47,9 @@ DEFAULT_ROTATION_NOTICE_DAYS = 30
 _MIN_EXPIRY_DAYS = 28
 
 
-@dataclass(frozen=True)
-class AzureSecret:
-    """A declared secret as the vault provisions it.
-
-    rotation_days: the secret expires this many days after `secrets_start_on`.
-    users: Entra ID object IDs granted Key Vault Secrets User on this secret only.
-    """
-
-    name: str
-    purpose: KeyPurpose
-    rotation_days: int
-    tenant: str | None = None
-    users: tuple[str, ...] = ()
-
-
-def secrets_of(env: Environment) -> tuple[AzureSecret, ...]:
-    """The environment's secrets with the policy's defaults applied."""
-    return tuple(
-        AzureSecret(
-            name=s.name,
-            purpose=s.purpose,
-            rotation_days=env.secret_rotation_days(s),
-            tenant=s.tenant,
-            users=env.users_of(s.name),
-        )
-        for s in env.secrets
-    )
+#: A declared secret as the vault provisions it (`components._common.DeclaredSecret`).
+AzureSecret = DeclaredSecret
+secrets_of = declared_secrets
 
 
 @dataclass(frozen=True)

@@ -9,43 +9,19 @@ from datetime import UTC, date, datetime, timedelta
 import pulumi
 import pulumi_gcp as gcp
 
+from components._common import DeclaredSecret, declared_secrets
 from components.gcp import roles
 from components.gcp._common import after, binding_name, check_members, invalid, labels, seconds
-from keyplane.config.model import Environment
-from keyplane.standard import GCP_MIN_DESTROY_SCHEDULED_DAYS, KeyPurpose
+from keyplane.standard import GCP_MIN_DESTROY_SCHEDULED_DAYS
 
 SECRET_MANAGER_SERVICE = "secretmanager.googleapis.com"
 #: A Cloud region (Secret Manager replicates user-managed secrets to regions only).
 _REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 
 
-@dataclass(frozen=True)
-class GcpSecret:
-    """A declared secret as the vault provisions it.
-
-    rotation_days: period of Secret Manager's rotation notifications, in days.
-    users: IAM members granted `roles/secretmanager.secretAccessor` on this secret only.
-    """
-
-    name: str
-    purpose: KeyPurpose
-    rotation_days: int
-    tenant: str | None = None
-    users: tuple[str, ...] = ()
-
-
-def secrets_of(env: Environment) -> tuple[GcpSecret, ...]:
-    """The environment's secrets with the policy's defaults applied."""
-    return tuple(
-        GcpSecret(
-            name=s.name,
-            purpose=s.purpose,
-            rotation_days=env.secret_rotation_days(s),
-            tenant=s.tenant,
-            users=env.users_of(s.name),
-        )
-        for s in env.secrets
-    )
+#: A declared secret as the vault provisions it (`components._common.DeclaredSecret`).
+GcpSecret = DeclaredSecret
+secrets_of = declared_secrets
 
 
 @dataclass(frozen=True)
