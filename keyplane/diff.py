@@ -28,10 +28,12 @@ from keyplane.facts.access import (
     Target,
     action_label,
     actions_access,
+    is_account_wide,
     is_broad_role,
     is_wildcard_action,
     is_wildcard_principal,
     principal_scope,
+    requires_mfa,
 )
 from keyplane.facts.model import (
     AccessBinding,
@@ -45,6 +47,7 @@ from keyplane.facts.model import (
     LogBucket,
     LogSink,
     ObjectLock,
+    Role,
     Secret,
     SecretRotation,
     Trail,
@@ -331,9 +334,24 @@ def _target_of(facts: Facts) -> Target | None:
 
 def _principals(facts: Iterable[Facts]) -> Iterator[str]:
     for item in facts:
-        for grant in _grants_of(item):
+        for grant in (*_grants_of(item), *_trust_of(item)):
             if isinstance(grant.principal, str) and grant.effect is Effect.ALLOW:
                 yield grant.principal
+
+
+def _trust_of(facts: Facts | None) -> tuple[Grant, ...]:
+    """Who may assume a role (its trust policy), when known."""
+    trust = facts.trust if isinstance(facts, Role) else ()
+    return trust if isinstance(trust, tuple) else ()
+
+
+def _trusted(facts: Facts | None) -> dict[str, Grant]:
+    """Principals a role's trust policy allows (their last statement, when several)."""
+    return {
+        grant.principal: grant
+        for grant in _trust_of(facts)
+        if grant.effect is Effect.ALLOW and isinstance(grant.principal, str)
+    }
 
 
 @lru_cache(maxsize=4096)
@@ -399,6 +417,14 @@ def _access_text(access: frozenset[Access]) -> str:
     return "+".join(a.value for a in Access if a in access) or "no key rights"
 
 
+def _foreign_scope(principal: str, context: _Context) -> tuple[str, str] | None:
+    """(its account or project, the stack's) for a principal of another account or project."""
+    scope = principal_scope(principal)
+    if scope is None or not context.home_scopes or scope in context.home_scopes:
+        return None
+    return scope, ", ".join(sorted(context.home_scopes))
+
+
 def _judge_grants(
     name: str,
     was: Facts | None,
@@ -450,9 +476,8 @@ def _judge_grants(
                     "key administrator.",
                 )
             )
-        scope = principal_scope(principal)
-        if scope is not None and context.home_scopes and scope not in context.home_scopes:
-            home = ", ".join(sorted(context.home_scopes))
+        if (foreign := _foreign_scope(principal, context)) is not None:
+            scope, home = foreign
             risks.append(
                 Risk(
                     "KM-ENV-002",
@@ -481,6 +506,58 @@ def _judge_grants(
             notes.append(f"{name}: {principal} granted {label}")
         elif gained:
             notes.append(f"{name}: {principal} gains {_access_text(gained)}")
+
+
+def _judge_trust(
+    name: str,
+    was: Role | None,
+    now: Role | None,
+    context: _Context,
+    risks: list[Risk],
+    notes: list[str],
+) -> None:
+    """Who may assume a role (KM-ACC-003, KM-ENV-002): whoever may, holds what it is granted."""
+    before, after = _trusted(was), _trusted(now)
+    for principal in sorted(before.keys() - after.keys()):
+        notes.append(f"{name}: {principal} may no longer assume the role")
+    for principal, grant in sorted(after.items(), key=lambda item: item[0]):
+        previous = before.get(principal)
+        if previous is not None:
+            if requires_mfa(previous) and not requires_mfa(grant):
+                risks.append(
+                    Risk(
+                        "KM-ACC-003",
+                        f"{name}: {principal} may now assume the role without MFA; keep "
+                        "aws:MultiFactorAuthPresent in the trust policy.",
+                    )
+                )
+            continue
+        if is_wildcard_principal(principal):
+            risks.append(
+                Risk(
+                    "KM-ACC-003",
+                    f"{name}: anyone ({principal}) may assume the role; trust the specific roles "
+                    "or users instead.",
+                )
+            )
+        elif is_account_wide(principal):
+            risks.append(
+                Risk(
+                    "KM-ACC-003",
+                    f"{name}: every principal of account {principal.split(':')[4]} may assume the "
+                    "role; trust the specific roles or users instead.",
+                )
+            )
+        if (foreign := _foreign_scope(principal, context)) is not None:
+            scope, home = foreign
+            risks.append(
+                Risk(
+                    "KM-ENV-002",
+                    f"{name}: {principal} from account {scope} (the stack's: {home}) may assume "
+                    "the role; trust only principals of this environment.",
+                )
+            )
+        notes.append(f"{name}: {principal} may assume the role")
 
 
 # --- per kind of resource -------------------------------------------------------------------------
@@ -538,6 +615,17 @@ def _judge(
             _judge_grants(
                 name, before, after if action is not Action.DELETE else None, context, risks, notes
             )
+
+    role_before, role_after = _one(was, Role), _one(now, Role)
+    if role_before is not None or role_after is not None:
+        _judge_trust(
+            name,
+            role_before,
+            role_after if action is not Action.DELETE else None,
+            context,
+            risks,
+            notes,
+        )
 
     if action is Action.DELETE:
         _judge_removed(name, was, risks)

@@ -78,6 +78,17 @@ def is_account_wide(principal: str) -> bool:
     return bool(re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:root", principal))
 
 
+_MFA_KEYS = frozenset({"aws:multifactorauthpresent"})
+
+
+def requires_mfa(grant: Grant) -> bool:
+    """Whether a grant holds only for sessions signed in with MFA."""
+    return any(
+        c.key.lower() in _MFA_KEYS and c.operator.startswith("Bool") and "true" in c.values
+        for c in grant.conditions
+    )
+
+
 def normalize_aws_principal(value: str) -> str:
     """A bare account ID means the account's root, as IAM reads it."""
     return f"arn:aws:iam::{value}:root" if _ACCOUNT.fullmatch(value) else value

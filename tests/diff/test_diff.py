@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -171,19 +172,23 @@ def test_markdown_escapes_pipes_and_stays_under_the_comment_limit() -> None:
     assert "_Truncated to fit a comment:" in text
 
 
-def _key(name: str, *, rotation: bool) -> Registration:
+def _resource(type_: str, name: str, inputs: dict[str, object], *, protect: bool) -> Registration:
     return Registration(
-        urn=f"urn:pulumi:prod::p::aws:kms/key:Key::{name}",
-        type="aws:kms/key:Key",
+        urn=f"urn:pulumi:prod::p::{type_}::{name}",
+        type=type_,
         name=name,
         custom=True,
         parent="",
         dependencies=(),
-        protect=True,
+        protect=protect,
         retain_on_delete=False,
         provider="",
-        inputs={"enableKeyRotation": rotation},
+        inputs=inputs,
     )
+
+
+def _key(name: str, *, rotation: bool) -> Registration:
+    return _resource("aws:kms/key:Key", name, {"enableKeyRotation": rotation}, protect=True)
 
 
 def test_pure_diff_of_registrations_reports_rotation_disabled() -> None:
@@ -191,6 +196,60 @@ def test_pure_diff_of_registrations_reports_rotation_disabled() -> None:
     [change] = result.changes
     assert [r.rule for r in change.risks] == ["KM-ROT-001"]
     assert result.has_mandatory_risk()
+
+
+HOME_ADMIN = "arn:aws:iam::111111111111:role/platform-key-admin"
+MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+
+
+def _role(*trusted: str, condition: Mapping[str, object] | None = None) -> Registration:
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": list(trusted)},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return _resource(
+        "aws:iam/role:Role",
+        "key-admin",
+        {"name": "prod-key-admin", "assumeRolePolicy": json.dumps(policy)},
+        protect=False,
+    )
+
+
+def test_who_may_assume_a_role_is_compared() -> None:
+    """Whoever may assume a role holds what it is granted: its trust policy is judged as a grant
+    (KM-ACC-003: specific principals, MFA kept; KM-ENV-002: this environment's)."""
+    foreign = "arn:aws:iam::999999999999:role/ops"
+    [change] = diff_resources([_role(HOME_ADMIN)], [_role(HOME_ADMIN, foreign)]).changes
+    assert [r.rule for r in change.risks] == ["KM-ENV-002"]
+    assert "999999999999 (the stack's: 111111111111) may assume the role" in change.risks[0].message
+    assert change.notes == (f"key-admin: {foreign} may assume the role",)
+
+    [change] = diff_resources([_role(HOME_ADMIN)], [_role("*")]).changes
+    assert [r.rule for r in change.risks] == ["KM-ACC-003"]
+    assert change.notes == (
+        f"key-admin: {HOME_ADMIN} may no longer assume the role",
+        "key-admin: * may assume the role",
+    )
+
+    account = "arn:aws:iam::111111111111:root"
+    [change] = diff_resources([_role(HOME_ADMIN)], [_role(HOME_ADMIN, account)]).changes
+    assert [(r.rule, r.message) for r in change.risks] == [
+        (
+            "KM-ACC-003",
+            "key-admin: every principal of account 111111111111 may assume the role; trust the "
+            "specific roles or users instead.",
+        )
+    ]
+
+    [change] = diff_resources([_role(HOME_ADMIN, condition=MFA)], [_role(HOME_ADMIN)]).changes
+    assert [r.rule for r in change.risks] == ["KM-ACC-003"]
+    assert "may now assume the role without MFA" in change.risks[0].message
+    [change] = diff_resources([_role(HOME_ADMIN)], [_role(HOME_ADMIN, condition=MFA)]).changes
+    assert (change.risks, change.notes) == ((), ())
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from keyplane.facts.access import (
     is_broad_role,
     is_wildcard_action,
     is_wildcard_principal,
+    requires_mfa,
 )
 from keyplane.facts.model import (
     AccessBinding,
@@ -356,16 +357,6 @@ def no_wildcards(facts: Facts, context: Context) -> Verdict:
     return passed(rule, facts)
 
 
-_MFA_KEYS = frozenset({"aws:multifactorauthpresent"})
-
-
-def _requires_mfa(grant: Grant) -> bool:
-    return any(
-        c.key.lower() in _MFA_KEYS and c.operator.startswith("Bool") and "true" in c.values
-        for c in grant.conditions
-    )
-
-
 def _is_admin_role(role: Role, context: Context) -> bool:
     if isinstance(role.role_name, str) and f"aws-role:{role.role_name}" in context.admins:
         return True
@@ -408,7 +399,7 @@ def authenticated_roles(facts: Facts, context: Context) -> Verdict:
         elif (
             admin
             and not principal.startswith(("service:", "federated:"))
-            and not _requires_mfa(grant)
+            and not requires_mfa(grant)
         ):
             problems.append(f"the administrator role can be assumed by {principal} without MFA")
     if problems:
