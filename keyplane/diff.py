@@ -56,7 +56,7 @@ from keyplane.facts.model import (
 )
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Enforcement, get_rule
-from keyplane.standard import Algorithm
+from keyplane.standard import TAG_ENVIRONMENT, TAG_PURPOSE, TAG_TENANT, Algorithm
 from keyplane.wire import Registration
 
 
@@ -308,7 +308,7 @@ def _changed_properties(old: Registration | None, new: Registration | None) -> t
     return tuple(changed)
 
 
-def _one(facts: Sequence[Facts], kind: type[Any]) -> Any:
+def _one(facts: Sequence[Facts], kind: type[Any] | tuple[type[Any], ...]) -> Any:
     return next((f for f in facts if isinstance(f, kind)), None)
 
 
@@ -636,6 +636,44 @@ def _judge(
     if key_before is not None and key_after is not None:
         _judge_key(name, key_before, key_after, risks, notes)
     _judge_settings(name, was, now, risks)
+    _judge_tags(name, was, now, risks, notes)
+
+
+#: The tags a rule reads, the kinds of resource it reads them on, and what to keep.
+_RULE_TAGS: tuple[tuple[str, str, tuple[type[Any], ...], str], ...] = (
+    (
+        "KM-ENV-001",
+        TAG_ENVIRONMENT,
+        (Key, Secret, Role, Trail, LogBucket),
+        "keep it equal to the stack's environment",
+    ),
+    (
+        "KM-PUR-001",
+        TAG_PURPOSE,
+        (Key, Secret),
+        "a key or secret serves the one purpose it was created for (Policy §8); create one for "
+        "the new purpose instead",
+    ),
+)
+
+
+def _judge_tags(
+    name: str, was: Sequence[Facts], now: Sequence[Facts], risks: list[Risk], notes: list[str]
+) -> None:
+    """Tags the rules read (environment, purpose) removed or changed; a tenant tag changed."""
+    for rule, tag, kinds, keep in _RULE_TAGS:
+        before, after = _one(was, kinds), _one(now, kinds)
+        if before is None or after is None:
+            continue
+        old, new = before.tag(tag), after.tag(tag)
+        if isinstance(old, str) and old and _known(new) and new != old:
+            what = f"changed from {old!r} to {new!r}" if new else f"removed (was {old!r})"
+            risks.append(Risk(rule, f"{name}: {tag} tag {what}; {keep}."))
+    before, after = _one(was, (Key, Secret)), _one(now, (Key, Secret))
+    if before is not None and after is not None:
+        old, new = before.tenant_tag, after.tenant_tag
+        if _known(old) and _known(new) and old != new:
+            notes.append(f"{name}: {TAG_TENANT} tag {old or 'none'} -> {new or 'none'}")
 
 
 def _judge_key(name: str, was: Key, now: Key, risks: list[Risk], notes: list[str]) -> None:

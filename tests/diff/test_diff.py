@@ -252,6 +252,34 @@ def test_who_may_assume_a_role_is_compared() -> None:
     assert (change.risks, change.notes) == ((), ())
 
 
+def _tagged(**tags: str) -> Registration:
+    keyplane_tags = {f"keyplane-{k}": v for k, v in tags.items()}
+    return _resource("aws:kms/key:Key", "orders-db", {"tags": keyplane_tags}, protect=True)
+
+
+def test_tags_the_rules_read_are_compared() -> None:
+    """The environment and purpose tags (KM-ENV-001, KM-PUR-001) removed or changed; a tenant
+    tag changed is a note."""
+    was = _tagged(environment="prod", purpose="database-encryption", tenant="acme")
+    [change] = diff_resources(
+        [was], [_tagged(environment="dev", purpose="database-encryption", tenant="globex")]
+    ).changes
+    assert [(r.rule, r.message) for r in change.risks] == [
+        (
+            "KM-ENV-001",
+            "orders-db: keyplane-environment tag changed from 'prod' to 'dev'; keep it equal to "
+            "the stack's environment.",
+        )
+    ]
+    assert change.notes == ("orders-db: keyplane-tenant tag acme -> globex",)
+    [change] = diff_resources([was], [_tagged(environment="prod", tenant="acme")]).changes
+    assert [(r.rule, r.message.split(";")[0]) for r in change.risks] == [
+        ("KM-PUR-001", "orders-db: keyplane-purpose tag removed (was 'database-encryption')")
+    ]
+    [change] = diff_resources([_tagged()], [was]).changes  # tags added: nothing weakened
+    assert (change.risks, change.notes) == ((), ("orders-db: keyplane-tenant tag none -> acme",))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
