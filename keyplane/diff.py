@@ -345,13 +345,14 @@ def _trust_of(facts: Facts | None) -> tuple[Grant, ...]:
     return trust if isinstance(trust, tuple) else ()
 
 
-def _trusted(facts: Facts | None) -> dict[str, Grant]:
-    """Principals a role's trust policy allows (their last statement, when several)."""
-    return {
-        grant.principal: grant
-        for grant in _trust_of(facts)
-        if grant.effect is Effect.ALLOW and isinstance(grant.principal, str)
-    }
+def _trusted(facts: Facts | None) -> dict[str, bool]:
+    """Principals a role's trust policy allows, each with whether every statement that lets it
+    in requires MFA."""
+    result: dict[str, bool] = {}
+    for grant in _trust_of(facts):
+        if grant.effect is Effect.ALLOW and isinstance(grant.principal, str):
+            result[grant.principal] = result.get(grant.principal, True) and requires_mfa(grant)
+    return result
 
 
 @lru_cache(maxsize=4096)
@@ -520,10 +521,9 @@ def _judge_trust(
     before, after = _trusted(was), _trusted(now)
     for principal in sorted(before.keys() - after.keys()):
         notes.append(f"{name}: {principal} may no longer assume the role")
-    for principal, grant in sorted(after.items(), key=lambda item: item[0]):
-        previous = before.get(principal)
-        if previous is not None:
-            if requires_mfa(previous) and not requires_mfa(grant):
+    for principal, with_mfa in sorted(after.items()):
+        if principal in before:
+            if before[principal] and not with_mfa:
                 risks.append(
                     Risk(
                         "KM-ACC-003",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,13 @@ def test_who_may_assume_a_role_is_compared() -> None:
     assert "may now assume the role without MFA" in change.risks[0].message
     [change] = diff_resources([_role(HOME_ADMIN)], [_role(HOME_ADMIN, condition=MFA)]).changes
     assert (change.risks, change.notes) == ((), ())
+    # A second statement letting the same principal in without MFA drops it as well.
+    with_mfa, without = _role(HOME_ADMIN, condition=MFA), _role(HOME_ADMIN)
+    both = json.loads(str(without.inputs["assumeRolePolicy"]))
+    both["Statement"] += json.loads(str(with_mfa.inputs["assumeRolePolicy"]))["Statement"]
+    two = replace(with_mfa, inputs={**with_mfa.inputs, "assumeRolePolicy": json.dumps(both)})
+    [change] = diff_resources([with_mfa], [two]).changes
+    assert [r.rule for r in change.risks] == ["KM-ACC-003"]
 
 
 def _tagged(**tags: str) -> Registration:
