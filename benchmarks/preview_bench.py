@@ -13,8 +13,8 @@ converts to a Terraform plan, runs checkov and writes the JSON report.
 
 Runs are warm by default: Python's compiled modules are on disk, as after any first run on a
 machine that writes them. Where PYTHONDONTWRITEBYTECODE is set (as on keyplane's CI machines),
-every process would otherwise recompile all it imports (about a second for the gate and the pack,
-most of checkov's start-up); the benchmark lifts it for its runs and discards a first warm-up run.
+every process would otherwise recompile all it imports (about half a second each for the gate and
+the pack, most of checkov's start-up); the benchmark lifts it for its runs and discards a first warm-up run.
 `--cold` runs no warm-up and has every process compile what it imports (compiled modules are
 neither read nor written): the first run on a fresh install.
 
@@ -169,8 +169,8 @@ def main() -> int:
         return 0
 
     env = dict(os.environ)
-    no_cache = tempfile.TemporaryDirectory(prefix="keyplane-bench-nocache-")
     if args.cold:  # an empty cache to read compiled modules from, and nothing written to it
+        no_cache = tempfile.TemporaryDirectory(prefix="keyplane-bench-nocache-")
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=no_cache.name)
     else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
