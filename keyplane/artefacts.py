@@ -173,7 +173,7 @@ def traceability_matrix(tests: Mapping[str, list[str]]) -> str:
         "|---|---|---|---|---|",
     ]
     for rule in RULES.values():
-        points = " ".join(p.value for p in sorted(rule.points, key=_point_key))
+        points = rule.enforced_text
         deprecated = " (deprecated)" if rule.deprecated else ""
         lines.append(
             f"| {_cell(rule.source)} | {rule.id}{deprecated}: {_cell(rule.title)} | "

@@ -21,6 +21,9 @@ def rule_json(rule: Rule) -> dict[str, Any]:
         "severity": rule.severity.value,
         "enforcement": rule.default_enforcement.value,
         "points": [p.value for p in sorted(rule.points, key=lambda p: "GCAV".index(p.value))],
+        "not_yet_enforced": [
+            p.value for p in sorted(rule.pending, key=lambda p: "GCAV".index(p.value))
+        ],
         "remediation": rule.remediation,
         "deprecated": rule.deprecated,
     }
@@ -47,7 +50,7 @@ def rules_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r.id} | {_cell(r.title)} | {r.source} | {r.severity.value} | {r.points_text} |"
+        f"| {r.id} | {_cell(r.title)} | {r.source} | {r.severity.value} | {r.enforced_text} |"
         for r in RULES.values()
     ]
     return "\n".join(lines) + "\n"

@@ -70,7 +70,7 @@ def rules(
         for column in ("ID", "Rule", "Source", "Severity", "Points"):
             table.add_column(column, overflow="fold")
         for rule in RULES.values():
-            table.add_row(rule.id, rule.title, rule.source, rule.severity.value, rule.points_text)
+            table.add_row(rule.id, rule.title, rule.source, rule.severity.value, rule.enforced_text)
         stdout.print(table)
 
 

@@ -64,6 +64,9 @@ class Rule:
     #: How to fix a violation, as a full sentence.
     remediation: str
     deprecated: bool = False
+    #: Points the catalog declares but keyplane does not enforce yet (`keyplane rules` says so);
+    #: every point outside this set has its check.
+    pending: frozenset[Point] = frozenset()
 
     @property
     def policy_name(self) -> str:
@@ -84,6 +87,20 @@ class Rule:
     @property
     def points_text(self) -> str:
         return " ".join(p.value for p in Point if p in self.points)
+
+    @property
+    def enforced_points(self) -> frozenset[Point]:
+        """The catalog's points less those not enforced yet."""
+        return self.points - self.pending
+
+    @property
+    def enforced_text(self) -> str:
+        """The points as `keyplane rules` shows them: `G C A`, pending ones marked `(A: not yet)`."""
+        enforced = " ".join(p.value for p in Point if p in self.enforced_points) or "none"
+        if not self.pending:
+            return enforced
+        waiting = " ".join(p.value for p in Point if p in self.pending)
+        return f"{enforced} ({waiting}: not yet enforced)"
 
     @property
     def exceptable(self) -> bool:
@@ -305,6 +322,79 @@ _RULE_LIST: tuple[Rule, ...] = (
         "their own key policy, key ring or vault.",
     ),
     Rule(
+        "KM-ACC-004",
+        "declared-principals",
+        "Only principals the estate declares have access to a key or secret: its administrators, "
+        "backup administrators, auditors, key users and the service identities keyplane's "
+        "components create for a declared purpose.",
+        "Policy §7, §8, §13",
+        _H,
+        _points("G C A"),
+        "Remove the grant to the undeclared principal, or declare the principal in the "
+        "environment file's access block or as a key user.",
+        pending=_points("G C A"),
+    ),
+    Rule(
+        "KM-MON-001",
+        "misuse-alerts",
+        "Key-management events that signal misuse (a key disabled or scheduled for deletion, a "
+        "policy or binding changed, a grant created, repeated failed use) raise an alert to a "
+        "declared destination.",
+        "Policy §14, Proc 4.3 step 3",
+        _H,
+        _points("G C A"),
+        "Declare monitoring.notify in the environment file so the environment component "
+        "creates the alarms, or add metric filters and alarms that notify a declared topic.",
+        pending=_points("G C A"),
+    ),
+    Rule(
+        "KM-CRT-001",
+        "managed-certificates",
+        "TLS certificates renew automatically before expiry, use an approved key, and never "
+        "carry their private key in plain text; a certificate that cannot renew automatically "
+        "has a manual renewal plan.",
+        "Policy §2, §9, §5",
+        _H,
+        _points("G C A"),
+        "Use a managed, DNS-validated certificate with an approved key, or declare renewal: "
+        "manual with an owner and a renew_by date before expiry.",
+        pending=_points("G C A"),
+    ),
+    Rule(
+        "KM-CRT-002",
+        "tls-minimum-version",
+        "Endpoints that terminate TLS with a declared certificate accept TLS 1.2 or later only.",
+        "Policy §5, Proc 4.2 step 1",
+        _H,
+        _points("G C"),
+        "Set the endpoint's security policy or minimum TLS version to TLS 1.2 or later.",
+        pending=_points("G C"),
+    ),
+    Rule(
+        "KM-BAK-002",
+        "restore-tested",
+        "Each backup encryption key has a restore test no older than 365 days on record.",
+        "Policy §11",
+        _H,
+        _points("V A"),
+        "Run keyplane restore-test for the key, or record the date of a successful restore "
+        "test in restore_tested_on.",
+        pending=_points("V A"),
+    ),
+    Rule(
+        "KM-COV-001",
+        "nothing-unseen",
+        "Every resource that holds or grants access to keys, secrets or certificates is read "
+        "by keyplane, and one it cannot read is reported so no report claims a clean result "
+        "for it.",
+        "Policy §4, §14",
+        _M,
+        _points("G C"),
+        "Judge the resource another way (a keyplane reader for its type, or a manual review "
+        "recorded as an exception), or write it with a type keyplane reads.",
+        pending=_points("G C"),
+    ),
+    Rule(
         "KM-EXC-001",
         "valid-exception",
         "Every exception names a rule, an environment and a resource, a written justification, "
@@ -347,5 +437,7 @@ def get_rule(rule_id: str) -> Rule:
 
 
 def rules_at(point: Point) -> tuple[Rule, ...]:
-    """The rules enforced at `point`, in catalog order."""
-    return tuple(rule for rule in RULES.values() if point in rule.points and not rule.deprecated)
+    """The rules enforced at `point`, in catalog order (pending points excluded)."""
+    return tuple(
+        rule for rule in RULES.values() if point in rule.enforced_points and not rule.deprecated
+    )
