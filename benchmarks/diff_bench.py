@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from keyplane.cli.diff import compute_diff  # noqa: E402
 from keyplane.diff import json_text, markdown_text  # noqa: E402
-from keyplane.diff_cli import compute_diff  # noqa: E402
 
 ACCOUNT = "111111111111"
 STACK = "urn:pulumi:bench::bench::pulumi:pulumi:Stack::bench-bench"

@@ -122,7 +122,7 @@ def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, objec
 
 
 def checkov_alone(plan: Path, env: dict[str, str]) -> float:
-    from keyplane.checkov import checkov_command
+    from keyplane.engines.checkov.runner import checkov_command
 
     started = time.monotonic()
     subprocess.run(

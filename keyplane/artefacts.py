@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from keyplane.clikit import DEFAULT_ESTATE, EXIT_CLEAN, EstateOption, fail_bad_input
+from keyplane.cli.prelude import DEFAULT_ESTATE, EXIT_CLEAN, EstateOption, fail_bad_input
 from keyplane.config import ConfigError, Environment, Estate, load_estate
 from keyplane.reports import write_atomic
 from keyplane.rules.catalog import RULES, Point

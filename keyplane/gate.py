@@ -26,11 +26,11 @@ from keyplane.config.checks import config_findings
 from keyplane.findings import Finding, apply_exceptions
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.standard import Cloud
-from keyplane.tfplan import TerraformPlan, to_terraform_plan
+from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import STACK_TYPE, Registration
 
 if TYPE_CHECKING:
-    from keyplane.checkov import PendingCheckov
+    from keyplane.engines.checkov.runner import PendingCheckov
     from keyplane.render import PlaceholderMocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ class CrossGuardStage:
     def __init__(
         self, *, environment: str, estate: Estate | None, today: date, stack: str, project: str
     ) -> None:
-        from keyplane.crossguard import CrossGuardPack  # noqa: PLC0415 - loads grpc
+        from keyplane.engines.crossguard.harness import CrossGuardPack  # noqa: PLC0415 - loads grpc
 
         self._pack = CrossGuardPack(
             stack=stack,
@@ -288,7 +288,7 @@ class CrossGuardStage:
 
 def start_checkov(environment: str, estate: Estate | None, today: date) -> PendingCheckov:
     """checkov, started now so that its start-up overlaps with the work before the plan."""
-    from keyplane.checkov import PendingCheckov  # noqa: PLC0415
+    from keyplane.engines.checkov.runner import PendingCheckov  # noqa: PLC0415
 
     return PendingCheckov(
         environment=environment, settings=checkov_settings(environment, estate, today)

@@ -1,7 +1,7 @@
 """Facts from boto3 describe calls (the live audit): the same facts the Pulumi adapter builds.
 
 Each function turns the answers of the describe calls about one resource into facts; it never
-calls AWS itself (`keyplane.audit` does, and passes UNKNOWN for an answer it could not read).
+calls AWS itself (`keyplane.engines.audit.aws` does, and passes UNKNOWN for an answer it could not read).
 What a live account cannot show is UNKNOWN, never a guess: Pulumi's `protect` lives in the stack
 state, and an active key's deletion window is only set when its deletion is scheduled.
 """

@@ -2,11 +2,11 @@
 
 The plan form is read by turning it back into the Pulumi wire form and handing it to the Pulumi
 adapter's reader of the equivalent type, so that each resource type is read in one place
-(`keyplane.adapters.pulumi`) whichever engine asks. The way back mirrors `keyplane.tfplan`:
+(`keyplane.adapters.pulumi`) whichever engine asks. The way back mirrors `keyplane.terraform.to_plan`:
 
 - aws_* and google_* types: the Pulumi token whose Terraform type it is (`aws_kms_key` →
   `aws:kms/key:Key`), snake_case attributes to camelCase, one-element block lists to objects;
-- azurerm_* types: the inverse of `keyplane.tfplan.AZURE_MAPPERS` (`azurerm_key_vault` →
+- azurerm_* types: the inverse of `keyplane.terraform.to_plan.AZURE_MAPPERS` (`azurerm_key_vault` →
   `azure-native:keyvault:Vault`, `purge_protection_enabled` → `properties.enablePurgeProtection`).
 
 Two sources are read: plain plan `values` (with the change's `after_unknown`), and the resource
@@ -39,7 +39,12 @@ from keyplane.adapters.pulumi import (
 )
 from keyplane.facts.model import Facts
 from keyplane.facts.values import UNKNOWN
-from keyplane.tfplan import BLOCK_NAMES, MAP_ATTRIBUTES, SECRET_PLACEHOLDER, terraform_type
+from keyplane.terraform.to_plan import (
+    BLOCK_NAMES,
+    MAP_ATTRIBUTES,
+    SECRET_PLACEHOLDER,
+    terraform_type,
+)
 
 #: What the Pulumi adapter reads as an unknown string, number, bool or object alike.
 UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -160,7 +165,7 @@ def values_from_conf(conf: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-# --- azurerm → azure-native (the inverse of keyplane.tfplan.AZURE_MAPPERS) ----------------------
+# --- azurerm → azure-native (the inverse of keyplane.terraform.to_plan.AZURE_MAPPERS) ----------------------
 
 
 def _block(values: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Environment:
   declares the environment, as the CrossGuard pack does.
 - `KEYPLANE_ROOT`: the keyplane checkout (default: two levels above this file).
 - `EVAL_TF_PLAN_AFTER_UNKNOWN` (checkov's own, read while parsing the plan, before this file is
-  loaded): set it, as `keyplane.checkov` does, or values known only after apply look unset.
+  loaded): set it, as `keyplane.engines.checkov.runner` does, or values known only after apply look unset.
 """
 
 from __future__ import annotations

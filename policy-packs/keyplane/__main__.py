@@ -12,6 +12,6 @@ except ImportError:
     # Run from a keyplane checkout: the repository root is two levels up.
     sys.path.insert(0, str(PACK_DIR.parent.parent))
 
-from keyplane.crossguard_pack import serve  # noqa: E402
+from keyplane.engines.crossguard.pack import serve  # noqa: E402
 
 serve(PACK_DIR)

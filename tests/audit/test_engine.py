@@ -11,8 +11,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from keyplane.audit import AuditError, AuditFormat, AuditResult, Reader, render, run_audit
 from keyplane.config import Estate, load_estate
+from keyplane.engines.audit.aws import (
+    AuditError,
+    AuditFormat,
+    AuditResult,
+    Reader,
+    render,
+    run_audit,
+)
 from keyplane.findings import Finding, has_mandatory
 from keyplane.rules.catalog import Enforcement
 from tests.audit.support import (

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from keyplane.cli import app
+from keyplane.cli.app import app
 from keyplane.render import RenderResult
 from tests.aws.support import HSM_READY, KEY, REPO, bundled, names, one, run
 

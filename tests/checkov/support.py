@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource
-from keyplane.checkov import CheckovRun, run_checkov
+from keyplane.engines.checkov.runner import CheckovRun, run_checkov
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.rules.checks import RESOURCE_CHECKS, Context
 from keyplane.rules.checks.context import settings_from_context
 from keyplane.rules.checks.verdict import Outcome
-from keyplane.tfplan import TerraformPlan, to_terraform_plan
+from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import Registration
 
 #: The rules checkov enforces with keyplane's custom checks.

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from keyplane.adapters.pulumi import PulumiResource
-from keyplane.checkov import CheckovRun
-from keyplane.tfplan import TerraformPlan
+from keyplane.engines.checkov.runner import CheckovRun
+from keyplane.terraform.to_plan import TerraformPlan
 from tests.checkov.support import checkov_failures, in_process_failures, registration, scan
 from tests.policy.stacks import (
     DELETE,

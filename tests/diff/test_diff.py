@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from keyplane.cli.diff import diff
 from keyplane.diff import Action, diff_resources, markdown_text
-from keyplane.diff_cli import diff
 from keyplane.pulumi_json import load_pulumi_json
 from keyplane.wire import Registration
 from tests.conftest import BUNDLED_ESTATE, REPO

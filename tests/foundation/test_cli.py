@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keyplane.catalog_docs import README_BEGIN, README_END, rules_markdown
-from keyplane.cli import app
+from keyplane.cli.app import app
 from keyplane.config import load_estate
 from keyplane.config.checks import config_findings
 from keyplane.rules.catalog import RULES

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from keyplane.checkov import run_checkov
 from keyplane.config import load_estate
+from keyplane.engines.checkov.runner import run_checkov
 from keyplane.gate import checkov_settings, preview, render_environment
-from keyplane.tfplan import to_terraform_plan
+from keyplane.terraform.to_plan import to_terraform_plan
 from tests.foundation.test_estate import edit
 
 TODAY = date(2026, 11, 23)

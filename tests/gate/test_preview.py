@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from keyplane.cli import app
+from keyplane.cli.app import app
 from tests.conftest import BUNDLED_ESTATE
 from tests.foundation.test_estate import edit
 

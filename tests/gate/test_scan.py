@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from keyplane.cli import app
+from keyplane.cli.app import app
 
 runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pulumi"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi_aws as aws
 import pytest
 
-from keyplane.checkov import (
+from keyplane.engines.checkov.runner import (
     CUSTOM_CHECKS_DIR,
     CheckovError,
     PendingCheckov,
@@ -20,7 +20,7 @@ from keyplane.checkov import (
 )
 from keyplane.render import render
 from keyplane.rules.catalog import Enforcement
-from keyplane.tfplan import to_terraform_plan
+from keyplane.terraform.to_plan import to_terraform_plan
 
 
 def _bucket_without_guards() -> None:

@@ -10,7 +10,7 @@ import pulumi_gcp as gcp
 import pytest
 
 from keyplane.render import render
-from keyplane.tfplan import SECRET_PLACEHOLDER, snake, terraform_type, to_terraform_plan
+from keyplane.terraform.to_plan import SECRET_PLACEHOLDER, snake, terraform_type, to_terraform_plan
 
 
 @pytest.mark.parametrize(

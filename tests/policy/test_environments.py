@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 
 from keyplane.config import Environment, load_estate
-from keyplane.crossguard import CrossGuardPack
-from keyplane.crossguard_pack import SETTINGS_POLICY
+from keyplane.engines.crossguard.harness import CrossGuardPack
+from keyplane.engines.crossguard.pack import SETTINGS_POLICY
 from keyplane.findings import Finding
 from keyplane.render import PlaceholderMocks, render
 from keyplane.rules.catalog import Enforcement

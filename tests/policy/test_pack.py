@@ -1,4 +1,4 @@
-"""The real policy pack over the analyzer protocol (keyplane.crossguard plays the engine).
+"""The real policy pack over the analyzer protocol (keyplane.engines.crossguard.harness plays the engine).
 
 One pack process for the module, configured the way `--policy-pack-config` would configure it.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from keyplane.crossguard import CrossGuardPack
-from keyplane.crossguard_pack import SETTINGS_POLICY
+from keyplane.engines.crossguard.harness import CrossGuardPack
+from keyplane.engines.crossguard.pack import SETTINGS_POLICY
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import EXCEPTED_SUFFIX, Enforcement, Point, rules_at
 from tests.policy.stacks import (
@@ -216,7 +216,7 @@ def test_unusable_settings_are_reported_once(reconfigured: CrossGuardPack) -> No
 def test_each_message_is_converted_once_and_never_mistaken_for_another() -> None:
     from google.protobuf import json_format, struct_pb2
 
-    from keyplane.crossguard_pack import _MessagesOnce
+    from keyplane.engines.crossguard.pack import _MessagesOnce
 
     calls: list[object] = []
 
@@ -243,7 +243,7 @@ def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.Monke
     from google.protobuf import struct_pb2
     from pulumi_policy import policy
 
-    from keyplane.crossguard_pack import _convert_each_message_once
+    from keyplane.engines.crossguard.pack import _convert_each_message_once
 
     sdk: Any = policy
 
@@ -261,7 +261,7 @@ def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.Monke
 
 
 def test_the_memo_rebuilds_for_another_resource_context_or_call() -> None:
-    from keyplane.crossguard_pack import _Memo
+    from keyplane.engines.crossguard.pack import _Memo
     from keyplane.rules.checks.context import Context
 
     memo = _Memo()

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from keyplane.crossguard import CrossGuardPack, PackError, PolicyInfo, reconcile_config
-from keyplane.crossguard_pack import SETTINGS_POLICY
+from keyplane.engines.crossguard.harness import (
+    CrossGuardPack,
+    PackError,
+    PolicyInfo,
+    reconcile_config,
+)
+from keyplane.engines.crossguard.pack import SETTINGS_POLICY
 from tests.policy.stacks import AS_OF, aws_stack, mutate
 
 OVERRIDES = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from keyplane.crossguard_pack import SETTINGS_POLICY, Settings, policies
+from keyplane.engines.crossguard.pack import SETTINGS_POLICY, Settings, policies
 from keyplane.rules.catalog import EXCEPTED_SUFFIX, RULES, Point, rules_at
 from keyplane.rules.checks import RESOURCE_CHECKS, STACK_CHECKS
 

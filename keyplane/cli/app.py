@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from keyplane.catalog_docs import rules_json, rules_markdown
-from keyplane.clikit import (
+from keyplane.cli.prelude import (
     DEFAULT_ESTATE,
     EXIT_CLEAN,
     EXIT_VIOLATIONS,
@@ -244,8 +244,8 @@ def _load_estate(estate: Path) -> Estate:
 
 
 def _tool_errors() -> tuple[type[Exception], ...]:
-    from keyplane.checkov import CheckovError  # noqa: PLC0415
-    from keyplane.crossguard import PackError  # noqa: PLC0415
+    from keyplane.engines.checkov.runner import CheckovError  # noqa: PLC0415
+    from keyplane.engines.crossguard.harness import PackError  # noqa: PLC0415
 
     return (CheckovError, PackError)
 
@@ -305,8 +305,8 @@ def _finding_line(finding: Finding) -> str:
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from keyplane.artefacts import docs  # noqa: PLC0415
-    from keyplane.audit import audit  # noqa: PLC0415
-    from keyplane.diff_cli import diff  # noqa: PLC0415
+    from keyplane.cli.diff import diff  # noqa: PLC0415
+    from keyplane.engines.audit.aws import audit  # noqa: PLC0415
 
     app.command()(diff)
     app.command()(audit)

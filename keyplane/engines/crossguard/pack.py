@@ -57,7 +57,7 @@ PACK_NAME = "keyplane"
 SETTINGS_POLICY = "keyplane-settings"
 #: The stack configuration key the program reads its environment from (stacks/__main__.py).
 STACK_CONFIG_ENVIRONMENT = "keyplane:environment"
-PACK_DIR = Path(__file__).resolve().parent.parent / "policy-packs" / "keyplane"
+PACK_DIR = Path(__file__).resolve().parents[3] / "policy-packs" / "keyplane"
 
 _LEVELS = {
     Enforcement.MANDATORY: EnforcementLevel.MANDATORY,

@@ -45,7 +45,7 @@ from keyplane.adapters.boto3 import (
     tag_map,
     trail_facts,
 )
-from keyplane.clikit import (
+from keyplane.cli.prelude import (
     DEFAULT_ESTATE,
     EXIT_CLEAN,
     EXIT_VIOLATIONS,
@@ -1054,7 +1054,7 @@ def audit(
     as_of: AsOfOption = None,
 ) -> None:
     """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
-    from keyplane.clikit import stdout  # noqa: PLC0415
+    from keyplane.cli.prelude import stdout  # noqa: PLC0415
     from keyplane.reports import write_atomic  # noqa: PLC0415
 
     today = parse_day(as_of)

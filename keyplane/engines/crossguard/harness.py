@@ -37,7 +37,7 @@ from keyplane.adapters.pulumi import PulumiResource, ResourceLike
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import Enforcement
 
-DEFAULT_PACK_DIR = Path(__file__).resolve().parent.parent / "policy-packs" / "keyplane"
+DEFAULT_PACK_DIR = Path(__file__).resolve().parents[3] / "policy-packs" / "keyplane"
 STACK_TYPE = "pulumi:pulumi:Stack"
 _MAX_MESSAGE = 400 * 1024 * 1024
 _CHANNEL_OPTIONS = [

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from keyplane.clikit import (
+from keyplane.cli.prelude import (
     DEFAULT_ESTATE,
     EXIT_CLEAN,
     EXIT_VIOLATIONS,

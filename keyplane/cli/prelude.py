@@ -1,6 +1,6 @@
 """What every `keyplane` command shares: exit codes, consoles, common options, bad-input exits.
 
-Commands live in `keyplane.cli` or in modules of their own (`keyplane.diff`, `keyplane.audit`...)
+Commands live in `keyplane.cli` or in modules of their own (`keyplane.diff`, `keyplane.engines.audit.aws`...)
 that `keyplane.cli` registers; both import from here, never from each other.
 """
 

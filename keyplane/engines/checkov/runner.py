@@ -26,7 +26,7 @@ from keyplane.rules.catalog import RULES, Enforcement
 CHECKOV_VERSION = "3.3.30"
 #: Overrides the command that starts checkov (for example a checkov already on PATH).
 CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CUSTOM_CHECKS_DIR = REPO_ROOT / "policy-packs" / "checkov"
 #: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
 #: (event notifications, replication...), so its own findings advise; keyplane's rules decide.

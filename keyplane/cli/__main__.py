@@ -1,0 +1,5 @@
+"""`python -m keyplane.cli`: the same as the `keyplane` command."""
+
+from keyplane.cli.app import main
+
+main()

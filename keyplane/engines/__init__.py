@@ -1,0 +1,1 @@
+"""The engines that judge: the CrossGuard pack and its harness, checkov, the live audit."""

@@ -1,0 +1,1 @@
+"""The Terraform-plan form of a Pulumi stack (for checkov and any Terraform-plan scanner)."""
