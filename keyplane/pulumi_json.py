@@ -9,12 +9,14 @@ preview digest shows them as "[secret]", a stack export as ciphertext (or plaint
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from keyplane.config.errors import ConfigError, Problem
+from keyplane.config.files import read_regular_file
 from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 MAX_JSON_BYTES = 512 << 20
@@ -49,15 +51,17 @@ _FIX = "pass the output of `pulumi preview --json` or `pulumi stack export`"
 
 
 def load_pulumi_json(path: Path) -> PulumiState:
-    """Read a preview digest or a stack export; ConfigError (exit 2) on anything else."""
+    """Read a preview digest or a stack export; ConfigError (exit 2) on anything else.
+
+    Only a regular file of at most MAX_JSON_BYTES is read (a FIFO, a device or a directory is
+    refused before reading); numbers longer than MAX_NUMBER_DIGITS, NaN and Infinity, and
+    nesting deeper than MAX_JSON_DEPTH are refused rather than judged.
+    """
+    raw = read_regular_file(path, str(path), MAX_JSON_BYTES, _FIX)
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise _fail(path, None, "file not found", "check the path") from None
-    if size > MAX_JSON_BYTES:
-        raise _fail(path, None, f"file is larger than {MAX_JSON_BYTES >> 20} MiB", _FIX)
-    try:
-        document = json.loads(path.read_bytes())
+        document = json.loads(
+            raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+        )
     except UnicodeDecodeError:
         raise _fail(path, None, "not UTF-8 text (binary data?)", _FIX) from None
     except json.JSONDecodeError as err:
@@ -65,7 +69,58 @@ def load_pulumi_json(path: Path) -> PulumiState:
         raise _fail(
             path, err.lineno, f"not valid JSON: {err.msg} at column {err.colno}{truncated}", _FIX
         ) from None
+    except _BadNumber as err:
+        raise _fail(path, None, f"not valid JSON for Pulumi: {err}", _FIX) from None
+    except RecursionError:
+        raise _fail(path, None, f"nested more than {MAX_JSON_DEPTH} levels deep", _FIX) from None
+    if _too_deep(document, MAX_JSON_DEPTH):
+        raise _fail(path, None, f"nested more than {MAX_JSON_DEPTH} levels deep", _FIX)
     return parse_pulumi_json(document, path)
+
+
+#: Pulumi writes no number this long; Python refuses more than 4,300 digits with a ValueError.
+MAX_NUMBER_DIGITS = 100
+#: Pulumi's own documents nest a few levels (resource, inputs, policy objects); keyplane's
+#: readers recurse over values, so deeper documents are refused here, not mid-judgement.
+MAX_JSON_DEPTH = 64
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _BadNumber(f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if len(text) > MAX_NUMBER_DIGITS or value in (math.inf, -math.inf):
+        raise _BadNumber(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise _BadNumber(f"{name} is not a JSON number")
+
+
+def _too_deep(document: Any, limit: int) -> bool:
+    """Whether `document` nests lists and objects more than `limit` levels (iteratively)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def parse_pulumi_json(document: Any, path: Path = Path("<input>")) -> PulumiState:

@@ -22,11 +22,16 @@ from typing import Any
 from yaml import CSafeLoader
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.error import MarkedYAMLError, YAMLError
+from yaml.events import CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from keyplane.config.errors import ConfigError, Problem
+from keyplane.config.files import read_regular_file
 
 MAX_FILE_BYTES = 1 << 20
+#: Collections nested in one another. LibYAML's composer recurses in C without a guard: 50,000
+#: levels (a 100 KB file) crash the process, so depth is checked on the parser's events first.
+MAX_DEPTH = 100
 #: Nodes a document may expand to once aliases are followed ("billion laughs" guard).
 MAX_EXPANDED_NODES = 100_000
 
@@ -52,28 +57,9 @@ class Document:
 
 def read_yaml(path: Path, shown_as: str | None = None) -> Document:
     shown = shown_as or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            [Problem(shown, None, "", "file not found", fix="check the path or --estate")]
-        ) from None
-    except OSError as err:
-        raise ConfigError(
-            [Problem(shown, None, "", f"cannot read the file: {err.strerror}")]
-        ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(
-            [
-                Problem(
-                    shown,
-                    None,
-                    "",
-                    f"file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                    fix="is this the right file?",
-                )
-            ]
-        )
+    raw = read_regular_file(
+        path, shown, MAX_FILE_BYTES, "pass an environment file", "check the path or --estate"
+    )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -93,6 +79,7 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Document:
     try:
         # Parse once: compose the node graph (LibYAML), bound its expansion, then build the
         # plain data and the line of every field from the nodes.
+        _check_depth(text, shown)
         loader = _Loader(text)
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
@@ -112,6 +99,19 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Document:
         what = " ".join(str(err).split())
         raise ConfigError(
             [Problem(shown, None, "", f"invalid YAML: {what}", fix="fix the YAML syntax")]
+        ) from None
+    except _BadValue as bad:
+        raise ConfigError(
+            [
+                Problem(
+                    shown,
+                    bad.line,
+                    _field_name(bad.loc),
+                    f"not a valid value: {bad.reason}",
+                    got=bad.text,
+                    fix="write a plain value, or quote it to make it a string",
+                )
+            ]
         ) from None
     except RecursionError:
         raise ConfigError(
@@ -184,9 +184,9 @@ class _Builder:
                 if key_node.tag == MERGE_TAG:
                     for source in _merge_sources(value_node):
                         for pair in source.value:
-                            merged.setdefault(self._key(pair[0]), pair)
+                            merged.setdefault(self._key(pair[0], loc), pair)
                     continue
-                key = self._key(key_node)
+                key = self._key(key_node, loc)
                 if key in out:
                     raise ConstructorError(
                         "while constructing a mapping",
@@ -208,7 +208,7 @@ class _Builder:
             return items
         if node.tag == MERGE_TAG:  # `<<` as a value rather than a key
             return str(node.value)
-        value = self.scalars.construct_object(node)
+        value = _construct_scalar(self.scalars, node, loc)
         if isinstance(value, datetime):
             return datetime(*value.timetuple()[:6])
         return value
@@ -218,7 +218,7 @@ class _Builder:
         self.lines[child] = key_node.start_mark.line + 1
         return self.build(value_node, child)
 
-    def _key(self, node: Node) -> Any:
+    def _key(self, node: Node, loc: Loc = ()) -> Any:
         if not isinstance(node, ScalarNode):
             raise ConstructorError(
                 "while constructing a mapping",
@@ -226,10 +226,74 @@ class _Builder:
                 "a key is a list or a mapping",
                 node.start_mark,
             )
-        return self.scalars.construct_object(node)
+        return _construct_scalar(self.scalars, node, loc)
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _BadValue(Exception):
+    """A scalar its tag's constructor rejects (`2027-02-30`, `!!int 'ninety'`, `!!bool maybe`)."""
+
+    def __init__(self, loc: Loc, line: int, text: str, reason: str) -> None:
+        super().__init__(reason)
+        self.loc, self.line, self.text, self.reason = loc, line, text, reason
+
+
+def _construct_scalar(constructor: SafeConstructor, node: Node, loc: Loc) -> Any:
+    """The scalar's value; _BadValue naming its field and line when the constructor refuses it.
+
+    PyYAML's constructors raise plain Python errors for values their pattern admits but Python
+    does not (an impossible date, an offset beyond 24 hours, more than 4,300 digits, `0b_`) and
+    for explicit tags with values of another type.
+    """
+    try:
+        return constructor.construct_object(node)
+    except (ValueError, KeyError, TypeError, OverflowError, ConstructorError) as err:
+        tag = node.tag.rsplit(":", 1)[-1] if node.tag else "value"
+        reason = str(err.problem if isinstance(err, ConstructorError) else err).split(";")[0]
+        if isinstance(err, KeyError):
+            reason = f"{node.value!r} is not a {tag}"
+        text = str(node.value)
+        raise _BadValue(
+            loc, node.start_mark.line + 1, text if len(text) <= 40 else text[:37] + "...", reason
+        ) from None
+
+
+def _field_name(loc: Loc) -> str:
+    """`keys[2].algorithm` for ("keys", 2, "algorithm")."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _check_depth(text: str, shown: str) -> None:
+    """Refuse documents nesting collections deeper than MAX_DEPTH, from the parser's events
+    (LibYAML's parser keeps an explicit stack; only its composer recurses)."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(
+                        [
+                            Problem(
+                                shown,
+                                event.start_mark.line + 1 if event.start_mark else None,
+                                "",
+                                f"nested more than {MAX_DEPTH} levels deep",
+                                fix="flatten the document",
+                            )
+                        ]
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
 
 
 def _merge_sources(node: Node) -> list[MappingNode]:

@@ -81,4 +81,4 @@ def test_a_list_as_a_key_is_refused(tmp_path: Path) -> None:
 def test_deep_nesting_is_refused_without_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         read(tmp_path, "[" * 20_000 + "]" * 20_000 + "\n")
-    assert "nested too deeply" in str(err.value.problems[0])
+    assert "nested more than 100 levels deep" in str(err.value.problems[0])
