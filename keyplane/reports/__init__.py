@@ -6,12 +6,10 @@ Every function takes the same `Report` and returns text; `write_report` puts tha
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import overload
 
+from keyplane.output import write_output
 from keyplane.reports.findings_json import json_document, json_report
 from keyplane.reports.junit import junit_report
 from keyplane.reports.markdown import markdown_report
@@ -36,7 +34,6 @@ __all__ = [
 ]
 
 #: Mode of a report file that did not exist before (one that did keeps its own).
-NEW_FILE_MODE = 0o644
 
 
 def render_report(report: Report, fmt: ReportFormat | str, *, color: bool = False) -> str:
@@ -78,20 +75,6 @@ def write_report(
 
 
 def write_atomic(output: Path, text: str) -> None:
-    """Write `text` beside `output` and rename it over it: all or nothing."""
-    directory = output.parent
-    mode = output.stat().st_mode & 0o7777 if output.exists() else NEW_FILE_MODE
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{output.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, output)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    """Write `text` to `output` without clobbering it (`keyplane.output.write_output`): regular
+    files atomically, symlinks through to their target, devices and FIFOs in place."""
+    write_output(output, text)

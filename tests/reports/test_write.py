@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import keyplane.reports as reports
+from keyplane.output import NEW_FILE_MODE, OutputError
 from keyplane.reports import ReportFormat, render_report, write_report
 from tests.reports.sample import make_report
 
@@ -25,7 +26,7 @@ def test_writes_the_report(tmp_path: Path, fmt: ReportFormat) -> None:
     assert write_report(make_report(), fmt, output) is None
     assert output.read_text(encoding="utf-8") == render_report(make_report(), fmt)
     assert os.listdir(tmp_path) == [output.name]
-    assert stat.S_IMODE(output.stat().st_mode) == reports.NEW_FILE_MODE
+    assert stat.S_IMODE(output.stat().st_mode) == NEW_FILE_MODE
 
 
 def test_files_never_get_colour(tmp_path: Path) -> None:
@@ -73,8 +74,10 @@ def test_failure_while_writing_leaves_the_old_file_and_no_temporary(
 
 
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        write_report(make_report(), "json", tmp_path / "missing" / "report.json")
+    missing = tmp_path / "missing" / "report.json"
+    with pytest.raises(OutputError, match="does not exist") as caught:
+        write_report(make_report(), "json", missing)
+    assert caught.value.filename == str(missing)
     assert os.listdir(tmp_path) == []
 
 
