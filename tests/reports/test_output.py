@@ -65,7 +65,8 @@ def test_a_fifo_is_written_in_place(tmp_path: Path) -> None:
             write_output(fifo, "through the pipe\n")
             break
         except OutputError as err:
-            assert "no reader" in str(err)
+            if "no reader" not in str(err):
+                raise
             threading.Event().wait(0.01)
     reader.join(10)
     assert received == [b"through the pipe\n"]
