@@ -25,6 +25,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from keyplane import supervise
+
 #: A new report's mode (an existing file keeps its own): reports hold no secret values.
 NEW_FILE_MODE = 0o644
 
@@ -95,6 +97,7 @@ def write_output(path: Path, text: str) -> None:
     except OSError as err:
         _remove(temporary)
         raise OutputError(path, err.strerror or str(err)) from None
+    supervise.untrack(temporary)
 
 
 def write_outputs(directory: Path, documents: Mapping[str, str]) -> list[Path]:
@@ -125,6 +128,7 @@ def write_outputs(directory: Path, documents: Mapping[str, str]) -> list[Path]:
         raise
     for temporary, target in written:
         os.replace(temporary, target)
+        supervise.untrack(temporary)
     return [directory / name for name in documents]
 
 
@@ -157,6 +161,7 @@ def _write_temporary(path: Path, target: Path, text: str, mode: int | None) -> P
     except OSError as err:
         raise OutputError(path, err.strerror or str(err)) from None
     temporary = Path(name)
+    supervise.track(temporary)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
@@ -175,3 +180,4 @@ def _write_temporary(path: Path, target: Path, text: str, mode: int | None) -> P
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+    supervise.untrack(path)

@@ -1,5 +1,5 @@
 """`python -m keyplane.cli`: the same as the `keyplane` command."""
 
-from keyplane.cli.app import main
+from keyplane.cli import main
 
 main()

@@ -13,13 +13,13 @@ import json
 import os
 import shlex
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from keyplane import supervise
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import RULES, Enforcement
 
@@ -121,7 +121,7 @@ class PendingCheckov:
         """Scan `plan`; findings carry URNs (or the address when it maps to none). The run's
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="keyplane-checkov-") as tmp:
+        with supervise.temporary_directory("keyplane-checkov-") as tmp:
             plan_path = Path(tmp) / "plan.json"
             plan_path.write_text(json.dumps(plan))
             arguments = [
@@ -147,7 +147,7 @@ class PendingCheckov:
             try:
                 stdout, stderr = process.communicate(given, timeout=self.timeout_seconds)
             except subprocess.TimeoutExpired:
-                process.kill()
+                supervise.stop(process, grace=0)
                 process.communicate()
                 raise CheckovError(
                     f"checkov did not finish within {self.timeout_seconds:.0f} s"
@@ -169,7 +169,7 @@ class PendingCheckov:
         """Stop a checkov that will not be given a plan."""
         process, self._process = self._process, None
         if process is not None:
-            process.kill()
+            supervise.stop(process, grace=0)
             process.communicate()
 
     def __enter__(self) -> PendingCheckov:
@@ -180,7 +180,7 @@ class PendingCheckov:
 
     def _spawn(self, command: list[str], *, stdin: bool) -> subprocess.Popen[str]:
         try:
-            return subprocess.Popen(
+            return supervise.spawn(
                 command,
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

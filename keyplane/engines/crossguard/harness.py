@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -29,10 +28,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+# gRPC core logs transport events ("Got goaway ... UNAVAILABLE" when the pack ends) to stderr,
+# where CI logs show them as failures; keyplane reports what goes wrong itself. Read once, at
+# gRPC's first use, so it is set before the import.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
+from keyplane import supervise
 from keyplane.adapters.pulumi import PulumiResource, ResourceLike
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import Enforcement
@@ -137,7 +142,7 @@ def reconcile_config(
 
 
 class CrossGuardPack:
-    """A running policy pack; use as a context manager (it is stopped with SIGINT on exit)."""
+    """A running policy pack; use as a context manager (it is stopped on exit: `keyplane.supervise.stop`)."""
 
     #: Analyze calls outstanding at once (`analyze_later`).
     IN_FLIGHT = 64
@@ -204,13 +209,7 @@ class CrossGuardPack:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+            supervise.stop(process)
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
                     stream.close()
@@ -239,7 +238,7 @@ class CrossGuardPack:
                 "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
             }
         )
-        self._process = subprocess.Popen(
+        self._process = supervise.spawn(
             [self.python, "-u", "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", "."],
             cwd=self.pack_dir,
             env=env,
@@ -265,9 +264,7 @@ class CrossGuardPack:
             first = None
         text = first.decode(errors="replace").strip() if first is not None else ""
         if not text.isdigit():
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+            supervise.stop(process, grace=0)
             if self._stderr_reader is not None:
                 self._stderr_reader.join(timeout=10)  # all of stderr, up to the exit
             detail = b"".join(self._stderr).decode(errors="replace").strip()

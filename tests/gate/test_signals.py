@@ -1,0 +1,102 @@
+"""A signal ends the gate at once, with every child it started and every temporary file.
+
+The gate is started as a user's shell would (its own session here, so the test can signal it
+alone); its descendants are collected from /proc while it runs, then the signal is sent and each
+of them must be gone, and the temporary directory must be empty.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUNDLED_ESTATE
+
+pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+
+
+def _children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 (after the command in parentheses) is the parent's PID.
+        parent = int(stat_text.rsplit(")", 1)[1].split()[1])
+        if parent == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    seen: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = set().union(*(_children_of(p) for p in frontier)) - seen
+        seen |= children
+        frontier = children
+    return seen
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
+    ids=["SIGTERM", "SIGINT", "SIGHUP"],
+)
+def test_a_signal_stops_the_gate_its_children_and_removes_its_temporary_files(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary)}
+    gate = subprocess.Popen(
+        [sys.executable, "-m", "keyplane.cli", "preview", "prod", "--estate", str(BUNDLED_ESTATE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        # Wait until the gate has started its children (the pack server, checkov through uv).
+        while time.monotonic() < deadline and gate.poll() is None:
+            seen |= _descendants(gate.pid)
+            if len(seen) >= 2:
+                break
+            time.sleep(0.05)
+        assert gate.poll() is None, "the gate ended before it could be signalled"
+        assert seen, "the gate started no child"
+        time.sleep(0.3)
+        seen |= _descendants(gate.pid)
+        gate.send_signal(signum)
+        _, err = gate.communicate(timeout=15)
+    finally:
+        if gate.poll() is None:
+            os.killpg(gate.pid, signal.SIGKILL)
+            gate.wait()
+    assert gate.returncode == code, err
+    assert err.strip().splitlines()[-1] == f"keyplane: stopped by {signal.Signals(signum).name}"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.05)
+    assert not [p for p in seen if _alive(p)], "a child of the gate outlived it"
+    assert list(temporary.iterdir()) == []
