@@ -131,7 +131,10 @@ def render_environment(
     """
     import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
 
+    from keyplane import collector  # noqa: PLC0415
     from keyplane.render import PlaceholderMocks, render  # noqa: PLC0415
+
+    collector.tune()  # the SDK's modules are never garbage
 
     config, secret_keys = stack_config(env, estate_dir, today)
     account, region = (

@@ -40,6 +40,7 @@ from pulumi_policy import (
 from pulumi_policy import policy as _sdk
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from keyplane import collector
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, stack_facts
 from keyplane.findings import Engine, apply_exceptions, covering_exception
 from keyplane.rules.catalog import Enforcement, Point, Rule, rules_at
@@ -449,6 +450,7 @@ def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
 
 def serve(pack_dir: Path | None = None) -> None:
     """Build the pack and serve it (blocks; the engine stops it with SIGINT)."""
+    collector.tune()
     secrets = _keep_wire_form()
     if secrets:  # the properties reach policies read-only: one conversion can serve them all
         _convert_each_message_once()
