@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,13 +43,14 @@ def shared_build(factory: pytest.TempPathFactory, name: str, build: Callable[[Pa
     return folder
 
 
-def run(command: Iterable[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(command: Iterable[str | Path], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run a command to completion, failing the test with its output when it fails."""
-    result = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, check=False, **kwargs
-    )  # type: ignore[call-overload]
+    argv = [str(c) for c in command]
+    result: subprocess.CompletedProcess[str] = subprocess.run(
+        argv, capture_output=True, text=True, check=False, **kwargs
+    )
     if result.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))}: exit {result.returncode}\n{result.stderr}")
+        pytest.fail(f"{' '.join(argv)}: exit {result.returncode}\n{result.stderr}")
     return result
 
 

@@ -44,11 +44,10 @@ def test_a_project_outside_the_checkout_renders_with_the_components(tmp_path: Pa
     (project / "__main__.py").write_text(PROGRAM)
     assert not project.resolve().is_relative_to(REPO)
 
-    result = render(
-        lambda: runpy.run_path(str(project / "__main__.py"), run_name="__main__"),
-        project="acme-keys",
-        stack="dev",
-    )
+    def program() -> None:
+        runpy.run_path(str(project / "__main__.py"), run_name="__main__")
+
+    result = render(program, project="acme-keys", stack="dev")
 
     [environment] = [r for r in result.resources if r.type == "keyplane:aws:Environment"]
     assert environment.name == "dev"
