@@ -18,9 +18,9 @@ from keyplane.standard import Cloud
 
 #: Module and class of each cloud's environment component.
 ENVIRONMENT_COMPONENTS: Mapping[Cloud, tuple[str, str]] = {
-    Cloud.AWS: ("components.aws", "AwsEnvironment"),
-    Cloud.GCP: ("components.gcp", "GcpEnvironment"),
-    Cloud.AZURE: ("components.azure", "AzureEnvironment"),
+    Cloud.AWS: ("keyplane.components.aws", "AwsEnvironment"),
+    Cloud.GCP: ("keyplane.components.gcp", "GcpEnvironment"),
+    Cloud.AZURE: ("keyplane.components.azure", "AzureEnvironment"),
 }
 
 

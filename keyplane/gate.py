@@ -1,6 +1,6 @@
 """The policy gate: render a stack offline, judge it with the CrossGuard pack and checkov, merge.
 
-`keyplane preview ENV` renders `stacks/__main__.py` for `DIR/ENV.yaml` through the Pulumi SDK's
+`keyplane preview ENV` renders the stack program (`keyplane.program`) for `DIR/ENV.yaml` through the Pulumi SDK's
 mock engine; `keyplane scan FILE` reads what the real CLI wrote. Both then go through `judge`:
 the real CrossGuard pack over the analyzer protocol, checkov on the Terraform-plan form (in its
 own environment, concurrently), the file-level rules of the estate, de-duplication and the
@@ -10,7 +10,6 @@ exceptions register.
 from __future__ import annotations
 
 import json
-import runpy
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from keyplane.config import Environment, Estate
 from keyplane.config.checks import config_findings
 from keyplane.findings import Finding, apply_exceptions
+from keyplane.locations import stack_config_file
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from keyplane.engines.checkov.runner import PendingCheckov
     from keyplane.render import PlaceholderMocks
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-STACKS_DIR = REPO_ROOT / "stacks"
 PROJECT = "keyplane"
 #: Stands in for stack secrets during an offline preview (never a real value).
 OFFLINE_PLACEHOLDER = "offline-preview-placeholder"
@@ -68,12 +66,13 @@ class GateResult:
 def stack_config(
     env: Environment, estate_dir: Path, today: date | None = None
 ) -> tuple[dict[str, str], list[str]]:
-    """The stack configuration the program reads: `stacks/Pulumi.<env>.yaml` when there is one,
-    the environment's own cloud settings otherwise, and placeholders for stack secrets."""
+    """The stack configuration the program reads: the estate's project's `Pulumi.<env>.yaml`
+    when there is one (`keyplane.locations.stack_config_file`), the environment's own cloud
+    settings otherwise, and placeholders for stack secrets."""
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    stack_file = STACKS_DIR / f"Pulumi.{env.name}.yaml"
-    if stack_file.is_file():
+    stack_file = stack_config_file(estate_dir, env.name)
+    if stack_file is not None:
         import yaml  # noqa: PLC0415 - only for stack files
 
         data = yaml.load(stack_file.read_text(), Loader=yaml.CSafeLoader) or {}
@@ -98,7 +97,7 @@ def stack_config(
         config["keyplane:asOf"] = today.isoformat()
     if env.cloud is Cloud.AWS and env.hsm.enabled:
         # Render the whole CloudHSM layer (cluster, key store, keys in it), as after activation.
-        from components.aws.environment import (  # noqa: PLC0415 - heavy import
+        from keyplane.components.aws.environment import (  # noqa: PLC0415 - heavy import
             KEY_STORE_CONNECTED,
             KMSUSER_PASSWORD,
             TRUST_ANCHOR_CERTIFICATE,
@@ -140,10 +139,10 @@ def render_environment(
     account, region = (
         (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
     )
-    program = STACKS_DIR / "__main__.py"
+    from keyplane.program import main  # noqa: PLC0415 - loads the components
 
     def run_program() -> None:
-        runpy.run_path(str(program), run_name="__main__")
+        main(project_root=estate_dir.resolve().parent)
 
     try:
         result = render(

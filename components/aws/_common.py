@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
-from components._common import ComponentInputError, invalid
-from components._common import tags as keyplane_tags
+from keyplane.components._common import ComponentInputError, invalid
+from keyplane.components._common import tags as keyplane_tags
 from keyplane.standard import KeyPurpose
 
 #: An IAM policy statement or document, as plain data (tests assert them as such).

@@ -16,7 +16,7 @@ from typing import cast
 import pulumi
 import pulumi_aws as aws
 
-from components.aws._common import (
+from keyplane.components.aws._common import (
     PolicyDocument,
     Statement,
     document,
@@ -26,7 +26,7 @@ from components.aws._common import (
     tags,
     to_json,
 )
-from components.aws.key_policy import ADMIN_ACTIONS, AUDIT_ACTIONS
+from keyplane.components.aws.key_policy import ADMIN_ACTIONS, AUDIT_ACTIONS
 
 TYPE = "keyplane:aws:AccessRoles"
 

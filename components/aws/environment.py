@@ -23,12 +23,12 @@ from typing import Any
 
 import pulumi
 
-from components.aws._common import ComponentInputError, invalid
-from components.aws.access import AccessRoles, AccessRolesArgs
-from components.aws.audit import AuditLogSink, AuditLogSinkArgs
-from components.aws.hsm import HsmCluster, HsmClusterArgs
-from components.aws.keyring import KeyRing, KeyRingArgs
-from components.aws.vault import SecretVault, SecretVaultArgs
+from keyplane.components.aws._common import ComponentInputError, invalid
+from keyplane.components.aws.access import AccessRoles, AccessRolesArgs
+from keyplane.components.aws.audit import AuditLogSink, AuditLogSinkArgs
+from keyplane.components.aws.hsm import HsmCluster, HsmClusterArgs
+from keyplane.components.aws.keyring import KeyRing, KeyRingArgs
+from keyplane.components.aws.vault import SecretVault, SecretVaultArgs
 from keyplane.config.model import AwsSettings, Environment, ResolvedKey
 from keyplane.standard import Cloud
 
@@ -168,7 +168,7 @@ class AwsEnvironment(pulumi.ComponentResource):
             raise invalid(
                 "env",
                 f"environment {env.name!r} is on {env.cloud.value}, not aws; "
-                "use components.environment.deploy_environment",
+                "use keyplane.components.environment.deploy_environment",
             )
         settings = env.aws
         check_provider_config(env, settings)

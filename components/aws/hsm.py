@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws._common import invalid, tags
+from keyplane.components.aws._common import invalid, tags
 
 TYPE = "keyplane:aws:HsmCluster"
 

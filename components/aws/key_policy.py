@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from components.aws._common import (
+from keyplane.components.aws._common import (
     PolicyDocument,
     Statement,
     document,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws._common import invalid, tags, to_json
-from components.aws.key_policy import KEY_USAGE, declared_key_policy
+from keyplane.components.aws._common import invalid, tags, to_json
+from keyplane.components.aws.key_policy import KEY_USAGE, declared_key_policy
 from keyplane.config.model import Environment, ResolvedKey
 from keyplane.standard import (
     AWS_DELETION_WINDOW_RANGE,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws._common import (
+from keyplane.components.aws._common import (
     PolicyDocument,
     Statement,
     document,
@@ -25,7 +25,7 @@ from components.aws._common import (
     tags,
     to_json,
 )
-from components.aws.key_policy import key_policy
+from keyplane.components.aws.key_policy import key_policy
 from keyplane.config.model import Environment
 from keyplane.standard import (
     AWS_DELETION_WINDOW_DAYS,

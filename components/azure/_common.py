@@ -11,7 +11,7 @@ from typing import cast
 import pulumi
 from pulumi_azure_native import authorization
 
-from components._common import ComponentInputError, invalid, tags
+from keyplane.components._common import ComponentInputError, invalid, tags
 
 #: Namespace of keyplane's deterministic role assignment and role definition names (uuid5).
 KEYPLANE_NAMESPACE = uuid.UUID("5b0f2c1e-7d3a-5e44-9a61-6b6579706c61")

@@ -10,8 +10,8 @@ from typing import Any, cast
 import pulumi
 from pulumi_azure_native import operationalinsights, storage
 
-from components.azure import roles
-from components.azure._common import (
+from keyplane.components.azure import roles
+from keyplane.components.azure._common import (
     after,
     check_principal_types,
     check_principals,

@@ -10,9 +10,9 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import resources
 
-from components.azure._common import ComponentInputError, after, invalid, tags, vault_name
-from components.azure.audit import AzureAuditLogSink, AzureAuditLogSinkArgs
-from components.azure.vault import AzureKeyVault, AzureKeyVaultArgs, secrets_of
+from keyplane.components.azure._common import ComponentInputError, after, invalid, tags, vault_name
+from keyplane.components.azure.audit import AzureAuditLogSink, AzureAuditLogSinkArgs
+from keyplane.components.azure.vault import AzureKeyVault, AzureKeyVaultArgs, secrets_of
 from keyplane.config.model import Environment
 from keyplane.standard import Cloud, KeyPurpose
 

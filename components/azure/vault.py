@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import pulumi
 from pulumi_azure_native import authorization, keyvault
 
-from components._common import DeclaredSecret, declared_secrets
-from components.azure import roles
-from components.azure._common import (
+from keyplane.components._common import DeclaredSecret, declared_secrets
+from keyplane.components.azure import roles
+from keyplane.components.azure._common import (
     after,
     check_principal_types,
     check_principals,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import pulumi
 
-from components._common import ComponentInputError, invalid, tags
+from keyplane.components._common import ComponentInputError, invalid, tags
 from keyplane.standard import (
     TAG_ROTATE_BY,
     TAG_ROTATION_OWNER,

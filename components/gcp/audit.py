@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp import roles
-from components.gcp._common import (
+from keyplane.components.gcp import roles
+from keyplane.components.gcp._common import (
     SECONDS_PER_DAY,
     binding_name,
     check_members,

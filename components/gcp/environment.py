@@ -7,10 +7,10 @@ from typing import Any
 
 import pulumi
 
-from components.gcp._common import ComponentInputError, invalid
-from components.gcp.audit import GcpAuditLogSink, GcpAuditLogSinkArgs
-from components.gcp.kms import GcpKeyRing, GcpKeyRingArgs
-from components.gcp.secrets import GcpSecretVault, GcpSecretVaultArgs, secrets_of
+from keyplane.components.gcp._common import ComponentInputError, invalid
+from keyplane.components.gcp.audit import GcpAuditLogSink, GcpAuditLogSinkArgs
+from keyplane.components.gcp.kms import GcpKeyRing, GcpKeyRingArgs
+from keyplane.components.gcp.secrets import GcpSecretVault, GcpSecretVaultArgs, secrets_of
 from keyplane.config.model import Environment, KeySpec, ResolvedKey
 from keyplane.standard import Cloud, KeyPurpose
 

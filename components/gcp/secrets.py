@@ -9,9 +9,16 @@ from datetime import UTC, date, datetime, timedelta
 import pulumi
 import pulumi_gcp as gcp
 
-from components._common import DeclaredSecret, declared_secrets
-from components.gcp import roles
-from components.gcp._common import after, binding_name, check_members, invalid, labels, seconds
+from keyplane.components._common import DeclaredSecret, declared_secrets
+from keyplane.components.gcp import roles
+from keyplane.components.gcp._common import (
+    after,
+    binding_name,
+    check_members,
+    invalid,
+    labels,
+    seconds,
+)
 from keyplane.standard import GCP_MIN_DESTROY_SCHEDULED_DAYS
 
 SECRET_MANAGER_SERVICE = "secretmanager.googleapis.com"

@@ -43,6 +43,26 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from keyplane import __version__  # noqa: PLC0415
+
+        print(f"keyplane {__version__}")
+        raise typer.Exit(EXIT_CLEAN)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Cryptographic key management policy as Pulumi components and deploy-time guard rails."""
+
+
 class RulesFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -307,10 +327,12 @@ def _register_commands() -> None:
     from keyplane.artefacts import docs  # noqa: PLC0415
     from keyplane.cli.diff import diff  # noqa: PLC0415
     from keyplane.engines.audit.aws import audit  # noqa: PLC0415
+    from keyplane.engines.crossguard.publish import pack_app  # noqa: PLC0415
 
     app.command()(diff)
     app.command()(audit)
     app.command()(docs)
+    app.add_typer(pack_app, name="pack")
 
 
 _register_commands()

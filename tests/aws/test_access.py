@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.aws import AccessRoles, AccessRolesArgs, ComponentInputError
+from keyplane.components.aws import AccessRoles, AccessRolesArgs, ComponentInputError
 from keyplane.render import RenderResult
 from tests.aws.support import (
     CRYPTO_ACTIONS,

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from components.aws import AuditLogSink, AuditLogSinkArgs, ComponentInputError
-from components.aws.audit import bucket_policy, log_key_policy
+from keyplane.components.aws import AuditLogSink, AuditLogSinkArgs, ComponentInputError
+from keyplane.components.aws.audit import bucket_policy, log_key_policy
 from keyplane.render import RenderResult
 from tests.aws.support import (
     KEY,

@@ -10,8 +10,8 @@ from functools import cache
 import pulumi
 import pytest
 
-from components.aws import AwsEnvironment, ComponentInputError
-from components.environment import deploy_environment, stack_outputs
+from keyplane.components.aws import AwsEnvironment, ComponentInputError
+from keyplane.components.environment import deploy_environment, stack_outputs
 from keyplane.render import RenderResult
 from keyplane.standard import KeyPurpose
 from tests.aws.support import (
@@ -254,7 +254,7 @@ def test_an_environment_on_another_cloud_is_refused() -> None:
         run(lambda: AwsEnvironment("prod-gcp", gcp), stack="prod-gcp")
     assert str(raised.value) == (
         "Invalid \"env\" argument: environment 'prod-gcp' is on gcp, not aws; use "
-        "components.environment.deploy_environment"
+        "keyplane.components.environment.deploy_environment"
     )
 
 
@@ -281,8 +281,8 @@ def test_the_front_deploys_aws_environments_with_the_aws_component() -> None:
 @pytest.mark.parametrize(
     ("env_name", "module", "class_name"),
     [
-        ("prod-gcp", "components.gcp", "GcpEnvironment"),
-        ("prod-azure", "components.azure", "AzureEnvironment"),
+        ("prod-gcp", "keyplane.components.gcp", "GcpEnvironment"),
+        ("prod-azure", "keyplane.components.azure", "AzureEnvironment"),
     ],
 )
 def test_the_front_imports_other_clouds_only_when_needed(
@@ -312,7 +312,7 @@ def test_a_failure_half_way_does_not_leave_the_engine_waiting(
     import asyncio
     import threading
 
-    import components.aws.environment as module
+    import keyplane.components.aws.environment as module
 
     def failing(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the audit sink failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.aws import ComponentInputError, HsmCluster, HsmClusterArgs
+from keyplane.components.aws import ComponentInputError, HsmCluster, HsmClusterArgs
 from keyplane.wire import SECRET_SIG, SIG_KEY
 from tests.aws.support import PEM, names, of_type, one, run
 

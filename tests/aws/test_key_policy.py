@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.aws import ComponentInputError
-from components.aws.key_policy import ADMIN_ACTIONS, declared_key_policy, key_policy
+from keyplane.components.aws import ComponentInputError
+from keyplane.components.aws.key_policy import ADMIN_ACTIONS, declared_key_policy, key_policy
 from keyplane.standard import ALGORITHMS
 from tests.aws.support import (
     CRYPTO_ACTIONS,

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from components.aws import ComponentInputError, KeyRing, KeyRingArgs
+from keyplane.components.aws import ComponentInputError, KeyRing, KeyRingArgs
 from keyplane.standard import ALGORITHMS
 from tests.aws.support import (
     ALIAS,

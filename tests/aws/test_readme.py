@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from components.aws import access, audit, environment, hsm, keyring, vault
+from keyplane.components.aws import access, audit, environment, hsm, keyring, vault
 from tests.aws.support import HSM_READY, REPO, bundled, run
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.aws import ComponentInputError, SecretVault, SecretVaultArgs, VaultSecret
+from keyplane.components.aws import ComponentInputError, SecretVault, SecretVaultArgs, VaultSecret
 from keyplane.render import RenderResult
 from tests.aws.support import (
     KEY,

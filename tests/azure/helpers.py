@@ -9,8 +9,8 @@ from typing import Any
 
 import pulumi
 
-from components.azure import AzureEnvironment
-from components.azure.roles import BUILT_IN_ROLES
+from keyplane.components.azure import AzureEnvironment
+from keyplane.components.azure.roles import BUILT_IN_ROLES
 from keyplane.config import Environment, load_estate
 from keyplane.render import RenderResult, render
 

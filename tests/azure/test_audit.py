@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.azure import AzureAuditLogSink, AzureAuditLogSinkArgs, ComponentInputError
-from components.azure.audit import diagnostic_setting_class
+from keyplane.components.azure import AzureAuditLogSink, AzureAuditLogSinkArgs, ComponentInputError
+from keyplane.components.azure.audit import diagnostic_setting_class
 from keyplane.render import RenderResult, render
 from tests.azure.helpers import RG_ID, SUBSCRIPTION, inputs, of_type, run
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from components.azure import AzureEnvironment, ComponentInputError
+from keyplane.components.azure import AzureEnvironment, ComponentInputError
 from keyplane.config import KeySpec
 from keyplane.render import RenderResult
 from keyplane.standard import KeyPurpose, Tier

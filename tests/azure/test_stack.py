@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.azure import ComponentInputError
+from keyplane.components.azure import ComponentInputError
 from keyplane.render import RenderResult
 from keyplane.wire import SECRET_SIG, SIG_KEY
 from tests.azure.helpers import REPO, SUBSCRIPTION, of_type, run

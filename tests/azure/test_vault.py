@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from components.azure import AzureKeyVault, AzureKeyVaultArgs, AzureSecret, ComponentInputError
-from components.azure._common import storage_account_name, vault_name
-from components.azure.roles import FORBIDDEN_ADMINISTRATOR_DATA_ACTIONS
+from keyplane.components.azure import (
+    AzureKeyVault,
+    AzureKeyVaultArgs,
+    AzureSecret,
+    ComponentInputError,
+)
+from keyplane.components.azure._common import storage_account_name, vault_name
+from keyplane.components.azure.roles import FORBIDDEN_ADMINISTRATOR_DATA_ACTIONS
 from keyplane.config import KeySpec, ResolvedKey
 from keyplane.config.model import RotationPlan
 from keyplane.render import RenderResult

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 
-from components.gcp import GcpEnvironment
+from keyplane.components.gcp import GcpEnvironment
 from keyplane.config import Environment, load_estate
 from keyplane.render import RenderResult, render
 from keyplane.wire import UNKNOWN

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.gcp import ComponentInputError, GcpAuditLogSink, GcpAuditLogSinkArgs
-from components.gcp.audit import default_bucket_name
+from keyplane.components.gcp import ComponentInputError, GcpAuditLogSink, GcpAuditLogSinkArgs
+from keyplane.components.gcp.audit import default_bucket_name
 from keyplane.render import RenderResult
 from tests.gcp.helpers import grants, inputs, of_type, run
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from components.gcp import ComponentInputError, GcpEnvironment
-from components.gcp.roles import BASIC_ROLES
+from keyplane.components.gcp import ComponentInputError, GcpEnvironment
+from keyplane.components.gcp.roles import BASIC_ROLES
 from keyplane.config import KeySpec
 from keyplane.render import RenderResult
 from keyplane.standard import KeyPurpose, Tier

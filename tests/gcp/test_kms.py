@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.gcp import ComponentInputError, GcpKeyRing, GcpKeyRingArgs
-from components.gcp._common import label_value
+from keyplane.components.gcp import ComponentInputError, GcpKeyRing, GcpKeyRingArgs
+from keyplane.components.gcp._common import label_value
 from keyplane.config import KeySpec, ResolvedKey
 from keyplane.config.model import RotationPlan
 from keyplane.render import RenderResult

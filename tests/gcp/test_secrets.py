@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from components.gcp import ComponentInputError, GcpSecret, GcpSecretVault, GcpSecretVaultArgs
+from keyplane.components.gcp import (
+    ComponentInputError,
+    GcpSecret,
+    GcpSecretVault,
+    GcpSecretVaultArgs,
+)
 from keyplane.render import RenderResult
 from keyplane.standard import KeyPurpose
 from tests.gcp.helpers import grants, inputs, of_type, run

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gcp import ComponentInputError
+from keyplane.components.gcp import ComponentInputError
 from keyplane.render import RenderResult
 from tests.gcp.helpers import REPO, of_type, run
 

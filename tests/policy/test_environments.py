@@ -21,7 +21,7 @@ from keyplane.rules.catalog import Enforcement
 from keyplane.rules.checks import CANNOT_JUDGE
 from tests.conftest import BUNDLED_ESTATE
 
-environment_components = pytest.importorskip("components.environment")
+environment_components = pytest.importorskip("keyplane.components.environment")
 ESTATE = load_estate(BUNDLED_ESTATE)
 # The bundled estate's dates (rotate-by, exception expiry) are judged as of a fixed day.
 TODAY = date(2026, 11, 23)

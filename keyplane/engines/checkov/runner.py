@@ -3,7 +3,8 @@
 checkov cannot share an environment with pulumi (checkov 3.3 pins `packaging<24`, pulumi needs
 `packaging>=26`), so it runs from its own pinned, isolated environment through `uv tool run`
 (uv is one of keyplane's dependencies). It always runs offline (`--skip-download`), with its
-built-in checks and keyplane's custom checks (`policy-packs/checkov/`, one per rule with
+built-in checks and keyplane's custom checks (`policy-packs/checkov/` in a checkout, bundled in
+the wheel: `keyplane.locations`; one per rule with
 enforcement point C). Its findings are mapped back to Pulumi URNs.
 """
 
@@ -21,13 +22,13 @@ from typing import Any
 
 from keyplane import supervise
 from keyplane.findings import Engine, Finding
+from keyplane.locations import checkov_checks_dir, keyplane_import_root
 from keyplane.rules.catalog import RULES, Enforcement
 
 CHECKOV_VERSION = "3.3.30"
 #: Overrides the command that starts checkov (for example a checkov already on PATH).
 CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-CUSTOM_CHECKS_DIR = REPO_ROOT / "policy-packs" / "checkov"
+CUSTOM_CHECKS_DIR = checkov_checks_dir()
 #: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
 #: (event notifications, replication...), so its own findings advise; keyplane's rules decide.
 BUILTIN_ENFORCEMENT = Enforcement.ADVISORY
@@ -102,7 +103,8 @@ class PendingCheckov:
         self._env = {
             **os.environ,
             "KEYPLANE_ENVIRONMENT": environment,
-            "KEYPLANE_ROOT": str(REPO_ROOT),
+            # Where the checks import keyplane from: never keyplane's site-packages.
+            "KEYPLANE_ROOT": str(keyplane_import_root()),
         }
         if settings is not None:
             self._env["KEYPLANE_SETTINGS"] = json.dumps(settings)

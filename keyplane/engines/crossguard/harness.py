@@ -40,9 +40,11 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grp
 from keyplane import supervise
 from keyplane.adapters.pulumi import PulumiResource, ResourceLike
 from keyplane.findings import Engine, Finding
+from keyplane.locations import policy_pack_dir
 from keyplane.rules.catalog import Enforcement
 
-DEFAULT_PACK_DIR = Path(__file__).resolve().parents[3] / "policy-packs" / "keyplane"
+#: keyplane's own pack: the checkout's `policy-packs/keyplane`, or the copy inside the wheel.
+DEFAULT_PACK_DIR = policy_pack_dir()
 STACK_TYPE = "pulumi:pulumi:Stack"
 _MAX_MESSAGE = 400 * 1024 * 1024
 _CHANNEL_OPTIONS = [

@@ -43,6 +43,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 from keyplane import collector
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, stack_facts
 from keyplane.findings import Engine, apply_exceptions, covering_exception
+from keyplane.locations import pack_default_estate
 from keyplane.rules.catalog import Enforcement, Point, Rule, rules_at
 from keyplane.rules.checks.context import (
     SETTINGS_SCHEMA,
@@ -58,7 +59,6 @@ PACK_NAME = "keyplane"
 SETTINGS_POLICY = "keyplane-settings"
 #: The stack configuration key the program reads its environment from (stacks/__main__.py).
 STACK_CONFIG_ENVIRONMENT = "keyplane:environment"
-PACK_DIR = Path(__file__).resolve().parents[3] / "policy-packs" / "keyplane"
 
 _LEVELS = {
     Enforcement.MANDATORY: EnforcementLevel.MANDATORY,
@@ -206,7 +206,7 @@ class Settings:
                     default_environment=self._default_environment(),
                     base_dir=self.base_dir,
                     today=self.today or date.today(),
-                    default_estate=self.base_dir.parent.parent / "environments",
+                    default_estate=pack_default_estate(self.base_dir),
                 )
                 self.error = None
             except (SettingsError, ValueError, TypeError, KeyError) as err:
