@@ -42,7 +42,7 @@ EXIT_INTERRUPTED = 130
 class KeyplaneGroup(TyperGroup):
     """The app's click group: keyplane's exit codes whatever happens inside a command."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

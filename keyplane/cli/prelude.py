@@ -24,7 +24,8 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from keyplane.config import ConfigError, Estate, load_estate
+from keyplane.config import ConfigError, Estate
+from keyplane.estate import load_estate
 
 #: Exit codes (DESIGN.md "Command line"): a crash must never read as a policy verdict.
 EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3

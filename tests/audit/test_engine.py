@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyplane.cli.audit import render
-from keyplane.config import Estate, load_estate
+from keyplane.config import Estate
 from keyplane.engines.audit.aws import Reader, run_audit
 from keyplane.engines.audit.judge import AuditError, AuditResult
+from keyplane.estate import load_estate
 from keyplane.findings import Finding, has_mandatory
 from keyplane.reports.formats import AuditFormat
 from keyplane.rules.catalog import Enforcement

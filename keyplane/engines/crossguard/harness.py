@@ -36,9 +36,9 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grp
 from keyplane.adapters.pulumi import PulumiResource, ResourceLike
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import Enforcement
+from keyplane.wire import STACK_TYPE
 
 DEFAULT_PACK_DIR = Path(__file__).resolve().parents[3] / "policy-packs" / "keyplane"
-STACK_TYPE = "pulumi:pulumi:Stack"
 _MAX_MESSAGE = 400 * 1024 * 1024
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", _MAX_MESSAGE),
