@@ -97,7 +97,7 @@ def peak_mb() -> tuple[float, float]:
 
 def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, object]:
     """One measured gate run (in a fresh process)."""
-    from keyplane.config import load_estate
+    from keyplane.estate import load_estate
     from keyplane.gate import preview
     from keyplane.reports import Report, json_report
 

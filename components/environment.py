@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from keyplane.config.model import Environment
+from keyplane.config.stack import AS_OF
 from keyplane.standard import Cloud
 
 #: Module and class of each cloud's environment component.
@@ -26,7 +27,7 @@ ENVIRONMENT_COMPONENTS: Mapping[Cloud, tuple[str, str]] = {
 
 #: Stack config: the day secret expiries and rotation schedules count from (default today,
 #: UTC). `keyplane preview --as-of` sets it so that an offline preview judges what it renders.
-AS_OF_CONFIG = "asOf"
+AS_OF_CONFIG = AS_OF
 #: The keyword each cloud's environment component takes that day as.
 _START_DAY_ARGUMENT: Mapping[Cloud, str] = {
     Cloud.GCP: "rotation_starts_on",

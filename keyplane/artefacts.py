@@ -1,4 +1,5 @@
-"""Policy artefacts generated from the estate and the rule registry (`keyplane docs`).
+"""Policy artefacts generated from the estate and the rule registry (the command is
+`keyplane.cli.docs`).
 
 - The **Tenant-Isolation-Claim** of an environment (Policy §12): per tenant, its isolation mode,
   its keys and secrets, who may use them, and the shared keys it may use per the register.
@@ -14,16 +15,11 @@ it changes nothing unless the estate, the registry or the tests did.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-from keyplane.cli.prelude import DEFAULT_ESTATE, EXIT_CLEAN, EstateOption, fail_bad_input
-from keyplane.config import ConfigError, Environment, Estate, load_estate
-from keyplane.reports import write_atomic
+from keyplane.config import Environment, Estate
+from keyplane.reports.markup import cell, code
 from keyplane.rules.catalog import RULES, Point
 from keyplane.standard import POLICY_NAME, POLICY_REVIEWED_ON, POLICY_VERSION
 
@@ -34,11 +30,11 @@ _POINT_ORDER = "GCAV"
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+    return cell(str(text))
 
 
 def _list(items: Iterable[str]) -> str:
-    return ", ".join(f"`{_cell(i)}`" for i in items) or "-"
+    return ", ".join(f"`{code(i, in_table=True)}`" for i in items) or "-"
 
 
 def _header(title: str, source: str) -> list[str]:
@@ -195,42 +191,3 @@ def artefacts(estate: Estate, env: Environment, tests_dir: Path) -> dict[str, st
         f"shared-service-boundary-register-{env.name}.md": shared_service_register(estate, env),
         "rule-traceability-matrix.md": traceability_matrix(rule_test_files(tests_dir)),
     }
-
-
-def docs(
-    env: Annotated[str, typer.Argument(help="The environment (its <env>.yaml in the estate).")],
-    estate: EstateOption = DEFAULT_ESTATE,
-    output_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--output-dir", "-o", help="Write one Markdown file per artefact here; default stdout."
-        ),
-    ] = None,
-    tests_dir: Annotated[
-        Path,
-        typer.Option("--tests-dir", help="Where to look for the tests that name each rule."),
-    ] = DEFAULT_TESTS_DIR,
-) -> None:
-    """Write the Tenant-Isolation-Claim, the Shared-Service-Boundary-Register and the rule
-    traceability matrix of ENV as Markdown."""
-    try:
-        loaded = load_estate(estate)
-    except ConfigError as err:
-        fail_bad_input([str(p) for p in err.problems])
-    environment = loaded.environments.get(env)
-    if environment is None:
-        known = ", ".join(sorted(loaded.environments))
-        fail_bad_input([f"{estate}: unknown environment {env!r} (known: {known})"])
-    documents = artefacts(loaded, environment, tests_dir)
-    if output_dir is None:
-        sys.stdout.write("\n---\n\n".join(documents.values()))
-        raise typer.Exit(EXIT_CLEAN)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in documents.items():
-            write_atomic(output_dir / name, text)
-    except OSError as err:
-        fail_bad_input([f"{output_dir}: cannot write: {err.strerror or err}"])
-    for name in documents:
-        print(output_dir / name)
-    raise typer.Exit(EXIT_CLEAN)

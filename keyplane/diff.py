@@ -55,6 +55,7 @@ from keyplane.facts.model import (
     Versioning,
 )
 from keyplane.facts.values import Unknown
+from keyplane.reports.markup import COMMENT_LIMIT, code, line
 from keyplane.rules.catalog import Enforcement, get_rule
 from keyplane.standard import TAG_ENVIRONMENT, TAG_PURPOSE, TAG_TENANT, Algorithm
 from keyplane.wire import Registration
@@ -909,16 +910,9 @@ def _judge_removed(name: str, was: Sequence[Facts], risks: list[Risk]) -> None:
 
 # --- rendering --------------------------------------------------------------------------------------
 
-#: GitHub's limit for a pull-request comment body is 65,536 characters; keep a margin.
-MARKDOWN_MAX_CHARS = 60_000
-
 
 def json_text(diff: StackDiff) -> str:
     return json.dumps(diff.to_json(), indent=2) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _order(change: Change) -> tuple[int, str]:
@@ -926,7 +920,7 @@ def _order(change: Change) -> tuple[int, str]:
     return (0 if change.risks else 1, change.urn)
 
 
-def markdown_text(diff: StackDiff, *, max_chars: int = MARKDOWN_MAX_CHARS) -> str:
+def markdown_text(diff: StackDiff, *, max_chars: int = COMMENT_LIMIT) -> str:
     """A pull-request comment: a summary table, then details per resource, within `max_chars`."""
     summary = diff.summary()
     head = [
@@ -946,9 +940,7 @@ def markdown_text(diff: StackDiff, *, max_chars: int = MARKDOWN_MAX_CHARS) -> st
     shown_rows = 0
     for change in changes:
         rules = ", ".join(dict.fromkeys(r.rule for r in change.risks)) or "-"
-        row = (
-            f"| `{_cell(change.name)}` | `{_cell(change.type)}` | {change.action.value} | {rules} |"
-        )
+        row = f"| `{code(change.name, in_table=True)}` | `{code(change.type, in_table=True)}` | {change.action.value} | {rules} |"
         if budget - len(row) - 1 < 0:
             break
         rows.append(row)
@@ -959,15 +951,15 @@ def markdown_text(diff: StackDiff, *, max_chars: int = MARKDOWN_MAX_CHARS) -> st
         if not change.risks and not change.notes:
             continue
         block = [
-            f"#### `{_cell(change.name)}` ({change.action.value})",
+            f"#### `{code(change.name)}` ({change.action.value})",
             "",
-            f"`{_cell(change.urn)}`",
+            f"`{code(change.urn)}`",
             "",
         ]
-        block += [f"- **{r.rule}** ({r.severity}): {_cell(r.message)}" for r in change.risks]
-        block += [f"- {_cell(note)}" for note in change.notes]
+        block += [f"- **{r.rule}** ({r.severity}): {line(r.message)}" for r in change.risks]
+        block += [f"- {line(note)}" for note in change.notes]
         if change.properties:
-            block.append(f"- changed inputs: {_cell(', '.join(change.properties))}")
+            block.append(f"- changed inputs: {line(', '.join(change.properties))}")
         block.append("")
         text = "\n".join(block)
         if budget - len(text) - 1 < 0:

@@ -22,6 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from keyplane.config import Environment, Estate
 from keyplane.config.checks import config_findings
+from keyplane.config.stack import (
+    AS_OF,
+    ENVIRONMENT,
+    ESTATE,
+    KEY_STORE_CONNECTED,
+    KMSUSER_PASSWORD,
+    TRUST_ANCHOR_CERTIFICATE,
+    config_key,
+)
 from keyplane.findings import Finding, apply_exceptions
 from keyplane.locations import stack_config_file
 from keyplane.rules.catalog import Point, rules_at
@@ -90,23 +99,17 @@ def stack_config(
         config.setdefault("azure-native:location", env.azure.location)
         config.setdefault("azure-native:subscriptionId", env.azure.subscription_id)
         config.setdefault("azure-native:tenantId", env.azure.tenant_id)
-    config["keyplane:environment"] = env.name
-    config["keyplane:estate"] = str(estate_dir.resolve())
+    config[config_key(ENVIRONMENT)] = env.name
+    config[config_key(ESTATE)] = str(estate_dir.resolve())
     if today is not None:
         # Expiries and schedules the program derives from "today" match the judging day.
-        config["keyplane:asOf"] = today.isoformat()
+        config[config_key(AS_OF)] = today.isoformat()
     if env.cloud is Cloud.AWS and env.hsm.enabled:
         # Render the whole CloudHSM layer (cluster, key store, keys in it), as after activation.
-        from keyplane.components.aws.environment import (  # noqa: PLC0415 - heavy import
-            KEY_STORE_CONNECTED,
-            KMSUSER_PASSWORD,
-            TRUST_ANCHOR_CERTIFICATE,
-        )
-
-        config.setdefault(f"keyplane:{KMSUSER_PASSWORD}", OFFLINE_PLACEHOLDER)
-        secret_keys.append(f"keyplane:{KMSUSER_PASSWORD}")
-        config.setdefault(f"keyplane:{TRUST_ANCHOR_CERTIFICATE}", OFFLINE_CERTIFICATE)
-        config.setdefault(f"keyplane:{KEY_STORE_CONNECTED}", "true")
+        config.setdefault(config_key(KMSUSER_PASSWORD), OFFLINE_PLACEHOLDER)
+        secret_keys.append(config_key(KMSUSER_PASSWORD))
+        config.setdefault(config_key(TRUST_ANCHOR_CERTIFICATE), OFFLINE_CERTIFICATE)
+        config.setdefault(config_key(KEY_STORE_CONNECTED), "true")
     if env.cloud is Cloud.AZURE:
         # Azure cannot create a secret without a value: the program reads them from stack secrets.
         for secret in env.secrets:

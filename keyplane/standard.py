@@ -143,6 +143,9 @@ SECRET_ROTATION_PURPOSES: frozenset[KeyPurpose] = frozenset(
 )
 #: The strictest rotation period, used where a resource declares no purpose (KM-PUR-001).
 STRICTEST_ROTATION_DAYS = min(spec.max_rotation_days for spec in PURPOSES.values())
+#: Vault secrets of `SECRET_ROTATION_PURPOSES` rotate at least this often, in days (Policy §9
+#: "API Secrets: every 90 days", §13; KM-ROT-003).
+SECRET_ROTATION_MAX_DAYS = 90
 
 
 class Family(StrEnum):
@@ -358,6 +361,9 @@ DELETION_WINDOW_RANGE: Mapping[Cloud, tuple[int, int]] = MappingProxyType(
 )
 #: What each cloud accepts as an automatic rotation period in days.
 AWS_ROTATION_RANGE = (90, 2560)
+#: AWS rotates a key yearly when rotation is on and no period is reported (the KMS API's default
+#: RotationPeriodInDays), in days.
+AWS_DEFAULT_ROTATION_DAYS = 365
 ROTATION_RANGE: Mapping[Cloud, tuple[int, int]] = MappingProxyType(
     {Cloud.AWS: AWS_ROTATION_RANGE, Cloud.GCP: (1, 36500), Cloud.AZURE: (1, 36500)}
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keyplane.catalog_docs import README_BEGIN, README_END, rules_markdown
+from keyplane.reports.catalog import README_BEGIN, README_END, rules_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -30,14 +30,15 @@ from keyplane.components.aws.hsm import HsmCluster, HsmClusterArgs
 from keyplane.components.aws.keyring import KeyRing, KeyRingArgs
 from keyplane.components.aws.vault import SecretVault, SecretVaultArgs
 from keyplane.config.model import AwsSettings, Environment, ResolvedKey
+from keyplane.config.stack import (
+    CONFIG_NAMESPACE,
+    KEY_STORE_CONNECTED,
+    KMSUSER_PASSWORD,
+    TRUST_ANCHOR_CERTIFICATE,
+)
 from keyplane.standard import Cloud
 
 TYPE = "keyplane:aws:Environment"
-
-CONFIG_NAMESPACE = "keyplane"
-KMSUSER_PASSWORD = "cloudhsmKmsuserPassword"
-TRUST_ANCHOR_CERTIFICATE = "cloudhsmTrustAnchorCertificate"
-KEY_STORE_CONNECTED = "cloudhsmKeyStoreConnected"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from keyplane.facts.model import (
     Trail,
 )
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+from keyplane.standard import AWS_DEFAULT_ROTATION_DAYS as DEFAULT_ROTATION_DAYS
 from keyplane.standard import (
     Algorithm,
     Cloud,
@@ -47,8 +48,6 @@ SECRET_TYPE = "AWS::SecretsManager::Secret"
 HSM_CLUSTER_TYPE = "AWS::CloudHSM::Cluster"
 ACCOUNT_TYPE = "AWS::Account"
 
-#: AWS rotates a key yearly when rotation is on and no period is reported (the API's default).
-DEFAULT_ROTATION_DAYS = 365
 
 _USAGE = {
     "ENCRYPT_DECRYPT": Usage.ENCRYPT,

@@ -63,16 +63,15 @@ from keyplane.standard import (
     algorithm_from_gcp,
     rotates_automatically,
 )
+from keyplane.wire import SECRET_SIG, SIG_KEY
+from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
-#: Pulumi's wire-format signatures (sdk/go/common/resource/sig).
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 #: Unknown sentinels of every type (pulumi_policy/proxy.py); a string one is the most common.
 UNKNOWN_SENTINELS = frozenset(
     {
         "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # bool
         "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+        WIRE_UNKNOWN,  # string
         "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
         "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
         "e48ece36-62e2-4504-bad9-02848725956a",  # archive

@@ -6,7 +6,7 @@ adapter's reader of the equivalent type, so that each resource type is read in o
 
 - aws_* and google_* types: the Pulumi token whose Terraform type it is (`aws_kms_key` →
   `aws:kms/key:Key`), snake_case attributes to camelCase, one-element block lists to objects;
-- azurerm_* types: the inverse of `keyplane.terraform.to_plan.AZURE_MAPPERS` (`azurerm_key_vault` →
+- azurerm_* types: `keyplane.terraform.azure`'s table read backwards (`azurerm_key_vault` →
   `azure-native:keyvault:Vault`, `purge_protection_enabled` → `properties.enablePurgeProtection`).
 
 Two sources are read: plain plan `values` (with the change's `after_unknown`), and the resource
@@ -24,30 +24,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from keyplane.adapters.pulumi import (
-    SECRET_SIG,
-    SIG_KEY,
+    SUPPORTED_TYPES as PULUMI_TYPES,
+)
+from keyplane.adapters.pulumi import (
     PulumiResource,
     facts_from_resource,
 )
-from keyplane.adapters.pulumi import (
-    SUPPORTED_TYPES as PULUMI_TYPES,
-)
 from keyplane.facts.model import Facts
 from keyplane.facts.values import UNKNOWN
+from keyplane.terraform.azure import BY_TERRAFORM_TYPE, drop_none
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
     MAP_ATTRIBUTES,
     SECRET_PLACEHOLDER,
     terraform_type,
 )
+from keyplane.wire import SECRET_SIG, SIG_KEY
+from keyplane.wire import UNKNOWN as UNKNOWN_SENTINEL
 
 #: What the Pulumi adapter reads as an unknown string, number, bool or object alike.
-UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: checkov's stand-in for a value known only after apply (checkov.common.util.consts).
 CHECKOV_AFTER_UNKNOWN = "true_after_unknown"
 #: checkov's own keys in a resource configuration (checkov CustomAttributes, plan_parser).
@@ -165,183 +165,6 @@ def values_from_conf(conf: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-# --- azurerm → azure-native (the inverse of keyplane.terraform.to_plan.AZURE_MAPPERS) ----------------------
-
-
-def _block(values: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = values.get(key)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _enabled(value: Any) -> Any:
-    """azurerm's `public_network_access_enabled` → azure-native's `publicNetworkAccess`."""
-    if value is None or value == UNKNOWN_SENTINEL:
-        return value
-    return "Enabled" if value is True else "Disabled"
-
-
-def _drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, item in mapping.items():
-        value = _drop_none(item) if isinstance(item, Mapping) else item
-        if value is not None and value != {}:
-            result[key] = value
-    return result
-
-
-def _azure_vault(v: Mapping[str, Any]) -> dict[str, Any]:
-    rbac = v.get("enable_rbac_authorization", v.get("rbac_authorization_enabled"))
-    return {
-        "vaultName": v.get("name"),
-        "location": v.get("location"),
-        "resourceGroupName": v.get("resource_group_name"),
-        "tags": v.get("tags"),
-        "properties": {
-            "tenantId": v.get("tenant_id"),
-            "sku": {"name": v.get("sku_name")},
-            "enableRbacAuthorization": rbac,
-            "enablePurgeProtection": v.get("purge_protection_enabled"),
-            "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
-            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
-        },
-    }
-
-
-def _azure_managed_hsm(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": v.get("name"),
-        "location": v.get("location"),
-        "resourceGroupName": v.get("resource_group_name"),
-        "tags": v.get("tags"),
-        "sku": {"name": v.get("sku_name")},
-        "properties": {
-            "tenantId": v.get("tenant_id"),
-            "initialAdminObjectIds": v.get("admin_object_ids"),
-            "enablePurgeProtection": v.get("purge_protection_enabled"),
-            "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
-            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
-        },
-    }
-
-
-def _azure_key(v: Mapping[str, Any]) -> dict[str, Any]:
-    policy = _block(v, "rotation_policy")
-    rotation: dict[str, Any] | None = None
-    if policy:
-        actions: list[dict[str, Any]] = []
-        automatic = policy.get("automatic")
-        for rotate in automatic if isinstance(automatic, list) else [automatic]:
-            if isinstance(rotate, Mapping):
-                trigger = {
-                    "timeAfterCreate": rotate.get("time_after_creation"),
-                    "timeBeforeExpiry": rotate.get("time_before_expiry"),
-                }
-                actions.append({"action": {"type": "rotate"}, "trigger": _drop_none(trigger)})
-        if policy.get("notify_before_expiry") is not None:
-            actions.append(
-                {
-                    "action": {"type": "notify"},
-                    "trigger": {"timeBeforeExpiry": policy["notify_before_expiry"]},
-                }
-            )
-        rotation = {"attributes": {"expiryTime": policy.get("expire_after")}}
-        rotation["lifetimeActions"] = actions
-    return {
-        "keyName": v.get("name"),
-        "vaultName": v.get("key_vault_id"),
-        "tags": v.get("tags"),
-        "properties": {
-            "kty": v.get("key_type"),
-            "keySize": v.get("key_size"),
-            "curveName": v.get("curve"),
-            "keyOps": v.get("key_opts"),
-            "attributes": {"expires": v.get("expiration_date")},
-            "rotationPolicy": rotation,
-        },
-    }
-
-
-def _azure_secret(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "secretName": v.get("name"),
-        "vaultName": v.get("key_vault_id"),
-        "tags": v.get("tags"),
-        "properties": {
-            "value": v.get("value"),
-            "contentType": v.get("content_type"),
-            "attributes": {"expires": v.get("expiration_date")},
-        },
-    }
-
-
-def _azure_storage_account(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "accountName": v.get("name"),
-        "location": v.get("location"),
-        "resourceGroupName": v.get("resource_group_name"),
-        "kind": v.get("account_kind"),
-        "tags": v.get("tags"),
-        "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
-    }
-
-
-def _azure_diagnostic_setting(v: Mapping[str, Any]) -> dict[str, Any]:
-    logs = v.get("enabled_log")
-    return {
-        "name": v.get("name"),
-        "resourceUri": v.get("target_resource_id"),
-        "storageAccountId": v.get("storage_account_id"),
-        "workspaceId": v.get("log_analytics_workspace_id"),
-        "logs": [
-            _drop_none(
-                {
-                    "category": log.get("category"),
-                    "categoryGroup": log.get("category_group"),
-                    "enabled": True,
-                }
-            )
-            for log in (logs if isinstance(logs, list) else [logs])
-            if isinstance(log, Mapping)
-        ],
-    }
-
-
-def _azure_role_assignment(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "roleAssignmentName": v.get("name"),
-        "scope": v.get("scope"),
-        "roleDefinitionId": v.get("role_definition_id"),
-        "principalId": v.get("principal_id"),
-        "principalType": v.get("principal_type"),
-    }
-
-
-_AzureReader = Callable[[Mapping[str, Any]], dict[str, Any]]
-#: azurerm type → (azure-native token, values → wire form).
-AZURE_TYPES: Mapping[str, tuple[str, _AzureReader]] = MappingProxyType(
-    {
-        "azurerm_key_vault": ("azure-native:keyvault:Vault", _azure_vault),
-        "azurerm_key_vault_managed_hardware_security_module": (
-            "azure-native:keyvault:ManagedHsm",
-            _azure_managed_hsm,
-        ),
-        "azurerm_key_vault_key": ("azure-native:keyvault:Key", _azure_key),
-        "azurerm_key_vault_secret": ("azure-native:keyvault:Secret", _azure_secret),
-        "azurerm_storage_account": ("azure-native:storage:StorageAccount", _azure_storage_account),
-        "azurerm_monitor_diagnostic_setting": (
-            "azure-native:monitor:DiagnosticSetting",
-            _azure_diagnostic_setting,
-        ),
-        "azurerm_role_assignment": (
-            "azure-native:authorization:RoleAssignment",
-            _azure_role_assignment,
-        ),
-    }
-)
-
-
 def _pulumi_tokens() -> dict[str, str]:
     """Terraform type → the Pulumi token keyplane reads it as (the first one tfplan maps)."""
     tokens: dict[str, str] = {}
@@ -351,8 +174,8 @@ def _pulumi_tokens() -> dict[str, str]:
         tf_type = terraform_type(token)
         if tf_type is not None:
             tokens.setdefault(tf_type, token)
-    for tf_type, (token, _) in AZURE_TYPES.items():
-        tokens[tf_type] = token
+    for tf_type, azure in BY_TERRAFORM_TYPE.items():
+        tokens[tf_type] = azure.token
     return tokens
 
 
@@ -364,9 +187,9 @@ SUPPORTED_TYPES = frozenset(PULUMI_TOKEN)
 
 def wire_inputs(tf_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Plain plan values of a `tf_type` resource as the Pulumi wire-form inputs of its token."""
-    azure = AZURE_TYPES.get(tf_type)
-    if azure is not None:
-        return _drop_none(azure[1](_wire_scalars(values)))
+    azure = BY_TERRAFORM_TYPE.get(tf_type)
+    if azure is not None and azure.from_azurerm is not None:
+        return drop_none(azure.from_azurerm(_wire_scalars(values)))
     renames = {tf: pulumi for pulumi, tf in BLOCK_NAMES.get(tf_type, {}).items()}
     wire = _wire({renames.get(k, k): v for k, v in values.items()})
     assert isinstance(wire, dict)

@@ -1,5 +1,10 @@
-"""The `keyplane` command line: one typer app (`keyplane.cli.app`), one prelude shared by every
-command (`keyplane.cli.prelude`). Importing this package loads no command."""
+"""The `keyplane` command line: one typer app (`keyplane.cli.app`), one module per command group
+(`rules`, `validate`, `gate` for preview and scan, `diff`, `audit`, `docs`), one prelude shared by
+every command (`keyplane.cli.prelude`). Importing this package loads no command.
+
+Exit codes: 0 clean, 1 mandatory violations, 2 bad input or usage, 3 an internal error (one line
+on stderr naming the file that holds the traceback).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""`keyplane diff`: the security-relevant differences of two stack exports, or of one preview."""
+"""`keyplane diff`: the security-relevant differences of two stack exports, or of one preview
+(`keyplane.diff` classifies; exit 1 with `--fail-on-risk` when a change weakens a mandatory rule).
+"""
 
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,16 +16,13 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     EstateOption,
     fail_bad_input,
+    load_estate_or_exit,
 )
-from keyplane.config import ConfigError, load_estate
+from keyplane.config import ConfigError
 from keyplane.diff import StackDiff, diff_resources, json_text, markdown_text
 from keyplane.pulumi_json import PulumiState, load_pulumi_json
 from keyplane.reports import write_atomic
-
-
-class DiffFormat(StrEnum):
-    MARKDOWN = "markdown"
-    JSON = "json"
+from keyplane.reports.formats import DiffFormat
 
 
 def _load(path: Path) -> PulumiState:
@@ -104,10 +102,7 @@ def diff(
     """Security-relevant differences of two stack exports (or of a preview), rule by rule."""
     home_scopes: frozenset[str] | None = None
     if env is not None:
-        try:
-            loaded = load_estate(estate)
-        except ConfigError as err:
-            fail_bad_input([str(p) for p in err.problems])
+        loaded = load_estate_or_exit(estate)
         environment = loaded.environments.get(env)
         if environment is None:
             known = ", ".join(sorted(loaded.environments))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,7 +29,6 @@ from keyplane.config.model import (
 )
 from keyplane.config.yamlio import Document, Loc, read_yaml
 from keyplane.findings import ExceptionScope
-from keyplane.rules.catalog import RULES
 from keyplane.standard import (
     ALGORITHMS,
     APPROVED_ALGORITHMS,
@@ -76,8 +75,21 @@ class Estate:
         )
 
 
-def load_estate(directory: Path) -> Estate:
-    """Read and check every file of the estate; raise ConfigError listing every problem."""
+class CatalogRule(Protocol):
+    """What the estate's checks need of a catalog rule (`keyplane.rules.catalog.Rule`)."""
+
+    @property
+    def exceptable(self) -> bool: ...
+
+
+def load_estate(directory: Path, *, rules: Mapping[str, CatalogRule]) -> Estate:
+    """Read and check every file of the estate; raise ConfigError listing every problem.
+
+    `rules` is the rule catalog (ID -> rule) the exceptions register is checked against
+    (KM-EXC-001: an exception names a known rule that may be excepted). It is passed in because
+    `config` sits below `rules`: commands and engines call `keyplane.estate.load_estate`, which
+    passes the catalog.
+    """
     if not directory.is_dir():
         raise ConfigError(
             [
@@ -134,7 +146,7 @@ def load_estate(directory: Path) -> Estate:
         try:
             doc = read_yaml(exceptions_path)
             register = _parse(doc, ExceptionsFile, empty_ok=True)
-            problems.extend(_check_exceptions(register, doc, environments, broken))
+            problems.extend(_check_exceptions(register, doc, environments, broken, rules))
             exceptions = register.exceptions
             documents[EXCEPTIONS_FILE] = doc
         except ConfigError as err:
@@ -597,6 +609,7 @@ def _check_exceptions(
     doc: Document,
     environments: Mapping[str, Environment],
     broken: set[str],
+    rules: Mapping[str, CatalogRule],
 ) -> Iterator[Problem]:
     dups = _duplicates(e.id for e in register.exceptions)
     for index, exc in enumerate(register.exceptions):
@@ -609,13 +622,13 @@ def _check_exceptions(
 
         if exc.id in dups:
             yield problem("id", "duplicate exception ID", exc.id, "give each exception its own ID")
-        rule = RULES.get(exc.rule)
+        rule = rules.get(exc.rule)
         if rule is None:
             yield problem(
                 "rule",
                 "KM-EXC-001: unknown rule ID",
                 exc.rule,
-                f"name a rule of the catalog ({', '.join(RULES)})",
+                f"name a rule of the catalog ({', '.join(rules)})",
             )
         elif not rule.exceptable:
             yield problem(

@@ -11,9 +11,10 @@ from typing import overload
 
 from keyplane.output import write_output
 from keyplane.reports.findings_json import json_document, json_report
+from keyplane.reports.formats import ReportFormat
 from keyplane.reports.junit import junit_report
 from keyplane.reports.markdown import markdown_report
-from keyplane.reports.model import Report, ReportFormat, ResourceRecord
+from keyplane.reports.model import Report, ResourceRecord
 from keyplane.reports.sarif import sarif_document, sarif_report
 from keyplane.reports.table import table_report
 

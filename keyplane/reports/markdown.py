@@ -10,6 +10,7 @@ import html
 from collections import Counter
 
 from keyplane.findings import Finding, summarize
+from keyplane.reports.markup import COMMENT_LIMIT, cell, code, inline
 from keyplane.reports.model import (
     TOOL_NAME,
     Report,
@@ -23,10 +24,7 @@ from keyplane.reports.model import (
 )
 from keyplane.rules.catalog import Enforcement
 
-#: GitHub's limit on an issue or pull-request comment, in characters.
-COMMENT_LIMIT = 65_536
-#: One table cell never takes more than this (a runaway message must not crowd out the rest).
-CELL_LIMIT = 2_000
+__all__ = ["COMMENT_LIMIT", "cell", "markdown_report"]
 
 
 def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
@@ -35,11 +33,11 @@ def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
     outcome = verdict(findings)
     icon = "❌" if outcome == "FAIL" else "✅"
     head = [
-        f"## {icon} {TOOL_NAME} {report.command} `{_code(report.environment)}`: {outcome}, "
+        f"## {icon} {TOOL_NAME} {report.command} `{code(report.environment)}`: {outcome}, "
         f"{counts_text(summary)}",
         "",
-        f"{len(report.resources)} resources judged · policy {_inline(report.policy_version)}"
-        f" · {TOOL_NAME} {_inline(report.tool_version)}"
+        f"{len(report.resources)} resources judged · policy {inline(report.policy_version)}"
+        f" · {TOOL_NAME} {inline(report.tool_version)}"
         + (f" · {report.duration_seconds:.1f} s" if report.duration_seconds is not None else ""),
         "",
     ]
@@ -93,7 +91,7 @@ def _details(resource: str, label: tuple[str, str], group: list[Finding]) -> str
         f"<summary>{'❌' if failing else '⚠️'} <code>{html.escape(type_)}</code> "
         f"<b>{html.escape(name)}</b>: {html.escape(counts_text(summary))}</summary>",
         "",
-        *([f"`{_code(resource)}`", ""] if resource != name else []),
+        *([f"`{code(resource)}`", ""] if resource != name else []),
         "| Rule | Enforcement | Message | Fix |",
         "|---|---|---|---|",
     ]
@@ -117,20 +115,3 @@ def _truncation_note(shown: int, total: int) -> str:
         f"_Details of {total - shown} more of {total} resources left out to stay within the "
         f"comment size limit; run `{TOOL_NAME} ... --format json` for the full report._\n"
     )
-
-
-def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks."""
-    if len(text) > CELL_LIMIT:
-        text = text[: CELL_LIMIT - 1] + "…"
-    escaped = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
-    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
-
-
-def _inline(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _code(text: str) -> str:
-    """Text inside a single-backtick code span (backticks would close it)."""
-    return text.replace("`", "'")

@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -32,14 +31,6 @@ OUTPUT_VALUE_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 MIN_REDACTED_SECRET_LENGTH = 6
 
 _GUIDELINE = re.compile(r"https?://[^\s<>\"'`|)\]]+")
-
-
-class ReportFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    SARIF = "sarif"
-    JUNIT = "junit"
-    MARKDOWN = "markdown"
 
 
 class ResourceRecord(Protocol):

@@ -5,7 +5,7 @@ pulumi-aws and pulumi-gcp are bridged from the Terraform providers: their type t
 Terraform types (`aws:kms/key:Key` → `aws_kms_key`) and their camelCase inputs to snake_case
 attributes almost one to one. azure-native is generated from Azure's REST specs instead, so the
 types checkov has checks for are mapped to their `azurerm_*` counterparts deliberately
-(`AZURE_MAPPERS`); the rest of azure-native is left out (the CrossGuard pack covers it).
+(`keyplane.terraform.azure`, one table read both ways); the rest of azure-native is left out (the CrossGuard pack covers it).
 
 Secret inputs are written as "[secret]" and listed in `sensitive_values`; unknown inputs are left
 out of `values` and listed in `after_unknown`, as Terraform does.
@@ -14,10 +14,11 @@ out of `values` and listed in `after_unknown`, as Terraform does.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from keyplane.terraform.azure import BY_TOKEN
 from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
 
 TERRAFORM_VERSION = "1.9.8"
@@ -84,8 +85,8 @@ def terraform_type(token: str) -> str | None:
     """The Terraform type of a Pulumi type token, or None when keyplane does not map it."""
     if token in _TYPE_OVERRIDES:
         return _TYPE_OVERRIDES[token]
-    if token in AZURE_MAPPERS:
-        return AZURE_MAPPERS[token][0]
+    if token in BY_TOKEN:
+        return BY_TOKEN[token].terraform_type
     parts = token.split(":")
     if len(parts) != 3 or parts[0] not in ("aws", "gcp"):
         return None
@@ -146,205 +147,6 @@ def convert_inputs(inputs: Mapping[str, Any]) -> Converted:
     return Converted(values, sensitive or {}, unknown or {})
 
 
-# --- azure-native → azurerm ------------------------------------------------------------------
-
-
-def _obj(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _obj(inputs, "properties")
-
-
-def _network_acls(acls: Any) -> list[dict[str, Any]]:
-    if not isinstance(acls, dict):
-        return []
-    return [
-        {
-            "default_action": acls.get("defaultAction"),
-            "bypass": acls.get("bypass"),
-            "ip_rules": [r.get("value") for r in acls.get("ipRules", []) if isinstance(r, dict)],
-            "virtual_network_subnet_ids": [
-                r.get("id") for r in acls.get("virtualNetworkRules", []) if isinstance(r, dict)
-            ],
-        }
-    ]
-
-
-def _vault(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    p = _props(inputs)
-    sku = _obj(p, "sku")
-    return {
-        "name": inputs.get("vaultName"),
-        "location": inputs.get("location"),
-        "resource_group_name": inputs.get("resourceGroupName"),
-        "tenant_id": p.get("tenantId"),
-        "sku_name": str(sku.get("name", "")).lower() or None,
-        "enable_rbac_authorization": p.get("enableRbacAuthorization", False),
-        "rbac_authorization_enabled": p.get("enableRbacAuthorization", False),
-        "purge_protection_enabled": p.get("enablePurgeProtection", False),
-        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
-        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
-        "network_acls": _network_acls(p.get("networkAcls")),
-        "tags": inputs.get("tags", {}),
-    }
-
-
-def _managed_hsm(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    p = _props(inputs)
-    return {
-        "name": inputs.get("name"),
-        "location": inputs.get("location"),
-        "resource_group_name": inputs.get("resourceGroupName"),
-        "tenant_id": p.get("tenantId"),
-        "admin_object_ids": p.get("initialAdminObjectIds", []),
-        "purge_protection_enabled": p.get("enablePurgeProtection", False),
-        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
-        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
-        "network_acls": _network_acls(p.get("networkAcls")),
-        "tags": inputs.get("tags", {}),
-    }
-
-
-def _key(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    p = _props(inputs)
-    attributes = _obj(p, "attributes")
-    policy = _obj(p, "rotationPolicy")
-    rotation: list[dict[str, Any]] = []
-    if policy:
-        policy_attrs = _obj(policy, "attributes")
-        automatic: list[dict[str, Any]] = []
-        notify = None
-        for action in policy.get("lifetimeActions", []):
-            if not isinstance(action, dict):
-                continue
-            kind = str((action.get("action") or {}).get("type", "")).lower()
-            trigger = action.get("trigger") or {}
-            if kind == "rotate":
-                automatic.append(
-                    {
-                        "time_after_creation": trigger.get("timeAfterCreate"),
-                        "time_before_expiry": trigger.get("timeBeforeExpiry"),
-                    }
-                )
-            elif kind == "notify":
-                notify = trigger.get("timeBeforeExpiry")
-        rotation = [
-            {
-                "expire_after": policy_attrs.get("expiryTime"),
-                "notify_before_expiry": notify,
-                "automatic": automatic,
-            }
-        ]
-    return {
-        "name": inputs.get("keyName"),
-        "key_vault_id": inputs.get("vaultName"),
-        "key_type": p.get("kty"),
-        "key_size": p.get("keySize"),
-        "curve": p.get("curveName"),
-        "key_opts": p.get("keyOps", []),
-        "expiration_date": attributes.get("expires"),
-        "rotation_policy": rotation,
-        "tags": inputs.get("tags", {}),
-    }
-
-
-def _secret(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    p = _props(inputs)
-    attributes = _obj(p, "attributes")
-    return {
-        "name": inputs.get("secretName"),
-        "key_vault_id": inputs.get("vaultName"),
-        "value": p.get("value"),
-        "content_type": p.get("contentType"),
-        "expiration_date": attributes.get("expires"),
-        "tags": inputs.get("tags", {}),
-    }
-
-
-def _storage_account(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    sku = _obj(inputs, "sku")
-    tier, _, replication = str(sku.get("name", "Standard_LRS")).partition("_")
-    return {
-        "name": inputs.get("accountName"),
-        "location": inputs.get("location"),
-        "resource_group_name": inputs.get("resourceGroupName"),
-        "account_kind": inputs.get("kind"),
-        "account_tier": tier,
-        "account_replication_type": replication,
-        "min_tls_version": inputs.get("minimumTlsVersion"),
-        "https_traffic_only_enabled": inputs.get("enableHttpsTrafficOnly", True),
-        "enable_https_traffic_only": inputs.get("enableHttpsTrafficOnly", True),
-        "allow_nested_items_to_be_public": inputs.get("allowBlobPublicAccess", False),
-        "shared_access_key_enabled": inputs.get("allowSharedKeyAccess", True),
-        "public_network_access_enabled": inputs.get("publicNetworkAccess", "Enabled") != "Disabled",
-        "tags": inputs.get("tags", {}),
-    }
-
-
-def _diagnostic_setting(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    logs = [
-        {"category": log.get("category"), "category_group": log.get("categoryGroup")}
-        for log in inputs.get("logs", [])
-        if isinstance(log, dict) and log.get("enabled", True)
-    ]
-    return {
-        "name": inputs.get("name"),
-        "target_resource_id": inputs.get("resourceUri"),
-        "storage_account_id": inputs.get("storageAccountId"),
-        "log_analytics_workspace_id": inputs.get("workspaceId"),
-        "enabled_log": logs,
-    }
-
-
-def _role_assignment(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": inputs.get("roleAssignmentName"),
-        "scope": inputs.get("scope"),
-        "role_definition_id": inputs.get("roleDefinitionId"),
-        "principal_id": inputs.get("principalId"),
-        "principal_type": inputs.get("principalType"),
-    }
-
-
-def _immutability_policy(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "storage_container_resource_manager_id": inputs.get("containerName"),
-        "immutability_period_in_days": inputs.get("immutabilityPeriodSinceCreationInDays"),
-        "protected_append_writes_enabled": inputs.get("allowProtectedAppendWrites", False),
-        "locked": False,
-    }
-
-
-AzureMapper = Callable[[Mapping[str, Any]], dict[str, Any]]
-#: azure-native tokens keyplane maps to azurerm types (where checkov has checks).
-AZURE_MAPPERS: Mapping[str, tuple[str, AzureMapper]] = {
-    "azure-native:keyvault:Vault": ("azurerm_key_vault", _vault),
-    "azure-native:keyvault:ManagedHsm": (
-        "azurerm_key_vault_managed_hardware_security_module",
-        _managed_hsm,
-    ),
-    "azure-native:keyvault:Key": ("azurerm_key_vault_key", _key),
-    "azure-native:keyvault:Secret": ("azurerm_key_vault_secret", _secret),
-    "azure-native:storage:StorageAccount": ("azurerm_storage_account", _storage_account),
-    "azure-native:storage:BlobContainerImmutabilityPolicy": (
-        "azurerm_storage_container_immutability_policy",
-        _immutability_policy,
-    ),
-    "azure-native:monitor:DiagnosticSetting": (
-        "azurerm_monitor_diagnostic_setting",
-        _diagnostic_setting,
-    ),
-    "azure-native:insights:DiagnosticSetting": (
-        "azurerm_monitor_diagnostic_setting",
-        _diagnostic_setting,
-    ),
-    "azure-native:authorization:RoleAssignment": ("azurerm_role_assignment", _role_assignment),
-}
-
-
 # --- the plan ---------------------------------------------------------------------------------
 
 
@@ -401,8 +203,8 @@ def to_terraform_plan(resources: Iterable[Registration]) -> TerraformPlan:
     configuration: list[dict[str, Any]] = []
     for registration, tf_type, name in chosen:
         address = f"{tf_type}.{name}"
-        mapper = AZURE_MAPPERS.get(registration.type)
-        wire = mapper[1](registration.inputs) if mapper else registration.inputs
+        azure = BY_TOKEN.get(registration.type)
+        wire = azure.to_azurerm(registration.inputs) if azure else registration.inputs
         converted = convert_inputs(wire)
         renames = BLOCK_NAMES.get(tf_type)
         if renames:
@@ -414,7 +216,7 @@ def to_terraform_plan(resources: Iterable[Registration]) -> TerraformPlan:
             )
         values = (
             {k: v for k, v in converted.values.items() if v is not None}
-            if mapper
+            if azure
             else converted.values
         )
         provider = tf_type.split("_", 1)[0]

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from keyplane.artefacts import artefacts, docs, rule_test_files, traceability_matrix
-from keyplane.config import load_estate
+from keyplane.artefacts import artefacts, rule_test_files, traceability_matrix
+from keyplane.cli.docs import docs
+from keyplane.estate import load_estate
 from keyplane.rules.catalog import RULES
 from tests.conftest import BUNDLED_ESTATE, REPO
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from keyplane.config import Estate, load_estate
+from keyplane.config import Estate
+from keyplane.estate import load_estate
 from tests.audit.support import REGION, write_estate
 
 

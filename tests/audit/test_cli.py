@@ -13,7 +13,7 @@ import typer
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from keyplane.engines.audit.aws import audit
+from keyplane.cli.audit import audit
 from tests.audit.support import ACCOUNT, ENV, REGION, build_account, client, write_estate
 
 app = typer.Typer()

@@ -11,16 +11,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from keyplane.config import Estate, load_estate
-from keyplane.engines.audit.aws import (
-    AuditError,
-    AuditFormat,
-    AuditResult,
-    Reader,
-    render,
-    run_audit,
-)
+from keyplane.cli.audit import render
+from keyplane.config import Estate
+from keyplane.engines.audit.aws import Reader, run_audit
+from keyplane.engines.audit.judge import AuditError, AuditResult
+from keyplane.estate import load_estate
 from keyplane.findings import Finding, has_mandatory
+from keyplane.reports.formats import AuditFormat
 from keyplane.rules.catalog import Enforcement
 from tests.audit.support import (
     ACCOUNT,
@@ -363,3 +360,17 @@ def test_table_and_markdown_open_with_the_evidence(prod_estate: Estate) -> None:
     markdown = render(result, AuditFormat.MARKDOWN)
     assert markdown.startswith("> Live audit evidence")
     assert "## ✅ keyplane audit `prod`: PASS" in markdown
+
+
+def test_every_permission_the_collector_reads_with_is_mapped_to_rules() -> None:
+    """The AWS collector names permissions only; the rules' side maps each one (a read no rule
+    accounts for would crash the judge, and a mapped permission never read is a stale entry)."""
+    import re
+    from pathlib import Path
+
+    from keyplane.engines.audit import aws
+    from keyplane.rules.audit_permissions import UNVERIFIABLE_WITHOUT
+
+    read_with = set(re.findall(r'permission="([^"]+)"', Path(aws.__file__).read_text()))
+    assert read_with == set(UNVERIFIABLE_WITHOUT)
+    assert set(aws.PERMISSIONS) == read_with | {"sts:GetCallerIdentity"}

@@ -10,8 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from keyplane.config import Environment, load_estate
+from keyplane.config import Environment
 from keyplane.config.model import ResolvedKey
+from keyplane.estate import load_estate
 from keyplane.render import RenderResult, render, unwrap_secrets
 from keyplane.wire import Registration
 

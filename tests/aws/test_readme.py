@@ -7,6 +7,7 @@ import types
 import pytest
 
 from keyplane.components.aws import access, audit, environment, hsm, keyring, vault
+from keyplane.config.stack import KEY_STORE_CONNECTED, KMSUSER_PASSWORD, TRUST_ANCHOR_CERTIFICATE
 from tests.aws.support import HSM_READY, REPO, bundled, run
 
 
@@ -26,9 +27,5 @@ def test_every_stack_output_and_config_key_is_documented() -> None:
     run(lambda: components.append(environment.AwsEnvironment("prod", env)), config=HSM_READY)
     for name in components[0].stack_outputs:
         assert f"`{name}`" in section(), name
-    for key in (
-        environment.KMSUSER_PASSWORD,
-        environment.TRUST_ANCHOR_CERTIFICATE,
-        environment.KEY_STORE_CONNECTED,
-    ):
+    for key in (KMSUSER_PASSWORD, TRUST_ANCHOR_CERTIFICATE, KEY_STORE_CONNECTED):
         assert f"`keyplane:{key}`" in section(), key

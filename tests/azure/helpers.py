@@ -11,7 +11,8 @@ import pulumi
 
 from keyplane.components.azure import AzureEnvironment
 from keyplane.components.azure.roles import BUILT_IN_ROLES
-from keyplane.config import Environment, load_estate
+from keyplane.config import Environment
+from keyplane.estate import load_estate
 from keyplane.render import RenderResult, render
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keyplane.config import load_estate
+from keyplane.estate import load_estate
 from keyplane.gate import render_environment
 from keyplane.rules.checks import Context
 from tests.checkov.support import CHECKOV_RULES, scan

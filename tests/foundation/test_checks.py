@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from keyplane.config import load_estate
 from keyplane.config.checks import config_findings
+from keyplane.estate import load_estate
 from keyplane.rules.catalog import Enforcement
 from tests.conftest import BUNDLED_ESTATE
 from tests.foundation.test_estate import edit

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from keyplane.config import ConfigError, load_estate
+from keyplane.config import ConfigError
 from keyplane.config.estate import load_environment
+from keyplane.estate import load_estate
 from tests.conftest import BUNDLED_ESTATE
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from keyplane.config import load_estate
 from keyplane.engines.checkov.runner import run_checkov
+from keyplane.estate import load_estate
 from keyplane.gate import checkov_settings, preview, render_environment
 from keyplane.terraform.to_plan import to_terraform_plan
 from tests.foundation.test_estate import edit

@@ -152,7 +152,7 @@ def test_broken_estate_is_bad_input_and_nothing_is_written(estate: Path, tmp_pat
 def test_exception_companions_run_only_where_the_register_has_exceptions() -> None:
     from datetime import date
 
-    from keyplane.config import load_estate
+    from keyplane.estate import load_estate
     from keyplane.gate import pack_settings
     from keyplane.rules.catalog import RULES
 

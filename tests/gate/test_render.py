@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 
-from keyplane.config import load_estate
+from keyplane.estate import load_estate
 from keyplane.gate import render_environment
 from keyplane.render import PlaceholderMocks
 from tests.conftest import BUNDLED_ESTATE

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 
 from keyplane.components.gcp import GcpEnvironment
-from keyplane.config import Environment, load_estate
+from keyplane.config import Environment
+from keyplane.estate import load_estate
 from keyplane.render import RenderResult, render
 from keyplane.wire import UNKNOWN
 

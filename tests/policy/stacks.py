@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from keyplane.adapters.pulumi import SECRET_SIG, SIG_KEY, PulumiResource, stack_facts
+from keyplane.adapters.pulumi import PulumiResource, stack_facts
 from keyplane.findings import ExceptionScope, Finding
 from keyplane.rules.checks import Context, OtherEnvironment, judge
 from keyplane.standard import Cloud, Isolation, Tier
+from keyplane.wire import SECRET_SIG, SIG_KEY
 
 AS_OF = date(2026, 11, 23)
 ENV = "prod"

@@ -12,9 +12,10 @@ from datetime import date
 
 import pytest
 
-from keyplane.config import Environment, load_estate
+from keyplane.config import Environment
 from keyplane.engines.crossguard.harness import CrossGuardPack
 from keyplane.engines.crossguard.pack import SETTINGS_POLICY
+from keyplane.estate import load_estate
 from keyplane.findings import Finding
 from keyplane.render import PlaceholderMocks, render
 from keyplane.rules.catalog import Enforcement

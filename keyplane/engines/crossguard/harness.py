@@ -42,10 +42,10 @@ from keyplane.adapters.pulumi import PulumiResource, ResourceLike
 from keyplane.findings import Engine, Finding
 from keyplane.locations import policy_pack_dir
 from keyplane.rules.catalog import Enforcement
+from keyplane.wire import STACK_TYPE
 
 #: keyplane's own pack: the checkout's `policy-packs/keyplane`, or the copy inside the wheel.
 DEFAULT_PACK_DIR = policy_pack_dir()
-STACK_TYPE = "pulumi:pulumi:Stack"
 _MAX_MESSAGE = 400 * 1024 * 1024
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", _MAX_MESSAGE),

@@ -29,12 +29,8 @@ import tempfile
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from keyplane import __version__
-from keyplane.cli.prelude import EXIT_CLEAN, fail_bad_input
 from keyplane.locations import PACKAGE_DIR, policy_pack_dir
 
 #: The module the pack's `__main__.py` imports; the vendored copy is its import closure.
@@ -77,11 +73,6 @@ __pycache__/
 
 _VERSION_LINE = re.compile(r"^version:.*$", re.M)
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-pack_app = typer.Typer(
-    help="The CrossGuard policy pack: build a self-contained folder to publish.",
-    no_args_is_help=True,
-)
 
 
 class PackBuildError(Exception):
@@ -219,22 +210,3 @@ def build_pack(destination: Path, *, force: bool = False) -> None:
             shutil.rmtree(building, ignore_errors=True)
     # mkdtemp makes its folder private (0700); a pack folder is an ordinary one.
     destination.chmod(0o755)
-
-
-@pack_app.command("build")
-def build(
-    folder: Annotated[Path, typer.Argument(help="The folder to write the pack in (new or empty).")],
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace FOLDER even when it is not empty.")
-    ] = False,
-) -> None:
-    """Write a self-contained CrossGuard pack folder for `pulumi policy publish`."""
-    try:
-        build_pack(folder, force=force)
-    except PackBuildError as err:
-        fail_bad_input([str(err)])
-    except OSError as err:
-        fail_bad_input([f"{err.filename or folder}: cannot write: {err.strerror or err}"])
-    print(folder)
-    print(f"publish it with: cd {folder} && pulumi policy publish <org>")
-    raise typer.Exit(EXIT_CLEAN)

@@ -276,7 +276,8 @@ def context_from_settings(
     if path is not None:
         # Imported here: the estate's reader needs pydantic and PyYAML, which the checks do
         # not (checkov loads them from its own environment, without keyplane's dependencies).
-        from keyplane.config import ConfigError, load_estate  # noqa: PLC0415
+        from keyplane.config import ConfigError  # noqa: PLC0415
+        from keyplane.estate import load_estate  # noqa: PLC0415
 
         try:
             estate = load_estate(path)

@@ -58,9 +58,9 @@ from keyplane.rules.checks.verdict import (
     stack_unknown,
     unknown,
 )
+from keyplane.standard import SECRET_ROTATION_MAX_DAYS as _SECRET_ROTATION_DAYS
 from keyplane.standard import (
     SECRET_ROTATION_PURPOSES,
-    STRICTEST_ROTATION_DAYS,
     TAG_TENANT,
     Cloud,
     Isolation,
@@ -69,9 +69,6 @@ from keyplane.standard import (
 )
 
 StackCheck = Callable[[StackFacts, Context], list[Verdict]]
-
-_SECRET_ROTATION_DAYS = 90
-assert _SECRET_ROTATION_DAYS == STRICTEST_ROTATION_DAYS
 
 
 # --- who is granted what on a key or secret --------------------------------------------------

@@ -1,10 +1,17 @@
-"""The rule catalog as text: terminal table, JSON and Markdown (README and docs are generated)."""
+"""The rule catalog as text: a terminal table, JSON, Markdown (`keyplane rules`; the README's
+rule table is generated from `rules_markdown` by `scripts/update_readme.py`).
+
+Every function reads `keyplane.rules.catalog.RULES` and nothing else, so the catalog is said once.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from rich.table import Table
+
+from keyplane.reports.markup import cell
 from keyplane.rules.catalog import RULES, Rule
 from keyplane.standard import POLICY_REVIEWED_ON, POLICY_VERSION
 
@@ -40,17 +47,23 @@ def rules_json() -> str:
     )
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def rules_markdown() -> str:
     lines = [
         "| ID | Rule | Source | Severity | Points |",
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r.id} | {_cell(r.title)} | {r.source} | {r.severity.value} | {r.enforced_text} |"
+        f"| {r.id} | {cell(r.title)} | {r.source} | {r.severity.value} | {r.enforced_text} |"
         for r in RULES.values()
     ]
     return "\n".join(lines) + "\n"
+
+
+def rules_table() -> Table:
+    """The catalog as a terminal table (ID, title, source, severity, enforcement points)."""
+    table = Table(title=f"keyplane rules ({len(RULES)})", show_lines=False)
+    for column in ("ID", "Rule", "Source", "Severity", "Points"):
+        table.add_column(column, overflow="fold")
+    for rule in RULES.values():
+        table.add_row(rule.id, rule.title, rule.source, rule.severity.value, rule.enforced_text)
+    return table

@@ -1,0 +1,93 @@
+"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account and file the
+evidence (the engine is `keyplane.engines.audit`; rendering goes through `keyplane.reports`).
+
+Exit 1 on a mandatory finding; 2 when the audit cannot run (invalid estate, unknown or non-AWS
+environment, credentials of another account, AWS unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyplane.cli.prelude import (
+    DEFAULT_ESTATE,
+    EXIT_CLEAN,
+    EXIT_VIOLATIONS,
+    AsOfOption,
+    EstateOption,
+    fail_bad_input,
+    load_estate_or_exit,
+    parse_day,
+    stdout,
+)
+from keyplane.engines.audit.aws import run_audit
+from keyplane.engines.audit.judge import AuditError, AuditResult
+from keyplane.findings import has_mandatory
+from keyplane.reports import Report, json_document, render_report, write_atomic
+from keyplane.reports.formats import AuditFormat
+from keyplane.rules.catalog import Point, rules_at
+
+
+def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str:
+    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header else."""
+    evidence = result.evidence
+    report = Report(
+        findings=result.findings,
+        resources=result.records,
+        environment=evidence.environment,
+        command="audit",
+        checked_rules=[r.id for r in rules_at(Point.AUDIT)],
+        started_at=evidence.started_at,
+        duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
+    )
+    if fmt is AuditFormat.JSON:
+        document = json_document(report)
+        document["evidence"] = evidence.to_json()
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = render_report(report, fmt.value, color=color)
+    if fmt is AuditFormat.MARKDOWN:
+        header = "".join(f"> {line}\n>\n" for line in evidence.header_lines()).rstrip(">\n")
+        return f"{header}\n\n{text}"
+    return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
+
+
+def audit(
+    environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS).")],
+    estate: EstateOption = DEFAULT_ESTATE,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="Send every AWS call to this URL (moto_server or another local emulator).",
+        ),
+    ] = None,
+    format: Annotated[
+        AuditFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = AuditFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to FILE (atomically)."),
+    ] = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
+    today = parse_day(as_of)
+    loaded = load_estate_or_exit(estate)
+    try:
+        result = run_audit(loaded, environment, as_of=today, endpoint_url=endpoint_url)
+    except AuditError as err:
+        fail_bad_input([f"keyplane audit: {err}"])
+    text = render(result, format, color=output is None and stdout.is_terminal)
+    if output is not None:
+        try:
+            write_atomic(output, render(result, format))
+        except OSError as err:
+            fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
+    else:
+        sys.stdout.write(text)
+    raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)

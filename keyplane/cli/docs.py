@@ -1,0 +1,57 @@
+"""`keyplane docs ENV`: the policy artefacts of an environment as Markdown files
+(`keyplane.artefacts` writes them: Tenant-Isolation-Claim, Shared-Service-Boundary-Register, rule
+traceability matrix)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyplane.artefacts import DEFAULT_TESTS_DIR, artefacts
+from keyplane.cli.prelude import (
+    DEFAULT_ESTATE,
+    EXIT_CLEAN,
+    EstateOption,
+    fail_bad_input,
+    load_estate_or_exit,
+)
+from keyplane.reports import write_atomic
+
+
+def docs(
+    env: Annotated[str, typer.Argument(help="The environment (its <env>.yaml in the estate).")],
+    estate: EstateOption = DEFAULT_ESTATE,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir", "-o", help="Write one Markdown file per artefact here; default stdout."
+        ),
+    ] = None,
+    tests_dir: Annotated[
+        Path,
+        typer.Option("--tests-dir", help="Where to look for the tests that name each rule."),
+    ] = DEFAULT_TESTS_DIR,
+) -> None:
+    """Write the Tenant-Isolation-Claim, the Shared-Service-Boundary-Register and the rule
+    traceability matrix of ENV as Markdown."""
+    loaded = load_estate_or_exit(estate)
+    environment = loaded.environments.get(env)
+    if environment is None:
+        known = ", ".join(sorted(loaded.environments))
+        fail_bad_input([f"{estate}: unknown environment {env!r} (known: {known})"])
+    documents = artefacts(loaded, environment, tests_dir)
+    if output_dir is None:
+        sys.stdout.write("\n---\n\n".join(documents.values()))
+        raise typer.Exit(EXIT_CLEAN)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in documents.items():
+            write_atomic(output_dir / name, text)
+    except OSError as err:
+        fail_bad_input([f"{output_dir}: cannot write: {err.strerror or err}"])
+    for name in documents:
+        print(output_dir / name)
+    raise typer.Exit(EXIT_CLEAN)

@@ -1,0 +1,107 @@
+"""Audit-only checks: what a live account shows that a configuration cannot (point A evidence).
+
+Pure functions of facts and dates, like every check; the audit judge
+(`keyplane.engines.audit.judge`) calls them with what its collector observed:
+
+- `material_age` (KM-ROT-002, Policy §6): key material older than the purpose's period has not
+  been rotated in time, whatever the configured period says.
+- `secret_age` (KM-ROT-003, Policy §6): a secret rotating on schedule is never older than
+  `standard.SECRET_ROTATION_MAX_DAYS`.
+- `pending_deletion` (KM-DEL-001, Proc 4.5): a key scheduled for destruction.
+- `live_message`: an UNKNOWN verdict's words for a live audit ("not verifiable live" rather than
+  "until deployed").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from keyplane.facts.model import Key, Secret
+from keyplane.facts.values import Unknown
+from keyplane.rules.checks.resource import purpose_of, rotation_limit
+from keyplane.rules.checks.verdict import Outcome, Verdict
+from keyplane.standard import SECRET_ROTATION_MAX_DAYS, SECRET_ROTATION_PURPOSES
+
+_CANNOT_JUDGE = re.compile(
+    r"^(?P<head>\S+ .+?): cannot judge until deployed: (?P<what>.+) is only known after "
+    r"deployment\.$",
+    re.DOTALL,
+)
+#: Why a rule's input is invisible live, appended to its "not verifiable live" message.
+_LIVE_NOTES = {
+    "KM-DEL-001": " (Pulumi's protect lives in the stack state, and a key has no deletion window "
+    "until its deletion is scheduled); check them in the stack with keyplane scan",
+}
+
+
+def live_message(verdict: Verdict) -> str:
+    """An UNKNOWN verdict's words for a live audit: not "until deployed" but "not visible"."""
+    match = _CANNOT_JUDGE.match(verdict.message)
+    if not match:
+        return verdict.message
+    return (
+        f"{match['head']}: not verifiable live: {match['what']} cannot be read from AWS"
+        f"{_LIVE_NOTES.get(verdict.rule, '')}."
+    )
+
+
+def material_age(key: Key, last: datetime | None, as_of: date) -> Verdict | None:
+    """KM-ROT-002 on the evidence: FAIL when the material last changed (`last`, aware datetime)
+    more days before `as_of` than the purpose allows; None when it did not or cannot be told."""
+    purpose = purpose_of(key)
+    if last is None or isinstance(purpose, Unknown):
+        return None
+    limit = rotation_limit(purpose)
+    age = (as_of - last.astimezone(UTC).date()).days
+    if age <= limit:
+        return None
+    what = f"{purpose.value} keys" if purpose else "keys without a declared purpose"
+    return Verdict(
+        "KM-ROT-002",
+        Outcome.FAIL,
+        f"KM-ROT-002 {key.name}: key material last changed on {last.date().isoformat()}, "
+        f"{age} days ago, more than the {limit} days allowed for {what}; rotate it now "
+        "(RotateKeyOnDemand) and check why scheduled rotation did not run.",
+        key.urn,
+        key.name,
+        key.type,
+    )
+
+
+def secret_age(secret: Secret, last: datetime | None, as_of: date) -> Verdict | None:
+    """KM-ROT-003 on the evidence: FAIL when a rotating secret of a secret-rotation purpose was
+    last rotated more than `SECRET_ROTATION_MAX_DAYS` days before `as_of`; None otherwise."""
+    purpose = purpose_of(secret)
+    if last is None or isinstance(purpose, Unknown) or secret.rotation_days is None:
+        return None
+    if purpose is not None and purpose not in SECRET_ROTATION_PURPOSES:
+        return None
+    age = (as_of - last.astimezone(UTC).date()).days
+    if age <= SECRET_ROTATION_MAX_DAYS:
+        return None
+    return Verdict(
+        "KM-ROT-003",
+        Outcome.FAIL,
+        f"KM-ROT-003 {secret.name}: the secret was last rotated on "
+        f"{last.date().isoformat()}, {age} days ago, more than {SECRET_ROTATION_MAX_DAYS}; "
+        "rotate it now and check its rotation function.",
+        secret.urn,
+        secret.name,
+        secret.type,
+    )
+
+
+def pending_deletion(urn: str, name: str, type: str, deletion_date: datetime | None) -> Verdict:
+    """KM-DEL-001 on the evidence: a key pending deletion (Proc 4.5 needs a change record)."""
+    when = f" on {deletion_date.date().isoformat()}" if deletion_date else ""
+    return Verdict(
+        "KM-DEL-001",
+        Outcome.FAIL,
+        f"KM-DEL-001 {name}: the key is pending deletion and will be destroyed{when}; cancel it "
+        "(CancelKeyDeletion) unless the destruction follows Proc 4.5 with a change record. Other "
+        "rules are not judged on it.",
+        urn,
+        name,
+        type,
+    )

@@ -1,0 +1,78 @@
+"""The live audit's permission map: which rules a read feeds, so which a refused read blocks.
+
+A collector (`keyplane.engines.audit.aws`; GCP and Azure collectors later) names the cloud
+permission behind each read and nothing else; the judge (`keyplane.engines.audit.judge`) asks
+this module which rules that permission serves. Two relations:
+
+- `UNVERIFIABLE_WITHOUT`: permission -> the rules reported "unverifiable" (one advisory finding
+  per rule and resource, naming the permission) when the auditor may not make that read.
+- `NOT_JUDGED_WITHOUT`: permission of an account-wide list call -> the rules not judged at all
+  when the list is refused (without the list there is nothing to judge them on, and a pass would
+  be a silent one).
+
+Rule IDs live here, beside the rules, so that the registry's `permissions` field can absorb this
+table in one move. An unknown permission raises `KeyError` (a collector reading something no
+rule accounts for is a bug, not an unverifiable finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+_KEY_METADATA = ("KM-ALG-001", "KM-ROT-001", "KM-ROT-002", "KM-PUR-001", "KM-ENV-001", "KM-ACC-001")
+_KEY_POLICY = ("KM-ACC-001", "KM-ACC-002", "KM-ENV-002")
+_KEY_TAGS = ("KM-PUR-001", "KM-ENV-001", "KM-ROT-002", "KM-HSM-001")
+_SECRET_POLICY = ("KM-ACC-001", "KM-ENV-002")
+
+#: Permission -> the rules a refused read leaves unverifiable (Policy §5: evidence of each rule).
+UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        # AWS
+        "kms:ListKeys": _KEY_METADATA,
+        "kms:ListAliases": (),  # names only: findings fall back to key IDs
+        "kms:DescribeKey": _KEY_METADATA,
+        "kms:GetKeyRotationStatus": ("KM-ROT-001", "KM-ROT-002"),
+        "kms:ListKeyRotations": ("KM-ROT-002",),
+        "kms:GetKeyPolicy": _KEY_POLICY,
+        "kms:ListResourceTags": _KEY_TAGS,
+        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
+        "cloudtrail:GetTrailStatus": ("KM-LOG-001",),
+        "cloudtrail:GetEventSelectors": ("KM-LOG-001",),
+        "cloudtrail:ListTags": ("KM-ENV-001",),
+        "s3:GetBucketObjectLockConfiguration": ("KM-LOG-002",),
+        "s3:GetBucketVersioning": ("KM-LOG-002",),
+        "s3:GetBucketTagging": ("KM-ENV-001",),
+        "cloudhsm:DescribeClusters": ("KM-DEL-001",),
+        "secretsmanager:ListSecrets": ("KM-ROT-003", "KM-STO-002"),
+        # ListSecrets returned the same metadata: the secret is judged from it when refused.
+        "secretsmanager:DescribeSecret": (),
+        "secretsmanager:GetResourcePolicy": _SECRET_POLICY,
+    }
+)
+
+#: Permission of an account-wide list -> the rules not judged at all when it is refused.
+NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "kms:ListKeys": (
+            "KM-ALG-001",
+            "KM-ROT-001",
+            "KM-ROT-002",
+            "KM-HSM-001",
+            "KM-ACC-002",
+            "KM-DEL-001",
+        ),
+        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
+        "secretsmanager:ListSecrets": ("KM-ROT-003", "KM-STO-002"),
+    }
+)
+
+
+def unverifiable_without(permission: str) -> tuple[str, ...]:
+    """The rule IDs a refused `permission` leaves unverifiable; KeyError for an unknown one."""
+    return UNVERIFIABLE_WITHOUT[permission]
+
+
+def not_judged_without(permission: str) -> tuple[str, ...]:
+    """The rule IDs not judged at all when `permission` is refused (empty for most reads)."""
+    return NOT_JUDGED_WITHOUT.get(permission, ())

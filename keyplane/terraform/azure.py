@@ -1,0 +1,424 @@
+"""The one azure-native <-> azurerm table, read in both directions.
+
+azure-native is generated from Azure's REST specs, not bridged from Terraform, so its resources
+do not map to `azurerm_*` attributes one to one. Each `AzureType` row pairs an azure-native token
+with its azurerm type and the two conversions side by side:
+
+- `to_azurerm` (Pulumi wire-form inputs -> azurerm plan values): `keyplane.terraform.to_plan`
+  writes the Terraform-plan form checkov scans;
+- `from_azurerm` (azurerm plan values -> Pulumi wire-form inputs): `keyplane.adapters.terraform`
+  reads a plan back as facts (None: the type is written but not read back, or another token
+  reads it).
+
+Only the types checkov has checks for are mapped; the rest of azure-native is left out (the
+CrossGuard pack covers it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from keyplane.wire import UNKNOWN as UNKNOWN_SENTINEL
+
+Conversion = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+# --- azure-native -> azurerm ---------------------------------------------------------------
+
+
+def _obj(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _obj(inputs, "properties")
+
+
+def _network_acls(acls: Any) -> list[dict[str, Any]]:
+    if not isinstance(acls, dict):
+        return []
+    return [
+        {
+            "default_action": acls.get("defaultAction"),
+            "bypass": acls.get("bypass"),
+            "ip_rules": [r.get("value") for r in acls.get("ipRules", []) if isinstance(r, dict)],
+            "virtual_network_subnet_ids": [
+                r.get("id") for r in acls.get("virtualNetworkRules", []) if isinstance(r, dict)
+            ],
+        }
+    ]
+
+
+def _vault_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    sku = _obj(p, "sku")
+    return {
+        "name": inputs.get("vaultName"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "tenant_id": p.get("tenantId"),
+        "sku_name": str(sku.get("name", "")).lower() or None,
+        "enable_rbac_authorization": p.get("enableRbacAuthorization", False),
+        "rbac_authorization_enabled": p.get("enableRbacAuthorization", False),
+        "purge_protection_enabled": p.get("enablePurgeProtection", False),
+        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
+        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "network_acls": _network_acls(p.get("networkAcls")),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _managed_hsm_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    return {
+        "name": inputs.get("name"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "tenant_id": p.get("tenantId"),
+        "admin_object_ids": p.get("initialAdminObjectIds", []),
+        "purge_protection_enabled": p.get("enablePurgeProtection", False),
+        "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
+        "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "network_acls": _network_acls(p.get("networkAcls")),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _key_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    attributes = _obj(p, "attributes")
+    policy = _obj(p, "rotationPolicy")
+    rotation: list[dict[str, Any]] = []
+    if policy:
+        policy_attrs = _obj(policy, "attributes")
+        automatic: list[dict[str, Any]] = []
+        notify = None
+        for action in policy.get("lifetimeActions", []):
+            if not isinstance(action, dict):
+                continue
+            kind = str((action.get("action") or {}).get("type", "")).lower()
+            trigger = action.get("trigger") or {}
+            if kind == "rotate":
+                automatic.append(
+                    {
+                        "time_after_creation": trigger.get("timeAfterCreate"),
+                        "time_before_expiry": trigger.get("timeBeforeExpiry"),
+                    }
+                )
+            elif kind == "notify":
+                notify = trigger.get("timeBeforeExpiry")
+        rotation = [
+            {
+                "expire_after": policy_attrs.get("expiryTime"),
+                "notify_before_expiry": notify,
+                "automatic": automatic,
+            }
+        ]
+    return {
+        "name": inputs.get("keyName"),
+        "key_vault_id": inputs.get("vaultName"),
+        "key_type": p.get("kty"),
+        "key_size": p.get("keySize"),
+        "curve": p.get("curveName"),
+        "key_opts": p.get("keyOps", []),
+        "expiration_date": attributes.get("expires"),
+        "rotation_policy": rotation,
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _secret_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    p = _props(inputs)
+    attributes = _obj(p, "attributes")
+    return {
+        "name": inputs.get("secretName"),
+        "key_vault_id": inputs.get("vaultName"),
+        "value": p.get("value"),
+        "content_type": p.get("contentType"),
+        "expiration_date": attributes.get("expires"),
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _storage_account_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    sku = _obj(inputs, "sku")
+    tier, _, replication = str(sku.get("name", "Standard_LRS")).partition("_")
+    return {
+        "name": inputs.get("accountName"),
+        "location": inputs.get("location"),
+        "resource_group_name": inputs.get("resourceGroupName"),
+        "account_kind": inputs.get("kind"),
+        "account_tier": tier,
+        "account_replication_type": replication,
+        "min_tls_version": inputs.get("minimumTlsVersion"),
+        "https_traffic_only_enabled": inputs.get("enableHttpsTrafficOnly", True),
+        "enable_https_traffic_only": inputs.get("enableHttpsTrafficOnly", True),
+        "allow_nested_items_to_be_public": inputs.get("allowBlobPublicAccess", False),
+        "shared_access_key_enabled": inputs.get("allowSharedKeyAccess", True),
+        "public_network_access_enabled": inputs.get("publicNetworkAccess", "Enabled") != "Disabled",
+        "tags": inputs.get("tags", {}),
+    }
+
+
+def _diagnostic_setting_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    logs = [
+        {"category": log.get("category"), "category_group": log.get("categoryGroup")}
+        for log in inputs.get("logs", [])
+        if isinstance(log, dict) and log.get("enabled", True)
+    ]
+    return {
+        "name": inputs.get("name"),
+        "target_resource_id": inputs.get("resourceUri"),
+        "storage_account_id": inputs.get("storageAccountId"),
+        "log_analytics_workspace_id": inputs.get("workspaceId"),
+        "enabled_log": logs,
+    }
+
+
+def _role_assignment_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": inputs.get("roleAssignmentName"),
+        "scope": inputs.get("scope"),
+        "role_definition_id": inputs.get("roleDefinitionId"),
+        "principal_id": inputs.get("principalId"),
+        "principal_type": inputs.get("principalType"),
+    }
+
+
+def _immutability_policy_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "storage_container_resource_manager_id": inputs.get("containerName"),
+        "immutability_period_in_days": inputs.get("immutabilityPeriodSinceCreationInDays"),
+        "protected_append_writes_enabled": inputs.get("allowProtectedAppendWrites", False),
+        "locked": False,
+    }
+
+
+# --- azurerm -> azure-native ---------------------------------------------------------------
+
+
+def _block(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = values.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _enabled(value: Any) -> Any:
+    """azurerm's `public_network_access_enabled` → azure-native's `publicNetworkAccess`."""
+    if value is None or value == UNKNOWN_SENTINEL:
+        return value
+    return "Enabled" if value is True else "Disabled"
+
+
+def drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, item in mapping.items():
+        value = drop_none(item) if isinstance(item, Mapping) else item
+        if value is not None and value != {}:
+            result[key] = value
+    return result
+
+
+def _vault_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    rbac = v.get("enable_rbac_authorization", v.get("rbac_authorization_enabled"))
+    return {
+        "vaultName": v.get("name"),
+        "location": v.get("location"),
+        "resourceGroupName": v.get("resource_group_name"),
+        "tags": v.get("tags"),
+        "properties": {
+            "tenantId": v.get("tenant_id"),
+            "sku": {"name": v.get("sku_name")},
+            "enableRbacAuthorization": rbac,
+            "enablePurgeProtection": v.get("purge_protection_enabled"),
+            "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
+            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+        },
+    }
+
+
+def _managed_hsm_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": v.get("name"),
+        "location": v.get("location"),
+        "resourceGroupName": v.get("resource_group_name"),
+        "tags": v.get("tags"),
+        "sku": {"name": v.get("sku_name")},
+        "properties": {
+            "tenantId": v.get("tenant_id"),
+            "initialAdminObjectIds": v.get("admin_object_ids"),
+            "enablePurgeProtection": v.get("purge_protection_enabled"),
+            "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
+            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+        },
+    }
+
+
+def _key_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    policy = _block(v, "rotation_policy")
+    rotation: dict[str, Any] | None = None
+    if policy:
+        actions: list[dict[str, Any]] = []
+        automatic = policy.get("automatic")
+        for rotate in automatic if isinstance(automatic, list) else [automatic]:
+            if isinstance(rotate, Mapping):
+                trigger = {
+                    "timeAfterCreate": rotate.get("time_after_creation"),
+                    "timeBeforeExpiry": rotate.get("time_before_expiry"),
+                }
+                actions.append({"action": {"type": "rotate"}, "trigger": drop_none(trigger)})
+        if policy.get("notify_before_expiry") is not None:
+            actions.append(
+                {
+                    "action": {"type": "notify"},
+                    "trigger": {"timeBeforeExpiry": policy["notify_before_expiry"]},
+                }
+            )
+        rotation = {"attributes": {"expiryTime": policy.get("expire_after")}}
+        rotation["lifetimeActions"] = actions
+    return {
+        "keyName": v.get("name"),
+        "vaultName": v.get("key_vault_id"),
+        "tags": v.get("tags"),
+        "properties": {
+            "kty": v.get("key_type"),
+            "keySize": v.get("key_size"),
+            "curveName": v.get("curve"),
+            "keyOps": v.get("key_opts"),
+            "attributes": {"expires": v.get("expiration_date")},
+            "rotationPolicy": rotation,
+        },
+    }
+
+
+def _secret_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "secretName": v.get("name"),
+        "vaultName": v.get("key_vault_id"),
+        "tags": v.get("tags"),
+        "properties": {
+            "value": v.get("value"),
+            "contentType": v.get("content_type"),
+            "attributes": {"expires": v.get("expiration_date")},
+        },
+    }
+
+
+def _storage_account_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "accountName": v.get("name"),
+        "location": v.get("location"),
+        "resourceGroupName": v.get("resource_group_name"),
+        "kind": v.get("account_kind"),
+        "tags": v.get("tags"),
+        "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+    }
+
+
+def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    logs = v.get("enabled_log")
+    return {
+        "name": v.get("name"),
+        "resourceUri": v.get("target_resource_id"),
+        "storageAccountId": v.get("storage_account_id"),
+        "workspaceId": v.get("log_analytics_workspace_id"),
+        "logs": [
+            drop_none(
+                {
+                    "category": log.get("category"),
+                    "categoryGroup": log.get("category_group"),
+                    "enabled": True,
+                }
+            )
+            for log in (logs if isinstance(logs, list) else [logs])
+            if isinstance(log, Mapping)
+        ],
+    }
+
+
+def _role_assignment_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "roleAssignmentName": v.get("name"),
+        "scope": v.get("scope"),
+        "roleDefinitionId": v.get("role_definition_id"),
+        "principalId": v.get("principal_id"),
+        "principalType": v.get("principal_type"),
+    }
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AzureType:
+    """One azure-native token and its azurerm type, with a conversion each way."""
+
+    token: str
+    terraform_type: str
+    to_azurerm: Conversion
+    from_azurerm: Conversion | None
+
+
+AZURE_TYPES: tuple[AzureType, ...] = (
+    AzureType(
+        "azure-native:keyvault:Vault", "azurerm_key_vault", _vault_to_azurerm, _vault_from_azurerm
+    ),
+    AzureType(
+        "azure-native:keyvault:ManagedHsm",
+        "azurerm_key_vault_managed_hardware_security_module",
+        _managed_hsm_to_azurerm,
+        _managed_hsm_from_azurerm,
+    ),
+    AzureType(
+        "azure-native:keyvault:Key", "azurerm_key_vault_key", _key_to_azurerm, _key_from_azurerm
+    ),
+    AzureType(
+        "azure-native:keyvault:Secret",
+        "azurerm_key_vault_secret",
+        _secret_to_azurerm,
+        _secret_from_azurerm,
+    ),
+    AzureType(
+        "azure-native:storage:StorageAccount",
+        "azurerm_storage_account",
+        _storage_account_to_azurerm,
+        _storage_account_from_azurerm,
+    ),
+    AzureType(
+        "azure-native:storage:BlobContainerImmutabilityPolicy",
+        "azurerm_storage_container_immutability_policy",
+        _immutability_policy_to_azurerm,
+        None,
+    ),
+    AzureType(
+        "azure-native:monitor:DiagnosticSetting",
+        "azurerm_monitor_diagnostic_setting",
+        _diagnostic_setting_to_azurerm,
+        _diagnostic_setting_from_azurerm,
+    ),
+    # The older module name of the same resource: written alike, read back as monitor's.
+    AzureType(
+        "azure-native:insights:DiagnosticSetting",
+        "azurerm_monitor_diagnostic_setting",
+        _diagnostic_setting_to_azurerm,
+        None,
+    ),
+    AzureType(
+        "azure-native:authorization:RoleAssignment",
+        "azurerm_role_assignment",
+        _role_assignment_to_azurerm,
+        _role_assignment_from_azurerm,
+    ),
+)
+
+#: azure-native token -> its row (the Terraform-plan writer's direction).
+BY_TOKEN: Mapping[str, AzureType] = MappingProxyType({row.token: row for row in AZURE_TYPES})
+#: azurerm type -> the row that reads it back (the plan reader's direction).
+BY_TERRAFORM_TYPE: Mapping[str, AzureType] = MappingProxyType(
+    {row.terraform_type: row for row in AZURE_TYPES if row.from_azurerm is not None}
+)
