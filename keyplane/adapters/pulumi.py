@@ -1346,6 +1346,23 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
 
 #: The Pulumi types keyplane reads.
 SUPPORTED_TYPES = frozenset(_READERS)
+#: The types whose readers may report a secret value of their inputs (`SecretValue`): the
+#: report redacts what KM-STO-001 flags in them (`keyplane.reports.redaction`).
+SECRET_VALUE_TYPES = frozenset(
+    {
+        "aws:kms/externalKey:ExternalKey",
+        "aws:kms/replicaExternalKey:ReplicaExternalKey",
+        "aws-native:secretsmanager:Secret",
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "aws:acm/certificate:Certificate",
+        "aws:iam/serverCertificate:ServerCertificate",
+        "aws:rds/instance:Instance",
+        "aws:rds/cluster:Cluster",
+        "gcp:compute/sslCertificate:SSLCertificate",
+        "gcp:secretmanager/secretVersion:SecretVersion",
+        "azure-native:keyvault:Secret",
+    }
+)
 
 
 def facts_from_resource(

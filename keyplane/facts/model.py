@@ -165,6 +165,9 @@ class SecretValue(Resource):
     field: str
     #: True when the value is in the inputs in plain text (not a Pulumi secret, not computed).
     plaintext: Maybe[bool]
+    #: Where the value is written, for messages: `resource inputs`, `stack outputs`,
+    #: `stack configuration`.
+    location: str = "resource inputs"
 
 
 @dataclass(frozen=True, kw_only=True)

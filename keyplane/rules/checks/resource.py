@@ -536,7 +536,7 @@ def no_plaintext_secrets(facts: Facts, context: Context) -> Verdict:
     return fail(
         rule,
         facts,
-        f"{facts.field} holds a plain-text value in the resource inputs; pass it as a Pulumi "
+        f"{facts.field} holds a plain-text value in the {facts.location}; pass it as a Pulumi "
         "secret (pulumi config set --secret, pulumi.Output.secret) and remove it from the code "
         "and its history.",
     )
