@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,13 @@ from keyplane.config.stack import (
 )
 from keyplane.findings import Finding, apply_exceptions
 from keyplane.locations import stack_config_file
+from keyplane.pulumi_json import StackValues
+from keyplane.reports.redaction import (
+    flagged_values,
+    plaintext_secret_paths,
+    redact_plan,
+    redact_resources,
+)
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
@@ -246,7 +253,7 @@ class CrossGuardStage:
         self._pack.stop()
 
     def submit(self, resource: Registration) -> None:
-        if resource.type == STACK_TYPE:
+        if resource.type == STACK_TYPE or resource.read:
             return
         with self._lock:
             if not self._ready:
@@ -313,11 +320,18 @@ def judge(
     timings: dict[str, float] | None = None,
     crossguard_stage: CrossGuardStage | None = None,
     checkov: PendingCheckov | None = None,
+    stack_values: StackValues | None = None,
 ) -> GateResult:
     """Judge resources with every engine and return the merged findings.
 
     With `crossguard_stage`, the resources were already submitted to a running pack as they were
     rendered, and with `checkov` checkov was started ahead; what is not given is started here.
+
+    Read resources (`Registration.read`) are not judged, as the real engine sends none to a
+    pack: they are kept in the result, for the report to list as read. `stack_values` (a scan's
+    stack outputs and configuration) are judged for plain-text secrets (KM-STO-001). The
+    result's resources and plan have every plain-text value KM-STO-001 flagged replaced by a
+    secret mark, so that no report or emitted plan copies it.
     """
     with ExitStack() as started_here:
         if run_checkov and checkov is None:
@@ -343,6 +357,7 @@ def judge(
             timings=dict(timings or {}),
             crossguard_stage=crossguard_stage,
             checkov=checkov if run_checkov else None,
+            stack_values=stack_values,
         )
 
 
@@ -356,7 +371,10 @@ def _judge(
     timings: dict[str, float],
     crossguard_stage: CrossGuardStage,
     checkov: PendingCheckov | None,
+    stack_values: StackValues | None = None,
 ) -> GateResult:
+    everything = resources
+    resources = [r for r in everything if not r.read]
     crossguard_started = time.monotonic()
     if checkov is None:
         # Nothing waits for the plan: the pack analyses the stack while it is converted.
@@ -382,7 +400,8 @@ def _judge(
             timings["checkov"] = run.seconds
 
     scopes = estate.exception_scopes() if estate is not None else ()
-    others = apply_exceptions(checkov_findings, scopes, environment, today)
+    own = _stack_value_findings(stack_values, environment, today)
+    others = apply_exceptions([*checkov_findings, *own], scopes, environment, today)
     if estate is not None and environment in estate.environments:
         # The file-level rules of this environment (KM-EXC-002 comes from the pack).
         others += [
@@ -395,7 +414,49 @@ def _judge(
     checked = [r.id for r in rules_at(Point.CROSSGUARD)]
     if checkov is not None:
         checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]
-    return GateResult(environment, list(resources), findings, plan, timings, tuple(checked))
+    # What KM-STO-001 flagged leaves no copy in the report or the emitted plan.
+    flagged = plaintext_secret_paths(resources)
+    shown = redact_resources(everything, flagged)
+    plan = replace(plan, plan=redact_plan(plan.plan, flagged_values(resources, flagged)))
+    return GateResult(environment, shown, findings, plan, timings, tuple(checked))
+
+
+def _stack_value_findings(
+    stack_values: StackValues | None, environment: str, today: date
+) -> list[Finding]:
+    """The pack's resource checks over the stack's own outputs and configuration: the engine
+    hands a pack neither, so they are judged here, in process, with the same check."""
+    if stack_values is None:
+        return []
+    from keyplane.adapters.stack_values import stack_value_facts  # noqa: PLC0415
+    from keyplane.rules.checks import RESOURCE_CHECKS, Context  # noqa: PLC0415
+    from keyplane.rules.checks.judge import evaluate, to_finding  # noqa: PLC0415
+
+    stack = environment
+    if stack_values.urn:
+        stack = stack_values.urn.removeprefix("urn:pulumi:").split("::", 1)[0]
+    facts = [
+        *stack_value_facts(
+            stack_values.outputs,
+            subject_urn=stack_values.urn,
+            subject_name=stack_values.name,
+            subject_type=STACK_TYPE,
+            location="stack outputs",
+        ),
+        # The configuration is the stack's file, not its resource: a finding of its own.
+        *stack_value_facts(
+            stack_values.config,
+            subject_urn="",
+            subject_name=f"Pulumi.{stack}.yaml",
+            subject_type="pulumi:config",
+            location="stack configuration",
+        ),
+    ]
+    if not facts:
+        return []
+    rule_ids = [r.id for r in rules_at(Point.CROSSGUARD) if r.id in RESOURCE_CHECKS]
+    context = Context(environment=environment, as_of=today)
+    return [to_finding(v) for v in evaluate(facts, context, rule_ids)]
 
 
 def preview(

@@ -26,6 +26,8 @@ DELETE_OPS = frozenset(
 )
 
 Kind = Literal["preview", "export"]
+#: Preview steps of a resource the program reads (`Resource.get`) rather than manages.
+READ_OPS = frozenset({"read", "read-replacement", "read-discard"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class PulumiState:
     old_resources: list[Registration]
     #: Physical IDs by URN, where the file has them (a changed ID means a replacement).
     ids: dict[str, str] = field(default_factory=dict)
+    #: The stack's own values: its outputs and (previews) its configuration (KM-STO-001).
+    stack_values: StackValues | None = None
+
+
+@dataclass(frozen=True)
+class StackValues:
+    """The root stack resource's outputs and the stack configuration, secrets still marked."""
+
+    urn: str
+    name: str
+    outputs: Mapping[str, Any]
+    config: Mapping[str, Any]
 
 
 def _fail(path: Path, line: int | None, problem: str, fix: str) -> ConfigError:
@@ -149,8 +163,33 @@ def _from_export(deployment: Mapping[str, Any], path: Path) -> PulumiState:
         if isinstance(state, dict) and state.get("id")
     }
     return PulumiState(
-        "export", project, stack, [r for r in resources if r.type != STACK_TYPE], {}, [], ids
+        "export",
+        project,
+        stack,
+        [r for r in resources if r.type != STACK_TYPE],
+        {},
+        [],
+        ids,
+        _stack_values(states, {}),
     )
+
+
+def _stack_values(states: Any, config: Any) -> StackValues | None:
+    """The stack resource's outputs (an export's `outputs`, a preview step's new state) and the
+    preview's `config`, with the CLI's secret forms marked."""
+    for state in states:
+        if isinstance(state, dict) and state.get("type") == STACK_TYPE:
+            urn = str(state.get("urn") or "")
+            outputs = state.get("outputs") if isinstance(state.get("outputs"), dict) else {}
+            return StackValues(
+                urn,
+                urn.rsplit("::", 1)[-1],
+                mark_secrets(outputs),
+                mark_secrets(config if isinstance(config, dict) else {}),
+            )
+    if isinstance(config, dict) and config:
+        return StackValues("", "stack", {}, mark_secrets(config))
+    return None
 
 
 def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
@@ -168,8 +207,11 @@ def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
         if isinstance(step.get("oldState"), dict):
             old.append(_registration(step["oldState"], path, f"{where}.oldState"))
         if op not in DELETE_OPS and isinstance(step.get("newState"), dict):
-            resources.append(_registration(step["newState"], path, f"{where}.newState"))
+            resources.append(
+                _registration(step["newState"], path, f"{where}.newState", read=op in READ_OPS)
+            )
     project, stack = _names(resources or old)
+    new_states = [step.get("newState") for step in document["steps"] if isinstance(step, dict)]
     return PulumiState(
         "preview",
         project,
@@ -177,6 +219,7 @@ def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
         [r for r in resources if r.type != STACK_TYPE],
         operations,
         [r for r in old if r.type != STACK_TYPE],
+        stack_values=_stack_values(new_states, document.get("config")),
     )
 
 
@@ -188,7 +231,9 @@ def _names(resources: list[Registration]) -> tuple[str, str]:
     return "", ""
 
 
-def _registration(state: Mapping[str, Any], path: Path, where: str) -> Registration:
+def _registration(
+    state: Mapping[str, Any], path: Path, where: str, *, read: bool = False
+) -> Registration:
     urn = state.get("urn")
     type_ = state.get("type")
     if not isinstance(urn, str) or not isinstance(type_, str):
@@ -213,6 +258,7 @@ def _registration(state: Mapping[str, Any], path: Path, where: str) -> Registrat
             for key, urns in (state.get("propertyDependencies") or {}).items()
             if isinstance(urns, list)
         },
+        read=read or state.get("external") is True,
     )
 
 

@@ -34,6 +34,10 @@ class Registration:
     #: Inputs in Pulumi's wire form (camelCase; secrets and unknowns marked with SIG_KEY).
     inputs: Mapping[str, Any]
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Read, not managed (`Key.get(...)`: `external: true` in an export, a `read` step in a
+    #: preview): the engine sends no read resource to a policy pack, and its empty inputs say
+    #: nothing of the resource.
+    read: bool = False
     #: The inputs as the program sent them (a protobuf Struct), when rendered here: the
     #: analyzer is handed these rather than a re-encoding of `inputs`.
     wire: Any = field(default=None, compare=False, repr=False)

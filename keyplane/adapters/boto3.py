@@ -18,7 +18,7 @@ from keyplane.adapters.common import (
     as_int,
     as_list,
     policy_grants,
-    rate_expression_days,
+    rotation_rules_days,
 )
 from keyplane.facts.model import (
     HsmCluster,
@@ -301,10 +301,13 @@ def secret_facts(
     arn = str(described.get("ARN") or described.get("Name"))
     rules = described.get("RotationRules") or {}
     days: int | None = None
+    problem: str | None = None
     if described.get("RotationEnabled") is True:
-        found = as_int(rules.get("AutomaticallyAfterDays"))
-        if found is None:
-            found = rate_expression_days(rules.get("ScheduleExpression"))
+        found, problem = rotation_rules_days(
+            rules.get("AutomaticallyAfterDays"),
+            rules.get("ScheduleExpression"),
+            field="RotationRules.ScheduleExpression",
+        )
         days = found if isinstance(found, int) else None
     document: Maybe[str | None] = (
         UNKNOWN if isinstance(policy, Unknown) else (policy or {}).get("ResourcePolicy")
@@ -321,6 +324,7 @@ def secret_facts(
         kms_key=described.get("KmsKeyId") or None,
         kms_key_ref=Ref(described.get("KmsKeyId") or None),
         rotation_days=days,
+        schedule_problem=problem,
         grants=UNKNOWN if isinstance(document, Unknown) else policy_grants(document),
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from keyplane.facts.access import Condition, Effect, Grant, normalize_aws_principal
+from keyplane.facts.schedule import SchedulePeriod, schedule_period
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 
 
@@ -42,6 +43,12 @@ def _principals(statement: Mapping[str, Any]) -> list[str] | Unknown:
         return UNKNOWN
     if isinstance(raw, str):
         return ["*" if raw == "*" else normalize_aws_principal(raw)]
+    if isinstance(raw, Sequence):
+        # A bare list (`"Principal": ["x", "*"]`) is not IAM's grammar, but a wildcard in it must
+        # not be missed: read it as a list of principals written like `"Principal": "x"`.
+        if any(isinstance(item, Unknown) for item in raw):
+            return UNKNOWN
+        return ["*" if str(v) == "*" else normalize_aws_principal(str(v)) for v in raw]
     if not isinstance(raw, Mapping):
         return [str(raw)]
     result: list[str] = []
@@ -195,17 +202,24 @@ def iso_duration_days(value: Any) -> Maybe[int | None]:
     return math.ceil(total - 1e-9)
 
 
-def rate_expression_days(value: Any) -> Maybe[int | None]:
-    """Secrets Manager `rate(30 days)` / `rate(12 hours)` schedules."""
-    if value is None or value is UNKNOWN:
-        return value
-    if not isinstance(value, str):
-        return None
-    match = re.fullmatch(r"\s*rate\((\d+)\s+(day|days|hour|hours)\)\s*", value)
-    if not match:
-        return None
-    amount = int(match.group(1))
-    return amount if match.group(2).startswith("day") else math.ceil(amount / 24)
+def rotation_rules_days(
+    after_days: Any, expression: Any, *, field: str
+) -> tuple[Maybe[int | None], str | None]:
+    """(period in days, problem) of Secrets Manager rotation rules: `AutomaticallyAfterDays` or a
+    `ScheduleExpression` (`rate(...)`/`cron(...)`, whose period is the longest interval between
+    two runs, `keyplane.facts.schedule`).
+
+    The expression wins when both are given (AWS derives the days from it). The problem, when
+    the expression gives no period, names `field` and the value, for a "cannot judge" verdict.
+    """
+    if expression is UNKNOWN:
+        return UNKNOWN, None
+    if isinstance(expression, str) and expression.strip():
+        found = schedule_period(expression)
+        if isinstance(found, SchedulePeriod):
+            return found.days, None
+        return None, f"{field} {found.text}"
+    return as_int(after_days), None
 
 
 def ref(value: Any, urns: Sequence[str] = ()) -> Ref:

@@ -10,6 +10,7 @@ stack-level rules.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from keyplane.adapters.common import (
     days_from_seconds,
     iso_duration_days,
     policy_grants,
-    rate_expression_days,
     ref,
+    rotation_rules_days,
 )
 from keyplane.facts.access import Condition, Grant
 from keyplane.facts.model import (
@@ -64,6 +65,7 @@ from keyplane.standard import (
     rotates_automatically,
 )
 from keyplane.wire import SECRET_SIG, SIG_KEY
+from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
 #: Unknown sentinels of every type (pulumi_policy/proxy.py); a string one is the most common.
@@ -235,7 +237,7 @@ class _Props:
 
 
 def _cloud(type_: str) -> Cloud | None:
-    if type_.startswith("aws:"):
+    if type_.startswith(("aws:", "aws-native:")):
         return Cloud.AWS
     if type_.startswith("gcp:"):
         return Cloud.GCP
@@ -278,9 +280,30 @@ _AWS_USAGE = {
 }
 
 
+_IMPORTED_KEY_TYPES = frozenset(
+    {"aws:kms/externalKey:ExternalKey", "aws:kms/replicaExternalKey:ReplicaExternalKey"}
+)
+_REPLICA_KEY_TYPES = frozenset(
+    {"aws:kms/replicaKey:ReplicaKey", "aws:kms/replicaExternalKey:ReplicaExternalKey"}
+)
+
+
 def _aws_key(p: _Props) -> tuple[Facts, ...]:
-    imported = p.resource.type == "aws:kms/externalKey:ExternalKey"
-    spec = p.text("keySpec" if imported else "customerMasterKeySpec")
+    """aws:kms Key, ExternalKey, ReplicaKey, ReplicaExternalKey (and aws-native:kms:Key, read
+    through `_aws_native_key`).
+
+    A replica shares its primary's key material, spec, usage and rotation (https://docs.aws.
+    amazon.com/kms/latest/developerguide/multi-region-keys-overview.html) but has its own key
+    policy, tags and deletion window: its rotation and algorithm are judged on the primary
+    (`replica_of`), everything else on the replica itself.
+    """
+    type_ = p.resource.type
+    replica = type_ in _REPLICA_KEY_TYPES
+    native_origin = p.text("origin")
+    imported = type_ in _IMPORTED_KEY_TYPES or native_origin == "EXTERNAL"
+    spec = p.text("customerMasterKeySpec")
+    if spec is None:
+        spec = p.text("keySpec")
     spec = "SYMMETRIC_DEFAULT" if spec is None else spec
     usage_name = p.text("keyUsage")
     usage: Maybe[Usage | None] = (
@@ -290,7 +313,7 @@ def _aws_key(p: _Props) -> tuple[Facts, ...]:
         UNKNOWN if spec is UNKNOWN else (algorithm_from_aws(spec) or spec)
     )
     store = p.text("customKeyStoreId")
-    xks = p.get("xksKeyId") is not None
+    xks = p.get("xksKeyId") is not None or native_origin == "EXTERNAL_KEY_STORE"
     origin: Maybe[KeyOrigin]
     if imported:
         origin, protection = KeyOrigin.IMPORTED, "EXTERNAL"
@@ -322,21 +345,61 @@ def _aws_key(p: _Props) -> tuple[Facts, ...]:
     else:
         rotation_days = None
     window = p.number("deletionWindowInDays")
-    return (
-        Key(
-            **_base(p, Cloud.AWS),
-            ids=p.ids("arn", "keyId", "id"),
-            algorithm=algorithm,
-            usage=usage,
-            can_rotate_automatically=can_rotate,
-            rotation_enabled=enabled,
-            rotation_days=rotation_days,
-            deletion_window_days=30 if window is None else window,
-            origin=origin,
-            protection=protection,
-            custom_key_store=store,
-            grants=policy_grants(p.get("policy")),
-        ),
+    replica_of: Ref | None = None
+    if replica:
+        # Spec, usage and rotation are the primary's: not this resource's to judge.
+        replica_of = p.ref("primaryKeyArn")
+        algorithm = can_rotate = enabled = rotation_days = UNKNOWN
+        usage = None
+    key = Key(
+        **_base(p, Cloud.AWS),
+        ids=p.ids("arn", "keyId", "id"),
+        algorithm=algorithm,
+        usage=usage,
+        can_rotate_automatically=can_rotate,
+        rotation_enabled=enabled,
+        rotation_days=rotation_days,
+        deletion_window_days=30 if window is None else window,
+        origin=origin,
+        protection=protection,
+        custom_key_store=store,
+        grants=policy_grants(p.get("policy")),
+        replica_of=replica_of,
+    )
+    if not imported:
+        return (key,)
+    # Imported key material in the program is a secret value like any other (KM-STO-001).
+    material = _secret_values(p, Cloud.AWS, Ref(None, (p.resource.urn,)), ("keyMaterialBase64",))
+    return (key, *material)
+
+
+def _native(p: _Props, renames: Mapping[str, str]) -> _Props:
+    """An aws-native resource's properties under the names of its `aws:` twin, so that one
+    reader serves both: `renames` maps native names to classic ones, and the native tag list
+    (`[{key, value}]`) becomes the classic tag map."""
+    inputs = dict(p.resource.inputs)
+    dependencies = dict(p.resource.property_dependencies)
+    for native, classic in renames.items():
+        if native in inputs:
+            inputs[classic] = inputs.pop(native)
+        if native in dependencies:
+            dependencies[classic] = dependencies.pop(native)
+    tags = inputs.get("tags")
+    if isinstance(tags, list | tuple):
+        inputs["tags"] = {
+            str(t.get("key")): t.get("value")
+            for t in tags
+            if isinstance(t, Mapping) and t.get("key") is not None
+        }
+    record = dataclasses.replace(p.resource, inputs=inputs, property_dependencies=dependencies)
+    return _Props(record, p.secrets_marked)
+
+
+def _aws_native_key(p: _Props) -> tuple[Facts, ...]:
+    # aws-native:kms:Key (CloudFormation AWS::KMS::Key): KeyPolicy is an object, Origin says
+    # imported or external, PendingWindowInDays is the deletion window.
+    return _aws_key(
+        _native(p, {"keyPolicy": "policy", "pendingWindowInDays": "deletionWindowInDays"})
     )
 
 
@@ -441,6 +504,38 @@ def _aws_role_policy(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+def user_principal(user_name: str) -> str:
+    """How keyplane names an in-stack IAM user when its ARN is not known yet."""
+    return f"aws-user:{user_name}"
+
+
+def group_principal(group_name: str) -> str:
+    """How keyplane names an in-stack IAM group (its members) when its ARN is not known yet."""
+    return f"aws-group:{group_name}"
+
+
+def _aws_user_or_group_policy(p: _Props, field: str) -> tuple[Facts, ...]:
+    """An inline policy of an IAM user (`user`) or group (`group`): an identity policy whose
+    principal is the user or the group's members, judged like a role's (KM-ACC-001)."""
+    target = p.ref(field)
+    name_of = user_principal if field == "user" else group_principal
+    principal: str | Unknown = (
+        UNKNOWN
+        if target.value is UNKNOWN
+        else name_of(target.value.rsplit("/", 1)[-1])
+        if target.value
+        else ""
+    )
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS, tags=None),
+            grants=policy_grants(p.get("policy"), principal),
+            target=Ref(None, p.resource.property_dependencies.get("policy", ())),
+            identity=True,
+        ),
+    )
+
+
 def _aws_policy(p: _Props) -> tuple[Facts, ...]:
     # A managed policy has no principal until it is attached (PolicyAttachment, stack level).
     return (
@@ -455,11 +550,34 @@ def _aws_policy(p: _Props) -> tuple[Facts, ...]:
 
 
 def _aws_policy_attachment(p: _Props) -> tuple[Facts, ...]:
-    return (
-        PolicyAttachment(
-            **_base(p, Cloud.AWS, tags=None), role=p.ref("role"), policy=p.ref("policyArn")
-        ),
-    )
+    """RolePolicyAttachment, UserPolicyAttachment, GroupPolicyAttachment (one identity each)
+    and PolicyAttachment (lists of roles, users and groups)."""
+    policy = p.ref("policyArn")
+    fields = (("role", "role"), ("user", "user"), ("group", "group"))
+    lists = (("roles", "role"), ("users", "user"), ("groups", "group"))
+    found: list[Facts] = []
+    for name, kind in fields:
+        if p.get(name) is not None:
+            found.append(
+                PolicyAttachment(
+                    **_base(p, Cloud.AWS, tags=None),
+                    role=p.ref(name),
+                    policy=policy,
+                    principal_kind=kind,
+                )
+            )
+    for name, kind in lists:
+        deps = p.resource.property_dependencies.get(name, ())
+        for value in as_list(p.get(name)):
+            found.append(
+                PolicyAttachment(
+                    **_base(p, Cloud.AWS, tags=None),
+                    role=ref(value, deps),
+                    policy=policy,
+                    principal_kind=kind,
+                )
+            )
+    return tuple(found)
 
 
 def _aws_trail(p: _Props) -> tuple[Facts, ...]:
@@ -594,17 +712,58 @@ def _aws_secret(p: _Props) -> tuple[Facts, ...]:
 
 
 def _aws_secret_rotation(p: _Props) -> tuple[Facts, ...]:
-    days = p.number("rotationRules", "automaticallyAfterDays")
-    if days is None:
-        days = rate_expression_days(p.get("rotationRules", "scheduleExpression"))
+    """aws:secretsmanager SecretRotation and aws-native:secretsmanager:RotationSchedule."""
+    days, problem = rotation_rules_days(
+        p.get("rotationRules", "automaticallyAfterDays"),
+        p.get("rotationRules", "scheduleExpression"),
+        field="rotationRules.scheduleExpression",
+    )
     return (
         SecretRotation(
             **_base(p, Cloud.AWS, tags=None),
             secret=p.ref("secretId"),
             enabled=p.flag("rotationEnabled", default=True),
             rotation_days=days,
+            schedule_problem=problem,
         ),
     )
+
+
+def _aws_native_secret(p: _Props) -> tuple[Facts, ...]:
+    # aws-native:secretsmanager:Secret writes its value on the secret itself (SecretString).
+    q = _native(p, {})
+    secret = _aws_secret(q)
+    values = _secret_values(q, Cloud.AWS, Ref(None, (p.resource.urn,)), ("secretString",))
+    return (*secret, *values)
+
+
+def _aws_native_trail(p: _Props) -> tuple[Facts, ...]:
+    # aws-native:cloudtrail:Trail requires IsLogging (the classic EnableLogging).
+    return _aws_trail(_native(p, {"isLogging": "enableLogging"}))
+
+
+def _aws_native_bucket(p: _Props) -> tuple[Facts, ...]:
+    q = _native(p, {"bucketName": "bucket"})
+    status = q.get("versioningConfiguration", "status")
+    if status is not None:
+        inputs = dict(q.resource.inputs)
+        inputs["versioning"] = {
+            "enabled": WIRE_UNKNOWN if status is UNKNOWN else status == "Enabled"
+        }
+        q = _Props(dataclasses.replace(q.resource, inputs=inputs), q.secrets_marked)
+    return _aws_bucket(q)
+
+
+def _self_secret_values(
+    *fields: str, cloud: Cloud = Cloud.AWS
+) -> Callable[[_Props], tuple[Facts, ...]]:
+    """A reader of resources that hold secret material in their own inputs (a certificate's
+    private key, a database password): each field set is a `SecretValue` (KM-STO-001)."""
+
+    def read(p: _Props) -> tuple[Facts, ...]:
+        return tuple(_secret_values(p, cloud, Ref(None, (p.resource.urn,)), fields))
+
+    return read
 
 
 def _aws_secret_policy(p: _Props) -> tuple[Facts, ...]:
@@ -1115,6 +1274,25 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
     {
         "aws:kms/key:Key": _aws_key,
         "aws:kms/externalKey:ExternalKey": _aws_key,
+        "aws:kms/replicaKey:ReplicaKey": _aws_key,
+        "aws:kms/replicaExternalKey:ReplicaExternalKey": _aws_key,
+        "aws-native:kms:Key": _aws_native_key,
+        "aws-native:secretsmanager:Secret": _aws_native_secret,
+        "aws-native:secretsmanager:RotationSchedule": _aws_secret_rotation,
+        "aws-native:cloudtrail:Trail": _aws_native_trail,
+        "aws-native:s3:Bucket": _aws_native_bucket,
+        "aws:iam/userPolicy:UserPolicy": lambda p: _aws_user_or_group_policy(p, "user"),
+        "aws:iam/groupPolicy:GroupPolicy": lambda p: _aws_user_or_group_policy(p, "group"),
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment": _aws_policy_attachment,
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": _aws_policy_attachment,
+        "aws:iam/policyAttachment:PolicyAttachment": _aws_policy_attachment,
+        "aws:acm/certificate:Certificate": _self_secret_values("privateKey"),
+        "aws:iam/serverCertificate:ServerCertificate": _self_secret_values("privateKey"),
+        "aws:rds/instance:Instance": _self_secret_values("password"),
+        "aws:rds/cluster:Cluster": _self_secret_values("masterPassword"),
+        "gcp:compute/sslCertificate:SSLCertificate": _self_secret_values(
+            "privateKey", cloud=Cloud.GCP
+        ),
         "aws:kms/keyPolicy:KeyPolicy": _aws_key_policy,
         "aws:kms/grant:Grant": _aws_kms_grant,
         "aws:iam/role:Role": _aws_role,
@@ -1166,6 +1344,23 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
 
 #: The Pulumi types keyplane reads.
 SUPPORTED_TYPES = frozenset(_READERS)
+#: The types whose readers may report a secret value of their inputs (`SecretValue`): the
+#: report redacts what KM-STO-001 flags in them (`keyplane.reports.redaction`).
+SECRET_VALUE_TYPES = frozenset(
+    {
+        "aws:kms/externalKey:ExternalKey",
+        "aws:kms/replicaExternalKey:ReplicaExternalKey",
+        "aws-native:secretsmanager:Secret",
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "aws:acm/certificate:Certificate",
+        "aws:iam/serverCertificate:ServerCertificate",
+        "aws:rds/instance:Instance",
+        "aws:rds/cluster:Cluster",
+        "gcp:compute/sslCertificate:SSLCertificate",
+        "gcp:secretmanager/secretVersion:SecretVersion",
+        "azure-native:keyvault:Secret",
+    }
+)
 
 
 def facts_from_resource(

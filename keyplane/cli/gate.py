@@ -138,6 +138,7 @@ def scan(
                 project=state.project or "keyplane",
                 run_checkov=not no_checkov,
                 progress=progress,
+                stack_values=state.stack_values,
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])

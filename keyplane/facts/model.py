@@ -112,6 +112,9 @@ class Key(Resource):
     grants: Maybe[tuple[Grant, ...]] = ()
     #: The key ring (GCP) or vault (Azure) the key lives in.
     container: Ref | None = None
+    #: For an AWS multi-Region replica: its primary key, whose material, algorithm and rotation
+    #: it shares (rules on those judge the primary); its policy, tags and window are its own.
+    replica_of: Ref | None = None
 
     @property
     def rotation_owner(self) -> Maybe[str | None]:
@@ -148,6 +151,9 @@ class Secret(Resource):
     container: Ref | None = None
     #: When the current value expires (Azure: the expiry that triggers its rotation).
     expires: Maybe[date | None] = None
+    #: Why the rotation schedule read with the secret (audit: `RotationRules`) gives no period:
+    #: it cannot be parsed or never recurs (`keyplane.facts.schedule`); None when it does.
+    schedule_problem: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +165,9 @@ class SecretValue(Resource):
     field: str
     #: True when the value is in the inputs in plain text (not a Pulumi secret, not computed).
     plaintext: Maybe[bool]
+    #: Where the value is written, for messages: `resource inputs`, `stack outputs`,
+    #: `stack configuration`.
+    location: str = "resource inputs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +176,10 @@ class SecretRotation(Resource):
 
     secret: Ref
     enabled: Maybe[bool]
+    #: The longest interval between two rotations (`keyplane.facts.schedule`), in days.
     rotation_days: Maybe[int | None]
+    #: Why the schedule gives no period (field, value and reason); None when it gives one.
+    schedule_problem: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,10 +211,14 @@ class RoleDefinition(Resource):
 
 @dataclass(frozen=True, kw_only=True)
 class PolicyAttachment(Resource):
-    """A managed IAM policy attached to a role (AWS RolePolicyAttachment)."""
+    """A managed IAM policy attached to a role, a user or a group (AWS RolePolicyAttachment,
+    UserPolicyAttachment, GroupPolicyAttachment, PolicyAttachment)."""
 
+    #: The identity it is attached to (a role, user or group, as `principal_kind` says).
     role: Ref
     policy: Ref
+    #: `role`, `user` or `group`.
+    principal_kind: str = "role"
 
 
 @dataclass(frozen=True, kw_only=True)

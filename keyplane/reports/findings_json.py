@@ -10,6 +10,7 @@ from keyplane.reports.model import (
     TOOL_NAME,
     Report,
     findings_of,
+    is_read,
     iso_utc,
     masked,
     secret_strings,
@@ -26,7 +27,11 @@ def json_document(report: Report) -> dict[str, Any]:
         "policy_version": report.policy_version,
         "environment": report.environment,
         "verdict": verdict(findings).lower(),
-        "summary": {**summarize(findings), "resources": len(report.resources)},
+        "summary": {
+            **summarize(findings),
+            "resources": len(report.resources),
+            "read": sum(1 for r in report.resources if is_read(r)),
+        },
         "findings": [f.to_json() for f in findings],
         "resources": [
             {
@@ -36,6 +41,8 @@ def json_document(report: Report) -> dict[str, Any]:
                 "parent": r.parent or None,
                 "protect": bool(r.protect),
                 "inputs": _sorted_keys(masked(r.inputs, secrets)),
+                # Read (`Resource.get`), not managed: listed, not judged.
+                **({"read": True} if is_read(r) else {}),
             }
             for r in sorted(report.resources, key=lambda r: r.urn)
         ],

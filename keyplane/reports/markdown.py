@@ -18,6 +18,7 @@ from keyplane.reports.model import (
     findings_of,
     fix_text,
     group_by_resource,
+    judged_text,
     resource_labels,
     rule_title,
     verdict,
@@ -36,7 +37,7 @@ def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
         f"## {icon} {TOOL_NAME} {report.command} `{code(report.environment)}`: {outcome}, "
         f"{counts_text(summary)}",
         "",
-        f"{len(report.resources)} resources judged · policy {inline(report.policy_version)}"
+        f"{judged_text(report)} · policy {inline(report.policy_version)}"
         f" · {TOOL_NAME} {inline(report.tool_version)}"
         + (f" · {report.duration_seconds:.1f} s" if report.duration_seconds is not None else ""),
         "",

@@ -89,6 +89,20 @@ class Report:
 # --- what every format shows -------------------------------------------------------------------
 
 
+def is_read(record: ResourceRecord) -> bool:
+    """A resource the stack reads (`Resource.get`) and does not manage: listed, not judged."""
+    return bool(getattr(record, "read", False))
+
+
+def judged_text(report: Report) -> str:
+    """`12 resources judged` or `11 resources judged, 1 read (owned elsewhere, not judged)`."""
+    read = sum(1 for r in report.resources if is_read(r))
+    text = f"{len(report.resources) - read} resources judged"
+    if read:
+        text += f", {read} read (owned elsewhere, not judged)"
+    return text
+
+
 def findings_of(report: Report) -> list[Finding]:
     """The report's findings, secrets redacted, in one deterministic order."""
     secrets = secret_strings(report.resources)

@@ -144,7 +144,7 @@ DRIFTS: dict[str, tuple[Callable[[Account], None], str, str, str]] = {
         _slow_secret_rotation,
         "KM-ROT-003",
         "payments-api",
-        "KM-ROT-003 payments-api: rotation every 120 days exceeds 90 for api-secret secrets; "
+        "KM-ROT-003 payments-api: rotates about every 120 days (the longest interval between two rotations), more than 90 for api-secret secrets; "
         "lower rotation_days or file an exception.",
     ),
     "key pending deletion": (

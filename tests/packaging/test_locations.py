@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from keyplane import __version__
-from keyplane.config import load_estate
+from keyplane.estate import load_estate
 from keyplane.gate import stack_config
 from keyplane.locations import (
     checkout_root,

@@ -59,7 +59,7 @@ CASES: list[Case] = [
             120.0,
         ),
         {
-            "KM-ROT-003 acme-payments-api: rotation every 120 days exceeds 90 for api-secret "
+            "KM-ROT-003 acme-payments-api: rotates about every 120 days (the longest interval between two rotations), more than 90 for api-secret "
             "secrets; lower rotation_days or file an exception."
         },
     ),
@@ -81,7 +81,7 @@ CASES: list[Case] = [
             {"scheduleExpression": "rate(100 days)"},
         ),
         {
-            "KM-ROT-003 acme-payments-api: rotation every 100 days exceeds 90 for api-secret "
+            "KM-ROT-003 acme-payments-api: rotates about every 100 days (the longest interval between two rotations), more than 90 for api-secret "
             "secrets; lower rotation_days or file an exception."
         },
     ),
@@ -91,7 +91,7 @@ CASES: list[Case] = [
             gcp_stack(), "acme-payments-api", ["rotation", "rotationPeriod"], "10368000s"
         ),
         {
-            "KM-ROT-003 acme-payments-api: rotation every 120 days exceeds 90 for api-secret "
+            "KM-ROT-003 acme-payments-api: rotates about every 120 days (the longest interval between two rotations), more than 90 for api-secret "
             "secrets; lower rotation_days or file an exception."
         },
     ),

@@ -67,6 +67,7 @@ def test_summary_counts() -> None:
         },
         "by_engine": {"checkov": 1, "config": 1, "crossguard": 3},
         "resources": 3,
+        "read": 0,
     }
 
 

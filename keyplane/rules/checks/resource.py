@@ -95,6 +95,8 @@ def approved_algorithm(facts: Facts, context: Context) -> Verdict:
     rule = "KM-ALG-001"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
+    if facts.replica_of is not None:
+        return not_applicable(rule, "a replica shares its primary key's material and rotation")
     algorithm = facts.algorithm
     if isinstance(algorithm, Unknown):
         return unknown(rule, facts, "the key's algorithm")
@@ -126,6 +128,8 @@ def rotation_enabled(facts: Facts, context: Context) -> Verdict:
     rule = "KM-ROT-001"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
+    if facts.replica_of is not None:
+        return not_applicable(rule, "a replica shares its primary key's material and rotation")
     if isinstance(facts.can_rotate_automatically, Unknown):
         return unknown(rule, facts, "whether the key type can rotate automatically")
     if not facts.can_rotate_automatically:
@@ -146,6 +150,8 @@ def rotation_period(facts: Facts, context: Context) -> Verdict:
     rule = "KM-ROT-002"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
+    if facts.replica_of is not None:
+        return not_applicable(rule, "a replica shares its primary key's material and rotation")
     days = facts.rotation_days
     if days is None:
         if facts.rotation_enabled is True:
@@ -185,6 +191,8 @@ def manual_rotation_plan(facts: Facts, context: Context) -> Verdict:
     rule = "KM-ROT-004"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
+    if facts.replica_of is not None:
+        return not_applicable(rule, "a replica shares its primary key's material and rotation")
     if isinstance(facts.can_rotate_automatically, Unknown):
         return unknown(rule, facts, "whether the key type can rotate automatically")
     if facts.can_rotate_automatically:
@@ -528,7 +536,7 @@ def no_plaintext_secrets(facts: Facts, context: Context) -> Verdict:
     return fail(
         rule,
         facts,
-        f"{facts.field} holds a plain-text value in the resource inputs; pass it as a Pulumi "
+        f"{facts.field} holds a plain-text value in the {facts.location}; pass it as a Pulumi "
         "secret (pulumi config set --secret, pulumi.Output.secret) and remove it from the code "
         "and its history.",
     )

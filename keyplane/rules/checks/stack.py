@@ -51,6 +51,7 @@ from keyplane.facts.values import Ref, Unknown
 from keyplane.rules.checks.context import Context, OtherEnvironment, principal_key
 from keyplane.rules.checks.resource import purpose_of
 from keyplane.rules.checks.verdict import (
+    Outcome,
     Verdict,
     fail,
     not_applicable,
@@ -249,6 +250,12 @@ def _attached_roles(stack: StackFacts, policy: AccessBinding) -> list[str]:
     """Principals a managed policy reaches through its attachments."""
     principals: list[str] = []
     for attachment in stack.referring_to(policy, PolicyAttachment, "policy"):
+        if attachment.principal_kind != "role":
+            # A user or group attachment: the principal keyplane names it by (aws-user:...).
+            if isinstance(attachment.role.value, str) and attachment.role.value:
+                name = attachment.role.value.rsplit("/", 1)[-1]
+                principals.append(f"aws-{attachment.principal_kind}:{name}")
+            continue
         roles = [r for r in stack.resolve(attachment.role) if isinstance(r, Role)]
         principals.extend(_role_principal(role) for role in roles)
         if not roles and isinstance(attachment.role.value, str):
@@ -728,12 +735,31 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
         undecided = isinstance(secret.rotation_days, Unknown) or unresolved
         if isinstance(secret.rotation_days, int):
             periods.append(secret.rotation_days)
+        # A schedule that gives no period (unparseable, never recurring) is "cannot judge",
+        # naming the field and value, never "no rotation".
+        problems = [secret.schedule_problem] if secret.schedule_problem else []
         for rotation in stack.referring_to(secret, SecretRotation, "secret"):
             if isinstance(rotation.enabled, Unknown) or isinstance(rotation.rotation_days, Unknown):
                 undecided = True
+            elif rotation.enabled and rotation.schedule_problem:
+                problems.append(rotation.schedule_problem)
             elif rotation.enabled and rotation.rotation_days is not None:
                 periods.append(rotation.rotation_days)
         if periods and min(periods) <= _SECRET_ROTATION_DAYS:
+            continue
+        if problems and not periods:
+            verdicts.append(
+                Verdict(
+                    rule,
+                    Outcome.UNKNOWN,
+                    f"{rule} {secret.name}: cannot judge the rotation schedule: "
+                    f"{'; '.join(problems)}; write rate(N days) or a recurring cron(...) "
+                    f"expression of at most {_SECRET_ROTATION_DAYS} days.",
+                    secret.urn,
+                    secret.name,
+                    secret.type,
+                )
+            )
             continue
         if not periods and secret.cloud is Cloud.AZURE and secret.expires is not None:
             # Key Vault rotates on expiry (Event Grid SecretNearExpiry): the value must expire
@@ -764,8 +790,9 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
                 fail(
                     rule,
                     secret,
-                    f"rotation every {min(periods)} days exceeds {_SECRET_ROTATION_DAYS} for "
-                    f"{what}; lower rotation_days or file an exception.",
+                    f"rotates about every {min(periods)} days (the longest interval between "
+                    f"two rotations), more than {_SECRET_ROTATION_DAYS} for {what}; lower "
+                    "rotation_days or file an exception.",
                 )
             )
         elif undecided:
