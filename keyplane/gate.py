@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keyplane.config import Environment, Estate
-from keyplane.config.checks import config_findings
 from keyplane.findings import Finding, apply_exceptions
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.rules.files import config_findings, merge_twins
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import STACK_TYPE, Registration
@@ -196,7 +196,7 @@ def checkov_settings(environment: str, estate: Estate | None, today: date) -> di
     """The environment's context for keyplane's checkov checks (None: they judge strictly)."""
     if estate is None or environment not in estate.environments:
         return None
-    from keyplane.rules.checks.context import Context, settings_from_context  # noqa: PLC0415
+    from keyplane.rules.context import Context, settings_from_context  # noqa: PLC0415
 
     return settings_from_context(Context.from_estate(estate, environment, today))
 
@@ -379,14 +379,10 @@ def _judge(
     scopes = estate.exception_scopes() if estate is not None else ()
     others = apply_exceptions(checkov_findings, scopes, environment, today)
     if estate is not None and environment in estate.environments:
-        # The file-level rules of this environment (KM-EXC-002 comes from the pack).
-        others += [
-            f
-            for f in config_findings(estate, today)
-            if f.rule == "KM-REV-001"
-            or (f.rule != "KM-EXC-002" and Path(f.file or "").name == f"{environment}.yaml")
-        ]
-    findings = _dedupe([*crossguard, *others])
+        # The file-level rules of this environment and of the estate as a whole; a file finding
+        # that the pack also reports (a V check and its G twin) folds into the pack's.
+        others += config_findings(estate, today, environment=environment)
+    findings = _dedupe(merge_twins([*crossguard, *others]))
     checked = [r.id for r in rules_at(Point.CROSSGUARD)]
     if checkov is not None:
         checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]

@@ -26,9 +26,9 @@ from keyplane.cli.prelude import (
     stdout,
 )
 from keyplane.config import ConfigError, Estate, load_estate
-from keyplane.config.checks import config_findings
 from keyplane.findings import Finding, has_mandatory, summarize
 from keyplane.rules.catalog import RULES
+from keyplane.rules.files import config_findings
 
 if TYPE_CHECKING:
     from keyplane.gate import GateResult

@@ -41,42 +41,14 @@ if str(ROOT) not in sys.path:
 from checkov.common.models.enums import CheckCategories, CheckResult  # noqa: E402
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck  # noqa: E402
 from keyplane.adapters.terraform import SUPPORTED_TYPES, facts_from_conf, facts_from_values  # noqa: E402
-from keyplane.facts.model import (  # noqa: E402
-    AccessBinding,
-    HsmCluster,
-    Key,
-    LogBucket,
-    Role,
-    Secret,
-    SecretValue,
-    Trail,
-    Vault,
-)
-from keyplane.rules.catalog import Point, Rule, rules_at  # noqa: E402
-from keyplane.rules.checks.context import Context, SettingsError, context_from_settings  # noqa: E402
-from keyplane.rules.checks.resource import RESOURCE_CHECKS  # noqa: E402
-from keyplane.rules.checks.verdict import Outcome  # noqa: E402
+from keyplane.rules.catalog import RULES, Point, Rule  # noqa: E402
+from keyplane.rules.context import Context, SettingsError, context_from_settings  # noqa: E402
+from keyplane.rules.registry import Check, Scope, checks_at  # noqa: E402
+from keyplane.rules.verdict import Outcome  # noqa: E402
 
 ENVIRONMENT_VAR = "KEYPLANE_ENVIRONMENT"
 SETTINGS_VAR = "KEYPLANE_SETTINGS"
 ESTATE_VAR = "KEYPLANE_ESTATE"
-
-#: The facts each resource-level check judges (it answers "not applicable" for any other kind;
-#: tests/checkov holds it to that).
-JUDGED: Mapping[str, tuple[type, ...]] = {
-    "KM-ALG-001": (Key,),
-    "KM-ROT-001": (Key,),
-    "KM-ROT-002": (Key,),
-    "KM-ROT-004": (Key,),
-    "KM-PUR-001": (Key, Secret),
-    "KM-ENV-001": (Key, Secret, Role, Trail, LogBucket),
-    "KM-ACC-001": (Key, Secret, AccessBinding),
-    "KM-ACC-003": (Role,),
-    "KM-DEL-001": (Key, Vault, HsmCluster),
-    "KM-HSM-001": (Key,),
-    "KM-STO-001": (SecretValue,),
-    "KM-STO-002": (Secret, Vault),
-}
 
 _CATEGORIES = {
     "ALG": CheckCategories.ENCRYPTION,
@@ -110,9 +82,9 @@ def _kinds_by_type() -> dict[str, frozenset[type]]:
     }
 
 
-def supported_types(rule_id: str) -> tuple[str, ...]:
-    """The Terraform types whose facts the rule judges."""
-    judged = JUDGED[rule_id]
+def supported_types(check: Check) -> tuple[str, ...]:
+    """The Terraform types whose facts the check judges (the registry's `kinds`)."""
+    judged = check.kinds
     return tuple(
         sorted(
             tf_type
@@ -197,10 +169,9 @@ def _facts(tf_type: str, conf: Mapping[str, Any]) -> tuple[Any, ...]:
     return facts
 
 
-def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
-    """checkov's result and the failure messages of a rule over one resource configuration."""
-    check = RESOURCE_CHECKS[rule_id]
-    verdicts = [check(f, context()) for f in _facts(tf_type, conf)]
+def result_of(check: Check, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
+    """checkov's result and the failure messages of a resource check over one configuration."""
+    verdicts = [check.function(f, context()) for f in _facts(tf_type, conf)]
     failures = [v.message for v in verdicts if v.outcome is Outcome.FAIL]
     if failures:
         return CheckResult.FAILED, failures
@@ -214,22 +185,23 @@ def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[Chec
 class KeyplaneCheck(BaseResourceCheck):  # type: ignore[misc]
     """A keyplane rule as a checkov resource check."""
 
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.rule: Rule = RULES[check.rule]
         super().__init__(
-            name=rule.title,
-            id=rule.id,
-            categories=(_CATEGORIES.get(rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),),
-            supported_resources=supported_types(rule.id),
+            name=self.rule.title,
+            id=self.rule.id,
+            categories=(
+                _CATEGORIES.get(self.rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),
+            ),
+            supported_resources=supported_types(check),
         )
 
     def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
-        result, failures = result_of(self.rule.id, self.entity_type, conf)
+        result, failures = result_of(self.check, self.entity_type, conf)
         self.details.extend(failures)
         return result
 
 
-#: One check per resource-level rule enforced by checkov.
-CHECKS = tuple(
-    KeyplaneCheck(rule) for rule in rules_at(Point.CHECKOV) if rule.id in RESOURCE_CHECKS
-)
+#: One checkov check per resource check the registry serves at point C.
+CHECKS = tuple(KeyplaneCheck(check) for check in checks_at(Point.CHECKOV, Scope.RESOURCE))

@@ -9,7 +9,7 @@ import pytest
 
 from keyplane.config import load_estate
 from keyplane.gate import render_environment
-from keyplane.rules.checks import Context
+from keyplane.rules.context import Context
 from tests.checkov.support import CHECKOV_RULES, scan
 
 ESTATE = Path(__file__).resolve().parents[2] / "environments"

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from keyplane.catalog_docs import README_BEGIN, README_END, rules_markdown
 from keyplane.cli.app import app
 from keyplane.config import load_estate
-from keyplane.config.checks import config_findings
 from keyplane.rules.catalog import RULES
+from keyplane.rules.files import config_findings
 from tests.conftest import BUNDLED_ESTATE, REPO
 from tests.foundation.test_estate import edit
 

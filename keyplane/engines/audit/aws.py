@@ -66,8 +66,10 @@ from keyplane.findings import (
     has_mandatory,
 )
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
-from keyplane.rules.checks import Context, Outcome, Verdict, evaluate
-from keyplane.rules.checks.resource import purpose_of, rotation_limit
+from keyplane.rules.common import purpose_of, rotation_limit
+from keyplane.rules.context import Context
+from keyplane.rules.judge import evaluate
+from keyplane.rules.verdict import Outcome, Verdict
 from keyplane.standard import POLICY_VERSION, SECRET_ROTATION_PURPOSES, Algorithm, Cloud
 from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
