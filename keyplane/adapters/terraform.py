@@ -37,7 +37,7 @@ from keyplane.adapters.pulumi import (
 from keyplane.adapters.pulumi import (
     SUPPORTED_TYPES as PULUMI_TYPES,
 )
-from keyplane.facts.model import Facts
+from keyplane.facts.model import Facts, StackFacts
 from keyplane.facts.values import UNKNOWN
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
@@ -277,14 +277,36 @@ def _azure_secret(v: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _azure_storage_account(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "accountName": v.get("name"),
-        "location": v.get("location"),
-        "resourceGroupName": v.get("resource_group_name"),
-        "kind": v.get("account_kind"),
-        "tags": v.get("tags"),
-        "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
-    }
+    policy = v.get("immutability_policy")
+    if isinstance(policy, list):
+        policy = _drop_none(
+            {
+                "state": _block(v, "immutability_policy").get("state"),
+                "immutabilityPeriodSinceCreationInDays": _block(v, "immutability_policy").get(
+                    "period_since_creation_in_days"
+                ),
+                "allowProtectedAppendWrites": _block(v, "immutability_policy").get(
+                    "allow_protected_append_writes"
+                ),
+            }
+        )
+    immutable = _drop_none(
+        {
+            "enabled": _block(v, "blob_properties").get("versioning_enabled"),
+            "immutabilityPolicy": policy,
+        }
+    )
+    return _drop_none(
+        {
+            "accountName": v.get("name"),
+            "location": v.get("location"),
+            "resourceGroupName": v.get("resource_group_name"),
+            "kind": v.get("account_kind"),
+            "tags": v.get("tags"),
+            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+            "immutableStorageWithVersioning": immutable or None,
+        }
+    )
 
 
 def _azure_diagnostic_setting(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -318,6 +340,21 @@ def _azure_role_assignment(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _azure_container_policy(v: Mapping[str, Any]) -> dict[str, Any]:
+    # `locked` is the plan's form of the policy's `state` (an output of azure-native): unknown
+    # until the policy is locked after deployment, as the Pulumi form says.
+    locked = v.get("locked")
+    state = ("Locked" if locked else "Unlocked") if isinstance(locked, bool) else locked
+    return _drop_none(
+        {
+            "containerName": v.get("storage_container_resource_manager_id"),
+            "immutabilityPeriodSinceCreationInDays": v.get("immutability_period_in_days"),
+            "allowProtectedAppendWrites": v.get("protected_append_writes_enabled"),
+            "state": state,
+        }
+    )
+
+
 _AzureReader = Callable[[Mapping[str, Any]], dict[str, Any]]
 #: azurerm type → (azure-native token, values → wire form).
 AZURE_TYPES: Mapping[str, tuple[str, _AzureReader]] = MappingProxyType(
@@ -330,6 +367,10 @@ AZURE_TYPES: Mapping[str, tuple[str, _AzureReader]] = MappingProxyType(
         "azurerm_key_vault_key": ("azure-native:keyvault:Key", _azure_key),
         "azurerm_key_vault_secret": ("azure-native:keyvault:Secret", _azure_secret),
         "azurerm_storage_account": ("azure-native:storage:StorageAccount", _azure_storage_account),
+        "azurerm_storage_container_immutability_policy": (
+            "azure-native:storage:BlobContainerImmutabilityPolicy",
+            _azure_container_policy,
+        ),
         "azurerm_monitor_diagnostic_setting": (
             "azure-native:monitor:DiagnosticSetting",
             _azure_diagnostic_setting,
@@ -434,3 +475,59 @@ def facts_from_conf(tf_type: str, conf: Mapping[str, Any]) -> tuple[Facts, ...]:
     """The facts of the resource configuration checkov passes a custom check."""
     address = str(conf.get(CHECKOV_ADDRESS) or f"{tf_type}.unknown")
     return facts_from_values(tf_type, values_from_conf(conf), address=address)
+
+
+def _plan_resources(module: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The resources of a plan module and of its child modules."""
+    found = [r for r in module.get("resources") or () if isinstance(r, Mapping)]
+    for child in module.get("child_modules") or ():
+        if isinstance(child, Mapping):
+            found += _plan_resources(child)
+    return found
+
+
+def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
+    """The facts of every managed resource of a Terraform plan (JSON format 1.x), joined as a
+    stack: a resource's `urn` is its address, and the configuration's references
+    (`configuration...expressions.<attribute>.references`) become the property dependencies
+    through which stack rules join resources (a rotation to its secret, a lock to its bucket).
+    Values the plan marks unknown (`resource_changes[].change.after_unknown`) are unknown."""
+    planned = plan.get("planned_values") or {}
+    resources = _plan_resources(planned.get("root_module") or {})
+    addresses = {str(r.get("address")) for r in resources}
+    after_unknown: dict[str, Any] = {}
+    for change in plan.get("resource_changes") or ():
+        if isinstance(change, Mapping) and isinstance(change.get("change"), Mapping):
+            after_unknown[str(change.get("address"))] = change["change"].get("after_unknown")
+    configuration = plan.get("configuration") or {}
+    dependencies: dict[str, dict[str, tuple[str, ...]]] = {}
+    for configured in _plan_resources(configuration.get("root_module") or {}):
+        by_attribute: dict[str, tuple[str, ...]] = {}
+        for attribute, expression in (configured.get("expressions") or {}).items():
+            references = expression.get("references") if isinstance(expression, Mapping) else None
+            named = tuple(dict.fromkeys(r for r in references or () if r in addresses))
+            if named:
+                by_attribute[camel(attribute)] = named
+        dependencies[str(configured.get("address"))] = by_attribute
+    facts: list[Facts] = []
+    for resource in resources:
+        if resource.get("mode", "managed") != "managed":
+            continue
+        tf_type, address = str(resource.get("type")), str(resource.get("address"))
+        token = PULUMI_TOKEN.get(tf_type)
+        if token is None:
+            continue
+        unknown = after_unknown.get(address)
+        marked = mark_unknown(resource.get("values") or {}, unknown or {})
+        pulumi_form = PulumiResource(
+            type=token,
+            name=resource_name(tf_type, address),
+            urn=address,
+            inputs=wire_inputs(tf_type, marked),
+            property_dependencies=dependencies.get(address, {}),
+        )
+        facts.extend(
+            dataclasses.replace(f, type=tf_type, protect=UNKNOWN)
+            for f in facts_from_resource(pulumi_form)
+        )
+    return StackFacts(tuple(facts))

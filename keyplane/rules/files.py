@@ -79,25 +79,22 @@ def _finding(located: FileFinding) -> Finding:
 
 
 def merge_twins(findings: Sequence[Finding]) -> list[Finding]:
-    """Fold each file finding into the finding of the rendered resources with the same rule and
-    message (a V check and its G twin judged the same thing): the merged finding keeps the
-    resource's URN and gains the file's location. Other findings pass through in order."""
-    twins: dict[tuple[str, str], int] = {}
-    for position, finding in enumerate(findings):
-        if finding.engine is not Engine.CONFIG:
-            twins.setdefault((finding.rule, finding.message), position)
-    location: dict[int, Finding] = {}
-    for finding in findings:
-        twin = twins.get((finding.rule, finding.message))
-        if finding.engine is Engine.CONFIG and twin is not None:
-            location.setdefault(twin, finding)
+    """One finding per rule and message across engines: a later finding with the same rule and
+    message as an earlier one of another engine (a V check and its G twin; a stack-level
+    verdict checkov reports on each resource it concerns) folds into the earlier one, which
+    gains the later one's file location when it has none. Order is kept."""
+    first: dict[tuple[str, str], int] = {}
     result: list[Finding] = []
-    for position, finding in enumerate(findings):
-        if finding.engine is Engine.CONFIG and (finding.rule, finding.message) in twins:
-            continue
-        source = location.get(position)
-        if source is not None and finding.file is None:
-            result.append(replace(finding, file=source.file, line=source.line))
-        else:
+    for finding in findings:
+        key = (finding.rule, finding.message)
+        position = first.get(key)
+        if position is None:
+            first[key] = len(result)
             result.append(finding)
+            continue
+        kept = result[position]
+        if kept.engine is finding.engine:
+            result.append(finding)
+        elif kept.file is None and finding.file is not None:
+            result[position] = replace(kept, file=finding.file, line=finding.line)
     return result

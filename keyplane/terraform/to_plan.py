@@ -264,6 +264,24 @@ def _secret(inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _account_immutability(inputs: Mapping[str, Any]) -> Any:
+    """`immutableStorageWithVersioning.immutabilityPolicy` as azurerm's `immutability_policy`
+    block; the value itself when it is not an object (absent, or unknown until apply)."""
+    container = inputs.get("immutableStorageWithVersioning")
+    if container is not None and not isinstance(container, Mapping):
+        return container
+    policy = container.get("immutabilityPolicy") if container else None
+    if not isinstance(policy, Mapping):
+        return policy
+    return [
+        {
+            "state": policy.get("state"),
+            "period_since_creation_in_days": policy.get("immutabilityPeriodSinceCreationInDays"),
+            "allow_protected_append_writes": policy.get("allowProtectedAppendWrites", False),
+        }
+    ]
+
+
 def _storage_account(inputs: Mapping[str, Any]) -> dict[str, Any]:
     sku = _obj(inputs, "sku")
     tier, _, replication = str(sku.get("name", "Standard_LRS")).partition("_")
@@ -280,6 +298,11 @@ def _storage_account(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "allow_nested_items_to_be_public": inputs.get("allowBlobPublicAccess", False),
         "shared_access_key_enabled": inputs.get("allowSharedKeyAccess", True),
         "public_network_access_enabled": inputs.get("publicNetworkAccess", "Enabled") != "Disabled",
+        # Account-level immutability (KM-LOG-002): an unknown policy stays unknown.
+        "immutability_policy": _account_immutability(inputs),
+        "blob_properties": [{"versioning_enabled": versioning}]
+        if (versioning := _obj(inputs, "immutableStorageWithVersioning").get("enabled")) is not None
+        else None,
         "tags": inputs.get("tags", {}),
     }
 
@@ -309,12 +332,20 @@ def _role_assignment(inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _locked(state: Any) -> Any:
+    if isinstance(state, str) and state != UNKNOWN:
+        return state.lower() == "locked"
+    return UNKNOWN
+
+
 def _immutability_policy(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "storage_container_resource_manager_id": inputs.get("containerName"),
         "immutability_period_in_days": inputs.get("immutabilityPeriodSinceCreationInDays"),
         "protected_append_writes_enabled": inputs.get("allowProtectedAppendWrites", False),
-        "locked": False,
+        # The policy's state is an output (locked by an action after deployment): unknown in
+        # the plan unless the program states it, as the Pulumi form says (KM-LOG-002).
+        "locked": _locked(inputs.get("state")),
     }
 
 

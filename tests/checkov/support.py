@@ -50,8 +50,9 @@ def scan(
 
 
 def checkov_failures(run: CheckovRun) -> dict[tuple[str, str], str]:
-    """(URN, rule) → message of every keyplane failure checkov reported."""
-    return {(f.resource, f.rule): f.message for f in run.findings if f.rule.startswith("KM-")}
+    """(URN, rule) → message of every failure of a resource-level keyplane rule checkov
+    reported (the rules judged over the whole plan are compared in test_stack_conformance)."""
+    return {(f.resource, f.rule): f.message for f in run.findings if f.rule in CHECKOV_RULES}
 
 
 def in_process_failures(

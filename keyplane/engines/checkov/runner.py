@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ from keyplane.rules.catalog import RULES, Enforcement
 CHECKOV_VERSION = "3.3.30"
 #: Overrides the command that starts checkov (for example a checkov already on PATH).
 CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
+#: What keyplane's checks read (policy-packs/checkov/keyplane_checks.py): the plan's path, for
+#: the rules judged over the whole plan, and the judging context (a file, or JSON by hand).
+PLAN_ENV = "KEYPLANE_PLAN"
+SETTINGS_FILE_ENV = "KEYPLANE_SETTINGS_FILE"
+SETTINGS_ENV = "KEYPLANE_SETTINGS"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CUSTOM_CHECKS_DIR = REPO_ROOT / "policy-packs" / "checkov"
 #: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
@@ -43,6 +49,8 @@ class CheckovRun:
     passed: int
     failed: int
     seconds: float
+    #: What checkov wrote on stderr (its warnings; a check that failed to load is logged here).
+    stderr: str = ""
 
 
 def checkov_command() -> list[str]:
@@ -95,13 +103,22 @@ class PendingCheckov:
     ) -> None:
         self.external_checks = external_checks
         self.timeout_seconds = timeout_seconds
+        # The plan and the settings travel as files keyplane's checks read: their paths are
+        # fixed now, before checkov starts, and the files written when known. (One environment
+        # variable is capped at 128 KiB on Linux: a large estate's settings exceed it.)
+        self._dir = Path(tempfile.mkdtemp(prefix="keyplane-checkov-"))
+        self._plan_path = self._dir / "plan.json"
         self._env = {
             **os.environ,
             "KEYPLANE_ENVIRONMENT": environment,
             "KEYPLANE_ROOT": str(REPO_ROOT),
+            PLAN_ENV: str(self._plan_path),
         }
         if settings is not None:
-            self._env["KEYPLANE_SETTINGS"] = json.dumps(settings)
+            settings_path = self._dir / "settings.json"
+            settings_path.write_text(json.dumps(settings), encoding="utf-8")
+            self._env[SETTINGS_FILE_ENV] = str(settings_path)
+            self._env.pop(SETTINGS_ENV, None)
         # checkov phones home for its API unless told not to; keep it offline.
         self._env.setdefault("BC_SKIP_MAPPING", "TRUE")
         self._env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
@@ -110,7 +127,11 @@ class PendingCheckov:
         self._env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
         self._process: subprocess.Popen[str] | None = None
         if not os.environ.get(CHECKOV_COMMAND_ENV):
-            self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+            try:
+                self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+            except BaseException:
+                self._remove_files()
+                raise
 
     def run(
         self,
@@ -121,9 +142,9 @@ class PendingCheckov:
         """Scan `plan`; findings carry URNs (or the address when it maps to none). The run's
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="keyplane-checkov-") as tmp:
-            plan_path = Path(tmp) / "plan.json"
-            plan_path.write_text(json.dumps(plan))
+        try:
+            plan_path = self._plan_path
+            plan_path.write_text(json.dumps(plan), encoding="utf-8")
             arguments = [
                 "--file",
                 str(plan_path),
@@ -152,6 +173,8 @@ class PendingCheckov:
                 raise CheckovError(
                     f"checkov did not finish within {self.timeout_seconds:.0f} s"
                 ) from None
+        finally:
+            self._remove_files()
         # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
         try:
             reports = json.loads(stdout) if stdout.strip() else None
@@ -163,7 +186,8 @@ class PendingCheckov:
                 f"checkov failed (exit {process.returncode}): {tail or 'no output'}; check that PyPI is "
                 f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
             )
-        return _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+        run = _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+        return replace(run, stderr=stderr or "")
 
     def cancel(self) -> None:
         """Stop a checkov that will not be given a plan."""
@@ -171,6 +195,10 @@ class PendingCheckov:
         if process is not None:
             process.kill()
             process.communicate()
+        self._remove_files()
+
+    def _remove_files(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> PendingCheckov:
         return self
@@ -208,7 +236,8 @@ def run_checkov(
     """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none).
 
     `settings` is the environment's context in the pack's `keyplane-settings` form: checkov's
-    environment cannot read the estate (no YAML parser there), so the context travels as JSON.
+    environment cannot read the estate (no YAML parser there), so the context travels as a JSON
+    file (`KEYPLANE_SETTINGS_FILE`).
     """
     with PendingCheckov(
         environment=environment,
