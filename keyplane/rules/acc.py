@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def _touches_keys(grant: Grant) -> bool:
     kinds=(Key, Secret, AccessBinding),
 )
 def no_wildcards(facts: Facts, context: Context) -> Verdict:
+    """KM-ACC-001 on grants written on a key, secret or identity policy: no wildcard principal or
+    action, and broad roles only to declared administrators."""
     rule = "KM-ACC-001"
     grants = _grants_of(facts)
     if grants is None:
@@ -113,6 +117,7 @@ def no_wildcards(facts: Facts, context: Context) -> Verdict:
 
 @check("KM-ACC-002", points=(Point.CROSSGUARD, Point.AUDIT), scope=Scope.STACK)
 def separation_of_duties(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ACC-002 over the stack: no principal both administers and uses a key (`facts.grants`)."""
     rule = "KM-ACC-002"
     keys = stack.keys
     if not keys:
@@ -172,6 +177,8 @@ def _is_admin_role(role: Role, context: Context) -> bool:
 
 @check("KM-ACC-003", points=(Point.CROSSGUARD, Point.CHECKOV), kinds=(Role,))
 def authenticated_roles(facts: Facts, context: Context) -> Verdict:
+    """KM-ACC-003 on a role: named trusted principals, and MFA (or a federated identity) for
+    administrator roles."""
     rule = "KM-ACC-003"
     if not isinstance(facts, Role):
         return not_applicable(rule, "not a role")

@@ -1,7 +1,9 @@
-"""KM-ALG: approved algorithms (Policy §5).
+"""KM-ALG: approved algorithms.
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ALG-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from keyplane.standard import (
 
 @check("KM-ALG-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Key,))
 def approved_algorithm(facts: Facts, context: Context) -> Verdict:
+    """KM-ALG-001 on a key: its algorithm is one the policy approves
+    (`standard.APPROVED_ALGORITHMS`)."""
     rule = "KM-ALG-001"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")

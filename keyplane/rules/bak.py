@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-BAK-001, KM-BAK-002 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from keyplane.standard import (
 
 @check("KM-BAK-001", points=(Point.CROSSGUARD,), scope=Scope.STACK)
 def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-BAK-001 over the stack: backup keys share no administrator and no key ring or vault with
+    primary keys."""
     rule = "KM-BAK-001"
     keys = stack.keys
     backups = [k for k in keys if purpose_of(k) is KeyPurpose.BACKUP_ENCRYPTION]

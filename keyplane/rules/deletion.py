@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-DEL-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from keyplane.standard import (
     kinds=(Key, Vault, HsmCluster),
 )
 def deletion_protection(facts: Facts, context: Context) -> Verdict:
+    """KM-DEL-001 on a key, vault or HSM cluster: deletion windows and soft delete within the
+    policy, purge protection, and Pulumi's protect in protected tiers."""
     rule = "KM-DEL-001"
     if not isinstance(facts, Key | Vault | HsmCluster):
         return not_applicable(rule, "not a key, vault or HSM cluster")

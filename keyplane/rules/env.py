@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ENV-001, KM-ENV-002 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from keyplane.standard import (
     kinds=(Key, Secret, Role, Trail, LogBucket),
 )
 def environment_tag(facts: Facts, context: Context) -> Verdict:
+    """KM-ENV-001 on a key, secret, role or log sink: its environment tag is the stack's."""
     rule = "KM-ENV-001"
     if not isinstance(facts, Key | Secret | Role | Trail | LogBucket):
         return not_applicable(rule, "not a key, secret, role or log sink")
@@ -96,6 +99,8 @@ class _ForeignPrincipals:
 
 @check("KM-ENV-002", points=(Point.CROSSGUARD, Point.AUDIT), scope=Scope.STACK)
 def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ENV-002 over the stack: no principal of another environment is granted a key or secret
+    (`facts.grants`)."""
     rule = "KM-ENV-002"
     items = keys_and_secrets(stack)
     if not items:

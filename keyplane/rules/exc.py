@@ -3,6 +3,8 @@ deployment of its environment (KM-EXC-002, judged on the register and by the pac
 
 The checks of the family at every enforcement point, side by side; each is registered with its
 rule and points (`keyplane.rules.registry`).
+
+Rules: KM-EXC-001, KM-EXC-002 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-HSM-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ _ORIGIN_TEXT = {
 
 @check("KM-HSM-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Key,))
 def hsm_protection(facts: Facts, context: Context) -> Verdict:
+    """KM-HSM-001 on a production key of an HSM-required purpose (or none declared): its material
+    lives in an HSM."""
     rule = "KM-HSM-001"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")

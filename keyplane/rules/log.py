@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-LOG-001, KM-LOG-002 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ _AZURE_AUDIT = frozenset({"auditevent", "audit", "alllogs"})
 
 @check("KM-LOG-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), scope=Scope.STACK)
 def audit_logging(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-LOG-001 over the stack: key operations are audit-logged (AWS trail, GCP data-access logs
+    and a sink, Azure diagnostic settings per vault); a missing trail is a verdict about the stack,
+    not one resource."""
     rule = "KM-LOG-001"
     clouds = _clouds(stack)
     if not clouds:
@@ -244,6 +249,8 @@ def _retention_problems(
 
 @check("KM-LOG-002", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), scope=Scope.STACK)
 def immutable_logs(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-LOG-002 over the stack: every audit-log store is locked for the environment's retention
+    days."""
     rule = "KM-LOG-002"
     destinations: list[tuple[Resource, Ref]] = [(t, t.bucket) for t in stack.of(Trail)]
     destinations += [(s, s.destination) for s in stack.of(LogSink)]

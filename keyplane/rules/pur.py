@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-PUR-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _PURPOSE_LIST = ", ".join(p.value for p in KeyPurpose)
 
 @check("KM-PUR-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Key, Secret))
 def declared_purpose(facts: Facts, context: Context) -> Verdict:
+    """KM-PUR-001 on a key or secret: it declares one of the policy's purposes, and a key's usage
+    fits it."""
     rule = "KM-PUR-001"
     if not isinstance(facts, Key | Secret):
         return not_applicable(rule, "not a key or secret")

@@ -2,6 +2,8 @@
 months is reported (Policy §16, advisory).
 
 The checks of the family at every enforcement point, side by side (`keyplane.rules.registry`).
+
+Rules: KM-REV-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""KM-ROT: rotation of keys and secrets (Policy §7).
+"""KM-ROT: rotation of keys and secrets.
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ROT-001, KM-ROT-002, KM-ROT-003, KM-ROT-004 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ _ENABLE_ROTATION = {
 
 @check("KM-ROT-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Key,))
 def rotation_enabled(facts: Facts, context: Context) -> Verdict:
+    """KM-ROT-001 on a key its cloud can rotate: automatic rotation is on."""
     rule = "KM-ROT-001"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
@@ -73,6 +76,8 @@ def rotation_enabled(facts: Facts, context: Context) -> Verdict:
 
 @check("KM-ROT-002", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Key,))
 def rotation_period(facts: Facts, context: Context) -> Verdict:
+    """KM-ROT-002 on a key: the rotation period in days is within its purpose's maximum (the
+    strictest one when no purpose is declared)."""
     rule = "KM-ROT-002"
     if not isinstance(facts, Key):
         return not_applicable(rule, "not a key")
@@ -215,10 +220,13 @@ def declared_manual_rotation(files: FileContext) -> Iterator[FileFinding]:
 
 
 _SECRET_ROTATION_DAYS = 90
+assert _SECRET_ROTATION_DAYS == STRICTEST_ROTATION_DAYS
 
 
 @check("KM-ROT-003", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), scope=Scope.STACK)
 def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ROT-003 over the stack: every api-secret or ai-service-key secret rotates at least every
+    90 days (its own period, a rotation resource, or an Azure expiry)."""
     rule = "KM-ROT-003"
     verdicts: list[Verdict] = []
     judged = False

@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-STO-001, KM-STO-002 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from keyplane.standard import (
 
 @check("KM-STO-001", points=(Point.CROSSGUARD, Point.CHECKOV), kinds=(SecretValue,))
 def no_plaintext_secrets(facts: Facts, context: Context) -> Verdict:
+    """KM-STO-001 on a secret value written by the program: it is a Pulumi secret, never plain
+    text."""
     rule = "KM-STO-001"
     if not isinstance(facts, SecretValue):
         return not_applicable(rule, "no secret value")
@@ -51,6 +55,8 @@ _AWS_MANAGED_KEYS = ("alias/aws/", "aws/")
 
 @check("KM-STO-002", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), kinds=(Secret, Vault))
 def hardened_vaults(facts: Facts, context: Context) -> Verdict:
+    """KM-STO-002 on a secret or vault: encrypted with the environment's own key; a vault with
+    purge protection, RBAC and no public network access."""
     rule = "KM-STO-002"
     if isinstance(facts, Secret):
         if facts.cloud is Cloud.AZURE:

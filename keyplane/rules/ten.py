@@ -2,6 +2,8 @@
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-TEN-001 (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
