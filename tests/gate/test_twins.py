@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from keyplane.cli.app import app
 from keyplane.config import load_estate
-from keyplane.findings import Enforcement, Engine, Finding
+from keyplane.findings import Engine, Finding
+from keyplane.rules.catalog import Enforcement
 from keyplane.rules.files import config_findings, merge_twins
 from tests.conftest import BUNDLED_ESTATE
 from tests.foundation.test_estate import edit
