@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keyplane.config import Environment, Estate
-from keyplane.config.checks import config_findings
 from keyplane.config.stack import (
     AS_OF,
     ENVIRONMENT,
@@ -41,6 +40,7 @@ from keyplane.reports.redaction import (
     redact_resources,
 )
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.rules.files import config_findings, merge_twins
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import STACK_TYPE, Registration
@@ -208,7 +208,7 @@ def checkov_settings(environment: str, estate: Estate | None, today: date) -> di
     """The environment's context for keyplane's checkov checks (None: they judge strictly)."""
     if estate is None or environment not in estate.environments:
         return None
-    from keyplane.rules.checks.context import Context, settings_from_context  # noqa: PLC0415
+    from keyplane.rules.context import Context, settings_from_context  # noqa: PLC0415
 
     return settings_from_context(Context.from_estate(estate, environment, today))
 
@@ -403,14 +403,10 @@ def _judge(
     own = _stack_value_findings(stack_values, environment, today)
     others = apply_exceptions([*checkov_findings, *own], scopes, environment, today)
     if estate is not None and environment in estate.environments:
-        # The file-level rules of this environment (KM-EXC-002 comes from the pack).
-        others += [
-            f
-            for f in config_findings(estate, today)
-            if f.rule == "KM-REV-001"
-            or (f.rule != "KM-EXC-002" and Path(f.file or "").name == f"{environment}.yaml")
-        ]
-    findings = _dedupe([*crossguard, *others])
+        # The file-level rules of this environment and of the estate as a whole; a file finding
+        # that the pack also reports (a V check and its G twin) folds into the pack's.
+        others += config_findings(estate, today, environment=environment)
+    findings = _dedupe(merge_twins([*crossguard, *others]))
     checked = [r.id for r in rules_at(Point.CROSSGUARD)]
     if checkov is not None:
         checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]
@@ -429,8 +425,9 @@ def _stack_value_findings(
     if stack_values is None:
         return []
     from keyplane.adapters.stack_values import stack_value_facts  # noqa: PLC0415
-    from keyplane.rules.checks import RESOURCE_CHECKS, Context  # noqa: PLC0415
-    from keyplane.rules.checks.judge import evaluate, to_finding  # noqa: PLC0415
+    from keyplane.rules.context import Context  # noqa: PLC0415
+    from keyplane.rules.judge import evaluate, to_finding  # noqa: PLC0415
+    from keyplane.rules.registry import resource_checks  # noqa: PLC0415
 
     stack = environment
     if stack_values.urn:
@@ -454,7 +451,7 @@ def _stack_value_findings(
     ]
     if not facts:
         return []
-    rule_ids = [r.id for r in rules_at(Point.CROSSGUARD) if r.id in RESOURCE_CHECKS]
+    rule_ids = list(resource_checks(Point.CROSSGUARD))
     context = Context(environment=environment, as_of=today)
     return [to_finding(v) for v in evaluate(facts, context, rule_ids)]
 

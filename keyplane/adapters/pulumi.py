@@ -66,7 +66,6 @@ from keyplane.standard import (
 )
 from keyplane.wire import SECRET_SIG, SIG_KEY
 from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
-from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
 #: Unknown sentinels of every type (pulumi_policy/proxy.py); a string one is the most common.
 UNKNOWN_SENTINELS = frozenset(

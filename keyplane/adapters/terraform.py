@@ -35,7 +35,7 @@ from keyplane.adapters.pulumi import (
     PulumiResource,
     facts_from_resource,
 )
-from keyplane.facts.model import Facts
+from keyplane.facts.model import Facts, StackFacts
 from keyplane.facts.values import UNKNOWN
 from keyplane.terraform.azure import BY_TERRAFORM_TYPE, drop_none
 from keyplane.terraform.to_plan import (
@@ -257,3 +257,59 @@ def facts_from_conf(tf_type: str, conf: Mapping[str, Any]) -> tuple[Facts, ...]:
     """The facts of the resource configuration checkov passes a custom check."""
     address = str(conf.get(CHECKOV_ADDRESS) or f"{tf_type}.unknown")
     return facts_from_values(tf_type, values_from_conf(conf), address=address)
+
+
+def _plan_resources(module: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The resources of a plan module and of its child modules."""
+    found = [r for r in module.get("resources") or () if isinstance(r, Mapping)]
+    for child in module.get("child_modules") or ():
+        if isinstance(child, Mapping):
+            found += _plan_resources(child)
+    return found
+
+
+def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
+    """The facts of every managed resource of a Terraform plan (JSON format 1.x), joined as a
+    stack: a resource's `urn` is its address, and the configuration's references
+    (`configuration...expressions.<attribute>.references`) become the property dependencies
+    through which stack rules join resources (a rotation to its secret, a lock to its bucket).
+    Values the plan marks unknown (`resource_changes[].change.after_unknown`) are unknown."""
+    planned = plan.get("planned_values") or {}
+    resources = _plan_resources(planned.get("root_module") or {})
+    addresses = {str(r.get("address")) for r in resources}
+    after_unknown: dict[str, Any] = {}
+    for change in plan.get("resource_changes") or ():
+        if isinstance(change, Mapping) and isinstance(change.get("change"), Mapping):
+            after_unknown[str(change.get("address"))] = change["change"].get("after_unknown")
+    configuration = plan.get("configuration") or {}
+    dependencies: dict[str, dict[str, tuple[str, ...]]] = {}
+    for configured in _plan_resources(configuration.get("root_module") or {}):
+        by_attribute: dict[str, tuple[str, ...]] = {}
+        for attribute, expression in (configured.get("expressions") or {}).items():
+            references = expression.get("references") if isinstance(expression, Mapping) else None
+            named = tuple(dict.fromkeys(r for r in references or () if r in addresses))
+            if named:
+                by_attribute[camel(attribute)] = named
+        dependencies[str(configured.get("address"))] = by_attribute
+    facts: list[Facts] = []
+    for resource in resources:
+        if resource.get("mode", "managed") != "managed":
+            continue
+        tf_type, address = str(resource.get("type")), str(resource.get("address"))
+        token = PULUMI_TOKEN.get(tf_type)
+        if token is None:
+            continue
+        unknown = after_unknown.get(address)
+        marked = mark_unknown(resource.get("values") or {}, unknown or {})
+        pulumi_form = PulumiResource(
+            type=token,
+            name=resource_name(tf_type, address),
+            urn=address,
+            inputs=wire_inputs(tf_type, marked),
+            property_dependencies=dependencies.get(address, {}),
+        )
+        facts.extend(
+            dataclasses.replace(f, type=tf_type, protect=UNKNOWN)
+            for f in facts_from_resource(pulumi_form)
+        )
+    return StackFacts(tuple(facts))

@@ -18,7 +18,7 @@ from keyplane.cli.prelude import (
     parse_day,
     stdout,
 )
-from keyplane.config.checks import config_findings
+from keyplane.rules.files import config_findings
 from keyplane.findings import Finding, has_mandatory, summarize
 from keyplane.reports.formats import ValidateFormat
 

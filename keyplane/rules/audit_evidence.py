@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 
 from keyplane.facts.model import Key, Secret
 from keyplane.facts.values import Unknown
-from keyplane.rules.checks.resource import purpose_of, rotation_limit
-from keyplane.rules.checks.verdict import Outcome, Verdict
+from keyplane.rules.common import purpose_of, rotation_limit
+from keyplane.rules.verdict import Outcome, Verdict
 from keyplane.standard import SECRET_ROTATION_MAX_DAYS, SECRET_ROTATION_PURPOSES
 
 _CANNOT_JUDGE = re.compile(

@@ -1,8 +1,9 @@
-"""The rule registry: every rule of `policy/RULES.md`, declared once.
+"""The rule catalog: every rule of `policy/RULES.md`, declared once (one table).
 
 IDs are part of the public interface (findings, exceptions, checkov skip comments, reports and
 tests name them): never rename or reuse one; a retired rule stays here with `deprecated=True`.
-The checks themselves live beside this module and are keyed by these IDs.
+The checks live beside this module, one module per family, registered by rule ID and point
+(`keyplane.rules.registry`), which fails the import when they and this table disagree.
 """
 
 from __future__ import annotations

@@ -160,8 +160,31 @@ def _storage_account_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "allow_nested_items_to_be_public": inputs.get("allowBlobPublicAccess", False),
         "shared_access_key_enabled": inputs.get("allowSharedKeyAccess", True),
         "public_network_access_enabled": inputs.get("publicNetworkAccess", "Enabled") != "Disabled",
+        # Account-level immutability (KM-LOG-002): an unknown policy stays unknown.
+        "immutability_policy": _account_immutability(inputs),
+        "blob_properties": [{"versioning_enabled": versioning}]
+        if (versioning := _obj(inputs, "immutableStorageWithVersioning").get("enabled")) is not None
+        else None,
         "tags": inputs.get("tags", {}),
     }
+
+
+def _account_immutability(inputs: Mapping[str, Any]) -> Any:
+    """`immutableStorageWithVersioning.immutabilityPolicy` as azurerm's `immutability_policy`
+    block; the value itself when it is not an object (absent, or unknown until apply)."""
+    container = inputs.get("immutableStorageWithVersioning")
+    if container is not None and not isinstance(container, Mapping):
+        return container
+    policy = container.get("immutabilityPolicy") if container else None
+    if not isinstance(policy, Mapping):
+        return policy
+    return [
+        {
+            "state": policy.get("state"),
+            "period_since_creation_in_days": policy.get("immutabilityPeriodSinceCreationInDays"),
+            "allow_protected_append_writes": policy.get("allowProtectedAppendWrites", False),
+        }
+    ]
 
 
 def _diagnostic_setting_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,8 +217,16 @@ def _immutability_policy_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]
         "storage_container_resource_manager_id": inputs.get("containerName"),
         "immutability_period_in_days": inputs.get("immutabilityPeriodSinceCreationInDays"),
         "protected_append_writes_enabled": inputs.get("allowProtectedAppendWrites", False),
-        "locked": False,
+        # The policy's state is an output (locked by an action after deployment): unknown in
+        # the plan unless the program states it, as the Pulumi form says (KM-LOG-002).
+        "locked": _locked(inputs.get("state")),
     }
+
+
+def _locked(state: Any) -> Any:
+    if isinstance(state, str) and state != UNKNOWN_SENTINEL:
+        return state.lower() == "locked"
+    return UNKNOWN_SENTINEL
 
 
 # --- azurerm -> azure-native ---------------------------------------------------------------
@@ -310,14 +341,50 @@ def _secret_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _storage_account_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "accountName": v.get("name"),
-        "location": v.get("location"),
-        "resourceGroupName": v.get("resource_group_name"),
-        "kind": v.get("account_kind"),
-        "tags": v.get("tags"),
-        "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
-    }
+    policy = v.get("immutability_policy")
+    if isinstance(policy, list):
+        block = _block(v, "immutability_policy")
+        policy = drop_none(
+            {
+                "state": block.get("state"),
+                "immutabilityPeriodSinceCreationInDays": block.get(
+                    "period_since_creation_in_days"
+                ),
+                "allowProtectedAppendWrites": block.get("allow_protected_append_writes"),
+            }
+        )
+    immutable = drop_none(
+        {
+            "enabled": _block(v, "blob_properties").get("versioning_enabled"),
+            "immutabilityPolicy": policy,
+        }
+    )
+    return drop_none(
+        {
+            "accountName": v.get("name"),
+            "location": v.get("location"),
+            "resourceGroupName": v.get("resource_group_name"),
+            "kind": v.get("account_kind"),
+            "tags": v.get("tags"),
+            "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+            "immutableStorageWithVersioning": immutable or None,
+        }
+    )
+
+
+def _immutability_policy_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    # `locked` is the plan's form of the policy's `state` (an output of azure-native): unknown
+    # until the policy is locked after deployment, as the Pulumi form says.
+    locked = v.get("locked")
+    state = ("Locked" if locked else "Unlocked") if isinstance(locked, bool) else locked
+    return drop_none(
+        {
+            "containerName": v.get("storage_container_resource_manager_id"),
+            "immutabilityPeriodSinceCreationInDays": v.get("immutability_period_in_days"),
+            "allowProtectedAppendWrites": v.get("protected_append_writes_enabled"),
+            "state": state,
+        }
+    )
 
 
 def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,7 +460,7 @@ AZURE_TYPES: tuple[AzureType, ...] = (
         "azure-native:storage:BlobContainerImmutabilityPolicy",
         "azurerm_storage_container_immutability_policy",
         _immutability_policy_to_azurerm,
-        None,
+        _immutability_policy_from_azurerm,
     ),
     AzureType(
         "azure-native:monitor:DiagnosticSetting",

@@ -1,19 +1,33 @@
-"""keyplane's custom checkov checks: one per resource-level rule with enforcement point C.
+"""keyplane's custom checkov checks: one per check the registry serves at enforcement point C.
 
-Every check is built from the rule registry (`keyplane.rules.catalog`): ID, title and the
-Terraform types it judges. Its logic is the check the CrossGuard pack runs
-(`keyplane.rules.checks.RESOURCE_CHECKS`) over the facts the Terraform-plan adapter reads
-(`keyplane.adapters.terraform`), so checkov and CrossGuard judge a resource the same way.
-Rules that judge several resources together (KM-ROT-003, KM-LOG-001, KM-LOG-002) are
-CrossGuard's.
+Every check is built from the check registry (`keyplane.rules.registry`): the rule's ID and
+title from the catalog, its logic the very function the CrossGuard pack runs, so checkov and
+CrossGuard judge the same way.
+
+- A resource check judges each resource of the Terraform types whose facts it judges (the
+  registry's `kinds`), over the facts the Terraform-plan adapter reads from checkov's
+  configuration of that resource (`keyplane.adapters.terraform.facts_from_conf`).
+- A stack check (KM-ROT-003, KM-LOG-001, KM-LOG-002: rules that need several resources) runs
+  once over the facts of the whole plan (`keyplane.adapters.terraform.facts_from_plan`, the plan
+  file named by `KEYPLANE_PLAN`), and each verdict is reported on the resource it is about. A
+  verdict about no single resource (no CloudTrail trail at all, no data-access audit
+  configuration for Cloud KMS) is reported on every key, secret and vault of the plan: those are
+  what it leaves unlogged. A resource no verdict is about is UNKNOWN to that check (neither
+  passed nor failed: checkov asks per resource, the rule answers per stack).
 
 checkov loads this file by path from its own environment, where keyplane's dependencies are not
 installed: only keyplane's pure modules (facts, adapters, rules) are imported.
 
 Environment:
 - `KEYPLANE_ENVIRONMENT`: the stack's environment (required for meaningful KM-ENV-001 results).
-- `KEYPLANE_SETTINGS`: the judging context as JSON, in the CrossGuard pack's `keyplane-settings`
-  form (tier, scope, keyAdmins, ...; `keyplane.rules.checks.context.SETTINGS_SCHEMA`).
+- `KEYPLANE_SETTINGS_FILE`: a file holding the judging context as JSON, in the CrossGuard pack's
+  `keyplane-settings` form (tier, scope, keyAdmins, ...; `keyplane.rules.context.SETTINGS_SCHEMA`).
+  The runner writes it: one environment variable is capped at 128 KiB on Linux, which a large
+  estate's context exceeds.
+- `KEYPLANE_SETTINGS`: the same JSON in the variable itself (hand runs; the file wins).
+- `KEYPLANE_PLAN`: the Terraform plan JSON checkov scans, for the stack checks; without it, the
+  `-f`/`--file` JSON file of checkov's own command line. Without either, the stack checks
+  report nothing (a warning is logged).
 - `KEYPLANE_ESTATE`: an estate directory to read the context from (needs keyplane's
   dependencies); without it and without settings, the checkout's `environments/` when it
   declares the environment, as the CrossGuard pack does.
@@ -40,43 +54,25 @@ if str(ROOT) not in sys.path:
 
 from checkov.common.models.enums import CheckCategories, CheckResult  # noqa: E402
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck  # noqa: E402
-from keyplane.adapters.terraform import SUPPORTED_TYPES, facts_from_conf, facts_from_values  # noqa: E402
-from keyplane.facts.model import (  # noqa: E402
-    AccessBinding,
-    HsmCluster,
-    Key,
-    LogBucket,
-    Role,
-    Secret,
-    SecretValue,
-    Trail,
-    Vault,
+from keyplane.adapters.terraform import (  # noqa: E402
+    CHECKOV_ADDRESS,
+    SUPPORTED_TYPES,
+    facts_from_conf,
+    facts_from_plan,
+    facts_from_values,
 )
-from keyplane.rules.catalog import Point, Rule, rules_at  # noqa: E402
-from keyplane.rules.checks.context import Context, SettingsError, context_from_settings  # noqa: E402
-from keyplane.rules.checks.resource import RESOURCE_CHECKS  # noqa: E402
-from keyplane.rules.checks.verdict import Outcome  # noqa: E402
+from keyplane.facts.model import Key, Secret, Vault  # noqa: E402
+from keyplane.rules.catalog import RULES, Point, Rule  # noqa: E402
+from keyplane.rules.context import Context, SettingsError, context_from_settings  # noqa: E402
+from keyplane.rules.judge import check_stack  # noqa: E402
+from keyplane.rules.registry import Check, Scope, checks_at  # noqa: E402
+from keyplane.rules.verdict import Outcome, Verdict  # noqa: E402
 
 ENVIRONMENT_VAR = "KEYPLANE_ENVIRONMENT"
 SETTINGS_VAR = "KEYPLANE_SETTINGS"
+SETTINGS_FILE_VAR = "KEYPLANE_SETTINGS_FILE"
+PLAN_VAR = "KEYPLANE_PLAN"
 ESTATE_VAR = "KEYPLANE_ESTATE"
-
-#: The facts each resource-level check judges (it answers "not applicable" for any other kind;
-#: tests/checkov holds it to that).
-JUDGED: Mapping[str, tuple[type, ...]] = {
-    "KM-ALG-001": (Key,),
-    "KM-ROT-001": (Key,),
-    "KM-ROT-002": (Key,),
-    "KM-ROT-004": (Key,),
-    "KM-PUR-001": (Key, Secret),
-    "KM-ENV-001": (Key, Secret, Role, Trail, LogBucket),
-    "KM-ACC-001": (Key, Secret, AccessBinding),
-    "KM-ACC-003": (Role,),
-    "KM-DEL-001": (Key, Vault, HsmCluster),
-    "KM-HSM-001": (Key,),
-    "KM-STO-001": (SecretValue,),
-    "KM-STO-002": (Secret, Vault),
-}
 
 _CATEGORIES = {
     "ALG": CheckCategories.ENCRYPTION,
@@ -110,9 +106,9 @@ def _kinds_by_type() -> dict[str, frozenset[type]]:
     }
 
 
-def supported_types(rule_id: str) -> tuple[str, ...]:
-    """The Terraform types whose facts the rule judges."""
-    judged = JUDGED[rule_id]
+def supported_types(check: Check) -> tuple[str, ...]:
+    """The Terraform types whose facts the check judges (the registry's `kinds`)."""
+    judged = check.kinds
     return tuple(
         sorted(
             tf_type
@@ -140,18 +136,30 @@ def context() -> Context:
         raise SystemExit(2) from None
 
 
+def _settings_text() -> tuple[str | None, str]:
+    """The settings JSON and where it came from: the file `KEYPLANE_SETTINGS_FILE` names, else
+    the variable `KEYPLANE_SETTINGS`."""
+    path = os.environ.get(SETTINGS_FILE_VAR)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8"), f"{SETTINGS_FILE_VAR} {path}"
+        except OSError as err:
+            raise SettingsError(f"{SETTINGS_FILE_VAR}: cannot read {path} ({err})") from None
+    return os.environ.get(SETTINGS_VAR), SETTINGS_VAR
+
+
 def _context() -> Context:
     environment = os.environ.get(ENVIRONMENT_VAR, "")
     today = date.today()
-    raw = os.environ.get(SETTINGS_VAR)
+    raw, source = _settings_text()
     settings: dict[str, Any] = {}
     if raw:
         try:
             settings = json.loads(raw)
         except ValueError as err:
-            raise SettingsError(f"{SETTINGS_VAR}: not JSON ({err})") from None
+            raise SettingsError(f"{source}: not JSON ({err})") from None
         if not isinstance(settings, dict):
-            raise SettingsError(f"{SETTINGS_VAR}: expected a JSON object")
+            raise SettingsError(f"{source}: expected a JSON object")
     if os.environ.get(ESTATE_VAR) and not settings.get("estate"):
         settings["estate"] = os.environ[ESTATE_VAR]
     default_estate = None if raw else ROOT / "environments"
@@ -197,10 +205,9 @@ def _facts(tf_type: str, conf: Mapping[str, Any]) -> tuple[Any, ...]:
     return facts
 
 
-def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
-    """checkov's result and the failure messages of a rule over one resource configuration."""
-    check = RESOURCE_CHECKS[rule_id]
-    verdicts = [check(f, context()) for f in _facts(tf_type, conf)]
+def result_of(check: Check, tf_type: str, conf: Mapping[str, Any]) -> tuple[CheckResult, list[str]]:
+    """checkov's result and the failure messages of a resource check over one configuration."""
+    verdicts = [check.function(f, context()) for f in _facts(tf_type, conf)]
     failures = [v.message for v in verdicts if v.outcome is Outcome.FAIL]
     if failures:
         return CheckResult.FAILED, failures
@@ -214,22 +221,90 @@ def result_of(rule_id: str, tf_type: str, conf: Mapping[str, Any]) -> tuple[Chec
 class KeyplaneCheck(BaseResourceCheck):  # type: ignore[misc]
     """A keyplane rule as a checkov resource check."""
 
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.rule: Rule = RULES[check.rule]
         super().__init__(
-            name=rule.title,
-            id=rule.id,
-            categories=(_CATEGORIES.get(rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),),
-            supported_resources=supported_types(rule.id),
+            name=self.rule.title,
+            id=self.rule.id,
+            categories=(
+                _CATEGORIES.get(self.rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),
+            ),
+            supported_resources=supported_types(check),
         )
 
     def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
-        result, failures = result_of(self.rule.id, self.entity_type, conf)
+        result, failures = result_of(self.check, self.entity_type, conf)
         self.details.extend(failures)
         return result
 
 
-#: One check per resource-level rule enforced by checkov.
-CHECKS = tuple(
-    KeyplaneCheck(rule) for rule in rules_at(Point.CHECKOV) if rule.id in RESOURCE_CHECKS
+def plan_path() -> Path | None:
+    """The plan the stack checks judge: `KEYPLANE_PLAN`, else checkov's `-f`/`--file` JSON."""
+    named = os.environ.get(PLAN_VAR)
+    if named:
+        return Path(named)
+    argv = sys.argv[1:]
+    files = [
+        argv[i + 1]
+        for i, arg in enumerate(argv[:-1])
+        if arg in ("-f", "--file") and argv[i + 1].endswith(".json")
+    ]
+    return Path(files[0]) if len(files) == 1 else None
+
+
+@cache
+def stack_verdicts() -> Mapping[tuple[str, str], tuple[Verdict, ...]]:
+    """(rule, address) → the verdicts to report there, of every stack check at point C, judged
+    once over the whole plan (see the module's docstring for verdicts about no resource)."""
+    path = plan_path()
+    if path is None:
+        logging.warning(
+            "keyplane: no plan to judge the stack rules on (set %s to the plan's path)", PLAN_VAR
+        )
+        return {}
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        logging.warning("keyplane: cannot read the plan %s (%s)", path, err)
+        return {}
+    stack = facts_from_plan(plan)
+    unlogged = [f.urn for f in stack.resources if isinstance(f, Key | Secret | Vault)]
+    found: dict[tuple[str, str], list[Verdict]] = {}
+    for registered in checks_at(Point.CHECKOV, Scope.STACK):
+        for verdict in check_stack(registered.rule, stack, context()):
+            for address in [verdict.urn] if verdict.urn else unlogged:
+                found.setdefault((registered.rule, address), []).append(verdict)
+    return {where: tuple(verdicts) for where, verdicts in found.items()}
+
+
+class KeyplaneStackCheck(BaseResourceCheck):  # type: ignore[misc]
+    """A keyplane rule judged over the whole plan, reported per resource."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.rule: Rule = RULES[check.rule]
+        super().__init__(
+            name=self.rule.title,
+            id=self.rule.id,
+            categories=(
+                _CATEGORIES.get(self.rule.id.split("-")[1], CheckCategories.GENERAL_SECURITY),
+            ),
+            supported_resources=tuple(sorted(SUPPORTED_TYPES)),
+        )
+
+    def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+        address = str(conf.get(CHECKOV_ADDRESS) or "")
+        verdicts = stack_verdicts().get((self.rule.id, address), ())
+        failures = [v.message for v in verdicts if v.outcome is Outcome.FAIL]
+        if failures:
+            self.details.extend(failures)
+            return CheckResult.FAILED
+        return CheckResult.UNKNOWN
+
+
+#: One checkov check per check the registry serves at point C.
+CHECKS = (
+    *(KeyplaneCheck(check) for check in checks_at(Point.CHECKOV, Scope.RESOURCE)),
+    *(KeyplaneStackCheck(check) for check in checks_at(Point.CHECKOV, Scope.STACK)),
 )

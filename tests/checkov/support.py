@@ -10,15 +10,16 @@ import pytest
 
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource
 from keyplane.engines.checkov.runner import CheckovRun, run_checkov
-from keyplane.rules.catalog import Point, rules_at
-from keyplane.rules.checks import RESOURCE_CHECKS, Context
-from keyplane.rules.checks.context import settings_from_context
-from keyplane.rules.checks.verdict import Outcome
+from keyplane.rules.catalog import Point
+from keyplane.rules.context import Context, settings_from_context
+from keyplane.rules.registry import resource_checks
+from keyplane.rules.verdict import Outcome
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import Registration
 
-#: The rules checkov enforces with keyplane's custom checks.
-CHECKOV_RULES = tuple(r.id for r in rules_at(Point.CHECKOV) if r.id in RESOURCE_CHECKS)
+#: The resource checks checkov runs as keyplane's custom checks, by rule.
+CHECKOV_CHECKS = resource_checks(Point.CHECKOV)
+CHECKOV_RULES = tuple(CHECKOV_CHECKS)
 
 
 def registration(resource: PulumiResource) -> Registration:
@@ -49,8 +50,9 @@ def scan(
 
 
 def checkov_failures(run: CheckovRun) -> dict[tuple[str, str], str]:
-    """(URN, rule) → message of every keyplane failure checkov reported."""
-    return {(f.resource, f.rule): f.message for f in run.findings if f.rule.startswith("KM-")}
+    """(URN, rule) → message of every failure of a resource-level keyplane rule checkov
+    reported (the rules judged over the whole plan are compared in test_stack_conformance)."""
+    return {(f.resource, f.rule): f.message for f in run.findings if f.rule in CHECKOV_RULES}
 
 
 def in_process_failures(
@@ -65,7 +67,7 @@ def in_process_failures(
         for native in facts_from_resource(resource):
             facts = replace(native, name=names.get(resource.urn, native.name))
             for rule in CHECKOV_RULES:
-                verdict = RESOURCE_CHECKS[rule](facts, context)
+                verdict = CHECKOV_CHECKS[rule](facts, context)
                 if verdict.outcome is Outcome.FAIL:
                     result.setdefault((resource.urn, rule), verdict.message)
     return result

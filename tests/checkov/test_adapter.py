@@ -72,7 +72,7 @@ def test_the_check_path_imports_no_keyplane_dependency() -> None:
         "        raise ImportError(name)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = guard\n"
-        "import keyplane.adapters.terraform, keyplane.rules.checks, keyplane.rules.catalog\n"
+        "import keyplane.adapters.terraform, keyplane.rules, keyplane.rules.registry\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False

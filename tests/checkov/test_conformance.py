@@ -3,6 +3,8 @@ custom checks give the same failures with the same messages.
 
 One plan holds the compliant baselines of every cloud and, beside them, one copy of a resource
 per one-field mutation (resource-level rules judge each resource alone), so checkov runs once.
+The rules judged over the whole plan see the copies as extra resources of one odd stack; they
+are compared on stacks of their own in test_stack_conformance.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import pytest
 from keyplane.adapters.pulumi import PulumiResource
 from keyplane.engines.checkov.runner import CheckovRun
 from keyplane.terraform.to_plan import TerraformPlan
-from tests.checkov.support import checkov_failures, in_process_failures, registration, scan
+from tests.checkov.support import (
+    CHECKOV_RULES,
+    checkov_failures,
+    in_process_failures,
+    registration,
+    scan,
+)
 from tests.policy.stacks import (
     DELETE,
     STACKS,
@@ -180,7 +188,7 @@ def test_the_baselines_pass_every_keyplane_check(scanned: tuple[TerraformPlan, C
     _, run = scanned
     baseline = {r.urn for stack, _ in STACKS.values() for r in stack()}
     assert [
-        f.message for f in run.findings if f.rule.startswith("KM-") and f.resource in baseline
+        f.message for f in run.findings if f.rule in CHECKOV_RULES and f.resource in baseline
     ] == []
 
 
@@ -195,6 +203,6 @@ def test_each_mutation_fails_exactly_its_rules_in_checkov(
     _, run = scanned
     resource = MUTATED[cloud, name, label]
     failed = {
-        f.rule for f in run.findings if f.resource == resource.urn and f.rule.startswith("KM-")
+        f.rule for f in run.findings if f.resource == resource.urn and f.rule in CHECKOV_RULES
     }
     assert failed == set(rules)

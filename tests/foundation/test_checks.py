@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from keyplane.config.checks import config_findings
 from keyplane.estate import load_estate
 from keyplane.rules.catalog import Enforcement
+from keyplane.rules.files import config_findings
 from tests.conftest import BUNDLED_ESTATE
 from tests.foundation.test_estate import edit
 
@@ -39,7 +39,8 @@ def test_missing_manual_rotation_plan(estate: Path) -> None:
     )
     assert finding.message == (
         "KM-ROT-004 session-signing: aws cannot rotate ECDSA-P256 keys automatically and no manual rotation plan "
-        "is declared; add rotation: {owner, rotate_by} within 180 days for token-signing keys."
+        "is declared; tag keyplane-rotation-owner and keyplane-rotate-by (rotation: {owner, rotate_by} in the "
+        "environment file) within 180 days for token-signing keys."
     )
 
 

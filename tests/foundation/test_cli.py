@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from keyplane.cli.app import app
-from keyplane.config.checks import config_findings
 from keyplane.estate import load_estate
 from keyplane.reports.catalog import README_BEGIN, README_END, rules_markdown
 from keyplane.rules.catalog import RULES
+from keyplane.rules.files import config_findings
 from tests.conftest import BUNDLED_ESTATE, REPO
 from tests.foundation.test_estate import edit
 

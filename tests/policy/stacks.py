@@ -17,7 +17,8 @@ from typing import Any
 
 from keyplane.adapters.pulumi import PulumiResource, stack_facts
 from keyplane.findings import ExceptionScope, Finding
-from keyplane.rules.checks import Context, OtherEnvironment, judge
+from keyplane.rules.context import Context, OtherEnvironment
+from keyplane.rules.judge import judge
 from keyplane.standard import Cloud, Isolation, Tier
 from keyplane.wire import SECRET_SIG, SIG_KEY
 

@@ -19,7 +19,7 @@ from keyplane.estate import load_estate
 from keyplane.findings import Finding
 from keyplane.render import PlaceholderMocks, render
 from keyplane.rules.catalog import Enforcement
-from keyplane.rules.checks import CANNOT_JUDGE
+from keyplane.rules.verdict import CANNOT_JUDGE
 from tests.conftest import BUNDLED_ESTATE
 
 environment_components = pytest.importorskip("keyplane.components.environment")

@@ -262,7 +262,7 @@ def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.Monke
 
 def test_the_memo_rebuilds_for_another_resource_context_or_call() -> None:
     from keyplane.engines.crossguard.pack import _Memo
-    from keyplane.rules.checks.context import Context
+    from keyplane.rules.context import Context
 
     memo = _Memo()
     built: list[str] = []

@@ -161,9 +161,9 @@ CASES: list[Case] = [
         "aws-tenant-key-granted-outside-the-tenant",
         lambda: edit_policy(aws_stack(), "acme-orders-db", statement(IDENTITY, ["kms:Decrypt"])),
         {
-            "KM-TEN-001 acme-orders-db: acme-orders-db belongs to tenant acme but grants "
-            f"kms:Decrypt to a principal outside any tenant {IDENTITY}; remove the grant or give "
-            "that principal a key of its own."
+            "KM-TEN-001 acme-orders-db: acme-orders-db belongs to tenant acme but is granted to "
+            f"a principal outside any tenant {IDENTITY}; remove the grant or give that principal "
+            "a key of its own."
         },
     ),
     (
@@ -197,9 +197,9 @@ CASES: list[Case] = [
         "azure-tenant-key-granted-outside-the-tenant",
         lambda: mutate(azure_stack(), "orders-user", ["principalId"], AZ_IDENTITY),
         {
-            "KM-TEN-001 acme-orders-db: acme-orders-db belongs to tenant acme but grants Key Vault "
-            f"Crypto User to a principal outside any tenant {AZ_IDENTITY}; remove the grant or give "
-            "that principal a key of its own."
+            "KM-TEN-001 acme-orders-db: acme-orders-db belongs to tenant acme but is granted to "
+            f"a principal outside any tenant {AZ_IDENTITY}; remove the grant or give that "
+            "principal a key of its own."
         },
     ),
     # --- KM-ACC-002 -----------------------------------------------------------------------------

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
+from keyplane.facts import grants
 from keyplane.facts.access import Grant
 from keyplane.facts.model import AccessBinding, Key, KeyOrigin, Resource, StackFacts
 from keyplane.facts.values import Ref
-from keyplane.rules.checks import STACK_CHECKS, Context, check_stack
-from keyplane.rules.checks import stack as stack_checks
+from keyplane.rules.catalog import Point
+from keyplane.rules.context import Context
+from keyplane.rules.judge import check_stack
+from keyplane.rules.registry import stack_checks
 from keyplane.standard import Cloud
 
 ARN = "arn:aws:kms:eu-west-1:111111111111:key/"
@@ -83,11 +86,11 @@ def _calls(tenants: int, monkeypatch: pytest.MonkeyPatch) -> int:
 
     with monkeypatch.context() as patch:
         patch.setattr(Resource, "matches", counting(Resource.matches))
-        patch.setattr(stack_checks, "_binding_applies", counting(stack_checks._binding_applies))
-        patch.setattr(stack_checks, "_identity_applies", counting(stack_checks._identity_applies))
+        patch.setattr(grants, "binding_applies", counting(grants.binding_applies))
+        patch.setattr(grants, "identity_applies", counting(grants.identity_applies))
         stack = _estate(tenants)
         context = Context(environment="bench", as_of=date(2026, 1, 1))
-        for rule_id in STACK_CHECKS:
+        for rule_id in stack_checks(Point.CROSSGUARD):
             check_stack(rule_id, stack, context)
     return count
 

@@ -53,7 +53,7 @@ from keyplane.engines.audit.judge import (
     judge_collected,
 )
 from keyplane.facts.values import UNKNOWN, Unknown
-from keyplane.rules.checks import Context
+from keyplane.rules.context import Context
 from keyplane.standard import Cloud
 
 __all__ = ["AuditError", "AuditResult", "Collector", "Reader", "make_client", "run_audit"]

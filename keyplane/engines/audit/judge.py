@@ -28,7 +28,9 @@ from keyplane.findings import Engine, ExceptionScope, Finding, apply_exceptions
 from keyplane.rules.audit_evidence import live_message, material_age, pending_deletion, secret_age
 from keyplane.rules.audit_permissions import not_judged_without, unverifiable_without
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
-from keyplane.rules.checks import Context, Outcome, Verdict, evaluate
+from keyplane.rules.context import Context
+from keyplane.rules.judge import evaluate
+from keyplane.rules.verdict import Outcome, Verdict
 
 
 class AuditError(Exception):

@@ -4,8 +4,7 @@ checkov cannot share an environment with pulumi (checkov 3.3 pins `packaging<24`
 `packaging>=26`), so it runs from its own pinned, isolated environment through `uv tool run`
 (uv is one of keyplane's dependencies). It always runs offline (`--skip-download`), with its
 built-in checks and keyplane's custom checks (`policy-packs/checkov/` in a checkout, bundled in
-the wheel: `keyplane.locations`; one per rule with
-enforcement point C). Its findings are mapped back to Pulumi URNs.
+the wheel: `keyplane.locations`; one per rule with enforcement point C). Its findings are mapped back to Pulumi URNs.
 """
 
 from __future__ import annotations
@@ -13,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ from keyplane.rules.catalog import RULES, Enforcement
 CHECKOV_VERSION = "3.3.30"
 #: Overrides the command that starts checkov (for example a checkov already on PATH).
 CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
+#: What keyplane's checks read (policy-packs/checkov/keyplane_checks.py): the plan's path, for
+#: the rules judged over the whole plan, and the judging context (a file, or JSON by hand).
+PLAN_ENV = "KEYPLANE_PLAN"
+SETTINGS_FILE_ENV = "KEYPLANE_SETTINGS_FILE"
+SETTINGS_ENV = "KEYPLANE_SETTINGS"
 CUSTOM_CHECKS_DIR = checkov_checks_dir()
 #: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
 #: (event notifications, replication...), so its own findings advise; keyplane's rules decide.
@@ -44,6 +50,8 @@ class CheckovRun:
     passed: int
     failed: int
     seconds: float
+    #: What checkov wrote on stderr (its warnings; a check that failed to load is logged here).
+    stderr: str = ""
 
 
 def checkov_command() -> list[str]:
@@ -100,14 +108,24 @@ class PendingCheckov:
     ) -> None:
         self.external_checks = external_checks
         self.timeout_seconds = timeout_seconds
+        # The plan and the settings travel as files keyplane's checks read: their paths are
+        # fixed now, before checkov starts, and the files written when known. (One environment
+        # variable is capped at 128 KiB on Linux: a large estate's settings exceed it.)
+        self._dir = Path(tempfile.mkdtemp(prefix="keyplane-checkov-"))
+        supervise.track(self._dir)
+        self._plan_path = self._dir / "plan.json"
         self._env = {
             **os.environ,
             "KEYPLANE_ENVIRONMENT": environment,
             # Where the checks import keyplane from: never keyplane's site-packages.
             "KEYPLANE_ROOT": str(keyplane_import_root()),
+            PLAN_ENV: str(self._plan_path),
         }
         if settings is not None:
-            self._env["KEYPLANE_SETTINGS"] = json.dumps(settings)
+            settings_path = self._dir / "settings.json"
+            settings_path.write_text(json.dumps(settings), encoding="utf-8")
+            self._env[SETTINGS_FILE_ENV] = str(settings_path)
+            self._env.pop(SETTINGS_ENV, None)
         # checkov phones home for its API unless told not to; keep it offline.
         self._env.setdefault("BC_SKIP_MAPPING", "TRUE")
         self._env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
@@ -116,7 +134,11 @@ class PendingCheckov:
         self._env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
         self._process: subprocess.Popen[str] | None = None
         if not os.environ.get(CHECKOV_COMMAND_ENV):
-            self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+            try:
+                self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+            except BaseException:
+                self._remove_files()
+                raise
 
     def run(
         self,
@@ -127,9 +149,9 @@ class PendingCheckov:
         """Scan `plan`; findings carry URNs (or the address when it maps to none). The run's
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
-        with supervise.temporary_directory("keyplane-checkov-") as tmp:
-            plan_path = Path(tmp) / "plan.json"
-            plan_path.write_text(json.dumps(plan))
+        try:
+            plan_path = self._plan_path
+            plan_path.write_text(json.dumps(plan), encoding="utf-8")
             arguments = [
                 "--file",
                 str(plan_path),
@@ -158,6 +180,8 @@ class PendingCheckov:
                 raise CheckovError(
                     f"checkov did not finish within {self.timeout_seconds:.0f} s"
                 ) from None
+        finally:
+            self._remove_files()
         # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
         try:
             reports = json.loads(stdout) if stdout.strip() else None
@@ -169,7 +193,8 @@ class PendingCheckov:
                 f"checkov failed (exit {process.returncode}): {tail or 'no output'}; check that PyPI is "
                 f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
             )
-        return _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+        run = _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
+        return replace(run, stderr=stderr or "")
 
     def cancel(self) -> None:
         """Stop a checkov that will not be given a plan."""
@@ -177,6 +202,11 @@ class PendingCheckov:
         if process is not None:
             supervise.stop(process, grace=0)
             process.communicate()
+        self._remove_files()
+
+    def _remove_files(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+        supervise.untrack(self._dir)
 
     def __enter__(self) -> PendingCheckov:
         return self
@@ -214,7 +244,8 @@ def run_checkov(
     """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none).
 
     `settings` is the environment's context in the pack's `keyplane-settings` form: checkov's
-    environment cannot read the estate (no YAML parser there), so the context travels as JSON.
+    environment cannot read the estate (no YAML parser there), so the context travels as a JSON
+    file (`KEYPLANE_SETTINGS_FILE`).
     """
     with PendingCheckov(
         environment=environment,

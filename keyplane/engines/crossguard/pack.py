@@ -1,6 +1,7 @@
-"""keyplane's CrossGuard policy pack, built from the rule registry.
+"""keyplane's CrossGuard policy pack, built from the check registry (`keyplane.rules.registry`).
 
-One policy per rule enforced at point G, named `rule.policy_name`, described by the rule's title,
+One policy per check registered at point G (a resource check becomes a ResourceValidationPolicy,
+a stack check a StackValidationPolicy), named `rule.policy_name`, described by the rule's title,
 at the rule's default enforcement level (overridable per policy by the pack's configuration, as
 for any CrossGuard pack). Beside each exceptable rule a companion policy `<name>-excepted`
 (advisory) reports the violations an exception covers: CrossGuard fixes the enforcement level per
@@ -44,16 +45,16 @@ from keyplane import collector
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, stack_facts
 from keyplane.findings import Engine, apply_exceptions, covering_exception
 from keyplane.locations import pack_default_estate
-from keyplane.rules.catalog import Enforcement, Point, Rule, rules_at
-from keyplane.rules.checks.context import (
+from keyplane.rules.catalog import RULES, Enforcement, Point, Rule
+from keyplane.rules.context import (
     SETTINGS_SCHEMA,
     Context,
     SettingsError,
     context_from_settings,
 )
-from keyplane.rules.checks.judge import check_resource, check_stack, to_finding
-from keyplane.rules.checks.resource import RESOURCE_CHECKS
-from keyplane.rules.checks.verdict import Outcome, Verdict
+from keyplane.rules.judge import check_resource, check_stack, to_finding
+from keyplane.rules.registry import Scope, checks_at
+from keyplane.rules.verdict import Outcome, Verdict
 
 PACK_NAME = "keyplane"
 SETTINGS_POLICY = "keyplane-settings"
@@ -397,10 +398,12 @@ def _settings_policy(settings: Settings) -> ResourceValidationPolicy:
     )
 
 
-def _policy(rule: Rule, name: str, description: str, level: EnforcementLevel, validate: Any) -> Any:
+def _policy(
+    rule: Rule, scope: Scope, name: str, description: str, level: EnforcementLevel, validate: Any
+) -> Any:
     severity = _SEVERITIES.get(rule.severity.value)
     tags = [rule.id, rule.source]
-    if rule.id in RESOURCE_CHECKS:
+    if scope is Scope.RESOURCE:
         return ResourceValidationPolicy(
             name=name,
             description=description,
@@ -424,11 +427,13 @@ def _policy(rule: Rule, name: str, description: str, level: EnforcementLevel, va
 def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
     """The pack's policies: keyplane-settings first, then each G rule and its companion."""
     result: list[Any] = [_settings_policy(settings)]
-    for rule in rules_at(Point.CROSSGUARD):
-        make = _resource_policy if rule.id in RESOURCE_CHECKS else _stack_policy
+    for check in checks_at(Point.CROSSGUARD):
+        rule = RULES[check.rule]
+        make = _resource_policy if check.scope is Scope.RESOURCE else _stack_policy
         result.append(
             _policy(
                 rule,
+                check.scope,
                 rule.policy_name,
                 rule.title,
                 _LEVELS[rule.default_enforcement],
@@ -439,6 +444,7 @@ def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
             result.append(
                 _policy(
                     rule,
+                    check.scope,
                     rule.excepted_policy_name,
                     f"{rule.title} (violations covered by a valid exception)",
                     EnforcementLevel.ADVISORY,

@@ -17,11 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from keyplane.findings import ExceptionScope
 from keyplane.standard import PROTECTED_TIERS, Cloud, Isolation, Tier
 
 if TYPE_CHECKING:
     from keyplane.config import Environment, Estate
+    from keyplane.findings import ExceptionScope
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([^/]+)")
 _ASSUMED_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/([^/]+)/[^/]*")
@@ -381,6 +381,9 @@ def _with_inline(context: Context, settings: Mapping[str, Any]) -> Context:
             for o in settings["otherEnvironments"]
         )
     if settings.get("exceptions"):
+        # Imported here: `keyplane.findings` imports the catalog, whose package imports this.
+        from keyplane.findings import ExceptionScope  # noqa: PLC0415
+
         inline = []
         for index, exc in enumerate(settings["exceptions"]):
             where = f"keyplane-settings.exceptions[{index}]"

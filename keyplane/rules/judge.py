@@ -1,7 +1,8 @@
-"""Running the checks in process: facts and context in, keyplane findings out.
+"""Running the registered checks in process: facts and context in, keyplane findings out.
 
-The CrossGuard pack runs the same check functions one policy at a time; this module is the
-engine-free path (tests, and any caller that already holds facts).
+The CrossGuard pack and keyplane's checkov checks run the same check functions (looked up in
+`keyplane.rules.registry`); this module is the engine-free path (the audit, tests, and any
+caller that already holds facts).
 """
 
 from __future__ import annotations
@@ -11,23 +12,52 @@ from collections.abc import Iterable, Sequence
 from keyplane.facts.model import Facts, StackFacts
 from keyplane.findings import Engine, Finding, apply_exceptions
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
-from keyplane.rules.checks.context import Context
-from keyplane.rules.checks.resource import RESOURCE_CHECKS
-from keyplane.rules.checks.stack import STACK_CHECKS
-from keyplane.rules.checks.verdict import Outcome, Verdict
+from keyplane.rules.context import Context
+from keyplane.rules.registry import ResourceCheck, Scope, StackCheck, registered
+from keyplane.rules.verdict import Outcome, Verdict
 
 REPORTED = frozenset({Outcome.FAIL, Outcome.UNKNOWN})
 
 
+def resource_check(rule_id: str) -> ResourceCheck | None:
+    """The rule's resource check, or None when it is judged over the whole stack."""
+    for check in registered():
+        if check.rule == rule_id and check.scope is Scope.RESOURCE:
+            function: ResourceCheck = check.function
+            return function
+    return None
+
+
+def stack_check(rule_id: str) -> StackCheck | None:
+    """The rule's stack check, or None."""
+    for check in registered():
+        if check.rule == rule_id and check.scope is Scope.STACK:
+            function: StackCheck = check.function
+            return function
+    return None
+
+
+def is_resource_rule(rule_id: str) -> bool:
+    """Whether the rule is judged one resource at a time (else over the whole stack)."""
+    return resource_check(rule_id) is not None
+
+
 def check_resource(rule_id: str, facts: Iterable[Facts], context: Context) -> list[Verdict]:
-    """A resource-level rule over the facts of one resource (or of many): what to report."""
-    check = RESOURCE_CHECKS[rule_id]
+    """A resource-level rule over the facts of one resource (or of many): what to report.
+    KeyError when the rule has no resource check."""
+    check = resource_check(rule_id)
+    if check is None:
+        raise KeyError(f"no resource check for rule {rule_id!r}")
     verdicts = [check(f, context) for f in facts]
     return _dedupe(v for v in verdicts if v.outcome in REPORTED)
 
 
 def check_stack(rule_id: str, stack: StackFacts, context: Context) -> list[Verdict]:
-    return _dedupe(v for v in STACK_CHECKS[rule_id](stack, context) if v.outcome in REPORTED)
+    """A stack-level rule over the whole stack: what to report. KeyError when it has none."""
+    check = stack_check(rule_id)
+    if check is None:
+        raise KeyError(f"no stack check for rule {rule_id!r}")
+    return _dedupe(v for v in check(stack, context) if v.outcome in REPORTED)
 
 
 def evaluate(
@@ -38,12 +68,10 @@ def evaluate(
     stack = StackFacts(tuple(facts))
     verdicts: list[Verdict] = []
     for rule_id in wanted:
-        if rule_id in RESOURCE_CHECKS:
+        if is_resource_rule(rule_id):
             verdicts.extend(check_resource(rule_id, facts, context))
-        elif rule_id in STACK_CHECKS:
-            verdicts.extend(check_stack(rule_id, stack, context))
         else:
-            raise KeyError(f"no check for rule {rule_id!r}")
+            verdicts.extend(check_stack(rule_id, stack, context))
     return verdicts
 
 

@@ -1,0 +1,434 @@
+"""Who is granted what on which key or secret: one access model for the rules, the diff and
+the audit.
+
+Pure functions of facts (`keyplane.facts.model`), no rule IDs. The question answered is
+"which allow grants reach this key or secret, from wherever they are written": on the item
+itself (a key policy, a secret's resource policy), on resource-side bindings (IAM members,
+role assignments, key-policy resources scoped to the item or its key ring or vault) and on
+identity policies (AWS role and managed policies whose statements' resources reach the item).
+
+Shapes:
+- `grants_on(stack, item) -> Grants`: `Grants.applied` is a tuple of `AppliedGrant`
+  (`principal` as written or resolved to `aws-role:<name>` for in-stack roles, `actions` as
+  shown, `access`: the `Access` kinds they give on a key or secret, `source`: the resource
+  that writes the grant); `Grants.undecided` is True when some grant *might* reach the item but
+  cannot be read until deployment (a computed policy document, a binding whose target is not
+  known yet, a literal ARN that may be the item's own): a rule then answers "unknown", never
+  "pass", for what it could not see.
+- Only Allow statements are taken; Deny and conditions are not subtracted (effective access is
+  a later issue), so `applied` is an upper bound of who may act.
+
+Raises nothing for well-formed facts; results are cached per stack (`StackFacts.derived`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from keyplane.facts.access import (
+    Access,
+    Effect,
+    Grant,
+    Target,
+    actions_access,
+    azure_operations_access,
+    is_known_action,
+)
+from keyplane.facts.model import (
+    AccessBinding,
+    Key,
+    KeyContainer,
+    PolicyAttachment,
+    Resource,
+    Role,
+    RoleDefinition,
+    Secret,
+    StackFacts,
+    Vault,
+)
+from keyplane.facts.values import Ref, Unknown
+from keyplane.standard import Cloud
+
+
+@dataclass(frozen=True)
+class AppliedGrant:
+    """A grant that applies to a key or secret, with its principal resolved."""
+
+    principal: str
+    actions: tuple[str, ...]
+    access: frozenset[Access]
+    source: Resource
+
+
+@dataclass(frozen=True)
+class Grants:
+    applied: tuple[AppliedGrant, ...]
+    #: Some grant might apply but cannot be read until deployment.
+    undecided: bool
+
+
+def same_ref(a: Ref | None, b: Ref | None) -> bool:
+    """Whether two references may name the same resource (a shared URN or identifier)."""
+    if a is None or b is None:
+        return False
+    return bool(set(a.urns) & set(b.urns)) or bool(a.candidates() & b.candidates())
+
+
+def azure_broad_scope(ref: Ref) -> bool:
+    """A subscription or resource-group scope covers every vault in it."""
+    value = ref.value
+    return (
+        isinstance(value, str)
+        and value.lower().startswith("/subscriptions/")
+        and "/providers/" not in value.lower()
+    )
+
+
+def binding_applies(stack: StackFacts, binding: AccessBinding, item: Key | Secret) -> bool | None:
+    """Whether a resource-side binding (IAM member, role assignment, key policy resource)
+    governs `item`; None when its target is not known yet.
+
+    A target that names a key or secret (a key policy's key, a role assignment scoped to one
+    key) governs that item only, even when it is also computed from the item's vault; a target
+    that names a key ring or vault governs every item in it.
+    """
+    target = binding.target
+    if target is None:
+        return False
+    named = [f for f in stack.resolve(target) if isinstance(f, Key | Secret)]
+    if named:
+        return any(f.urn == item.urn for f in named)
+    if item.matches(target):
+        return True
+    if same_ref(target, item.container):
+        return True
+    if item.container is not None and any(
+        isinstance(c, KeyContainer | Vault) and c.matches(item.container)
+        for c in stack.resolve(target)
+    ):
+        return True
+    if item.cloud is Cloud.AZURE and binding.cloud is Cloud.AZURE and azure_broad_scope(target):
+        return True
+    if isinstance(target.value, Unknown) and not target.urns:
+        return None
+    return False
+
+
+_ARN_RESOURCE = {Key: ("kms", "key/"), Secret: ("secretsmanager", "secret:")}
+
+
+def _arn_parts(pattern: str) -> tuple[str, str] | None:
+    """(service, resource) of an ARN or ARN pattern."""
+    parts = pattern.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return None
+    return parts[2], parts[5]
+
+
+def _resource_matches(pattern: str, item: Key | Secret) -> bool | None:
+    """Whether a statement's resource reaches `item`; None for a literal ARN of the item's
+    kind that matches nothing known (the item's own ARN is only known after deployment)."""
+    if pattern == "*" or any(fnmatchcase(i, pattern) for i in item.ids):
+        return True
+    service, prefix = _ARN_RESOURCE[type(item)]
+    parts = _arn_parts(pattern)
+    if parts is None or not fnmatchcase(service, parts[0]):
+        return False
+    resource = parts[1]
+    if "*" in resource or "?" in resource:
+        if any(fnmatchcase(prefix + i, resource) for i in item.ids):
+            return True
+        # `arn:aws:kms:*:111111111111:key/*` reaches every key, new ones included.
+        return fnmatchcase(prefix + "x", resource)
+    if not resource.startswith(prefix):
+        return False
+    return True if resource.removeprefix(prefix) in item.ids | {item.name} else None
+
+
+def _is_pattern(resource: str) -> bool:
+    return any(c in resource for c in "*?[")
+
+
+@dataclass(frozen=True)
+class _StatementResources:
+    """An identity-policy statement's resources, read once for every item it may reach.
+
+    A policy often lists the ARN of every key: literal ARNs are looked up by the identifier or
+    name they end in, and only wildcard patterns are matched item by item (`_resource_matches`,
+    which this agrees with).
+    """
+
+    #: Resources without wildcards: each reaches the items it is an identifier of...
+    literal: frozenset[str]
+    #: ...and, when it is an ARN of a key or secret, the items of that kind it names.
+    named: Mapping[type, frozenset[str]]
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, resources: tuple[str, ...]) -> _StatementResources:
+        literal = frozenset(r for r in resources if not _is_pattern(r))
+        named: dict[type, set[str]] = defaultdict(set)
+        for resource in literal:
+            parts = _arn_parts(resource)
+            for kind, (service, prefix) in _ARN_RESOURCE.items():
+                if parts is not None and parts[0] == service and parts[1].startswith(prefix):
+                    named[kind].add(parts[1].removeprefix(prefix))
+        patterns = tuple(r for r in resources if _is_pattern(r))
+        return cls(literal, {k: frozenset(v) for k, v in named.items()}, patterns)
+
+    @property
+    def lookup_keys(self) -> frozenset[str]:
+        """Identifiers and names of the items the literal resources may reach."""
+        return self.literal.union(*self.named.values())
+
+    def reach(self, item: Key | Secret) -> bool | None:
+        """True when a resource reaches `item`; None when a literal ARN of the item's kind
+        might be its ARN once known; as `_resource_matches` over every resource."""
+        named = self.named.get(type(item))
+        if self.literal & item.ids or (named and named & (item.ids | {item.name})):
+            return True
+        undecided = named is not None
+        for pattern in self.patterns:
+            matched = _resource_matches(pattern, item)
+            if matched:
+                return True
+            undecided = undecided or matched is None
+        return None if undecided else False
+
+
+def identity_applies(
+    binding: AccessBinding, resources: _StatementResources | Unknown, item: Key | Secret
+) -> bool | None:
+    """Whether an identity-policy statement reaches `item`; None when it cannot be told."""
+    if item.cloud is not Cloud.AWS or binding.cloud is not Cloud.AWS:
+        return False
+    if isinstance(resources, Unknown):
+        return None
+    reaches = resources.reach(item)
+    if reaches is not None:
+        return reaches
+    # A literal ARN not known yet: the policy was computed from the item's ARN when the engine
+    # says so (property dependencies), unless the ARN names another resource of the stack.
+    return binding.target is not None and item.urn in binding.target.urns
+
+
+def role_principal(role: Role) -> str:
+    """The principal an in-stack IAM role is granted as: `aws-role:<role name>`."""
+    name = role.role_name if isinstance(role.role_name, str) and role.role_name else role.name
+    return f"aws-role:{name}"
+
+
+def roles_of(stack: StackFacts, ref: Ref | None) -> list[str]:
+    """The in-stack roles a reference (a role policy's `role`) points at."""
+    return [role_principal(r) for r in stack.resolve(ref) if isinstance(r, Role)]
+
+
+def attached_roles(stack: StackFacts, policy: AccessBinding) -> list[str]:
+    """Principals a managed policy reaches through its attachments."""
+    principals: list[str] = []
+    for attachment in stack.referring_to(policy, PolicyAttachment, "policy"):
+        if attachment.principal_kind != "role":
+            # A user or group attachment: the principal keyplane names it by (aws-user:...).
+            if isinstance(attachment.role.value, str) and attachment.role.value:
+                name = attachment.role.value.rsplit("/", 1)[-1]
+                principals.append(f"aws-{attachment.principal_kind}:{name}")
+            continue
+        roles = [r for r in stack.resolve(attachment.role) if isinstance(r, Role)]
+        principals.extend(role_principal(role) for role in roles)
+        if not roles and isinstance(attachment.role.value, str):
+            principals.append(f"aws-role:{attachment.role.value.rsplit('/', 1)[-1]}")
+    return principals
+
+
+def role_access(
+    stack: StackFacts, binding: AccessBinding, grant: Grant, target: Target
+) -> tuple[tuple[str, ...], frozenset[Access]] | None:
+    """The actions (as shown) and access of a grant; a custom role is read from the stack."""
+    actions = grant.actions
+    if not isinstance(actions, Unknown) and all(is_known_action(a) for a in actions):
+        return actions, actions_access(actions, target)
+    for definition in stack.resolve(binding.role):
+        if not isinstance(definition, RoleDefinition):
+            continue
+        if isinstance(definition.actions, Unknown) or isinstance(definition.not_actions, Unknown):
+            return None
+        name = definition.role_name if isinstance(definition.role_name, str) else definition.name
+        access = azure_operations_access(definition.actions, definition.not_actions, target)
+        return (name or definition.name,), access
+    if isinstance(actions, Unknown):
+        return None
+    return actions, actions_access(actions, target)
+
+
+class _StackAccess:
+    """Who is granted what on the keys and secrets of one stack (`grants_on`).
+
+    Several rules ask for the grants on every key and secret. Each item's grants are computed
+    once, and only from the bindings that can reach it: bindings are indexed by every URN,
+    identifier or name through which they can govern an item; the few that may govern any item
+    (a subscription scope, a target not known yet, a resource pattern) are tried on every item.
+    """
+
+    def __init__(self, stack: StackFacts) -> None:
+        self.stack = stack
+        self.bindings = stack.of(AccessBinding)
+        #: Per binding, its allow statements' resources (identity policies with known grants).
+        self.statements: list[tuple[_StatementResources | Unknown | None, ...]] = []
+        self.by_reference: dict[str, list[int]] = defaultdict(list)
+        self.everywhere: list[int] = []
+        for position, binding in enumerate(self.bindings):
+            statements = self._statements(binding)
+            self.statements.append(statements)
+            references = self._references(binding, statements)
+            if references is None:
+                self.everywhere.append(position)
+            for reference in references or ():
+                self.by_reference[reference].append(position)
+        # An item's grants, by identity: facts are not hashable (their tags are a mapping). The
+        # item is kept beside them, so that its id is not reused while the entry lives.
+        self.granted: dict[int, tuple[Key | Secret, Grants]] = {}
+
+    @staticmethod
+    def _statements(binding: AccessBinding) -> tuple[_StatementResources | Unknown | None, ...]:
+        if not binding.identity or isinstance(binding.grants, Unknown):
+            return ()
+        return tuple(
+            None
+            if grant.effect is not Effect.ALLOW
+            else grant.resources
+            if isinstance(grant.resources, Unknown)
+            else _StatementResources.of(grant.resources)
+            for grant in binding.grants
+        )
+
+    def _references(
+        self, binding: AccessBinding, statements: tuple[_StatementResources | Unknown | None, ...]
+    ) -> set[str] | None:
+        """What can make `binding` govern an item (see `_item_references`); None when it may
+        govern any item."""
+        if binding.identity:
+            if isinstance(binding.grants, Unknown):
+                return None
+            references = set(binding.target.urns) if binding.target is not None else set()
+            for statement in statements:
+                if isinstance(statement, Unknown) or (statement and statement.patterns):
+                    return None
+                if statement is not None:
+                    references |= statement.lookup_keys
+            return references
+        target = binding.target
+        if target is None:
+            return set()  # governs nothing
+        if azure_broad_scope(target) or (isinstance(target.value, Unknown) and not target.urns):
+            return None
+        references = {*target.urns, *target.candidates()}
+        for resolved in self.stack.resolve(target):
+            if isinstance(resolved, Key | Secret):
+                references.add(resolved.urn)
+            elif isinstance(resolved, KeyContainer | Vault):
+                references |= {resolved.urn, *resolved.ids}
+        return references
+
+    @staticmethod
+    def _item_references(item: Key | Secret) -> set[str]:
+        references = {item.urn, item.name, *item.ids}
+        if item.container is not None:
+            references |= {*item.container.urns, *item.container.candidates()}
+        return references
+
+    def grants_on(self, item: Key | Secret) -> Grants:
+        cached = self.granted.get(id(item))
+        if cached is not None and cached[0] is item:
+            return cached[1]
+        grants = self._grants_on(item)
+        self.granted[id(item)] = (item, grants)
+        return grants
+
+    def _grants_on(self, item: Key | Secret) -> Grants:
+        stack = self.stack
+        target = Target.KEY if isinstance(item, Key) else Target.SECRET
+        applied: list[AppliedGrant] = []
+        undecided = False
+
+        def take(grant: Grant, source: Resource, principals: Iterable[str] | None = None) -> None:
+            nonlocal undecided
+            if grant.effect is not Effect.ALLOW:
+                return
+            if principals is None:
+                # A role policy names its role by name or ID: the in-stack role says who it is.
+                principals = roles_of(stack, grant.principal_ref)
+                if not principals:
+                    if isinstance(grant.principal, Unknown):
+                        undecided = True
+                        return
+                    principals = [grant.principal]
+            resolved = (
+                role_access(stack, source, grant, target)
+                if isinstance(source, AccessBinding)
+                else None
+                if isinstance(grant.actions, Unknown)
+                else (grant.actions, actions_access(grant.actions, target))
+            )
+            if resolved is None:
+                undecided = True
+                return
+            actions, access = resolved
+            applied.extend(AppliedGrant(p, actions, access, source) for p in principals)
+
+        if isinstance(item.grants, Unknown):
+            undecided = True
+        else:
+            for grant in item.grants:
+                take(grant, item)
+        candidates = {p for r in self._item_references(item) for p in self.by_reference.get(r, ())}
+        for position in sorted(candidates.union(self.everywhere)):
+            binding = self.bindings[position]
+            if isinstance(binding.grants, Unknown):
+                if binding.cloud is item.cloud and (
+                    binding.identity or binding_applies(stack, binding, item) is not False
+                ):
+                    undecided = True
+                continue
+            if not binding.identity:
+                applies = binding_applies(stack, binding, item)
+                if applies is None:
+                    undecided = True
+                elif applies:
+                    for grant in binding.grants:
+                        take(grant, binding)
+                continue
+            for grant, statement in zip(binding.grants, self.statements[position], strict=True):
+                if statement is None:
+                    continue  # not an allow
+                reaches = identity_applies(binding, statement, item)
+                if reaches is None:
+                    undecided = True
+                elif reaches:
+                    if grant.principal == "":
+                        take(grant, binding, attached_roles(stack, binding))
+                    else:
+                        take(grant, binding)
+        return Grants(tuple(applied), undecided)
+
+
+def grants_on(stack: StackFacts, item: Key | Secret) -> Grants:
+    """Every allow grant that reaches `item`, from wherever it is written."""
+    return stack.derived(_StackAccess).grants_on(item)
+
+
+__all__ = [
+    "AppliedGrant",
+    "Grants",
+    "attached_roles",
+    "azure_broad_scope",
+    "binding_applies",
+    "grants_on",
+    "identity_applies",
+    "role_access",
+    "role_principal",
+    "roles_of",
+    "same_ref",
+]

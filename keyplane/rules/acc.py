@@ -1,0 +1,219 @@
+"""KM-ACC: least privilege, separation of duties, authenticated roles.
+
+The checks of the family at every enforcement point, side by side; each is registered with
+its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, points and severity: the catalog, said once).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from keyplane.facts.access import (
+    Access,
+    Effect,
+    Grant,
+    Target,
+    action_label,
+    actions_access,
+    is_account_wide,
+    is_broad_role,
+    is_wildcard_action,
+    is_wildcard_principal,
+    requires_mfa,
+)
+from keyplane.facts.grants import grants_on
+from keyplane.facts.model import (
+    AccessBinding,
+    Facts,
+    Key,
+    Role,
+    Secret,
+    StackFacts,
+)
+from keyplane.facts.values import Unknown
+from keyplane.rules.catalog import Point
+from keyplane.rules.common import (
+    unique,
+)
+from keyplane.rules.context import Context, principal_key
+from keyplane.rules.registry import Scope, check
+from keyplane.rules.verdict import (
+    Verdict,
+    fail,
+    not_applicable,
+    passed,
+    unknown,
+)
+
+
+def _grants_of(facts: Facts) -> tuple[Grant, ...] | Unknown | None:
+    """Grants a resource writes on a key or secret, or an identity policy's statements."""
+    if isinstance(facts, Key | Secret | AccessBinding):
+        return facts.grants
+    return None
+
+
+def _touches_keys(grant: Grant) -> bool:
+    actions = grant.actions
+    if isinstance(actions, Unknown):
+        return True
+    return any(is_wildcard_action(a) or actions_access((a,)) for a in actions)
+
+
+@check(
+    "KM-ACC-001",
+    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
+    kinds=(Key, Secret, AccessBinding),
+)
+def no_wildcards(facts: Facts, context: Context) -> Verdict:
+    """KM-ACC-001 on grants written on a key, secret or identity policy: no wildcard principal or
+    action, and broad roles only to declared administrators."""
+    rule = "KM-ACC-001"
+    grants = _grants_of(facts)
+    if grants is None:
+        return not_applicable(rule, "no grants")
+    assert isinstance(facts, Key | Secret | AccessBinding)
+    if isinstance(grants, Unknown):
+        return unknown(rule, facts, "the policy document")
+    identity = isinstance(facts, AccessBinding) and facts.identity
+    problems: list[str] = []
+    undecided = False
+    for grant in grants:
+        if grant.effect is not Effect.ALLOW or (identity and not _touches_keys(grant)):
+            continue
+        principal, actions = grant.principal, grant.actions
+        if isinstance(actions, Unknown) or (isinstance(principal, Unknown) and not identity):
+            undecided = True
+            continue
+        shown = ", ".join(action_label(a) for a in actions)
+        if isinstance(principal, Unknown) or not principal:
+            # An identity policy: its principal is whichever role it is attached to.
+            principal = ""
+        elif not identity and is_wildcard_principal(principal):
+            problems.append(f"grants {shown} to the wildcard principal {principal}")
+            continue
+        who = principal or "the roles it is attached to"
+        for action in actions:
+            if is_wildcard_action(action):
+                problems.append(f"grants {action} to {who}")
+            elif is_broad_role(action) and principal_key(principal) not in context.admins:
+                problems.append(
+                    f"grants {action_label(action)} to {who}, who is not a declared key "
+                    "administrator"
+                )
+    if problems:
+        return fail(
+            rule,
+            facts,
+            "; ".join(unique(problems)) + "; name the principals and grant only the actions "
+            "they need.",
+        )
+    if undecided:
+        return unknown(rule, facts, "a grant's principal or actions")
+    return passed(rule, facts)
+
+
+@check("KM-ACC-002", points=(Point.CROSSGUARD, Point.AUDIT), scope=Scope.STACK)
+def separation_of_duties(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ACC-002 over the stack: no principal both administers and uses a key (`facts.grants`)."""
+    rule = "KM-ACC-002"
+    keys = stack.keys
+    if not keys:
+        return [not_applicable(rule, "no keys")]
+    verdicts = []
+    for key in keys:
+        grants = grants_on(stack, key)
+        admin: dict[str, list[str]] = defaultdict(list)
+        use: dict[str, list[str]] = defaultdict(list)
+        shown: dict[str, str] = {}
+        for grant in grants.applied:
+            if is_wildcard_principal(grant.principal):
+                continue  # KM-ACC-001
+            who = principal_key(grant.principal)
+            shown.setdefault(who, grant.principal)
+            for action in grant.actions:
+                access = (
+                    actions_access((action,), Target.KEY)
+                    if len(grant.actions) > 1
+                    else grant.access
+                )
+                if Access.ADMIN in access:
+                    admin[who].append(action_label(action))
+                if Access.USE in access:
+                    use[who].append(action_label(action))
+        both = [who for who in admin if who in use]
+        for who in both:
+            verdicts.append(
+                fail(
+                    rule,
+                    key,
+                    f"{shown[who]} both administers the key ({', '.join(dict.fromkeys(admin[who]))}) "
+                    f"and uses it ({', '.join(dict.fromkeys(use[who]))}); split it into an "
+                    "administrator role and a user role.",
+                )
+            )
+        if grants.undecided and not both:
+            verdicts.append(unknown(rule, key, "who is granted access"))
+    return verdicts
+
+
+def _is_admin_role(role: Role, context: Context) -> bool:
+    if isinstance(role.role_name, str) and f"aws-role:{role.role_name}" in context.admins:
+        return True
+    if f"aws-role:{role.name}" in context.admins:
+        return True
+    policies = role.policies
+    if isinstance(policies, Unknown):
+        return False
+    return any(
+        g.effect is Effect.ALLOW
+        and not isinstance(g.actions, Unknown)
+        and Access.ADMIN in actions_access(g.actions)
+        for g in policies
+    )
+
+
+@check("KM-ACC-003", points=(Point.CROSSGUARD, Point.CHECKOV), kinds=(Role,))
+def authenticated_roles(facts: Facts, context: Context) -> Verdict:
+    """KM-ACC-003 on a role: named trusted principals, and MFA (or a federated identity) for
+    administrator roles."""
+    rule = "KM-ACC-003"
+    if not isinstance(facts, Role):
+        return not_applicable(rule, "not a role")
+    if isinstance(facts.trust, Unknown):
+        return unknown(rule, facts, "the trust policy")
+    admin = _is_admin_role(facts, context)
+    problems: list[str] = []
+    undecided = False
+    for grant in facts.trust:
+        if grant.effect is not Effect.ALLOW:
+            continue
+        principal = grant.principal
+        if isinstance(principal, Unknown):
+            undecided = True
+            continue
+        if is_wildcard_principal(principal):
+            problems.append(f"the trust policy lets anyone ({principal}) assume the role")
+        elif is_account_wide(principal):
+            problems.append(
+                f"the trust policy lets every principal of account {principal.split(':')[4]} "
+                "assume the role"
+            )
+        elif (
+            admin
+            and not principal.startswith(("service:", "federated:"))
+            and not requires_mfa(grant)
+        ):
+            problems.append(f"the administrator role can be assumed by {principal} without MFA")
+    if problems:
+        return fail(
+            rule,
+            facts,
+            "; ".join(unique(problems)) + "; name the trusted principals and require "
+            "aws:MultiFactorAuthPresent (or a named identity provider) for administrator roles.",
+        )
+    if undecided:
+        return unknown(rule, facts, "a trusted principal")
+    return passed(rule, facts)

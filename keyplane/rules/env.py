@@ -1,0 +1,136 @@
+"""KM-ENV: environments are tagged and kept apart.
+
+The checks of the family at every enforcement point, side by side; each is registered with
+its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
+
+Rules: KM-ENV-001, KM-ENV-002 (title, policy clause, points and severity: the catalog, said once).
+"""
+
+from __future__ import annotations
+
+from keyplane.facts.access import (
+    principal_scope,
+)
+from keyplane.facts.grants import grants_on
+from keyplane.facts.model import (
+    Facts,
+    Key,
+    LogBucket,
+    Role,
+    Secret,
+    StackFacts,
+    Trail,
+)
+from keyplane.facts.values import Unknown
+from keyplane.rules.catalog import Point
+from keyplane.rules.common import (
+    dedupe,
+    keys_and_secrets,
+    shown,
+)
+from keyplane.rules.context import Context, OtherEnvironment, principal_key
+from keyplane.rules.registry import Scope, check
+from keyplane.rules.verdict import (
+    Verdict,
+    fail,
+    not_applicable,
+    passed,
+    unknown,
+)
+from keyplane.standard import (
+    TAG_ENVIRONMENT,
+    Tier,
+)
+
+
+@check(
+    "KM-ENV-001",
+    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
+    kinds=(Key, Secret, Role, Trail, LogBucket),
+)
+def environment_tag(facts: Facts, context: Context) -> Verdict:
+    """KM-ENV-001 on a key, secret, role or log sink: its environment tag is the stack's."""
+    rule = "KM-ENV-001"
+    if not isinstance(facts, Key | Secret | Role | Trail | LogBucket):
+        return not_applicable(rule, "not a key, secret, role or log sink")
+    tag = facts.environment_tag
+    if isinstance(tag, Unknown):
+        return unknown(rule, facts, f"the {TAG_ENVIRONMENT} tag")
+    if tag == context.environment:
+        return passed(rule, facts)
+    if not tag:
+        return fail(
+            rule,
+            facts,
+            f"no {TAG_ENVIRONMENT} tag; tag it with the stack's environment {context.environment}.",
+        )
+    return fail(
+        rule,
+        facts,
+        f"{TAG_ENVIRONMENT} is {tag!r}, not the stack's environment {context.environment!r}; "
+        "deploy it from its own environment's stack or correct the tag.",
+    )
+
+
+class _ForeignPrincipals:
+    """Which other environment of the estate a principal belongs to (KM-ENV-002); the
+    environments' principals are read once per stack, not once per grant."""
+
+    def __init__(self, context: Context) -> None:
+        self.scope = context.scope
+        self.own = {principal_key(p) for p in context.admins | context.auditors} | {
+            principal_key(p) for p in context.key_users
+        }
+        self.others = [
+            (other, {principal_key(p) for p in other.principals})
+            for other in context.other_environments
+        ]
+
+    def environment_of(self, principal: str) -> OtherEnvironment | None:
+        scope = principal_scope(principal)
+        key = principal_key(principal)
+        for other, principals in self.others:
+            if scope is not None and other.scope == scope and scope != self.scope:
+                return other
+            if key in principals and key not in self.own:
+                return other
+        return None
+
+
+@check("KM-ENV-002", points=(Point.CROSSGUARD, Point.AUDIT), scope=Scope.STACK)
+def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ENV-002 over the stack: no principal of another environment is granted a key or secret
+    (`facts.grants`)."""
+    rule = "KM-ENV-002"
+    items = keys_and_secrets(stack)
+    if not items:
+        return [not_applicable(rule, "no keys or secrets")]
+    foreign = _ForeignPrincipals(context)
+    verdicts: list[Verdict] = []
+    reported: set[str] = set()  # the URNs of the verdicts so far
+    for item in items:
+        before = len(verdicts)
+        grants = grants_on(stack, item)
+        for grant in grants.applied:
+            other = foreign.environment_of(grant.principal)
+            if other is None:
+                continue
+            where = f" ({other.scope})" if other.scope else ""
+            prod_from_dev = (
+                context.effective_tier is Tier.PRODUCTION and other.tier is Tier.DEVELOPMENT
+            )
+            note = "; production keys are never reachable from development" if prod_from_dev else ""
+            verdicts.append(
+                fail(
+                    rule,
+                    item,
+                    f"grants {shown(grant.actions)} to {grant.principal} of environment "
+                    f"{other.name}{where}{note}; remove the grant and give {other.name} its own "
+                    "key.",
+                )
+            )
+        reported.update(v.urn for v in verdicts[before:])
+        if grants.undecided and item.urn not in reported:
+            verdicts.append(unknown(rule, item, "who is granted access"))
+            reported.add(item.urn)
+    return dedupe(verdicts)
