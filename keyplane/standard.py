@@ -146,6 +146,8 @@ STRICTEST_ROTATION_DAYS = min(spec.max_rotation_days for spec in PURPOSES.values
 #: Vault secrets of `SECRET_ROTATION_PURPOSES` rotate at least this often, in days (Policy §9
 #: "API Secrets: every 90 days", §13; KM-ROT-003).
 SECRET_ROTATION_MAX_DAYS = 90
+#: Backup keys are tested for restoration at least annually (Policy §11, KM-BAK-002).
+RESTORE_TEST_MAX_AGE_DAYS = 365
 
 
 class Family(StrEnum):
@@ -297,6 +299,16 @@ _ALGORITHM_LIST: tuple[Algorithm, ...] = (
 
 ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({a.name: a for a in _ALGORITHM_LIST})
 APPROVED_ALGORITHMS: tuple[str, ...] = tuple(a.name for a in _ALGORITHM_LIST if a.approved)
+
+#: The keys a TLS certificate may use (KM-CRT-001: RSA of 2048 bits or more, ECDSA on P-256 or
+#: P-384 — the curves public CAs issue on).
+CERTIFICATE_ALGORITHMS: tuple[str, ...] = (
+    "RSA-2048",
+    "RSA-3072",
+    "RSA-4096",
+    "ECDSA-P256",
+    "ECDSA-P384",
+)
 
 _BY_AWS_KEY_SPEC = {a.aws_key_spec: a for a in _ALGORITHM_LIST if a.aws_key_spec}
 _BY_GCP = {name: a for a in _ALGORITHM_LIST for name in a.gcp.values()}

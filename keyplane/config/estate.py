@@ -12,16 +12,22 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from keyplane.config.errors import ConfigError, Problem
+from keyplane.config.evidence import (
+    RestoreTestRecord,
+    last_passed_restore,
+    load_restore_evidence,
+)
 from keyplane.config.model import (
     Environment,
     ExceptionsFile,
+    Renewal,
     RiskException,
     SharedKey,
     SharedServicesFile,
@@ -33,6 +39,7 @@ from keyplane.standard import (
     ALGORITHMS,
     APPROVED_ALGORITHMS,
     AWS_SECRET_ROTATION_RANGE,
+    CERTIFICATE_ALGORITHMS,
     DELETION_WINDOW_RANGE,
     EXCEPTION_MAX_DAYS,
     PURPOSES,
@@ -58,6 +65,12 @@ class Estate:
     shared_keys: tuple[SharedKey, ...] = ()
     #: The parsed files, by environment name or register file name, for line look-ups.
     documents: Mapping[str, Document] = field(default_factory=dict)
+    #: Restore tests recorded by `keyplane restore-test`, by (environment, key) (KM-BAK-002).
+    restore_tests: Mapping[tuple[str, str], RestoreTestRecord] = field(default_factory=dict)
+
+    def last_restore_test(self, environment: str, key: str) -> date | None:
+        """The day of the last passed `keyplane restore-test` of `key` on record (KM-BAK-002)."""
+        return last_passed_restore(self.restore_tests.get((environment, key)))
 
     def exception_scopes(self) -> tuple[ExceptionScope, ...]:
         return tuple(
@@ -164,9 +177,15 @@ def load_estate(directory: Path, *, rules: Mapping[str, CatalogRule]) -> Estate:
         except ConfigError as err:
             problems.extend(err.problems)
 
+    restore_tests: Mapping[tuple[str, str], RestoreTestRecord] = {}
+    try:
+        restore_tests = load_restore_evidence(directory)
+    except ConfigError as err:
+        problems.extend(err.problems)
+
     if problems:
         raise ConfigError(problems)
-    return Estate(directory, environments, exceptions, shared, documents)
+    return Estate(directory, environments, exceptions, shared, documents, restore_tests)
 
 
 def load_environment(path: Path) -> Environment:
@@ -461,6 +480,80 @@ def _check_environment(env: Environment, doc: Document, stem: str) -> Iterator[P
         yield from _check_principal(
             env.cloud, user.principal, ("access", "key_users", index, "principal"), problem
         )
+    yield from _check_detective(env, tenants, problem)
+
+
+_NOTIFY: Mapping[Cloud, tuple[re.Pattern[str], str]] = {
+    Cloud.AWS: (
+        re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"),
+        "an SNS topic ARN like arn:aws:sns:eu-west-1:111111111111:security-alerts",
+    ),
+    Cloud.GCP: (
+        re.compile(r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/\d+"),
+        "a notification channel ID like projects/acme-prod-kms/notificationChannels/4711",
+    ),
+    Cloud.AZURE: (
+        re.compile(
+            r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
+            r"microsoft\.insights/actionGroups/[^/]+",
+            re.IGNORECASE,
+        ),
+        "an action group ID like /subscriptions/<id>/resourceGroups/<rg>/providers/"
+        "microsoft.insights/actionGroups/<name>",
+    ),
+}
+_DOMAIN = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _check_detective(env: Environment, tenants: set[str], problem: Any) -> Iterator[Problem]:
+    """`monitoring` and `certificates` (KM-MON-001, KM-CRT-001): form and cross-field checks."""
+    if env.monitoring is not None:
+        pattern, example = _NOTIFY[env.cloud]
+        for index, target in enumerate(env.monitoring.notify):
+            if not pattern.fullmatch(target):
+                yield problem(
+                    ("monitoring", "notify", index),
+                    f"not a {env.cloud.value} alert destination",
+                    target,
+                    f"write {example}",
+                )
+        for dup in _duplicates(env.monitoring.notify):
+            yield problem(("monitoring", "notify"), "duplicate destination", dup, "list it once")
+    cert_dups = _duplicates(c.name for c in env.certificates)
+    for index, cert in enumerate(env.certificates):
+        loc: Loc = ("certificates", index)
+        if cert.name in cert_dups:
+            yield problem(
+                (*loc, "name"), "duplicate certificate name", cert.name, "give each its own name"
+            )
+        if cert.algorithm not in CERTIFICATE_ALGORITHMS:
+            yield problem(
+                (*loc, "algorithm"),
+                "unknown certificate algorithm",
+                cert.algorithm,
+                f"use one of {', '.join(CERTIFICATE_ALGORITHMS)}",
+            )
+        for d_index, domain in enumerate(cert.domains):
+            if not _DOMAIN.fullmatch(domain):
+                yield problem(
+                    (*loc, "domains", d_index),
+                    "not a DNS name",
+                    domain,
+                    "write a lower-case host name like api.example.com (or *.example.com)",
+                )
+        if cert.tenant is not None and cert.tenant not in tenants:
+            yield problem(
+                (*loc, "tenant"), "undeclared tenant", cert.tenant, _declare_tenant(tenants)
+            )
+        if cert.renewal is Renewal.MANAGED:
+            for field in ("owner", "renew_by"):
+                if getattr(cert, field) is not None:
+                    yield problem(
+                        (*loc, field),
+                        "a renewal plan on a certificate renewed automatically",
+                        str(getattr(cert, field)),
+                        "remove it, or set renewal: manual",
+                    )
 
 
 def _cloud_fields(cloud: Cloud) -> str:

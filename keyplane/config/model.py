@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -184,6 +185,13 @@ class RotationPlan(_Model):
     rotate_by: IsoDate
 
 
+class Retirement(_Model):
+    """A key being destroyed (Proc 4.5): its deletion is then lifecycle evidence, not a fault."""
+
+    on: IsoDate
+    reason: Text
+
+
 class KeySpec(_Model):
     name: Name
     purpose: KeyPurpose
@@ -197,6 +205,9 @@ class KeySpec(_Model):
     #: Waiting period before destruction; default: the cloud's policy value.
     deletion_window_days: Days | None = None
     rotation: RotationPlan | None = None
+    #: The last successful restore test of a backup-encryption key (KM-BAK-002).
+    restore_tested_on: IsoDate | None = None
+    retired: Retirement | None = None
 
 
 class AwsSecretSettings(_Model):
@@ -236,6 +247,32 @@ class Access(_Model):
     key_users: tuple[KeyUser, ...] = ()
 
 
+class Monitoring(_Model):
+    """Where alerts on key misuse go (KM-MON-001): AWS SNS topic ARNs, GCP notification channel
+    IDs, Azure action group resource IDs (checked per cloud by the loader)."""
+
+    notify: Annotated[tuple[Text, ...], Field(min_length=1)]
+
+
+class Renewal(StrEnum):
+    MANAGED = "managed"
+    MANUAL = "manual"
+
+
+class Certificate(_Model):
+    """A TLS certificate of the environment (KM-CRT-001)."""
+
+    name: Name
+    domains: Annotated[tuple[Text, ...], Field(min_length=1)]
+    #: One of `CERTIFICATE_ALGORITHMS` (checked by the loader, naming the known ones).
+    algorithm: StrictStr
+    tenant: Name | None = None
+    renewal: Renewal = Renewal.MANAGED
+    #: The manual renewal plan (renewal: manual): who renews it and by when.
+    owner: Text | None = None
+    renew_by: IsoDate | None = None
+
+
 class Environment(_Model):
     name: Name
     tier: Tier
@@ -249,6 +286,8 @@ class Environment(_Model):
     keys: tuple[KeySpec, ...] = ()
     secrets: tuple[SecretSpec, ...] = ()
     access: Access
+    monitoring: Monitoring | None = None
+    certificates: tuple[Certificate, ...] = ()
 
     @property
     def protected(self) -> bool:

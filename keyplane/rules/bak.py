@@ -1,14 +1,16 @@
-"""KM-BAK: backup keys are administered apart from primary keys.
+"""KM-BAK: backup keys are administered apart from primary keys and tested for restoration.
 
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
 
-Rules: KM-BAK-001, KM-BAK-002 (title, policy clause, points and severity: the catalog, said once).
+Rules: KM-BAK-001, KM-BAK-002 (restore tests: point V here; point A pending) (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
 
 from keyplane.facts.access import (
     Access,
@@ -23,6 +25,7 @@ from keyplane.rules.common import (
     purpose_of,
 )
 from keyplane.rules.context import Context, principal_key
+from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
@@ -31,6 +34,7 @@ from keyplane.rules.verdict import (
     unknown,
 )
 from keyplane.standard import (
+    RESTORE_TEST_MAX_AGE_DAYS,
     Cloud,
     KeyPurpose,
 )
@@ -98,3 +102,58 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
         elif backup.urn in undecided or primary_undecided:
             verdicts.append(unknown(rule, backup, "who administers the keys"))
     return verdicts
+
+
+def restore_test_problem(
+    declared: date | None, recorded: date | None, as_of: date, *, key: str, environment: str
+) -> str | None:
+    """KM-BAK-002's decision, shared by the file check and the audit: what is wrong with a
+    backup key's last restore test (the later of the environment file's `restore_tested_on`
+    and a passed `keyplane restore-test` record), or None when it is recent enough."""
+    last = max((d for d in (declared, recorded) if d is not None), default=None)
+    run = f"keyplane restore-test {environment} --key {key} --apply"
+    if last is None:
+        return (
+            "no restore test is on record for this backup key; run "
+            f"`{run}` or record the date of a successful test in restore_tested_on."
+        )
+    if last > as_of:
+        return (
+            f"the restore test is dated {last.isoformat()}, after the judging day "
+            f"{as_of.isoformat()}; record the day the test was done."
+        )
+    age = (as_of - last).days
+    if age > RESTORE_TEST_MAX_AGE_DAYS:
+        return (
+            f"the last restore test was on {last.isoformat()}, {age} days ago (more than "
+            f"{RESTORE_TEST_MAX_AGE_DAYS}); run `{run}` and record it."
+        )
+    return None
+
+
+@check("KM-BAK-002", points=(Point.VALIDATION,), scope=Scope.FILE)
+def restore_tested(files: FileContext) -> Iterator[FileFinding]:
+    """KM-BAK-002 on the environment files: every backup-encryption key that is not being
+    retired has a restore test no older than a year (`restore_test_problem`)."""
+    estate = files.estate
+    for env in estate.environments.values():
+        doc = estate.documents[env.name]
+        for index, key in enumerate(env.keys):
+            if key.purpose is not KeyPurpose.BACKUP_ENCRYPTION or key.retired is not None:
+                continue
+            record = estate.last_restore_test(env.name, key.name)
+            problem = restore_test_problem(
+                key.restore_tested_on, record, files.today, key=key.name, environment=env.name
+            )
+            if problem is None:
+                continue
+            loc = ("keys", index, "restore_tested_on")
+            yield file_finding(
+                "KM-BAK-002",
+                key.name,
+                KEY_TYPE,
+                problem,
+                path=doc.path,
+                line=doc.line_of(loc),
+                environment=env.name,
+            )

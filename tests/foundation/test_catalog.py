@@ -67,6 +67,7 @@ def test_rules_by_enforcement_point() -> None:
     assert [r.id for r in rules_at(Point.VALIDATION)] == [
         "KM-ROT-004",
         "KM-TEN-001",
+        "KM-BAK-002",
         "KM-EXC-001",
         "KM-EXC-002",
         "KM-REV-001",

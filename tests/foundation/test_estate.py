@@ -73,7 +73,8 @@ def test_unknown_field_names_the_allowed_ones(estate: Path) -> None:
     )
     assert only_problem(estate) == (
         f"{estate}/prod.yaml:{line}: keys[0].colour: unknown field; remove it or fix its spelling "
-        "(allowed: name, purpose, algorithm, tenant, rotation_days, hsm, deletion_window_days, rotation)"
+        "(allowed: name, purpose, algorithm, tenant, rotation_days, hsm, deletion_window_days, rotation, "
+        "restore_tested_on, retired)"
     )
 
 
