@@ -28,6 +28,7 @@ from keyplane.adapters.common import (
     ref,
     rotation_rules_days,
 )
+from keyplane.adapters.coverage import key_bearing
 from keyplane.facts.access import Condition, Grant
 from keyplane.facts.model import (
     AccessBinding,
@@ -51,6 +52,7 @@ from keyplane.facts.model import (
     StackFacts,
     Tags,
     Trail,
+    Unread,
     Vault,
     Versioning,
 )
@@ -240,7 +242,7 @@ def _cloud(type_: str) -> Cloud | None:
         return Cloud.AWS
     if type_.startswith("gcp:"):
         return Cloud.GCP
-    if type_.startswith("azure-native:"):
+    if type_.startswith(("azure-native:", "azure:")):
         return Cloud.AZURE
     return None
 
@@ -1371,10 +1373,37 @@ def facts_from_resource(
     wire form); without them a literal value cannot be told from a secret.
     """
     record = PulumiResource.of(resource)
-    reader = _READERS.get(record.type)
-    if reader is None or _cloud(record.type) is None:
+    cloud = _cloud(record.type)
+    if cloud is None:
         return ()
+    reader = _READERS.get(record.type)
+    if reader is None:
+        return _unread(record, cloud)
     return reader(_Props(record, secrets_marked))
+
+
+def unread_type(type_: str) -> bool:
+    """Whether resources of `type_` hold or grant access to keys, secrets or certificates and
+    no reader handles them (KM-COV-001): what a report counts as "not judged"."""
+    return _cloud(type_) is not None and type_ not in _READERS and key_bearing(type_)
+
+
+def _unread(record: PulumiResource, cloud: Cloud) -> tuple[Facts, ...]:
+    """A type no reader handles: reported when it holds or grants access to keys, secrets or
+    certificates (KM-COV-001), so that nothing key-bearing passes unseen."""
+    if not unread_type(record.type):
+        return ()
+    return (
+        Unread(
+            urn=record.urn,
+            name=record.name,
+            type=record.type,
+            cloud=cloud,
+            protect=record.protect or record.retain_on_delete,
+            parent=record.parent,
+            dependencies=record.dependencies,
+        ),
+    )
 
 
 def stack_facts(resources: Sequence[ResourceLike], *, secrets_marked: bool = True) -> StackFacts:

@@ -28,6 +28,7 @@ from keyplane.facts.model import (
     SecretValue,
     StackFacts,
     Trail,
+    Unread,
     Vault,
     Versioning,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Target",
     "Trail",
     "Unknown",
+    "Unread",
     "Vault",
     "Versioning",
 ]

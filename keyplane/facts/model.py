@@ -331,6 +331,12 @@ class HsmCluster(Resource):
     """A dedicated HSM cluster (AWS CloudHSM v2; KM-DEL-001)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Unread(Resource):
+    """A resource whose type holds or grants access to keys, secrets or certificates but that no
+    reader handles (KM-COV-001): its settings are not judged (`keyplane.adapters.coverage`)."""
+
+
 Facts: TypeAlias = (
     Key
     | KeyContainer
@@ -350,6 +356,7 @@ Facts: TypeAlias = (
     | Versioning
     | Vault
     | HsmCluster
+    | Unread
 )
 
 
