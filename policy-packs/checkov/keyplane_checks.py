@@ -62,7 +62,7 @@ from keyplane.adapters.terraform import (  # noqa: E402
     facts_from_plan,
     facts_from_values,
 )
-from keyplane.facts.model import Key, Secret, Unread, Vault  # noqa: E402
+from keyplane.facts.model import Key, Secret, Unparseable, Unread, Vault  # noqa: E402
 from keyplane.rules.catalog import RULES, Point, Rule  # noqa: E402
 from keyplane.rules.context import Context, SettingsError, context_from_settings  # noqa: E402
 from keyplane.rules.judge import check_stack  # noqa: E402
@@ -119,6 +119,9 @@ def supported_types(check: Check) -> tuple[str, ...]:
     if issubclass(Unread, judged):
         # Types keyplane does not map are no reader's: checkov matches them by pattern.
         types.update(KEY_BEARING_TERRAFORM_TYPES)
+    if issubclass(Unparseable, judged):
+        # Any type keyplane reads may hold a policy document it cannot parse.
+        types.update(SUPPORTED_TYPES)
     return tuple(sorted(types))
 
 

@@ -41,7 +41,7 @@ def export(*resources: dict[str, Any]) -> dict[str, Any]:
 def scan(
     tmp_path: Path, document: dict[str, Any], *extra: str, format: str = "json"
 ) -> tuple[int, str]:
-    path = tmp_path / "stack.json"
+    path = tmp_path / f"stack-{len(list(tmp_path.glob('stack-*.json')))}.json"
     path.write_text(json.dumps(document))
     result = runner.invoke(
         app,
@@ -60,6 +60,7 @@ def scan(
             *extra,
         ],
     )
+    assert result.exit_code != 2, result.output
     return result.exit_code, result.stdout
 
 
@@ -137,3 +138,179 @@ def test_json_summary_counts_judged_read_and_not_judged(tmp_path: Path) -> None:
     summary = json.loads(out)["summary"]
     assert (summary["judged"], summary["read"], summary["not_judged"]) == (1, 1, 1)
     assert summary["not_judged_types"] == ["gcp:projects/iAMMember:IAMMember"]
+
+
+# --- shapes the checks assume ------------------------------------------------------------------
+
+POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+    '"arn:aws:iam::111111111111:root"}, "Action": "kms:*", "Resource": "*"}]}'
+)
+
+
+def key(**inputs: Any) -> dict[str, Any]:
+    return resource(
+        "aws:kms/key:Key",
+        "orders",
+        {
+            "enableKeyRotation": True,
+            "deletionWindowInDays": 30,
+            "policy": POLICY,
+            "tags": {**TAGS, "keyplane-purpose": "database-encryption"},
+            **inputs,
+        },
+        protect=True,
+    )
+
+
+def test_parseable_key_policy_is_no_coverage_finding(tmp_path: Path) -> None:
+    assert findings(tmp_path, export(key()), "KM-COV-001") == []
+
+
+def test_key_policy_with_a_trailing_comma_cannot_be_judged(tmp_path: Path) -> None:
+    broken = POLICY.replace('"Resource": "*"}', '"Resource": "*",}')
+    assert messages(tmp_path, export(key(policy=broken)), "KM-COV-001") == [
+        "KM-COV-001 orders: cannot judge: policy is not valid JSON: Expecting property name "
+        "enclosed in double quotes: line 1 column 152 (char 151); the grants it holds were not "
+        "judged; correct the document."
+    ]
+
+
+def test_unparseable_iam_policy_cannot_be_judged(tmp_path: Path) -> None:
+    policy = resource("aws:iam/policy:Policy", "ops", {"policy": '{"Statement": [}', "name": "ops"})
+    found = messages(tmp_path, export(policy), "KM-COV-001")
+    assert len(found) == 1
+    assert found[0].startswith("KM-COV-001 ops: cannot judge: policy is not valid JSON: ")
+
+
+def gcp_key(period: Any) -> dict[str, Any]:
+    return resource(
+        "gcp:kms/cryptoKey:CryptoKey",
+        "orders",
+        {
+            "keyRing": "projects/acme/locations/europe-west1/keyRings/prod",
+            "rotationPeriod": period,
+            "labels": {**TAGS, "keyplane-purpose": "database-encryption"},
+        },
+        protect=True,
+    )
+
+
+def test_gcp_rotation_in_seconds_is_read(tmp_path: Path) -> None:
+    assert findings(tmp_path, export(gcp_key("7776000s")), "KM-ROT-002") == []
+    assert messages(tmp_path, export(gcp_key("34560000s")), "KM-ROT-002") == [
+        "KM-ROT-002 orders: rotation period 400 days exceeds 365 for database-encryption keys; "
+        "lower rotation_days or file an exception."
+    ]
+
+
+@pytest.mark.parametrize("period", [90, "90"])
+def test_gcp_rotation_without_unit_cannot_be_judged(tmp_path: Path, period: Any) -> None:
+    found = findings(tmp_path, export(gcp_key(period)), "KM-ROT-002")
+    assert [(f["message"], f["enforcement"]) for f in found] == [
+        (
+            f"KM-ROT-002 orders: cannot judge: rotationPeriod {period!r} is not a duration in "
+            "seconds ending in 's' (such as '7776000s' for 90 days), as the provider requires.",
+            "advisory",
+        )
+    ]
+
+
+def vault(**properties: Any) -> dict[str, Any]:
+    return resource(
+        "azure-native:keyvault:Vault",
+        "prod-vault",
+        {
+            "vaultName": "prod-vault",
+            "properties": {
+                "enablePurgeProtection": True,
+                "softDeleteRetentionInDays": 90,
+                "enableRbacAuthorization": True,
+                "publicNetworkAccess": "Disabled",
+                **properties,
+            },
+            "tags": TAGS,
+        },
+        protect=True,
+    )
+
+
+def test_azure_soft_delete_off_is_a_deletion_finding(tmp_path: Path) -> None:
+    assert findings(tmp_path, export(vault()), "KM-DEL-001") == []
+    assert messages(tmp_path, export(vault(enableSoftDelete=False)), "KM-DEL-001") == [
+        "KM-DEL-001 prod-vault: soft delete is off; set enableSoftDelete to true."
+    ]
+
+
+def trail(**inputs: Any) -> dict[str, Any]:
+    return resource(
+        "aws:cloudtrail/trail:Trail",
+        "audit-trail",
+        {
+            "isMultiRegionTrail": True,
+            "enableLogFileValidation": True,
+            "kmsKeyId": "arn:aws:kms:eu-west-1:111111111111:key/log",
+            "s3BucketName": "prod-audit-logs",
+            "tags": TAGS,
+            **inputs,
+        },
+    )
+
+
+def test_a_stack_holding_only_a_trail_is_judged(tmp_path: Path) -> None:
+    assert findings(tmp_path, export(trail()), "KM-LOG-001") == []
+    assert messages(tmp_path, export(trail(isMultiRegionTrail=False)), "KM-LOG-001") == [
+        "KM-LOG-001 audit-trail: the trail is not multi-region; make it multi-region, with "
+        "log-file validation, KMS encryption and management events including KMS."
+    ]
+
+
+def test_a_bucket_in_another_stack_cannot_be_judged(tmp_path: Path) -> None:
+    assert messages(tmp_path, export(trail()), "KM-LOG-002") == [
+        "KM-LOG-002 audit-trail: cannot judge: the audit logs go to prod-audit-logs, which is not "
+        "in this stack; judge its immutability with the stack that manages it."
+    ]
+
+
+def gcp_estate(sink_type: str, locked: bool) -> dict[str, Any]:
+    return export(
+        gcp_key("7776000s"),
+        resource(
+            "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+            "kms-audit",
+            {
+                "project": "acme",
+                "service": "cloudkms.googleapis.com",
+                "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}],
+            },
+        ),
+        resource(
+            sink_type,
+            "audit-sink",
+            {
+                "destination": "storage.googleapis.com/acme-audit",
+                "filter": 'logName:"cloudaudit.googleapis.com"',
+            },
+        ),
+        resource(
+            "gcp:storage/bucket:Bucket",
+            "audit-bucket",
+            {
+                "name": "acme-audit",
+                "retentionPolicy": {"retentionPeriod": 400 * 86400, "isLocked": locked},
+                "labels": TAGS,
+            },
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "sink_type",
+    ["gcp:logging/organizationSink:OrganizationSink", "gcp:logging/folderSink:FolderSink"],
+)
+def test_organisation_and_folder_sinks_are_audit_sinks(tmp_path: Path, sink_type: str) -> None:
+    assert findings(tmp_path, gcp_estate(sink_type, locked=True), "KM-LOG-001") == []
+    assert findings(tmp_path, gcp_estate(sink_type, locked=True), "KM-LOG-002") == []
+    unlocked = messages(tmp_path, gcp_estate(sink_type, locked=False), "KM-LOG-002")
+    assert len(unlocked) == 1
+    assert unlocked[0].startswith("KM-LOG-002 audit-bucket: the audit-log store has an unlocked")
