@@ -97,6 +97,19 @@ def policy_document(value: Any) -> Maybe[Mapping[str, Any] | None]:
     return None
 
 
+def policy_problem(value: Any) -> str | None:
+    """Why a policy document written as text cannot be read (`is not valid JSON: ...`), or None
+    when it can (or is a mapping, unknown or absent). `policy_grants` reads such a document as
+    granting nothing: callers report the problem so that it never passes as "no grants"."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as err:
+        return f"is not valid JSON: {err}"
+    return None if isinstance(parsed, Mapping) else "is not a JSON object"
+
+
 def policy_grants(value: Any, principal: str | Unknown | None = None) -> Maybe[tuple[Grant, ...]]:
     """The statements of an IAM policy document as grants.
 
@@ -173,6 +186,32 @@ def days_from_seconds(value: Any, *, round_up: bool) -> Maybe[int | None]:
         return secs
     days = secs / 86400
     return math.ceil(days - 1e-9) if round_up else math.floor(days + 1e-9)
+
+
+_GCP_DURATION = re.compile(r"\s*(\d+(?:\.\d{1,9})?)s\s*")
+
+
+def gcp_duration_days(
+    value: Any, *, field: str, round_up: bool
+) -> tuple[Maybe[int | None], str | None]:
+    """(whole days, problem) of a GCP duration as the provider takes it: seconds with up to nine
+    fractional digits, terminated by 's' (`"7776000s"`; https://registry.terraform.io/providers/
+    hashicorp/google/latest/docs/resources/kms_crypto_key#rotation_period).
+
+    A value without the unit (`90`, `"90"`) is not a number of seconds the provider would take
+    (it rejects it), and nothing says whether days were meant: the problem names `field` and the
+    value, for a "cannot judge" verdict, rather than reading it as 90 seconds.
+    """
+    if value is None or value is UNKNOWN:
+        return value, None
+    if isinstance(value, str) and _GCP_DURATION.fullmatch(value):
+        return days_from_seconds(value, round_up=round_up), None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # numbers arrive as floats on the wire
+    return None, (
+        f"{field} {value!r} is not a duration in seconds ending in 's' (such as '7776000s' for "
+        "90 days), as the provider requires"
+    )
 
 
 _ISO_DURATION = re.compile(

@@ -23,11 +23,14 @@ from keyplane.adapters.common import (
     as_int,
     as_list,
     days_from_seconds,
+    gcp_duration_days,
     iso_duration_days,
     policy_grants,
+    policy_problem,
     ref,
     rotation_rules_days,
 )
+from keyplane.adapters.coverage import key_bearing
 from keyplane.facts.access import Condition, Grant
 from keyplane.facts.model import (
     AccessBinding,
@@ -51,6 +54,8 @@ from keyplane.facts.model import (
     StackFacts,
     Tags,
     Trail,
+    Unparseable,
+    Unread,
     Vault,
     Versioning,
 )
@@ -240,7 +245,7 @@ def _cloud(type_: str) -> Cloud | None:
         return Cloud.AWS
     if type_.startswith("gcp:"):
         return Cloud.GCP
-    if type_.startswith("azure-native:"):
+    if type_.startswith(("azure-native:", "azure:")):
         return Cloud.AZURE
     return None
 
@@ -856,7 +861,9 @@ def _gcp_key(p: _Props) -> tuple[Facts, ...]:
             and rotates_automatically(Cloud.GCP, algorithm, in_custom_key_store=False)
         )
     period = p.get("rotationPeriod")
-    rotation_days = days_from_seconds(period, round_up=True)
+    rotation_days, rotation_problem = gcp_duration_days(
+        period, field="rotationPeriod", round_up=True
+    )
     window = days_from_seconds(p.get("destroyScheduledDuration"), round_up=False)
     return (
         Key(
@@ -872,6 +879,7 @@ def _gcp_key(p: _Props) -> tuple[Facts, ...]:
             origin=origin,
             protection=level,
             container=p.ref("keyRing"),
+            rotation_problem=rotation_problem,
         ),
     )
 
@@ -1128,6 +1136,7 @@ def _azure_vault(p: _Props) -> tuple[Facts, ...]:
             if access is UNKNOWN
             else (access or "Enabled").lower() != "disabled",
             sku=p.text("sku", "name") if hsm else p.text("properties", "sku", "name"),
+            soft_delete=True if hsm else p.flag("properties", "enableSoftDelete", default=True),
         ),
     )
 
@@ -1327,6 +1336,10 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "gcp:secretmanager/secretVersion:SecretVersion": _gcp_secret_version,
         "gcp:projects/iAMAuditConfig:IAMAuditConfig": _gcp_audit_config,
         "gcp:logging/projectSink:ProjectSink": _gcp_sink,
+        # Organisation and folder sinks export the audit logs of every project below them.
+        "gcp:logging/organizationSink:OrganizationSink": _gcp_sink,
+        "gcp:logging/folderSink:FolderSink": _gcp_sink,
+        "gcp:logging/billingAccountSink:BillingAccountSink": _gcp_sink,
         "gcp:storage/bucket:Bucket": _gcp_bucket,
         "azure-native:keyvault:Vault": _azure_vault,
         "azure-native:keyvault:ManagedHsm": _azure_vault,
@@ -1371,10 +1384,61 @@ def facts_from_resource(
     wire form); without them a literal value cannot be told from a secret.
     """
     record = PulumiResource.of(resource)
-    reader = _READERS.get(record.type)
-    if reader is None or _cloud(record.type) is None:
+    cloud = _cloud(record.type)
+    if cloud is None:
         return ()
-    return reader(_Props(record, secrets_marked))
+    reader = _READERS.get(record.type)
+    if reader is None:
+        return _unread(record, cloud)
+    props = _Props(record, secrets_marked)
+    return (*reader(props), *_unparseable(props, cloud))
+
+
+#: Inputs that hold a policy document as JSON text, on the types keyplane reads.
+_POLICY_FIELDS = ("policy", "assumeRolePolicy", "keyPolicy", "policyData", "policyDocument")
+
+
+def _unparseable(p: _Props, cloud: Cloud) -> tuple[Facts, ...]:
+    """A policy document the readers cannot parse, as a fact of its own: read as granting
+    nothing, it must be reported, never passed (KM-COV-001)."""
+    documents = [(name, p.get(name)) for name in _POLICY_FIELDS]
+    inline = p.get("inlinePolicies")
+    if isinstance(inline, list):
+        documents += [
+            (f"inlinePolicies[{i}].policy", item.get("policy"))
+            for i, item in enumerate(inline)
+            if isinstance(item, dict)
+        ]
+    found: list[Facts] = []
+    for name, value in documents:
+        problem = policy_problem(value)
+        if problem is not None:
+            found.append(Unparseable(**_base(p, cloud, tags=None), field=name, problem=problem))
+    return tuple(found)
+
+
+def unread_type(type_: str) -> bool:
+    """Whether resources of `type_` hold or grant access to keys, secrets or certificates and
+    no reader handles them (KM-COV-001): what a report counts as "not judged"."""
+    return _cloud(type_) is not None and type_ not in _READERS and key_bearing(type_)
+
+
+def _unread(record: PulumiResource, cloud: Cloud) -> tuple[Facts, ...]:
+    """A type no reader handles: reported when it holds or grants access to keys, secrets or
+    certificates (KM-COV-001), so that nothing key-bearing passes unseen."""
+    if not unread_type(record.type):
+        return ()
+    return (
+        Unread(
+            urn=record.urn,
+            name=record.name,
+            type=record.type,
+            cloud=cloud,
+            protect=record.protect or record.retain_on_delete,
+            parent=record.parent,
+            dependencies=record.dependencies,
+        ),
+    )
 
 
 def stack_facts(resources: Sequence[ResourceLike], *, secrets_marked: bool = True) -> StackFacts:

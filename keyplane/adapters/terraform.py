@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from keyplane.adapters.coverage import key_bearing
 from keyplane.adapters.pulumi import (
     SUPPORTED_TYPES as PULUMI_TYPES,
 )
@@ -35,8 +36,9 @@ from keyplane.adapters.pulumi import (
     PulumiResource,
     facts_from_resource,
 )
-from keyplane.facts.model import Facts, StackFacts
+from keyplane.facts.model import Facts, StackFacts, Unread
 from keyplane.facts.values import UNKNOWN
+from keyplane.standard import Cloud
 from keyplane.terraform.azure import BY_TERRAFORM_TYPE, drop_none
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
@@ -239,7 +241,7 @@ def facts_from_values(
     `after_unknown`); none for types keyplane does not read."""
     token = PULUMI_TOKEN.get(tf_type)
     if token is None:
-        return ()
+        return unread(tf_type, address)
     marked = mark_unknown(values, after_unknown or {})
     resource = PulumiResource(
         type=token,
@@ -251,6 +253,28 @@ def facts_from_values(
     return tuple(
         dataclasses.replace(f, type=tf_type, protect=UNKNOWN) for f in facts_from_resource(resource)
     )
+
+
+def unread(tf_type: str, address: str) -> tuple[Facts, ...]:
+    """A Terraform type keyplane does not map: reported when it holds or grants access to keys,
+    secrets or certificates (KM-COV-001; `keyplane.adapters.coverage`)."""
+    cloud = _TERRAFORM_CLOUDS.get(tf_type.split("_", 1)[0])
+    if cloud is None or not key_bearing(tf_type):
+        return ()
+    return (
+        Unread(
+            urn=address,
+            name=resource_name(tf_type, address),
+            type=tf_type,
+            cloud=cloud,
+            protect=UNKNOWN,
+        ),
+    )
+
+
+_TERRAFORM_CLOUDS = MappingProxyType(
+    {"aws": Cloud.AWS, "google": Cloud.GCP, "azurerm": Cloud.AZURE}
+)
 
 
 def facts_from_conf(tf_type: str, conf: Mapping[str, Any]) -> tuple[Facts, ...]:
@@ -298,6 +322,7 @@ def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
         tf_type, address = str(resource.get("type")), str(resource.get("address"))
         token = PULUMI_TOKEN.get(tf_type)
         if token is None:
+            facts.extend(unread(tf_type, address))
             continue
         unknown = after_unknown.get(address)
         marked = mark_unknown(resource.get("values") or {}, unknown or {})

@@ -28,6 +28,8 @@ from keyplane.facts.model import (
     SecretValue,
     StackFacts,
     Trail,
+    Unparseable,
+    Unread,
     Vault,
     Versioning,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "Target",
     "Trail",
     "Unknown",
+    "Unparseable",
+    "Unread",
     "Vault",
     "Versioning",
 ]

@@ -112,6 +112,9 @@ class Key(Resource):
     grants: Maybe[tuple[Grant, ...]] = ()
     #: The key ring (GCP) or vault (Azure) the key lives in.
     container: Ref | None = None
+    #: Why the rotation period written on the key cannot be read (field, value, reason); None
+    #: when it can.
+    rotation_problem: str | None = None
     #: For an AWS multi-Region replica: its primary key, whose material, algorithm and rotation
     #: it shares (rules on those judge the primary); its policy, tags and window are its own.
     replica_of: Ref | None = None
@@ -324,11 +327,30 @@ class Vault(Resource):
     rbac_authorization: Maybe[bool]
     public_network_access: Maybe[bool]
     sku: Maybe[str | None] = None
+    #: Soft delete (`enableSoftDelete`, on unless switched off; always on for a Managed HSM).
+    soft_delete: Maybe[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class HsmCluster(Resource):
     """A dedicated HSM cluster (AWS CloudHSM v2; KM-DEL-001)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unread(Resource):
+    """A resource whose type holds or grants access to keys, secrets or certificates but that no
+    reader handles (KM-COV-001): its settings are not judged (`keyplane.adapters.coverage`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unparseable(Resource):
+    """A document written on a resource that keyplane cannot parse (a policy that is not valid
+    JSON): the grants read from it are not to be trusted (KM-COV-001 reports it)."""
+
+    #: The input property holding the document (`policy`, `inlinePolicies[0].policy`).
+    field: str
+    #: What is wrong (`is not valid JSON: Expecting ...`).
+    problem: str
 
 
 Facts: TypeAlias = (
@@ -350,6 +372,8 @@ Facts: TypeAlias = (
     | Versioning
     | Vault
     | HsmCluster
+    | Unread
+    | Unparseable
 )
 
 

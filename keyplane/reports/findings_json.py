@@ -9,6 +9,7 @@ from keyplane.findings import summarize
 from keyplane.reports.model import (
     TOOL_NAME,
     Report,
+    coverage_of,
     findings_of,
     is_read,
     iso_utc,
@@ -30,7 +31,7 @@ def json_document(report: Report) -> dict[str, Any]:
         "summary": {
             **summarize(findings),
             "resources": len(report.resources),
-            "read": sum(1 for r in report.resources if is_read(r)),
+            **coverage_of(report).to_json(),
         },
         "findings": [f.to_json() for f in findings],
         "resources": [

@@ -13,7 +13,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from keyplane.findings import Engine, Finding
-from keyplane.reports.model import TOOL_NAME, Report, findings_of, fix_text, iso_utc, keyplane_rule
+from keyplane.reports.model import (
+    TOOL_NAME,
+    Report,
+    findings_of,
+    fix_text,
+    iso_utc,
+    judged_text,
+    keyplane_rule,
+)
 from keyplane.rules.catalog import Enforcement
 
 #: Characters XML 1.0 cannot carry at all (not even escaped).
@@ -68,6 +76,7 @@ def _suite(
         ("environment", report.environment),
         ("policy_version", report.policy_version),
         ("keyplane_version", report.tool_version),
+        ("resources", judged_text(report)),
     ):
         ET.SubElement(properties, "property", name=key, value=_text(value))
     for rule_id, resource, group in cases:

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from keyplane import __version__
+from keyplane.adapters.coverage import not_judged_text
+from keyplane.adapters.pulumi import unread_type
 from keyplane.findings import Finding, has_mandatory
 from keyplane.rules.catalog import RULES, Enforcement, Rule
 from keyplane.standard import POLICY_VERSION
@@ -94,12 +96,46 @@ def is_read(record: ResourceRecord) -> bool:
     return bool(getattr(record, "read", False))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What a run judged: resources judged, read (owned elsewhere) and not judged (a key-bearing
+    type keyplane cannot read, KM-COV-001), with the types of the last."""
+
+    judged: int
+    read: int
+    not_judged_types: tuple[str, ...]
+
+    @property
+    def not_judged(self) -> int:
+        return len(self.not_judged_types)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "judged": self.judged,
+            "read": self.read,
+            "not_judged": self.not_judged,
+            "not_judged_types": sorted(set(self.not_judged_types)),
+        }
+
+
+def coverage_of(report: Report) -> Coverage:
+    """Count the report's resources: judged, read, and not judged (in resource order)."""
+    read = [r for r in report.resources if is_read(r)]
+    unread = [r.type for r in report.resources if not is_read(r) and unread_type(r.type)]
+    judged = len(report.resources) - len(read) - len(unread)
+    return Coverage(judged, len(read), tuple(unread))
+
+
 def judged_text(report: Report) -> str:
-    """`12 resources judged` or `11 resources judged, 1 read (owned elsewhere, not judged)`."""
-    read = sum(1 for r in report.resources if is_read(r))
-    text = f"{len(report.resources) - read} resources judged"
-    if read:
-        text += f", {read} read (owned elsewhere, not judged)"
+    """`12 resources judged`, `11 resources judged, 1 read (owned elsewhere, not judged)`, or
+    `46 resources judged, 1 not judged: aws:foo/bar:Baz`: never a verdict without what was not
+    judged."""
+    coverage = coverage_of(report)
+    text = f"{coverage.judged} resources judged"
+    if coverage.read:
+        text += f", {coverage.read} read (owned elsewhere, not judged)"
+    if coverage.not_judged:
+        text += f", {not_judged_text(list(coverage.not_judged_types))}"
     return text
 
 

@@ -16,10 +16,12 @@ from keyplane.reports.model import (
     TOOL_NAME,
     Report,
     artifact_uri,
+    coverage_of,
     findings_of,
     guideline,
     is_checkov_rule,
     iso_utc,
+    judged_text,
     keyplane_rule,
     level_of,
     rule_title,
@@ -106,6 +108,8 @@ def sarif_document(report: Report) -> dict[str, Any]:
             "environment": report.environment,
             "policyVersion": report.policy_version,
             "command": report.command,
+            "resources": coverage_of(report).to_json(),
+            "summary": judged_text(report),
         },
     }
     if report.started_at is not None:

@@ -393,7 +393,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _points("G C"),
         "Judge the resource another way (a keyplane reader for its type, or a manual review "
         "recorded as an exception), or write it with a type keyplane reads.",
-        pending=_points("G C"),
     ),
     Rule(
         "KM-EXC-001",

@@ -68,6 +68,11 @@ def deletion_protection(facts: Facts, context: Context) -> Verdict:
         elif not facts.purge_protection:
             problems.append("purge protection is off; set enablePurgeProtection to true")
         soft = facts.soft_delete_days
+        if isinstance(facts.soft_delete, Unknown):
+            undecided.append("soft delete")
+        elif not facts.soft_delete:
+            # Without soft delete a deleted vault and its keys are gone at once.
+            problems.append("soft delete is off; set enableSoftDelete to true")
         if isinstance(soft, Unknown):
             undecided.append("the soft-delete retention")
         elif soft is not None and soft < AZURE_MIN_SOFT_DELETE_RETENTION_DAYS:

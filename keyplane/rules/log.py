@@ -31,6 +31,7 @@ from keyplane.rules.context import Context
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
+    cannot_judge,
     fail,
     not_applicable,
     stack_fail,
@@ -44,6 +45,12 @@ from keyplane.standard import (
 
 def _clouds(stack: StackFacts) -> set[Cloud]:
     return {f.cloud for f in stack.resources if isinstance(f, Key | Secret | Vault)}
+
+
+def _logging_clouds(stack: StackFacts) -> set[Cloud]:
+    """Clouds whose trails or sinks the stack holds: separate audit stacks are common, and what
+    they hold is judged even where no key lives beside it."""
+    return {f.cloud for f in stack.resources if isinstance(f, Trail | LogSink | DiagnosticSetting)}
 
 
 def _trail_problems(trail: Trail) -> tuple[list[str], bool]:
@@ -81,9 +88,24 @@ def audit_logging(stack: StackFacts, context: Context) -> list[Verdict]:
     not one resource."""
     rule = "KM-LOG-001"
     clouds = _clouds(stack)
-    if not clouds:
-        return [not_applicable(rule, "no keys, secrets or vaults")]
+    if not clouds and not _logging_clouds(stack):
+        return [not_applicable(rule, "no keys, secrets, vaults, trails or sinks")]
     verdicts: list[Verdict] = []
+    if Cloud.AWS not in clouds:
+        # An audit stack without keys: each of its trails is judged on its own settings.
+        for trail in stack.of(Trail):
+            problems, undecided = _trail_problems(trail)
+            if problems:
+                verdicts.append(
+                    fail(
+                        rule,
+                        trail,
+                        f"the trail {', '.join(problems)}; make it multi-region, with log-file "
+                        "validation, KMS encryption and management events including KMS.",
+                    )
+                )
+            elif undecided:
+                verdicts.append(unknown(rule, trail, "the trail's settings"))
     if Cloud.AWS in clouds:
         trails = stack.of(Trail)
         results = [(t, *_trail_problems(t)) for t in trails]
@@ -270,6 +292,15 @@ def immutable_logs(stack: StackFacts, context: Context) -> list[Verdict]:
         if not buckets:
             if isinstance(target.value, Unknown) and not target.urns:
                 verdicts.append(unknown(rule, sink, "where the audit logs are stored"))
+            elif isinstance(target.value, str) and target.value:
+                verdicts.append(
+                    cannot_judge(
+                        rule,
+                        sink,
+                        f"the audit logs go to {target.value}, which is not in this stack; "
+                        "judge its immutability with the stack that manages it",
+                    )
+                )
             continue
         for bucket in buckets:
             if bucket.urn in seen:

@@ -70,6 +70,7 @@ FAMILIES = (
     "bak",
     "exc",
     "rev",
+    "cov",
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])

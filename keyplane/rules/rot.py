@@ -31,6 +31,7 @@ from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Outcome,
     Verdict,
+    cannot_judge,
     fail,
     not_applicable,
     passed,
@@ -87,6 +88,8 @@ def rotation_period(facts: Facts, context: Context) -> Verdict:
         return not_applicable(rule, "not a key")
     if facts.replica_of is not None:
         return not_applicable(rule, "a replica shares its primary key's material and rotation")
+    if facts.rotation_problem is not None:
+        return cannot_judge(rule, facts, facts.rotation_problem)
     days = facts.rotation_days
     if days is None:
         if facts.rotation_enabled is True:

@@ -58,6 +58,12 @@ def unknown(rule: str, facts: Resource, what: str) -> Verdict:
     )
 
 
+def cannot_judge(rule: str, facts: Resource, reason: str) -> Verdict:
+    """`KM-LOG-002 trail: cannot judge: <reason>.`: a value keyplane cannot read or that lives
+    elsewhere (not one only known after deployment): reported, never passed."""
+    return _verdict(rule, Outcome.UNKNOWN, f"{rule} {facts.name}: cannot judge: {reason}.", facts)
+
+
 def stack_fail(rule: str, subject: str, text: str, urn: str = "", type_: str = "") -> Verdict:
     """A stack-level failure about something that is not one resource (a missing trail)."""
     return Verdict(rule, Outcome.FAIL, f"{rule} {subject}: {text}", urn, subject, type_)

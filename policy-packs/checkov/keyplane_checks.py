@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 
 from checkov.common.models.enums import CheckCategories, CheckResult  # noqa: E402
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck  # noqa: E402
+from keyplane.adapters.coverage import KEY_BEARING_TERRAFORM_TYPES  # noqa: E402
 from keyplane.adapters.terraform import (  # noqa: E402
     CHECKOV_ADDRESS,
     SUPPORTED_TYPES,
@@ -61,7 +62,7 @@ from keyplane.adapters.terraform import (  # noqa: E402
     facts_from_plan,
     facts_from_values,
 )
-from keyplane.facts.model import Key, Secret, Vault  # noqa: E402
+from keyplane.facts.model import Key, Secret, Unparseable, Unread, Vault  # noqa: E402
 from keyplane.rules.catalog import RULES, Point, Rule  # noqa: E402
 from keyplane.rules.context import Context, SettingsError, context_from_settings  # noqa: E402
 from keyplane.rules.judge import check_stack  # noqa: E402
@@ -107,15 +108,21 @@ def _kinds_by_type() -> dict[str, frozenset[type]]:
 
 
 def supported_types(check: Check) -> tuple[str, ...]:
-    """The Terraform types whose facts the check judges (the registry's `kinds`)."""
+    """The Terraform types whose facts the check judges (the registry's `kinds`); for types no
+    reader handles (`Unread`, KM-COV-001), checkov's wildcard patterns of the key-bearing ones."""
     judged = check.kinds
-    return tuple(
-        sorted(
-            tf_type
-            for tf_type, kinds in _kinds_by_type().items()
-            if any(issubclass(k, judged) for k in kinds)
-        )
-    )
+    types = {
+        tf_type
+        for tf_type, kinds in _kinds_by_type().items()
+        if any(issubclass(k, judged) for k in kinds)
+    }
+    if issubclass(Unread, judged):
+        # Types keyplane does not map are no reader's: checkov matches them by pattern.
+        types.update(KEY_BEARING_TERRAFORM_TYPES)
+    if issubclass(Unparseable, judged):
+        # Any type keyplane reads may hold a policy document it cannot parse.
+        types.update(SUPPORTED_TYPES)
+    return tuple(sorted(types))
 
 
 @cache

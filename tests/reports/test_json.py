@@ -67,7 +67,10 @@ def test_summary_counts() -> None:
         },
         "by_engine": {"checkov": 1, "config": 1, "crossguard": 3},
         "resources": 3,
+        "judged": 3,
         "read": 0,
+        "not_judged": 0,
+        "not_judged_types": [],
     }
 
 
