@@ -72,7 +72,7 @@ def environment_tag(facts: Facts, context: Context) -> Verdict:
     )
 
 
-class _ForeignPrincipals:
+class ForeignPrincipals:
     """Which other environment of the estate a principal belongs to (KM-ENV-002); the
     environments' principals are read once per stack, not once per grant."""
 
@@ -105,7 +105,7 @@ def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
     items = keys_and_secrets(stack)
     if not items:
         return [not_applicable(rule, "no keys or secrets")]
-    foreign = _ForeignPrincipals(context)
+    foreign = ForeignPrincipals(context)
     verdicts: list[Verdict] = []
     reported: set[str] = set()  # the URNs of the verdicts so far
     for item in items:

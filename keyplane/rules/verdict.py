@@ -58,6 +58,11 @@ def unknown(rule: str, facts: Resource, what: str) -> Verdict:
     )
 
 
+def cannot_judge(rule: str, facts: Resource, because: str) -> Verdict:
+    """`KM-ACC-004 k: cannot judge: <because>.`: what keyplane lacks is not a deployed value."""
+    return _verdict(rule, Outcome.UNKNOWN, f"{rule} {facts.name}: cannot judge: {because}.", facts)
+
+
 def stack_fail(rule: str, subject: str, text: str, urn: str = "", type_: str = "") -> Verdict:
     """A stack-level failure about something that is not one resource (a missing trail)."""
     return Verdict(rule, Outcome.FAIL, f"{rule} {subject}: {text}", urn, subject, type_)
