@@ -150,10 +150,17 @@ def key_facts(
         origin=origin,
         protection=protection,
         custom_key_store=store,
-        grants=UNKNOWN
-        if isinstance(policy, Unknown)
-        else (*policy_grants(policy), *kms_grant_facts(kms_grants)),
+        grants=_key_grants(policy_grants(policy), kms_grants),
     )
+
+
+def _key_grants(
+    policy: Maybe[tuple[Grant, ...]], kms_grants: Maybe[Iterable[Mapping[str, Any]]]
+) -> Maybe[tuple[Grant, ...]]:
+    """The key policy's grants and the KMS grants'; unknown when the policy is."""
+    if isinstance(policy, Unknown):
+        return UNKNOWN
+    return (*policy, *kms_grant_facts(kms_grants))
 
 
 def kms_grant_facts(listed: Maybe[Iterable[Mapping[str, Any]]]) -> tuple[Grant, ...]:

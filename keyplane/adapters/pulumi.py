@@ -453,7 +453,7 @@ def _aws_role(p: _Props) -> tuple[Facts, ...]:
             inline.extend(grants)
     managed = p.get("managedPolicyArns")
     inline_grants: Maybe[tuple[Grant, ...]] = UNKNOWN if inline_unknown else tuple(inline)
-    role = (
+    role: tuple[Facts, ...] = (
         Role(
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn", "id"),

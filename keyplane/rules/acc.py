@@ -22,6 +22,7 @@ from keyplane.facts.access import (
     is_broad_role,
     is_wildcard_action,
     is_wildcard_principal,
+    principal_key,
     requires_mfa,
 )
 from keyplane.facts.grants import grant_path, grants_on, role_principal
@@ -42,7 +43,7 @@ from keyplane.rules.common import (
     shown,
     unique,
 )
-from keyplane.rules.context import Context, principal_key
+from keyplane.rules.context import Context
 from keyplane.rules.env import ForeignPrincipals
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (

@@ -13,6 +13,7 @@ from collections import defaultdict
 from keyplane.facts.access import (
     Access,
     is_wildcard_principal,
+    principal_key,
 )
 from keyplane.facts.grants import grants_on, same_ref
 from keyplane.facts.model import (
@@ -22,7 +23,7 @@ from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
     purpose_of,
 )
-from keyplane.rules.context import Context, principal_key
+from keyplane.rules.context import Context
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,

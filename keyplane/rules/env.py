@@ -9,6 +9,7 @@ Rules: KM-ENV-001, KM-ENV-002 (title, policy clause, points and severity: the ca
 from __future__ import annotations
 
 from keyplane.facts.access import (
+    principal_key,
     principal_scope,
 )
 from keyplane.facts.grants import grants_on
@@ -28,7 +29,7 @@ from keyplane.rules.common import (
     keys_and_secrets,
     shown,
 )
-from keyplane.rules.context import Context, OtherEnvironment, principal_key
+from keyplane.rules.context import Context, OtherEnvironment
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
