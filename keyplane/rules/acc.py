@@ -9,6 +9,8 @@ Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, poi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from keyplane.facts.access import (
     Access,
@@ -30,11 +32,9 @@ from keyplane.facts.model import (
     AccessBinding,
     Facts,
     Key,
-    Resource,
     Role,
     Secret,
     StackFacts,
-    Trail,
 )
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
@@ -291,11 +291,12 @@ def declared_principals(stack: StackFacts, context: Context) -> list[Verdict]:
     return verdicts
 
 
-#: Cloud services keyplane's components grant a key or secret to, each for the purpose a
-#: resource of the stack shows: the trail writes its log files with the log key, a GCP log sink
-#: and bucket encrypt with theirs, Secret Manager encrypts secrets with the environment's key.
-_PURPOSE_SERVICES: tuple[tuple[type[Resource], tuple[str, ...]], ...] = (
-    (Trail, ("service:cloudtrail.amazonaws.com",)),
+#: Cloud services keyplane's components grant a key to for a declared purpose, per cloud: every
+#: AWS environment has its trail (KM-LOG-001), which writes its log files with the log key.
+#: Declared by the environment, not by what a read found: a trail the audit could not list
+#: must not turn its key's policy into an undeclared grant.
+_PURPOSE_SERVICES: Mapping[Cloud, tuple[str, ...]] = MappingProxyType(
+    {Cloud.AWS: ("service:cloudtrail.amazonaws.com",)}
 )
 
 
@@ -317,8 +318,8 @@ class Declared:
         }
         if context.cloud in (Cloud.AWS, None) and context.scope:
             principals.add(f"arn:aws:iam::{context.scope}:root")
-        for kind, services in _PURPOSE_SERVICES:
-            if stack.of(kind):
+        for cloud, services in _PURPOSE_SERVICES.items():
+            if context.cloud in (cloud, None) or any(i.cloud is cloud for i in stack.keys):
                 principals.update(services)
         self.principals = frozenset(principals)
         roles: set[str] = set()

@@ -287,6 +287,7 @@ def test_access_denied_on_one_key_is_unverifiable_and_the_audit_goes_on(
     assert {f.rule for f in unverifiable if "unverifiable" in f.message} == {
         "KM-ACC-001",
         "KM-ACC-002",
+        "KM-ACC-004",
         "KM-ENV-002",
     }
     acc = next(f for f in unverifiable if f.rule == "KM-ACC-001")

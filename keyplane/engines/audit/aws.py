@@ -108,6 +108,7 @@ PERMISSIONS = (
     "kms:GetKeyRotationStatus",
     "kms:ListKeyRotations",
     "kms:GetKeyPolicy",
+    "kms:ListGrants",
     "kms:ListResourceTags",
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
