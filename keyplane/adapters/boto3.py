@@ -20,6 +20,7 @@ from keyplane.adapters.common import (
     policy_grants,
     rotation_rules_days,
 )
+from keyplane.facts.access import Condition, Grant, normalize_aws_principal
 from keyplane.facts.model import (
     HsmCluster,
     Immutability,
@@ -100,10 +101,13 @@ def key_facts(
     tags: Maybe[Tags],
     rotation: Maybe[Mapping[str, Any] | None],
     policy: Maybe[str | None],
+    kms_grants: Maybe[Iterable[Mapping[str, Any]]] = (),
 ) -> Key:
     """A customer-managed key from `describe_key`'s `KeyMetadata`, `list_resource_tags`,
-    `get_key_rotation_status` (None when not asked: the key type cannot rotate automatically)
-    and `get_key_policy`."""
+    `get_key_rotation_status` (None when not asked: the key type cannot rotate automatically),
+    `get_key_policy` and `list_grants`' `Grants` (each grant's grantee with its operations,
+    labelled `grant <GrantId>`; a refused read leaves them out, and the permission map reports
+    the rules it feeds as unverifiable)."""
     spec = str(metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "")
     spec = spec or "SYMMETRIC_DEFAULT"
     algorithm: Algorithm | str = algorithm_from_aws(spec) or spec
@@ -146,8 +150,44 @@ def key_facts(
         origin=origin,
         protection=protection,
         custom_key_store=store,
-        grants=UNKNOWN if isinstance(policy, Unknown) else policy_grants(policy),
+        grants=_key_grants(policy_grants(policy), kms_grants),
     )
+
+
+def _key_grants(
+    policy: Maybe[tuple[Grant, ...]], kms_grants: Maybe[Iterable[Mapping[str, Any]]]
+) -> Maybe[tuple[Grant, ...]]:
+    """The key policy's grants and the KMS grants'; unknown when the policy is."""
+    if isinstance(policy, Unknown):
+        return UNKNOWN
+    return (*policy, *kms_grant_facts(kms_grants))
+
+
+def kms_grant_facts(listed: Maybe[Iterable[Mapping[str, Any]]]) -> tuple[Grant, ...]:
+    """`list_grants`' entries as grants: the grantee, `kms:<Operation>` actions, and the grant's
+    constraints (encryption context) kept as conditions."""
+    if isinstance(listed, Unknown):
+        return ()
+    grants = []
+    for entry in listed:
+        grantee = entry.get("GranteePrincipal")
+        if not grantee:
+            continue
+        constraints = entry.get("Constraints") or {}
+        conditions = tuple(
+            Condition(kind, "kms:EncryptionContext", tuple(f"{k}={v}" for k, v in values.items()))
+            for kind, values in constraints.items()
+            if isinstance(values, Mapping)
+        )
+        grants.append(
+            Grant(
+                normalize_aws_principal(str(grantee)),
+                tuple(f"kms:{op}" for op in entry.get("Operations") or ()),
+                conditions=conditions,
+                label=f"grant {entry.get('GrantId') or entry.get('Name') or '?'}",
+            )
+        )
+    return tuple(grants)
 
 
 def can_rotate_automatically(metadata: Mapping[str, Any]) -> bool:

@@ -32,11 +32,11 @@ def _strings(value: Any) -> tuple[str, ...] | Unknown:
     return tuple(str(item) for item in items)
 
 
-def _principals(statement: Mapping[str, Any]) -> list[str] | Unknown:
-    if "NotPrincipal" in statement:
-        # Allow to everyone but the listed principals: as broad as a wildcard.
+def _principals(statement: Mapping[str, Any], field: str = "Principal") -> list[str] | Unknown:
+    if field == "Principal" and "NotPrincipal" in statement:
+        # Everyone but the listed principals (`Grant.except_principals`): a wildcard.
         return ["*"]
-    raw = statement.get("Principal")
+    raw = statement.get(field)
     if raw is None:
         return []
     if isinstance(raw, Unknown):
@@ -125,15 +125,23 @@ def policy_grants(value: Any, principal: str | Unknown | None = None) -> Maybe[t
     if isinstance(statements, Unknown):
         return UNKNOWN
     grants: list[Grant] = []
-    for statement in as_list(statements):
+    for position, statement in enumerate(as_list(statements), start=1):
         if isinstance(statement, Unknown):
             return UNKNOWN
         if not isinstance(statement, Mapping):
             continue
         effect = Effect.DENY if statement.get("Effect") == "Deny" else Effect.ALLOW
         actions = ("*",) if "NotAction" in statement else _strings(statement.get("Action"))
+        except_actions = _strings(statement.get("NotAction")) if "NotAction" in statement else ()
+        except_principals = (
+            _principals(statement, "NotPrincipal") if "NotPrincipal" in statement else []
+        )
+        if isinstance(except_actions, Unknown) or isinstance(except_principals, Unknown):
+            return UNKNOWN
         resources = ("*",) if "NotResource" in statement else _strings(statement.get("Resource"))
         conditions = _conditions(statement.get("Condition"))
+        sid = statement.get("Sid")
+        label = repr(sid) if isinstance(sid, str) and sid else f"#{position}"
         principals: list[str | Unknown] | Unknown
         if principal is not None:
             principals = [principal]
@@ -141,9 +149,21 @@ def policy_grants(value: Any, principal: str | Unknown | None = None) -> Maybe[t
             found = _principals(statement)
             principals = UNKNOWN if found is UNKNOWN else list(found)
         if principals is UNKNOWN:
-            grants.append(Grant(UNKNOWN, actions, effect, conditions, resources))
+            grants.append(Grant(UNKNOWN, actions, effect, conditions, resources, label=label))
             continue
-        grants.extend(Grant(p, actions, effect, conditions, resources) for p in principals)
+        grants.extend(
+            Grant(
+                p,
+                actions,
+                effect,
+                conditions,
+                resources,
+                label=label,
+                except_principals=tuple(except_principals),
+                except_actions=except_actions,
+            )
+            for p in principals
+        )
     return tuple(grants)
 
 

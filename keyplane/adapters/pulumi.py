@@ -31,7 +31,7 @@ from keyplane.adapters.common import (
     rotation_rules_days,
 )
 from keyplane.adapters.coverage import key_bearing
-from keyplane.facts.access import Condition, Grant
+from keyplane.facts.access import Condition, Grant, aws_managed_policy_actions
 from keyplane.facts.model import (
     AccessBinding,
     AuditConfig,
@@ -458,7 +458,7 @@ def _aws_role(p: _Props) -> tuple[Facts, ...]:
             inline.extend(grants)
     managed = p.get("managedPolicyArns")
     inline_grants: Maybe[tuple[Grant, ...]] = UNKNOWN if inline_unknown else tuple(inline)
-    role = (
+    role: tuple[Facts, ...] = (
         Role(
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn", "id"),
@@ -470,6 +470,16 @@ def _aws_role(p: _Props) -> tuple[Facts, ...]:
             else tuple(str(m) for m in as_list(managed) if m is not UNKNOWN),
         ),
     )
+    managed_grants = (
+        ()
+        if isinstance(identity, Unknown)
+        else _managed_policy_grants(managed, identity, p.ref("managedPolicyArns"))
+    )
+    if managed_grants:
+        role = (
+            *role,
+            AccessBinding(**_base(p, Cloud.AWS), grants=managed_grants, target=None, identity=True),
+        )
     if inline_grants == ():
         return role
     # The inline policies as an identity policy of the role, for the rules on grants.
@@ -553,6 +563,23 @@ def _aws_policy(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+def _managed_policy_grants(
+    arns: Any, principal: str, principal_ref: Ref | None
+) -> tuple[Grant, ...]:
+    """The grants of the AWS managed policies keyplane knows among `arns`, to `principal`."""
+    grants: list[Grant] = []
+    for arn in as_list(arns):
+        actions = aws_managed_policy_actions(arn) if isinstance(arn, str) else None
+        if actions is not None:
+            label = arn.rsplit("/", 1)[-1]
+            grants.append(
+                Grant(
+                    principal, actions, resources=("*",), principal_ref=principal_ref, label=label
+                )
+            )
+    return tuple(grants)
+
+
 def _aws_policy_attachment(p: _Props) -> tuple[Facts, ...]:
     """RolePolicyAttachment, UserPolicyAttachment, GroupPolicyAttachment (one identity each)
     and PolicyAttachment (lists of roles, users and groups)."""
@@ -581,6 +608,20 @@ def _aws_policy_attachment(p: _Props) -> tuple[Facts, ...]:
                     principal_kind=kind,
                 )
             )
+    # An AWS managed policy attached by ARN: its statements, to each attached identity.
+    managed: list[Grant] = []
+    for attachment in [f for f in found if isinstance(f, PolicyAttachment)]:
+        value = attachment.role.value
+        if isinstance(value, str) and value:
+            who = f"aws-{attachment.principal_kind}:{value.rsplit('/', 1)[-1]}"
+            ref_ = attachment.role if attachment.principal_kind == "role" else None
+            managed.extend(_managed_policy_grants(p.get("policyArn"), who, ref_))
+    if managed:
+        found.append(
+            AccessBinding(
+                **_base(p, Cloud.AWS, tags=None), grants=tuple(managed), target=None, identity=True
+            )
+        )
     return tuple(found)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -54,6 +54,13 @@ class Grant:
     resources: tuple[str, ...] | Unknown = ()
     #: For identity policies attached by reference (a role policy naming its role by name).
     principal_ref: Ref | None = None
+    #: Where in its document the grant is written, for messages: a statement's `Sid` (or its
+    #: position, `#2`), a binding's role; empty when the source holds one grant.
+    label: str = field(default="", compare=False)
+    #: `NotPrincipal`: the statement applies to everyone but these (`principal` is then `*`).
+    except_principals: tuple[str, ...] = ()
+    #: `NotAction`: the statement covers every action but these (`actions` is then `*`).
+    except_actions: tuple[str, ...] = ()
 
 
 WILDCARD_PRINCIPALS = frozenset({"*", "allUsers", "allAuthenticatedUsers"})
@@ -71,6 +78,63 @@ def is_wildcard_principal(principal: str) -> bool:
         return True
     match = _AWS_ARN_ACCOUNT.match(principal)
     return bool(match and match.group(1) == "*")
+
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([^/]+)")
+_ASSUMED_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/([^/]+)/[^/]*")
+
+
+def principal_key(principal: str) -> str:
+    """One name per principal within a stack (an account): an IAM role's ARN and the role
+    written by name in the same stack compare equal (`aws-role:<name>`)."""
+    match = _ROLE_ARN.fullmatch(principal) or _ASSUMED_ROLE_ARN.fullmatch(principal)
+    if match:
+        return f"aws-role:{match.group(1)}"
+    return principal
+
+
+# Condition keys that name who may call, each read as the principal it confines a wildcard to.
+# https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
+_ACCOUNT_KEYS = frozenset({"aws:principalaccount", "kms:calleraccount", "aws:sourceaccount"})
+_CONFINING_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnEquals", "ArnLike"})
+
+
+def confined_principals(grant: Grant) -> tuple[tuple[str, ...], tuple[Condition, ...]] | None:
+    """Who a wildcard-principal Allow reaches when its conditions name the callers.
+
+    `aws:PrincipalAccount`, `kms:CallerAccount`, `aws:SourceAccount` = an account (its root,
+    `arn:aws:iam::<id>:root`); `aws:PrincipalArn` = those principals; `aws:PrincipalOrgID` =
+    `aws-org:<id>`; `kms:ViaService` alone = `service:<name>` (calls made through that
+    service). The narrowest present wins (principal ARN, then account, then organisation, then
+    service). Returns (principals, the conditions left unread) or None when no condition
+    confines the grant (it then reaches everyone). Set operators (`ForAnyValue:`) and negations
+    (`StringNotEquals`) do not confine.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    rest: list[Condition] = []
+    for condition in grant.conditions:
+        key = condition.key.lower()
+        if condition.operator not in _CONFINING_OPERATORS or not condition.values:
+            rest.append(condition)
+        elif key == "aws:principalarn":
+            found["arn"] = condition.values
+        elif key in _ACCOUNT_KEYS:
+            found["account"] = tuple(normalize_aws_principal(v) for v in condition.values)
+        elif key == "aws:principalorgid":
+            found["org"] = tuple(f"aws-org:{v}" for v in condition.values)
+        elif key == "kms:viaservice":
+            found["service"] = tuple(f"service:{v}" for v in condition.values)
+        else:
+            rest.append(condition)
+    for kind in ("arn", "account", "org", "service"):
+        if kind in found:
+            return found[kind], tuple(rest)
+    return None
+
+
+def condition_text(conditions: Iterable[Condition]) -> str:
+    """Conditions as messages show them: `StringEquals aws:SourceVpc=vpc-1`."""
+    return ", ".join(f"{c.operator} {c.key}={'|'.join(c.values)}" for c in conditions)
 
 
 def is_account_wide(principal: str) -> bool:
@@ -222,6 +286,52 @@ def aws_action_access(action: str, target: Target | None = None) -> frozenset[Ac
     if "*" not in pattern and "?" not in pattern:
         return frozenset(a for n, a in names if n == pattern)
     return frozenset(a for n, a in names if fnmatchcase(n, pattern))
+
+
+# --- AWS managed policies -------------------------------------------------------------------
+# What AWS's own managed policies allow on keys and secrets, when a stack attaches one by ARN:
+# (actions, resources) of their Allow statements, as AWS publishes them.
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/policy-list.html
+
+_KMS_POWER_USER = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+)
+AWS_MANAGED_POLICIES: dict[str, tuple[str, ...]] = {
+    "AdministratorAccess": ("*",),
+    # PowerUserAccess is NotAction iam:*, organizations:*, account:*: every KMS action.
+    "PowerUserAccess": ("*",),
+    "AWSKeyManagementServicePowerUser": _KMS_POWER_USER,
+    "SecretsManagerReadWrite": ("secretsmanager:*",),
+    "ReadOnlyAccess": (
+        "kms:Describe*",
+        "kms:Get*",
+        "kms:List*",
+        "secretsmanager:Describe*",
+        "secretsmanager:List*",
+        "secretsmanager:GetResourcePolicy",
+    ),
+}
+_AWS_MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(?:[^/]+/)*([^/]+)")
+
+
+def aws_managed_policy_actions(arn: str) -> tuple[str, ...] | None:
+    """The actions (on every resource) of an AWS managed policy keyplane knows, by its ARN;
+    None for any other ARN (a customer policy, or one keyplane does not know)."""
+    match = _AWS_MANAGED_ARN.fullmatch(arn)
+    return AWS_MANAGED_POLICIES.get(match.group(1)) if match else None
 
 
 # --- GCP roles --------------------------------------------------------------------------------

@@ -15,8 +15,15 @@ Shapes:
   cannot be read until deployment (a computed policy document, a binding whose target is not
   known yet, a literal ARN that may be the item's own): a rule then answers "unknown", never
   "pass", for what it could not see.
-- Only Allow statements are taken; Deny and conditions are not subtracted (effective access is
-  a later issue), so `applied` is an upper bound of who may act.
+- Effective access, as AWS evaluates it: an unconditional explicit Deny takes away the actions
+  it names from the principals it names (`NotPrincipal` / `NotAction` read as "all but"), in
+  whichever policy it is written; a Deny with conditions takes nothing away (it may not apply:
+  `applied` stays an upper bound, never an under-count). A wildcard-principal Allow confined by
+  its conditions to accounts, principal ARNs, an organisation or a service reaches those
+  (`access.confined_principals`); every other condition is kept on the grant
+  (`AppliedGrant.conditions`) and shown by `grant_path`. On an AWS key, identity policies count
+  only when the key policy delegates to the account (`arn:aws:iam::<account>:root`, or a key
+  without a policy of its own: KMS's default policy delegates).
 
 Raises nothing for well-formed facts; results are cached per stack (`StackFacts.derived`).
 """
@@ -25,17 +32,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 from keyplane.facts.access import (
+    AWS_ACTIONS,
     Access,
+    Condition,
     Effect,
     Grant,
     Target,
     actions_access,
+    aws_action_access,
     azure_operations_access,
+    condition_text,
+    confined_principals,
+    is_account_wide,
     is_known_action,
+    is_wildcard_principal,
+    principal_key,
 )
 from keyplane.facts.model import (
     AccessBinding,
@@ -61,6 +76,11 @@ class AppliedGrant:
     actions: tuple[str, ...]
     access: frozenset[Access]
     source: Resource
+    #: The statement or binding within `source` (`Grant.label`), for messages.
+    statement: str = ""
+    #: Conditions keyplane does not read as confining the principal: the grant holds only when
+    #: they do, which keyplane cannot tell before the request (kept, and shown in messages).
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -353,18 +373,31 @@ class _StackAccess:
         applied: list[AppliedGrant] = []
         undecided = False
 
+        denies: list[tuple[Grant, tuple[str, ...]]] = []
+
         def take(grant: Grant, source: Resource, principals: Iterable[str] | None = None) -> None:
             nonlocal undecided
-            if grant.effect is not Effect.ALLOW:
-                return
             if principals is None:
                 # A role policy names its role by name or ID: the in-stack role says who it is.
                 principals = roles_of(stack, grant.principal_ref)
                 if not principals:
                     if isinstance(grant.principal, Unknown):
-                        undecided = True
+                        if grant.effect is Effect.ALLOW:
+                            undecided = True
                         return
                     principals = [grant.principal]
+            if grant.effect is not Effect.ALLOW:
+                if not grant.conditions and not isinstance(grant.actions, Unknown):
+                    denies.append((grant, tuple(principals)))
+                return
+            conditions = grant.conditions
+            principals = list(principals)
+            if any(is_wildcard_principal(p) for p in principals) and not grant.except_principals:
+                confined = confined_principals(grant)
+                if confined is not None:
+                    principals = [p for p in principals if not is_wildcard_principal(p)]
+                    principals.extend(confined[0])
+                    conditions = confined[1]
             resolved = (
                 role_access(stack, source, grant, target)
                 if isinstance(source, AccessBinding)
@@ -376,7 +409,10 @@ class _StackAccess:
                 undecided = True
                 return
             actions, access = resolved
-            applied.extend(AppliedGrant(p, actions, access, source) for p in principals)
+            applied.extend(
+                AppliedGrant(p, actions, access, source, grant.label, conditions)
+                for p in principals
+            )
 
         if isinstance(item.grants, Unknown):
             undecided = True
@@ -384,8 +420,16 @@ class _StackAccess:
             for grant in item.grants:
                 take(grant, item)
         candidates = {p for r in self._item_references(item) for p in self.by_reference.get(r, ())}
-        for position in sorted(candidates.union(self.everywhere)):
+        positions = sorted(candidates.union(self.everywhere))
+        # Resource-side bindings first: a key policy written apart may be what delegates.
+        positions.sort(key=lambda position: self.bindings[position].identity)
+        delegates: bool | None = None
+        for position in positions:
             binding = self.bindings[position]
+            if binding.identity and delegates is None:
+                delegates = _delegates_to_iam(item, applied)
+            if binding.identity and not delegates:
+                continue  # KMS ignores IAM policies on a key whose policy does not delegate
             if isinstance(binding.grants, Unknown):
                 if binding.cloud is item.cloud and (
                     binding.identity or binding_applies(stack, binding, item) is not False
@@ -411,7 +455,94 @@ class _StackAccess:
                         take(grant, binding, attached_roles(stack, binding))
                     else:
                         take(grant, binding)
-        return Grants(tuple(applied), undecided)
+        if isinstance(item.grants, Unknown):
+            undecided = True
+        effective = _without_denied(applied, denies, target)
+        return Grants(tuple(effective), undecided)
+
+
+def _delegates_to_iam(item: Key | Secret, applied: list[AppliedGrant]) -> bool:
+    """Whether IAM policies count on `item`: always on a secret (Secrets Manager reads identity
+    policies without a resource policy), on an AWS key only when its policy allows the account
+    root (or the key has no policy of its own: KMS's default policy delegates). A key policy
+    not known yet delegates (the upper bound).
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"""
+    if not isinstance(item, Key) or item.cloud is not Cloud.AWS:
+        return True
+    if isinstance(item.grants, Unknown):
+        return True
+    if not item.grants and not any(g.source.urn != item.urn for g in applied):
+        return True
+    return any(is_account_wide(g.principal) or is_wildcard_principal(g.principal) for g in applied)
+
+
+def _denied(
+    pattern_actions: tuple[str, ...], except_actions: tuple[str, ...], target: Target
+) -> frozenset[str]:
+    """The concrete IAM actions on `target` a Deny names (`NotAction`: all but those)."""
+    names = [n for n in AWS_ACTIONS if aws_action_access(n, target)]
+    named = {n for n in names for a in pattern_actions if fnmatchcase(n.lower(), a.lower())}
+    if except_actions:
+        named -= {n for n in names for a in except_actions if fnmatchcase(n.lower(), a.lower())}
+    return frozenset(named)
+
+
+def _without_denied(
+    applied: list[AppliedGrant], denies: list[tuple[Grant, tuple[str, ...]]], target: Target
+) -> list[AppliedGrant]:
+    """`applied` less what unconditional explicit Denies take away (AWS: an explicit Deny wins
+    over any Allow for the same principal and action)."""
+    if not denies:
+        return applied
+    result: list[AppliedGrant] = []
+    for grant in applied:
+        who = principal_key(grant.principal)
+        taken: set[str] = set()
+        for deny, principals in denies:
+            excepted = {principal_key(p) for p in deny.except_principals}
+            hits = any(
+                (is_wildcard_principal(p) and who not in excepted) or principal_key(p) == who
+                for p in principals
+            )
+            if hits:
+                assert not isinstance(deny.actions, Unknown)
+                taken |= _denied(deny.actions, deny.except_actions, target)
+        if not taken:
+            result.append(grant)
+            continue
+        # What the Allow's actions still give once the denied ones are gone (AWS actions only:
+        # GCP roles and Azure role definitions are not subject to IAM Deny statements).
+        allowed = {
+            n
+            for n in AWS_ACTIONS
+            if aws_action_access(n, target)
+            and any(fnmatchcase(n.lower(), a.lower()) for a in grant.actions)
+        }
+        if not allowed:
+            result.append(grant)
+            continue
+        remaining = sorted(allowed - taken)
+        if remaining:
+            result.append(
+                replace(grant, actions=tuple(remaining), access=actions_access(remaining, target))
+            )
+    return result
+
+
+def grant_path(grant: AppliedGrant, item: Key | Secret) -> str:
+    """Where a grant on `item` is written, as messages name it: `statement 'ext' of the key
+    policy`, `aws:kms/grant:Grant ci-grant`, `role roles/cloudkms.admin of
+    gcp:projects/iAMMember:IAMMember ops`."""
+    source = grant.source
+    where = (
+        f"the {'key' if isinstance(item, Key) else 'secret'}'s own policy"
+        if source.urn == item.urn
+        else f"{source.type} {source.name}"
+    )
+    path = f"statement {grant.statement} of {where}" if grant.statement else where
+    if grant.conditions:
+        path += f", when {condition_text(grant.conditions)}"
+    return path
 
 
 def grants_on(stack: StackFacts, item: Key | Secret) -> Grants:
@@ -425,6 +556,7 @@ __all__ = [
     "attached_roles",
     "azure_broad_scope",
     "binding_applies",
+    "grant_path",
     "grants_on",
     "identity_applies",
     "role_access",

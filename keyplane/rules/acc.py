@@ -9,6 +9,8 @@ Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, poi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from keyplane.facts.access import (
     Access,
@@ -17,13 +19,15 @@ from keyplane.facts.access import (
     Target,
     action_label,
     actions_access,
+    confined_principals,
     is_account_wide,
     is_broad_role,
     is_wildcard_action,
     is_wildcard_principal,
+    principal_key,
     requires_mfa,
 )
-from keyplane.facts.grants import grants_on
+from keyplane.facts.grants import grant_path, grants_on, role_principal
 from keyplane.facts.model import (
     AccessBinding,
     Facts,
@@ -35,17 +39,22 @@ from keyplane.facts.model import (
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
+    keys_and_secrets,
+    shown,
     unique,
 )
-from keyplane.rules.context import Context, principal_key
+from keyplane.rules.context import Context
+from keyplane.rules.env import ForeignPrincipals
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
+    cannot_judge,
     fail,
     not_applicable,
     passed,
     unknown,
 )
+from keyplane.standard import Cloud
 
 
 def _grants_of(facts: Facts) -> tuple[Grant, ...] | Unknown | None:
@@ -92,8 +101,12 @@ def no_wildcards(facts: Facts, context: Context) -> Verdict:
             # An identity policy: its principal is whichever role it is attached to.
             principal = ""
         elif not identity and is_wildcard_principal(principal):
-            problems.append(f"grants {shown} to the wildcard principal {principal}")
-            continue
+            confined = None if grant.except_principals else confined_principals(grant)
+            if confined is None:
+                problems.append(f"grants {shown} to the wildcard principal {principal}")
+                continue
+            # Its conditions name who may call (an account, an organisation, a service).
+            principal = ", ".join(confined[0])
         who = principal or "the roles it is attached to"
         for action in actions:
             if is_wildcard_action(action):
@@ -217,3 +230,115 @@ def authenticated_roles(facts: Facts, context: Context) -> Verdict:
     if undecided:
         return unknown(rule, facts, "a trusted principal")
     return passed(rule, facts)
+
+
+@check(
+    "KM-ACC-004",
+    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
+    scope=Scope.STACK,
+    permissions=("kms:GetKeyPolicy", "kms:ListGrants"),
+)
+def declared_principals(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ACC-004 over the stack: every principal with effective access to a key or secret
+    (`facts.grants.grants_on`) is one the environment declares (`facts.grants.Declared`)."""
+    rule = "KM-ACC-004"
+    items = keys_and_secrets(stack)
+    if not items:
+        return [not_applicable(rule, "no keys or secrets")]
+    if not (context.admins or context.auditors or context.key_users):
+        # No access block (a scan without the estate): nothing says who is declared.
+        return [
+            cannot_judge(
+                rule,
+                item,
+                f"no estate declares the principals of environment {context.environment} "
+                "(pass --estate with its access block)",
+            )
+            for item in items
+        ]
+    declared = declared_identities(stack, context)
+    foreign = ForeignPrincipals(context)
+    verdicts: list[Verdict] = []
+    for item in items:
+        grants = grants_on(stack, item)
+        paths: dict[str, list[str]] = defaultdict(list)
+        for grant in grants.applied:
+            if not grant.access or is_wildcard_principal(grant.principal):
+                continue  # nothing on this item, or KM-ACC-001's
+            if declared.covers(grant.principal) or foreign.environment_of(grant.principal):
+                continue  # declared, or another environment's: KM-ENV-002's
+            paths[grant.principal].append(
+                f"{shown(grant.actions)} through {grant_path(grant, item)}"
+            )
+        if paths:
+            # One finding per key or secret (the gate keeps one per rule and resource): every
+            # undeclared principal is named in it, each with the way it is granted.
+            who = "; ".join(
+                f"{principal} ({'; '.join(unique(through))})"
+                for principal, through in paths.items()
+            )
+            verdicts.append(
+                fail(
+                    rule,
+                    item,
+                    f"granted to principals environment {context.environment} does not declare: "
+                    f"{who}; remove the grants, or declare the principals in the environment "
+                    "file's access block.",
+                )
+            )
+        if grants.undecided and not paths:
+            verdicts.append(unknown(rule, item, "who is granted access"))
+    return verdicts
+
+
+#: Cloud services keyplane's components grant a key to for a declared purpose, per cloud: every
+#: AWS environment has its trail (KM-LOG-001), which writes its log files with the log key.
+#: Declared by the environment, not by what a read found: a trail the audit could not list
+#: must not turn its key's policy into an undeclared grant.
+_PURPOSE_SERVICES: Mapping[Cloud, tuple[str, ...]] = MappingProxyType(
+    {Cloud.AWS: ("service:cloudtrail.amazonaws.com",)}
+)
+
+
+class Declared:
+    """The principals an environment declares (KM-ACC-004), asked once per grant.
+
+    - the environment's key administrators, backup key administrators, auditors and key users
+      (compared by `principal_key`: a role's ARN and its in-stack name are one principal);
+    - the environment's own account root (`arn:aws:iam::<account>:root`): on a key policy it
+      delegates to IAM, whose policies `grants_on` then counts one by one;
+    - the service identities the stack's components create for a purpose (`_PURPOSE_SERVICES`);
+    - an in-stack IAM role that only declared principals may assume (the administrator and
+      auditor roles keyplane's access component creates): it acts for them.
+    """
+
+    def __init__(self, stack: StackFacts, context: Context) -> None:
+        principals = {
+            principal_key(p) for p in (*context.admins, *context.auditors, *context.key_users)
+        }
+        if context.cloud in (Cloud.AWS, None) and context.scope:
+            principals.add(f"arn:aws:iam::{context.scope}:root")
+        for cloud, services in _PURPOSE_SERVICES.items():
+            if context.cloud in (cloud, None) or any(i.cloud is cloud for i in stack.keys):
+                principals.update(services)
+        self.principals = frozenset(principals)
+        roles: set[str] = set()
+        for role in stack.of(Role):
+            trust = role.trust
+            if isinstance(trust, Unknown):
+                continue
+            trustees = [g.principal for g in trust if g.effect is Effect.ALLOW]
+            if trustees and all(
+                isinstance(t, str) and principal_key(t) in self.principals for t in trustees
+            ):
+                roles.add(role_principal(role))
+        self.roles = frozenset(roles)
+
+    def covers(self, principal: str) -> bool:
+        key = principal_key(principal)
+        return key in self.principals or key in self.roles
+
+
+def declared_identities(stack: StackFacts, context: Context) -> Declared:
+    """The principals `context`'s environment declares for `stack` (see `Declared`)."""
+    return Declared(stack, context)

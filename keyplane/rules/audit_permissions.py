@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 _KEY_METADATA = ("KM-ALG-001", "KM-ROT-001", "KM-ROT-002", "KM-PUR-001", "KM-ENV-001", "KM-ACC-001")
-_KEY_POLICY = ("KM-ACC-001", "KM-ACC-002", "KM-ENV-002")
+_KEY_POLICY = ("KM-ACC-001", "KM-ACC-002", "KM-ACC-004", "KM-ENV-002")
 _KEY_TAGS = ("KM-PUR-001", "KM-ENV-001", "KM-ROT-002", "KM-HSM-001")
-_SECRET_POLICY = ("KM-ACC-001", "KM-ENV-002")
+_SECRET_POLICY = ("KM-ACC-001", "KM-ACC-004", "KM-ENV-002")
 
 #: Permission -> the rules a refused read leaves unverifiable (Policy §5: evidence of each rule).
 UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -35,6 +35,8 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "kms:GetKeyRotationStatus": ("KM-ROT-001", "KM-ROT-002"),
         "kms:ListKeyRotations": ("KM-ROT-002",),
         "kms:GetKeyPolicy": _KEY_POLICY,
+        # KMS grants give access beside the key policy.
+        "kms:ListGrants": ("KM-ACC-002", "KM-ACC-004", "KM-ENV-002"),
         "kms:ListResourceTags": _KEY_TAGS,
         "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
         "cloudtrail:GetTrailStatus": ("KM-LOG-001",),

@@ -15,6 +15,7 @@ from datetime import date
 from keyplane.facts.access import (
     Access,
     is_wildcard_principal,
+    principal_key,
 )
 from keyplane.facts.grants import grants_on, same_ref
 from keyplane.facts.model import (
@@ -24,7 +25,7 @@ from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
     purpose_of,
 )
-from keyplane.rules.context import Context, principal_key
+from keyplane.rules.context import Context
 from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (

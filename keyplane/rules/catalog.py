@@ -333,7 +333,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _points("G C A"),
         "Remove the grant to the undeclared principal, or declare the principal in the "
         "environment file's access block or as a key user.",
-        pending=_points("G C A"),
     ),
     Rule(
         "KM-MON-001",

@@ -8,7 +8,6 @@ judges with the strictest one (a production tier, the strictest rotation limit).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -17,23 +16,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from keyplane.facts.access import principal_key
 from keyplane.standard import PROTECTED_TIERS, Cloud, Isolation, Tier
 
 if TYPE_CHECKING:
     from keyplane.config import Environment, Estate
     from keyplane.findings import ExceptionScope
-
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([^/]+)")
-_ASSUMED_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/([^/]+)/[^/]*")
-
-
-def principal_key(principal: str) -> str:
-    """One name per principal within a stack (an account): an IAM role's ARN and the role
-    written by name in the same stack compare equal."""
-    match = _ROLE_ARN.fullmatch(principal) or _ASSUMED_ROLE_ARN.fullmatch(principal)
-    if match:
-        return f"aws-role:{match.group(1)}"
-    return principal
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Rules: KM-ENV-001, KM-ENV-002 (title, policy clause, points and severity: the ca
 from __future__ import annotations
 
 from keyplane.facts.access import (
+    principal_key,
     principal_scope,
 )
 from keyplane.facts.grants import grants_on
@@ -28,7 +29,7 @@ from keyplane.rules.common import (
     keys_and_secrets,
     shown,
 )
-from keyplane.rules.context import Context, OtherEnvironment, principal_key
+from keyplane.rules.context import Context, OtherEnvironment
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
@@ -72,7 +73,7 @@ def environment_tag(facts: Facts, context: Context) -> Verdict:
     )
 
 
-class _ForeignPrincipals:
+class ForeignPrincipals:
     """Which other environment of the estate a principal belongs to (KM-ENV-002); the
     environments' principals are read once per stack, not once per grant."""
 
@@ -105,7 +106,7 @@ def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
     items = keys_and_secrets(stack)
     if not items:
         return [not_applicable(rule, "no keys or secrets")]
-    foreign = _ForeignPrincipals(context)
+    foreign = ForeignPrincipals(context)
     verdicts: list[Verdict] = []
     reported: set[str] = set()  # the URNs of the verdicts so far
     for item in items:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from keyplane.facts.access import (
     Access,
+    principal_key,
 )
 from keyplane.facts.grants import grants_on, role_principal
 from keyplane.facts.model import (
@@ -24,7 +25,7 @@ from keyplane.rules.common import (
     dedupe,
     keys_and_secrets,
 )
-from keyplane.rules.context import Context, principal_key
+from keyplane.rules.context import Context
 from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (

@@ -111,7 +111,36 @@ def _pending_deletion(account: Account) -> None:
     client("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=30)
 
 
+CONTRACTOR = f"arn:aws:iam::{ACCOUNT}:role/former-contractor"
+
+
+def _grant_to_undeclared(account: Account) -> None:
+    key_id = account.keys["orders-db"].rsplit("/", 1)[-1]
+    client("kms").create_grant(KeyId=key_id, GranteePrincipal=CONTRACTOR, Operations=["Decrypt"])
+
+
+def _undeclared_in_policy(account: Account) -> None:
+    client("kms").put_key_policy(
+        KeyId=account.keys["orders-db"], PolicyName="default", Policy=key_policy(user=CONTRACTOR)
+    )
+
+
 DRIFTS: dict[str, tuple[Callable[[Account], None], str, str, str]] = {
+    "KMS grant to an undeclared principal": (
+        _grant_to_undeclared,
+        "KM-ACC-004",
+        "orders-db",
+        "KM-ACC-004 orders-db: granted to principals environment prod does not declare: "
+        f"{CONTRACTOR} (kms:Decrypt through statement grant ",
+    ),
+    "key policy naming an undeclared role": (
+        _undeclared_in_policy,
+        "KM-ACC-004",
+        "orders-db",
+        "KM-ACC-004 orders-db: granted to principals environment prod does not declare: "
+        f"{CONTRACTOR} (kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey through "
+        "statement 'Use' of the key's own policy)",
+    ),
     "rotation disabled out of band": (
         _disable_rotation,
         "KM-ROT-001",
@@ -258,6 +287,7 @@ def test_access_denied_on_one_key_is_unverifiable_and_the_audit_goes_on(
     assert {f.rule for f in unverifiable if "unverifiable" in f.message} == {
         "KM-ACC-001",
         "KM-ACC-002",
+        "KM-ACC-004",
         "KM-ENV-002",
     }
     acc = next(f for f in unverifiable if f.rule == "KM-ACC-001")

@@ -52,6 +52,7 @@ def test_checkov_loads_every_keyplane_check_without_an_import_failure() -> None:
     rules = {f.rule for f in run.findings}
     assert {"KM-ROT-002", "KM-LOG-001"} <= rules
     assert {c.rule for c in checks_at(Point.CHECKOV, Scope.STACK)} == {
+        "KM-ACC-004",
         "KM-ROT-003",
         "KM-LOG-001",
         "KM-LOG-002",

@@ -120,6 +120,8 @@ def test_key_policy_statements_become_grants() -> None:
             ("kms:Decrypt",),
             Effect.DENY,
             (Condition("Bool", "aws:SecureTransport", ("false",)),),
+            # NotPrincipal: everyone but the listed role (issue 13).
+            except_principals=("arn:aws:iam::111111111111:role/x",),
         ),
         Grant("service:logs.amazonaws.com", ("kms:Encrypt*",)),
     )

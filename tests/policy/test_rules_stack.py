@@ -445,9 +445,14 @@ def test_vault_wide_grant_reaches_every_key_of_the_vault() -> None:
 
 
 def test_role_policy_joins_its_role_and_the_keys_it_names() -> None:
-    """An inline policy on a tenant's role that reaches a shared key is a tenant breach."""
+    """An inline policy on a tenant's role that reaches a shared key is a tenant breach (on
+    keys whose policy delegates to IAM: otherwise KMS ignores the identity policy)."""
+    root = statement("arn:aws:iam::111111111111:root", ["kms:DescribeKey"])
+    delegating = edit_policy(
+        edit_policy(aws_stack(), "session-signing", root), "platform-backup", root
+    )
     stack = mutate(
-        aws_stack(),
+        delegating,
         "acme-orders-service",
         ["inlinePolicies"],
         [
@@ -503,3 +508,20 @@ def test_unknown_lock_mode_cannot_be_judged() -> None:
             "is only known after deployment.",
         )
     ]
+
+
+def test_role_policy_on_keys_that_do_not_delegate_grants_nothing() -> None:
+    """KMS reads an identity policy only when the key policy allows the account root."""
+    stack = mutate(
+        aws_stack(),
+        "acme-orders-service",
+        ["inlinePolicies"],
+        [
+            {
+                "name": "use-keys",
+                "policy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                '"Action": ["kms:Sign"], "Resource": "arn:aws:kms:eu-west-1:111111111111:key/*"}]}',
+            }
+        ],
+    )
+    assert findings(stack, STACKS["aws"][1]()) == []

@@ -108,6 +108,7 @@ PERMISSIONS = (
     "kms:GetKeyRotationStatus",
     "kms:ListKeyRotations",
     "kms:GetKeyPolicy",
+    "kms:ListGrants",
     "kms:ListResourceTags",
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
@@ -399,6 +400,16 @@ class Collector:
             KeyId=key_id,
             PolicyName="default",
         )
+        # KMS grants give access beside the key policy (KM-ACC-004 names their grantees).
+        kms_grants = read.pages(
+            kms,
+            "list_grants",
+            "Grants",
+            subject=subject,
+            what="the key's grants",
+            permission="kms:ListGrants",
+            KeyId=key_id,
+        )
         key = key_facts(
             metadata,
             name=subject.name,
@@ -406,6 +417,7 @@ class Collector:
             tags=tags,
             rotation=rotation,
             policy=UNKNOWN if isinstance(policy, Unknown) else (policy or {}).get("Policy"),
+            kms_grants=kms_grants,
         )
         out.add(key)
         if key.rotation_enabled is True:
