@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from keyplane.cli.app import app
+from tests.gate.test_blind_spots import scan as scan_file
 
 runner = CliRunner()
 STACK = "urn:pulumi:prod::payments::pulumi:pulumi:Stack::payments-prod"
@@ -43,25 +43,9 @@ def scan(
 ) -> tuple[int, str]:
     path = tmp_path / f"stack-{len(list(tmp_path.glob('stack-*.json')))}.json"
     path.write_text(json.dumps(document))
-    result = runner.invoke(
-        app,
-        [
-            "scan",
-            str(path),
-            "--env",
-            "prod",
-            "--no-checkov",
-            "--format",
-            format,
-            "--as-of",
-            "2026-11-29",
-            "--estate",
-            str(tmp_path / "no-estate"),
-            *extra,
-        ],
-    )
-    assert result.exit_code != 2, result.output
-    return result.exit_code, result.stdout
+    code, out = scan_file(path, *extra, format=format)
+    assert code != 2, out
+    return code, out
 
 
 def findings(tmp_path: Path, document: dict[str, Any], rule: str) -> list[dict[str, Any]]:
