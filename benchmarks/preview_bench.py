@@ -274,7 +274,7 @@ def _print(tenants: int, series: dict[str, list[dict[str, Any]]]) -> None:
         median = medians[name] = statistics.median(totals)
         extra = f"runs {', '.join(f'{t:.2f}' for t in totals)} s"
         if "peak_mb" in runs[0]:
-            extra += f"; peak {max(r['peak_mb'] for r in runs):.0f} MB"
+            extra += f"; largest process {max(r['peak_mb'] for r in runs):.0f} MB"
         print(
             f"{tenants:>8} {count:>9} {name:<17} {median:>8.2f} {1000 * median / count:>7.3f} "
             f"{count / median:>7.0f}   ({extra})"
