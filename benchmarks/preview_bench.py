@@ -1,15 +1,18 @@
 """Benchmark of the offline preview gate: seconds, resources per second and peak memory per stage.
 
-    python3 -m uv run --frozen python benchmarks/preview_bench.py [--tenants 20 200] [--no-checkov]
-        [--repeat 3] [--cold]
+    python3 -m uv run --frozen python benchmarks/preview_bench.py [--tenants 20 200 1100 2200]
+        [--no-checkov] [--no-scan] [--repeat 3] [--cold]
 
-For each N it writes an estate of N tenants (two keys, a secret and a key user each) to a
-temporary directory and runs the gate without checkov, then with it, each run in a fresh process
-(so peak memory is that run's), `--repeat` times each; after each run with checkov it runs
-checkov alone on the emitted plan for comparison. Totals are reported as the median with every
-run's figure: on a shared 2-core machine the same work takes up to a third longer from one
-minute to the next. Each run renders the stack, runs the CrossGuard pack over the analyzer protocol,
-converts to a Terraform plan, runs checkov and writes the JSON report.
+For each N it writes an estate of N tenants (two keys, a secret and a key user each; 1,100
+tenants are 9,919 resources, 2,200 about 20,000) to a temporary directory, and a stack export of
+its render (`export_bench.py`). Each repeat then runs, in turn, so that a slow minute of a shared
+machine falls on all of them alike: the gate without checkov, the gate with it, checkov alone on
+the emitted plan, and `keyplane scan` of the export without checkov (and with it, unless
+`--no-checkov`), each in a fresh process, so that peak memory is that run's own. Totals are
+reported as medians with every run's figure, in seconds and in milliseconds per resource; peak
+memory per process: the gate's own, the pack's (the only child of a run without checkov) and
+checkov's (its run alone). Each gate run renders the stack, runs the CrossGuard pack over the
+analyzer protocol, converts to a Terraform plan, runs checkov and writes the JSON report.
 
 Runs are warm by default: Python's compiled modules are on disk, as after any first run on a
 machine that writes them. Where PYTHONDONTWRITEBYTECODE is set (as on keyplane's CI machines),
@@ -18,7 +21,8 @@ the pack, most of checkov's start-up); the benchmark lifts it for its runs and d
 `--cold` runs no warm-up and has every process compile what it imports (compiled modules are
 neither read nor written): the first run on a fresh install.
 
-The stages overlap, so their seconds do not add up to the measured total: `render` is the
+The stages overlap, so their seconds do not add up to the measured total (the gate's own wall
+time, `GateResult.seconds`): `render` is the
 program's run (the pack analyses resources meanwhile, and checkov starts up); `crossguard` what
 remains of the pack's work after the render (the last answers and AnalyzeStack); `checkov` the
 time from the plan being ready to checkov's results (concurrent with `crossguard`).
@@ -41,6 +45,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 ACCOUNT = "111111111111"
 
@@ -108,6 +113,7 @@ def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, objec
     started = time.monotonic()
     json_report(Report(findings=result.findings, resources=result.resources, environment="bench"))
     result.timings["report"] = time.monotonic() - started
+    result.timings["gate"] = result.seconds
     result.timings["total"] = time.monotonic() - began
     if result.plan is not None:
         plan_out.write_text(json.dumps(result.plan.plan))
@@ -121,11 +127,36 @@ def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, objec
     }
 
 
-def checkov_alone(plan: Path, env: dict[str, str]) -> float:
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Run `command`; its wall seconds, its own peak memory (MB), exit code and stdout."""
+    started = time.monotonic()
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=REPO
+    )
+    assert child.stdout is not None
+    out = child.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return time.monotonic() - started, usage.ru_maxrss / 1024, child.returncode, out
+
+
+def scan_run(export: Path, checkov: bool, env: dict[str, str]) -> dict[str, Any]:
+    """`keyplane scan` of the export (a fresh process): wall seconds and peak memory."""
+    command = [sys.executable, "-m", "keyplane", "scan", str(export), "--env", "bench"]
+    command += ["--estate", str(export.parent / "environments"), "--format", "json"]
+    if not checkov:
+        command.append("--no-checkov")
+    seconds, peak, code, out = _timed(command, env)
+    if code not in (0, 1):
+        raise SystemExit(f"keyplane scan exited {code}")
+    return {"seconds": seconds, "peak_mb": peak, "findings": len(json.loads(out)["findings"])}
+
+
+def checkov_alone(plan: Path, env: dict[str, str]) -> tuple[float, float]:
+    """checkov alone on the plan: wall seconds and its peak memory (MB)."""
     from keyplane.engines.checkov.runner import checkov_command
 
-    started = time.monotonic()
-    subprocess.run(
+    seconds, peak, _, _ = _timed(
         [
             *checkov_command(),
             "-f",
@@ -137,17 +168,16 @@ def checkov_alone(plan: Path, env: dict[str, str]) -> float:
             "json",
             "--quiet",
         ],
-        capture_output=True,
-        check=False,
-        env=env,
+        env,
     )
-    return time.monotonic() - started
+    return seconds, peak
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--no-checkov", action="store_true")
+    parser.add_argument("--no-scan", action="store_true", help="no `keyplane scan` runs")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -175,33 +205,45 @@ def main() -> int:
     else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     warm_up = not args.cold
-    print(f"{'tenants':>8} {'resources':>9} {'stage':<11} {'seconds':>8} {'res/s':>8}")
-    modes = [False] if args.no_checkov else [False, True]
+    print(f"{'tenants':>8} {'resources':>9} {'run':<17} {'seconds':>8} {'ms/res':>7} {'res/s':>7}")
     for tenants in args.tenants:
         with tempfile.TemporaryDirectory(prefix="keyplane-bench-") as tmp:
             estate_dir = Path(tmp) / "environments"
             estate_dir.mkdir()
             (estate_dir / "bench.yaml").write_text(estate_yaml(tenants))
             plan = Path(tmp) / "plan.json"
+            export = Path(tmp) / "export.json"
+            if not args.no_scan:
+                from export_bench import export_document
+
+                export.write_text(json.dumps(export_document(tenants)))
             if warm_up:  # once, at the first size: it compiles every module the runs import
                 warm_up = False
-                if _child(estate_dir, modes[-1], plan, env) is None:
+                if _child(estate_dir, not args.no_checkov, plan, env) is None:
                     return 1
-            for checkov in modes:
-                runs: list[tuple[dict[str, Any], float | None]] = []
-                for _ in range(args.repeat):
+            series: dict[str, list[dict[str, Any]]] = {}
+            for _ in range(args.repeat):  # the compared runs alternate within each repeat
+                for checkov in [False] if args.no_checkov else [False, True]:
                     data = _child(estate_dir, checkov, plan, env)
                     if data is None:
                         return 1
-                    runs.append((data, checkov_alone(plan, env) if checkov else None))
-                _print(tenants, runs, checkov)
+                    series.setdefault("full gate" if checkov else "no-checkov", []).append(data)
+                    if checkov:
+                        seconds, peak = checkov_alone(plan, env)
+                        series.setdefault("checkov alone", []).append(
+                            {"seconds": seconds, "peak_mb": peak}
+                        )
+                    if not args.no_scan:
+                        name = "scan" if checkov else "scan no-checkov"
+                        series.setdefault(name, []).append(scan_run(export, checkov, env))
+            _print(tenants, series)
     return 0
 
 
 def _child(
     estate_dir: Path, checkov: bool, plan: Path, env: dict[str, str]
 ) -> dict[str, Any] | None:
-    """One measured run in a fresh process (so that peak memory is that run's own)."""
+    """One measured gate run in a fresh process (so that peak memory is that run's own)."""
     child = subprocess.run(
         [sys.executable, __file__, "--child", str(estate_dir), "1" if checkov else "0", str(plan)],
         capture_output=True,
@@ -214,41 +256,52 @@ def _child(
         print(child.stderr, file=sys.stderr)
         return None
     data: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    data["seconds"] = data["timings"]["total"]
     return data
 
 
-def _print(tenants: int, runs: list[tuple[dict[str, Any], float | None]], checkov: bool) -> None:
-    """The run of median total, stage by stage, then every run's total (and checkov alone)."""
-    runs = sorted(runs, key=lambda run: float(run[0]["timings"]["total"]))
-    data, _ = runs[len(runs) // 2]
-    count = data["resources"]
-    timings = data["timings"]
-    label = "full gate" if checkov else "no-checkov"
-    for stage in ("render", "crossguard", "plan", "checkov", "report"):
-        if stage in timings:
-            seconds = timings[stage]
-            rate = count / seconds if seconds else 0
-            print(
-                f"{tenants:>8} {count:>9} {stage:<11} {seconds:>8.2f} {rate:>8.0f}   ({label}, median run)"
-            )
-    totals = [float(run[0]["timings"]["total"]) for run in runs]
-    total = statistics.median(totals)
-    print(
-        f"{tenants:>8} {count:>9} {label:<11} {total:>8.2f} {count / total:>8.0f}   "
-        f"(median of {len(runs)}; runs {', '.join(f'{t:.2f}' for t in totals)} s)"
-    )
-    if checkov:
-        alone = [run[1] or 0.0 for run in runs]
-        ratios = sorted(float(run[0]["timings"]["total"]) / (run[1] or 1.0) for run in runs)
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def _print(tenants: int, series: dict[str, list[dict[str, Any]]]) -> None:
+    """Per run kind: the median's seconds, ms per resource and resources per second, the spread,
+    the ratio to checkov alone (paired within each repeat) and peak memory per process."""
+    count = series["no-checkov"][0]["resources"]
+    medians: dict[str, float] = {}
+    for name, runs in series.items():
+        totals = [float(r["seconds"]) for r in runs]
+        median = medians[name] = statistics.median(totals)
+        extra = f"runs {', '.join(f'{t:.2f}' for t in totals)} s"
+        if "peak_mb" in runs[0]:
+            extra += f"; largest process {max(r['peak_mb'] for r in runs):.0f} MB"
         print(
-            f"{tenants:>8} {count:>9} {'checkov':<11} {statistics.median(alone):>8.2f} "
-            f"{count / statistics.median(alone):>8.0f}   (alone, same plan, after each gate run: "
-            f"the gate takes {statistics.median(ratios):.2f}x, {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
+            f"{tenants:>8} {count:>9} {name:<17} {median:>8.2f} {1000 * median / count:>7.3f} "
+            f"{count / median:>7.0f}   ({extra})"
         )
+    gate_runs = series["no-checkov"]
+    middle = sorted(gate_runs, key=lambda r: float(r["seconds"]))[len(gate_runs) // 2]
+    stages = ", ".join(
+        f"{stage} {middle['timings'][stage]:.2f}"
+        for stage in ("render", "crossguard", "plan", "report")
+        if stage in middle["timings"]
+    )
+    print(f"{'':>8} {'':>9} no-checkov stages (median run, overlapping): {stages} s")
+    alone = [float(r["seconds"]) for r in series.get("checkov alone", [])]
+    for name in ("full gate", "scan"):
+        if alone and name in series:
+            ratios = [float(r["seconds"]) / a for r, a in zip(series[name], alone, strict=True)]
+            print(
+                f"{'':>8} {'':>9} {name} / checkov alone: {statistics.median(ratios):.2f} "
+                f"(runs {_spread(ratios)})"
+            )
+    peaks = [f"gate {max(r['peak_mb'] for r in gate_runs):.0f} MB"]
+    peaks.append(f"pack {max(r['children_peak_mb'] for r in gate_runs):.0f} MB")
+    if "checkov alone" in series:
+        peaks.append(f"checkov {max(r['peak_mb'] for r in series['checkov alone']):.0f} MB")
     print(
-        f"{tenants:>8} {count:>9} peak memory {max(r[0]['peak_mb'] for r in runs):.0f} MB "
-        f"(gate process), {max(r[0]['children_peak_mb'] for r in runs):.0f} MB (largest child: "
-        f"pack or checkov); mandatory findings: {data['mandatory']}"
+        f"{'':>8} {'':>9} peak memory per process: {', '.join(peaks)}; "
+        f"mandatory findings: {middle['mandatory']}"
     )
 
 

@@ -70,8 +70,14 @@ class GateResult:
     resources: list[Registration]
     findings: list[Finding]
     plan: TerraformPlan | None = None
-    #: Seconds per stage (render, crossguard, plan, checkov, report).
+    #: Seconds per stage: `render` (the program's run; the pack analyses meanwhile),
+    #: `crossguard` (the pack's work left after the render: the last answers and AnalyzeStack),
+    #: `plan` (the Terraform-plan conversion), `checkov` (from the plan to checkov's results).
+    #: Stages overlap: their sum is not the run's duration (`seconds`).
     timings: dict[str, float] = field(default_factory=dict)
+    #: Wall time of the run, seconds: from the gate's start (checkov and the pack starting,
+    #: the render) to the merged findings.
+    seconds: float = 0.0
     #: Rules that were judged (for reports that list the rules without findings).
     checked_rules: tuple[str, ...] = ()
 
@@ -321,6 +327,7 @@ def judge(
     crossguard_stage: CrossGuardStage | None = None,
     checkov: PendingCheckov | None = None,
     stack_values: StackValues | None = None,
+    began: float | None = None,
 ) -> GateResult:
     """Judge resources with every engine and return the merged findings.
 
@@ -331,8 +338,10 @@ def judge(
     pack: they are kept in the result, for the report to list as read. `stack_values` (a scan's
     stack outputs and configuration) are judged for plain-text secrets (KM-STO-001). The
     result's resources and plan have every plain-text value KM-STO-001 flagged replaced by a
-    secret mark, so that no report or emitted plan copies it.
+    secret mark, so that no report or emitted plan copies it. `began`: when the run started
+    (`time.monotonic()`; default now), for the result's `seconds`.
     """
+    began = time.monotonic() if began is None else began
     with ExitStack() as started_here:
         if run_checkov and checkov is None:
             checkov = started_here.enter_context(start_checkov(environment, estate, today))
@@ -358,6 +367,7 @@ def judge(
             crossguard_stage=crossguard_stage,
             checkov=checkov if run_checkov else None,
             stack_values=stack_values,
+            began=began,
         )
 
 
@@ -371,7 +381,8 @@ def _judge(
     timings: dict[str, float],
     crossguard_stage: CrossGuardStage,
     checkov: PendingCheckov | None,
-    stack_values: StackValues | None = None,
+    stack_values: StackValues | None,
+    began: float,
 ) -> GateResult:
     everything = resources
     resources = [r for r in everything if not r.read]
@@ -414,7 +425,15 @@ def _judge(
     flagged = plaintext_secret_paths(resources)
     shown = redact_resources(everything, flagged)
     plan = replace(plan, plan=redact_plan(plan.plan, flagged_values(resources, flagged)))
-    return GateResult(environment, shown, findings, plan, timings, tuple(checked))
+    return GateResult(
+        environment,
+        shown,
+        findings,
+        plan,
+        timings=timings,
+        seconds=time.monotonic() - began,
+        checked_rules=tuple(checked),
+    )
 
 
 def _stack_value_findings(
@@ -466,6 +485,7 @@ def preview(
 ) -> GateResult:
     """Render `environment` and judge it. checkov and the pack start first: checkov's start-up
     and the pack's per-resource analysis run while the program renders."""
+    began = time.monotonic()
     env = estate.environments[environment]
     with ExitStack() as running:
         checkov = (
@@ -496,6 +516,7 @@ def preview(
             timings={"render": rendered},
             crossguard_stage=stage,
             checkov=checkov,
+            began=began,
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,7 @@ def preview(
     as_of: AsOfOption = None,
 ) -> None:
     """Render the stack offline and judge it: CrossGuard pack, checkov, file-level rules."""
+    began = time.monotonic()
     from keyplane.gate import RenderError  # noqa: PLC0415 - loads the Pulumi SDK
     from keyplane.gate import preview as run_preview  # noqa: PLC0415
 
@@ -95,6 +97,7 @@ def preview(
         output,
         emit_plan,
         environment_file=str(estate / f"{environment}.yaml"),
+        began=began,
     )
 
 
@@ -114,6 +117,7 @@ def scan(
     as_of: AsOfOption = None,
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
+    began = time.monotonic()
     from keyplane.gate import judge  # noqa: PLC0415
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
@@ -123,6 +127,7 @@ def scan(
     except ConfigError as err:
         fail_bad_input([str(p) for p in err.problems])
         return
+    read = time.monotonic() - began
     environment = env or state.stack
     if not environment:
         fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
@@ -143,6 +148,7 @@ def scan(
         except _tool_errors() as err:
             fail_bad_input([str(err)])
             return
+    result.timings = {"read": read, **result.timings}
     env_file = estate / f"{environment}.yaml"
     _finish(
         result,
@@ -151,6 +157,7 @@ def scan(
         output,
         emit_plan,
         environment_file=str(env_file if env_file.exists() else file),
+        began=began,
     )
 
 
@@ -179,7 +186,11 @@ def _finish(
     emit_plan: Path | None,
     *,
     environment_file: str,
+    began: float,
 ) -> None:
+    """Write the report and exit. Its duration is the command's wall time up to the report
+    (`began`: `time.monotonic()` at the command's start); stages overlap, so their seconds are
+    reported beside it, not added up."""
     from keyplane.reports import Report, write_atomic, write_report  # noqa: PLC0415
 
     report = Report(
@@ -190,7 +201,8 @@ def _finish(
         checked_rules=result.checked_rules,
         environment_file=environment_file,
         source_root=str(Path.cwd()),
-        duration_seconds=sum(result.timings.values()),
+        duration_seconds=time.monotonic() - began,
+        stage_seconds=result.timings,
     )
     try:
         if emit_plan is not None and result.plan is not None:

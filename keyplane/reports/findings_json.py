@@ -49,10 +49,13 @@ def json_document(report: Report) -> dict[str, Any]:
         ],
     }
     if report.started_at is not None or report.duration_seconds is not None:
-        document["timing"] = {
+        timing: dict[str, Any] = {
             "started_at": iso_utc(report.started_at) if report.started_at else None,
             "duration_seconds": report.duration_seconds,
         }
+        if report.stage_seconds:
+            timing["stages"] = dict(report.stage_seconds)
+        document["timing"] = timing
     return document
 
 

@@ -73,9 +73,13 @@ class Report:
     source_root: str | None = None
     #: The tool's home page, shown by SARIF viewers.
     information_uri: str | None = None
-    #: When the run started (a naive datetime is taken as local time) and how long it took.
+    #: When the run started (a naive datetime is taken as local time) and how long it took
+    #: (wall time, seconds).
     started_at: datetime | None = None
     duration_seconds: float | None = None
+    #: Seconds per stage of the run (`render`, `crossguard`, `plan`, `checkov`...): stages run
+    #: at the same time, so they need not add up to `duration_seconds`.
+    stage_seconds: Mapping[str, float] | None = None
 
     @property
     def environment_path(self) -> str:

@@ -178,6 +178,10 @@ class CrossGuardPack:
         self._stderr: list[bytes] = []
         self._stderr_reader: threading.Thread | None = None
         self._in_flight = threading.BoundedSemaphore(self.IN_FLIGHT)
+        #: The properties sent with each Analyze call, by the resource's identity (two records
+        #: may share a URN): AnalyzeStack sends them again, and converting a scan's inputs to
+        #: wire form is most of the harness's own work.
+        self._sent: dict[int, tuple[ResourceLike, struct_pb2.Struct]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -284,16 +288,7 @@ class CrossGuardPack:
 
     def _configure(self) -> None:
         stub = self._require()
-        info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-        self.policies = [
-            PolicyInfo(
-                p.name,
-                p.description,
-                analyzer_pb2.EnforcementLevel.Name(p.enforcementLevel).lower(),
-                p.policy_type == analyzer_pb2.POLICY_TYPE_STACK,
-            )
-            for p in info.policies
-        ]
+        self.policies = policy_infos(stub.GetAnalyzerInfo(empty_pb2.Empty()))
         self.configure(self.policy_config)
 
     def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
@@ -302,20 +297,9 @@ class CrossGuardPack:
         stub = self._require()
         self.policy_config = dict(policy_config or {})
         stub.ConfigureStack(
-            analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self.stack,
-                project=self.project,
-                organization="organization",
-                dry_run=self.dry_run,
-                config=self.stack_config,
-            )
+            stack_configure_request(self.stack, self.project, self.dry_run, self.stack_config)
         )
-        request = analyzer_pb2.ConfigureAnalyzerRequest()
-        for name, (level, props) in reconcile_config(self.policies, self.policy_config).items():
-            entry = request.policyConfig[name]
-            entry.enforcementLevel = _LEVELS[level]
-            if props:
-                json_format.ParseDict(_jsonable(props), entry.properties)
+        request = configure_request(self.policies, self.policy_config)
         self._call(lambda stub: stub.Configure(request))
 
     def _require(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -327,7 +311,7 @@ class CrossGuardPack:
 
     def analyze(self, resource: ResourceLike) -> list[Finding]:
         """Analyze one resource (the engine calls this for each resource it registers)."""
-        record, request = self._analyze_request(resource)
+        record, request = analyze_request(resource)
         response = self._call(lambda stub: stub.Analyze(request))
         return self._findings(response.diagnostics, {record.urn: record}, default=record)
 
@@ -337,7 +321,8 @@ class CrossGuardPack:
         At most `IN_FLIGHT` calls are outstanding: past that the caller waits for an answer (the
         pack's server cancels some calls when thousands queue up at once).
         """
-        record, request = self._analyze_request(resource)
+        record, request = analyze_request(resource)
+        self._sent[id(resource)] = (resource, request.properties)
         self._in_flight.acquire()
         try:
             call = self._require().Analyze.future(request)
@@ -356,52 +341,14 @@ class CrossGuardPack:
 
         return collect
 
-    def _analyze_request(self, resource: ResourceLike) -> tuple[PulumiResource, Any]:
-        record = PulumiResource.of(resource)
-        request = analyzer_pb2.AnalyzeRequest(
-            type=record.type,
-            urn=record.urn,
-            name=record.name,
-            properties=_properties(resource, record),
-            options=analyzer_pb2.AnalyzerResourceOptions(
-                protect=record.protect, parent=record.parent
-            ),
-        )
-        provider = _provider(record.provider)
-        if provider is not None:
-            request.provider.CopyFrom(provider)
-        return record, request
-
     def analyze_stack(self, resources: Iterable[ResourceLike]) -> list[Finding]:
         """Analyze the whole stack once (the engine does at the end of a preview or update)."""
         return self.analyze_stack_later(resources)()
 
     def analyze_stack_later(self, resources: Iterable[ResourceLike]) -> Callable[[], list[Finding]]:
         """Send the AnalyzeStack call now; the returned function waits for its findings."""
-        given = list(resources)
-        records = [PulumiResource.of(r) for r in given]
-        request = analyzer_pb2.AnalyzeStackRequest(
-            resources=[
-                analyzer_pb2.AnalyzerResource(
-                    type=r.type,
-                    urn=r.urn,
-                    name=r.name,
-                    properties=_properties(original, r),
-                    options=analyzer_pb2.AnalyzerResourceOptions(
-                        protect=r.protect, parent=r.parent
-                    ),
-                    provider=_provider(r.provider),
-                    parent=r.parent,
-                    dependencies=list(r.dependencies),
-                    propertyDependencies={
-                        k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
-                        for k, v in r.property_dependencies.items()
-                        if v
-                    },
-                )
-                for original, r in zip(given, records, strict=True)
-            ]
-        )
+        records, request = stack_request(resources, self._sent)
+        self._sent = {}
         call = self._require().AnalyzeStack.future(request)
 
         def collect() -> list[Finding]:
@@ -457,6 +404,104 @@ class CrossGuardPack:
                     )
                 )
         return findings
+
+
+def policy_infos(info: Any) -> list[PolicyInfo]:
+    """The policies a pack's GetAnalyzerInfo answer lists, with their default levels."""
+    return [
+        PolicyInfo(
+            p.name,
+            p.description,
+            analyzer_pb2.EnforcementLevel.Name(p.enforcementLevel).lower(),
+            p.policy_type == analyzer_pb2.POLICY_TYPE_STACK,
+        )
+        for p in info.policies
+    ]
+
+
+def stack_configure_request(
+    stack: str, project: str, dry_run: bool, stack_config: Mapping[str, str]
+) -> Any:
+    """The ConfigureStack request the engine sends first."""
+    return analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=stack,
+        project=project,
+        organization="organization",
+        dry_run=dry_run,
+        config=dict(stack_config),
+    )
+
+
+def configure_request(
+    policies: Sequence[PolicyInfo], policy_config: Mapping[str, Any] | None
+) -> Any:
+    """The Configure request for `--policy-pack-config` (`reconcile_config`): every policy's
+    level explicit, as the CLI sends it."""
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, (level, props) in reconcile_config(policies, policy_config).items():
+        entry = request.policyConfig[name]
+        entry.enforcementLevel = _LEVELS[level]
+        if props:
+            json_format.ParseDict(_jsonable(props), entry.properties)
+    return request
+
+
+def stack_request(
+    resources: Iterable[ResourceLike],
+    sent: Mapping[int, tuple[ResourceLike, struct_pb2.Struct]] | None = None,
+) -> tuple[list[PulumiResource], Any]:
+    """The AnalyzeStack request for `resources` (with parents and dependencies), and their
+    records; `sent`: properties already in wire form, by the resource's `id` (as sent with
+    Analyze)."""
+    sent = sent or {}
+
+    def properties(original: ResourceLike, record: PulumiResource) -> struct_pb2.Struct:
+        known = sent.get(id(original))
+        return (
+            known[1]
+            if known is not None and known[0] is original
+            else _properties(original, record)
+        )
+
+    given = list(resources)
+    records = [PulumiResource.of(r) for r in given]
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                urn=r.urn,
+                name=r.name,
+                properties=properties(original, r),
+                options=analyzer_pb2.AnalyzerResourceOptions(protect=r.protect, parent=r.parent),
+                provider=_provider(r.provider),
+                parent=r.parent,
+                dependencies=list(r.dependencies),
+                propertyDependencies={
+                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+                    for k, v in r.property_dependencies.items()
+                    if v
+                },
+            )
+            for original, r in zip(given, records, strict=True)
+        ]
+    )
+    return records, request
+
+
+def analyze_request(resource: ResourceLike) -> tuple[PulumiResource, Any]:
+    """The Analyze request for one resource, and its record."""
+    record = PulumiResource.of(resource)
+    request = analyzer_pb2.AnalyzeRequest(
+        type=record.type,
+        urn=record.urn,
+        name=record.name,
+        properties=_properties(resource, record),
+        options=analyzer_pb2.AnalyzerResourceOptions(protect=record.protect, parent=record.parent),
+    )
+    provider = _provider(record.provider)
+    if provider is not None:
+        request.provider.CopyFrom(provider)
+    return record, request
 
 
 def _provider(reference: str) -> analyzer_pb2.AnalyzerProviderResource | None:
