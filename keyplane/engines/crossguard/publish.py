@@ -131,12 +131,6 @@ def pack_modules() -> dict[str, Path]:
                 "keep the pack's modules free of it"
             )
         found[module] = source
-        if module == "keyplane.rules.registry":
-            # `registry.load` imports the rule families by name (`import_module`), which no
-            # import statement shows.
-            from keyplane.rules.registry import FAMILIES  # noqa: PLC0415
-
-            pending.extend(f"keyplane.rules.{family}" for family in FAMILIES)
         parent = module.rpartition(".")[0]
         if parent:
             pending.append(parent)
