@@ -8,6 +8,7 @@ state, and an active key's deletion window is only set when its deletion is sche
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -148,6 +149,24 @@ def key_facts(
         custom_key_store=store,
         grants=UNKNOWN if isinstance(policy, Unknown) else policy_grants(policy),
     )
+
+
+def policy_problem(text: Any) -> str | None:
+    """Why a policy document from `get_key_policy` (`Policy`) or `get_resource_policy`
+    (`ResourcePolicy`) cannot be read as grants, or None when it can (absent counts as
+    readable: no resource policy). A document that is not a JSON object is never read as "no
+    grants": the caller makes the grants UNKNOWN, so the access rules report "cannot judge"."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return f"the policy document is not text (got {type(text).__name__})"
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return "the policy document is not valid JSON"
+    if not isinstance(document, dict):
+        return "the policy document is not a JSON object"
+    return None
 
 
 def can_rotate_automatically(metadata: Mapping[str, Any]) -> bool:
