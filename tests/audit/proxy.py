@@ -100,7 +100,7 @@ class Proxy:
 
             def _forward(self, body: bytes) -> None:
                 upstream = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=30
+                    proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=30
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 headers["Host"] = proxy.upstream.netloc
@@ -118,8 +118,8 @@ class Proxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        host, port = self.server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}"
 
     @contextmanager
     def running(self) -> Iterator[Proxy]:
