@@ -132,6 +132,12 @@ def pack_modules() -> dict[str, Path]:
         if parent:
             pending.append(parent)
         pending.extend(_imported_modules(module, source))
+        if module == "keyplane.rules.registry":
+            # The registry imports its family modules by name (import_module), out of sight of
+            # the import scan above: ship them too, or the published pack cannot start.
+            from keyplane.rules.registry import FAMILIES  # noqa: PLC0415
+
+            pending.extend(f"keyplane.rules.{family}" for family in FAMILIES)
     return found
 
 
