@@ -137,17 +137,55 @@ def _too_deep(document: Any, limit: int) -> bool:
     return False
 
 
+#: Stack export format versions keyplane reads: `pulumi stack export` writes 3, and 4 when the
+#: state uses a feature that needs it (listed in a top-level `features`); both hold the same
+#: resource records (Pulumi's `apitype.DeploymentV3`). Any other version is refused, not misread.
+EXPORT_VERSIONS = (3, 4)
+
+
 def parse_pulumi_json(document: Any, path: Path = Path("<input>")) -> PulumiState:
+    """A parsed preview digest or stack export as a `PulumiState`.
+
+    Raises ConfigError (one problem naming `path`, the record and the field) for a document of
+    another shape, an export format version not in EXPORT_VERSIONS, or a record whose fields
+    have the wrong types (a resource that is not an object, `dependencies: 5`, ...).
+    """
     if isinstance(document, dict) and isinstance(document.get("steps"), list):
         return _from_preview(document, path)
     deployment = document.get("deployment") if isinstance(document, dict) else None
     if isinstance(deployment, dict) and isinstance(deployment.get("resources", []), list):
+        _check_version(document, path)
         return _from_export(deployment, path)
     raise _fail(
         path,
         None,
         "neither a preview (no 'steps' list) nor a stack export (no 'deployment.resources' list)",
         _FIX,
+    )
+
+
+def _check_version(document: Mapping[str, Any], path: Path) -> None:
+    version = document.get("version")
+    understood = ", ".join(str(v) for v in EXPORT_VERSIONS)
+    if "version" not in document:
+        problem = f"no format version (keyplane reads stack export versions {understood})"
+    elif type(version) is not int or version not in EXPORT_VERSIONS:
+        problem = (
+            f"stack export format version {version!r} is not one keyplane reads "
+            f"(it reads {understood})"
+        )
+    else:
+        return
+    raise ConfigError(
+        [
+            Problem(
+                str(path),
+                None,
+                "version",
+                problem,
+                fix="export the stack with Pulumi CLI v3 (`pulumi stack export`)",
+            )
+        ]
     )
 
 
@@ -199,8 +237,13 @@ def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
     for index, step in enumerate(document["steps"]):
         where = f"steps[{index}]"
         if not isinstance(step, dict):
-            raise _fail(path, None, f"{where}: expected an object", _FIX)
-        op = str(step.get("op", ""))
+            raise _shape(path, where, "", "expected a step object", step)
+        if not isinstance(step.get("op"), str):
+            raise _shape(path, where, "op", "missing or not a string", step.get("op"))
+        for state in ("oldState", "newState"):
+            if step.get(state) is not None and not isinstance(step.get(state), dict):
+                raise _shape(path, where, state, "expected a resource object", step.get(state))
+        op = step["op"]
         urn = step.get("urn")
         if isinstance(urn, str):
             operations[urn] = op
@@ -210,6 +253,9 @@ def _from_preview(document: Mapping[str, Any], path: Path) -> PulumiState:
             resources.append(
                 _registration(step["newState"], path, f"{where}.newState", read=op in READ_OPS)
             )
+    config = document.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise _shape(path, "config", "", "expected an object of stack configuration", config)
     project, stack = _names(resources or old)
     new_states = [step.get("newState") for step in document["steps"] if isinstance(step, dict)]
     return PulumiState(
@@ -231,35 +277,72 @@ def _names(resources: list[Registration]) -> tuple[str, str]:
     return "", ""
 
 
-def _registration(
-    state: Mapping[str, Any], path: Path, where: str, *, read: bool = False
-) -> Registration:
+def _registration(state: Any, path: Path, where: str, *, read: bool = False) -> Registration:
+    """One resource record as a Registration, its shape checked before use (ConfigError naming
+    the record by index and URN, and the field)."""
+    if not isinstance(state, dict):
+        raise _shape(path, where, "", "expected a resource object", state)
     urn = state.get("urn")
+    if not isinstance(urn, str) or not urn:
+        raise _shape(path, where, "urn", "missing or not a string", urn)
     type_ = state.get("type")
-    if not isinstance(urn, str) or not isinstance(type_, str):
-        raise _fail(path, None, f"{where}: a resource without 'urn' and 'type'", _FIX)
+    if not isinstance(type_, str) or not type_:
+        raise _shape(path, f"{where} ({urn})", "type", "missing or not a string", type_)
+    here = f"{where} ({urn})"
     inputs = state.get("inputs") or {}
     if not isinstance(inputs, dict):
-        raise _fail(path, None, f"{where}.inputs: expected an object", _FIX)
-    provider = state.get("provider") or ""
+        raise _shape(path, here, "inputs", "expected an object", inputs)
+    for name in ("outputs",):
+        if state.get(name) is not None and not isinstance(state.get(name), dict):
+            raise _shape(path, here, name, "expected an object", state.get(name))
+    for name in ("parent", "provider", "id"):
+        if state.get(name) is not None and not isinstance(state.get(name), str):
+            raise _shape(path, here, name, "expected a string", state.get(name))
+    for name in ("custom", "protect", "retainOnDelete", "external"):
+        if state.get(name) is not None and not isinstance(state.get(name), bool):
+            raise _shape(path, here, name, "expected true or false", state.get(name))
+    dependencies = state.get("dependencies") or []
+    if not _urn_list(dependencies):
+        raise _shape(path, here, "dependencies", "expected a list of URNs", dependencies)
+    property_dependencies = state.get("propertyDependencies") or {}
+    if not isinstance(property_dependencies, dict):
+        raise _shape(
+            path,
+            here,
+            "propertyDependencies",
+            "expected an object of property -> list of URNs",
+            property_dependencies,
+        )
+    for key, urns in property_dependencies.items():
+        if urns is not None and not _urn_list(urns):
+            raise _shape(path, here, f"propertyDependencies.{key}", "expected a list of URNs", urns)
     return Registration(
         urn=urn,
         type=type_,
         name=urn.rsplit("::", 1)[-1],
         custom=bool(state.get("custom", False)),
         parent=str(state.get("parent") or ""),
-        dependencies=tuple(str(d) for d in state.get("dependencies") or ()),
+        dependencies=tuple(dependencies),
         protect=bool(state.get("protect", False)),
         retain_on_delete=bool(state.get("retainOnDelete", False)),
-        provider=str(provider),
+        provider=str(state.get("provider") or ""),
         inputs=mark_secrets(inputs),
         property_dependencies={
-            key: tuple(str(u) for u in urns)
-            for key, urns in (state.get("propertyDependencies") or {}).items()
-            if isinstance(urns, list)
+            key: tuple(urns or ()) for key, urns in property_dependencies.items()
         },
         read=read or state.get("external") is True,
     )
+
+
+def _urn_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(u, str) for u in value)
+
+
+def _shape(path: Path, where: str, field: str, problem: str, got: Any) -> ConfigError:
+    """A record of the wrong shape: `path: deployment.resources[3] (urn).field: problem (got
+    ...); fix`."""
+    name = f"{where}.{field}" if field else where
+    return ConfigError([Problem(str(path), None, name, problem, got=got, fix=_FIX)])
 
 
 def mark_secrets(value: Any) -> Any:

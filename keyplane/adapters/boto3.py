@@ -8,6 +8,7 @@ state, and an active key's deletion window is only set when its deletion is sche
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -157,23 +158,34 @@ def key_facts(
 def _key_grants(
     policy: Maybe[tuple[Grant, ...]], kms_grants: Maybe[Iterable[Mapping[str, Any]]]
 ) -> Maybe[tuple[Grant, ...]]:
-    """The key policy's grants and the KMS grants'; unknown when the policy is."""
-    if isinstance(policy, Unknown):
+    """The key policy's grants and the KMS grants'; unknown when the policy is, or when a KMS
+    grant entry cannot be read (never "no grant")."""
+    listed = kms_grant_facts(kms_grants)
+    if isinstance(policy, Unknown) or isinstance(listed, Unknown):
         return UNKNOWN
-    return (*policy, *kms_grant_facts(kms_grants))
+    return (*policy, *listed)
 
 
-def kms_grant_facts(listed: Maybe[Iterable[Mapping[str, Any]]]) -> tuple[Grant, ...]:
+def kms_grant_facts(listed: Maybe[Iterable[Mapping[str, Any]]]) -> Maybe[tuple[Grant, ...]]:
     """`list_grants`' entries as grants: the grantee, `kms:<Operation>` actions, and the grant's
-    constraints (encryption context) kept as conditions."""
+    constraints (encryption context) kept as conditions. A refused read gives no grant (the
+    permission map reports the rules it feeds as unverifiable); an entry of the wrong shape
+    makes the whole answer UNKNOWN."""
     if isinstance(listed, Unknown):
         return ()
     grants = []
     for entry in listed:
+        if not isinstance(entry, Mapping):
+            return UNKNOWN
         grantee = entry.get("GranteePrincipal")
-        if not grantee:
-            continue
+        operations = entry.get("Operations") or ()
         constraints = entry.get("Constraints") or {}
+        if (
+            not isinstance(grantee, str)
+            or not isinstance(operations, list | tuple)
+            or not isinstance(constraints, Mapping)
+        ):
+            return UNKNOWN
         conditions = tuple(
             Condition(kind, "kms:EncryptionContext", tuple(f"{k}={v}" for k, v in values.items()))
             for kind, values in constraints.items()
@@ -181,13 +193,31 @@ def kms_grant_facts(listed: Maybe[Iterable[Mapping[str, Any]]]) -> tuple[Grant, 
         )
         grants.append(
             Grant(
-                normalize_aws_principal(str(grantee)),
-                tuple(f"kms:{op}" for op in entry.get("Operations") or ()),
+                normalize_aws_principal(grantee),
+                tuple(f"kms:{op}" for op in operations),
                 conditions=conditions,
                 label=f"grant {entry.get('GrantId') or entry.get('Name') or '?'}",
             )
         )
     return tuple(grants)
+
+
+def policy_problem(text: Any) -> str | None:
+    """Why a policy document from `get_key_policy` (`Policy`) or `get_resource_policy`
+    (`ResourcePolicy`) cannot be read as grants, or None when it can (absent counts as
+    readable: no resource policy). A document that is not a JSON object is never read as "no
+    grants": the caller makes the grants UNKNOWN, so the access rules report "cannot judge"."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return f"the policy document is not text (got {type(text).__name__})"
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return "the policy document is not valid JSON"
+    if not isinstance(document, dict):
+        return "the policy document is not a JSON object"
+    return None
 
 
 def can_rotate_automatically(metadata: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
@@ -38,6 +39,10 @@ from keyplane.cli.validate import validate
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: Exit code when the reader of standard output went away (`keyplane rules | head -1`): what a
+#: shell reports for a process killed by SIGPIPE (128 + 13). Never 0 (the report was not read
+#: whole, so a gate must not pass on it) and never 1 (that means violations).
+EXIT_BROKEN_PIPE = 141
 
 
 class KeyplaneGroup(TyperGroup):
@@ -62,6 +67,10 @@ class KeyplaneGroup(TyperGroup):
                 windows_expand_args=windows_expand_args,
                 **extra,
             )
+            sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
+        except (BrokenPipeError, _ReaderGone):
+            _silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
         except click_errors.NoArgsIsHelpError as err:
             err.show()
             sys.exit(EXIT_BAD_INPUT)
@@ -82,10 +91,29 @@ class KeyplaneGroup(TyperGroup):
             crash_exit(err, self._command_of(argv))
         sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
+    def invoke(self, ctx: Any) -> Any:
+        # click turns EPIPE into exit 1 ("violations"): take it out of click's hands.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:
+            raise _ReaderGone from err
+
     def _command_of(self, argv: Sequence[str]) -> str:
         """`keyplane <command>` for the crash line: the first argument naming a command."""
         name = next((a for a in argv if a in self.commands), None)
         return f"keyplane {name}" if name else "keyplane"
+
+
+class _ReaderGone(Exception):
+    """Standard output's reader went away (EPIPE), carried past click's own EPIPE handling."""
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush of what is
+    still buffered does not raise BrokenPipeError again (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 app = typer.Typer(

@@ -1,8 +1,10 @@
 """`keyplane audit ENV`: judge what is deployed in an environment's AWS account and file the
 evidence (the engine is `keyplane.engines.audit`; rendering goes through `keyplane.reports`).
 
-Exit 1 on a mandatory finding; 2 when the audit cannot run (invalid estate, unknown or non-AWS
-environment, credentials of another account, AWS unreachable).
+Exit 1 on a mandatory finding, including a mandatory rule left unknown because a read failed
+or the deadline (`--timeout`) passed; 2 when the audit cannot run (invalid estate, unknown or
+non-AWS environment, an endpoint that is not an http(s) URL, credentials of another account, AWS
+unreachable).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from keyplane.cli.prelude import (
     parse_day,
     stdout,
 )
-from keyplane.engines.audit.aws import run_audit
+from keyplane.engines.audit.aws import (
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    check_endpoint_url,
+    run_audit,
+)
 from keyplane.engines.audit.judge import AuditError, AuditResult
 from keyplane.findings import has_mandatory
 from keyplane.reports import Report, json_document, render_report, write_atomic
@@ -74,12 +82,42 @@ def audit(
         typer.Option("--output", "-o", help="Write the report to FILE (atomically)."),
     ] = None,
     as_of: AsOfOption = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1,
+            help="Overall deadline in seconds: what is not read by then is reported "
+            "unverifiable (exit 1 when a mandatory rule is left unknown).",
+        ),
+    ] = DEFAULT_TIMEOUT_SECONDS,
+    call_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--call-timeout",
+            min=0.1,
+            help=f"Seconds to connect and to wait for each answer (default "
+            f"{CONNECT_TIMEOUT_SECONDS:g} to connect, {READ_TIMEOUT_SECONDS:g} to read); a call "
+            "that times out is retried within the deadline.",
+        ),
+    ] = None,
 ) -> None:
     """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
     today = parse_day(as_of)
+    try:
+        check_endpoint_url(endpoint_url)
+    except AuditError as err:
+        fail_bad_input([f"keyplane audit: {err}"])
     loaded = load_estate_or_exit(estate)
     try:
-        result = run_audit(loaded, environment, as_of=today, endpoint_url=endpoint_url)
+        result = run_audit(
+            loaded,
+            environment,
+            as_of=today,
+            endpoint_url=endpoint_url,
+            timeout_seconds=timeout,
+            call_timeout_seconds=call_timeout,
+        )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
     text = render(result, format, color=output is None and stdout.is_terminal)

@@ -32,8 +32,15 @@ def _load(path: Path) -> PulumiState:
         fail_bad_input([str(p) for p in err.problems])
 
 
-def compute_diff(old: Path, new: Path | None, home_scopes: frozenset[str] | None) -> StackDiff:
-    """The diff of two exports, or of one preview; exits 2 on bad input."""
+def compute_diff(
+    old: Path,
+    new: Path | None,
+    home_scopes: frozenset[str] | None,
+    *,
+    allow_different_stacks: bool = False,
+) -> StackDiff:
+    """The diff of two exports, or of one preview; exits 2 on bad input, and on exports of two
+    different stacks (project or stack name differ) unless `allow_different_stacks`."""
     before = _load(old)
     if new is None:
         if before.kind != "preview":
@@ -58,6 +65,17 @@ def compute_diff(old: Path, new: Path | None, home_scopes: frozenset[str] | None
                     "(`keyplane diff PREVIEW`) or pass two `pulumi stack export` files"
                 ]
             )
+    if not allow_different_stacks and (before.project, before.stack) != (
+        after.project,
+        after.stack,
+    ):
+        fail_bad_input(
+            [
+                f"{new}: stack {_stack_name(after)} is not {old}'s stack "
+                f"{_stack_name(before)}; compare two exports of one stack, or pass "
+                "--allow-different-stacks"
+            ]
+        )
     return diff_resources(
         before.resources,
         after.resources,
@@ -65,6 +83,10 @@ def compute_diff(old: Path, new: Path | None, home_scopes: frozenset[str] | None
         new_ids=after.ids,
         home_scopes=home_scopes,
     )
+
+
+def _stack_name(state: PulumiState) -> str:
+    return f"{state.project or '?'}/{state.stack or '?'}"
 
 
 def diff(
@@ -98,6 +120,14 @@ def diff(
         ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
+    allow_different_stacks: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different-stacks",
+            help="Compare exports of two different stacks (project or stack name differ), "
+            "e.g. staging against production.",
+        ),
+    ] = False,
 ) -> None:
     """Security-relevant differences of two stack exports (or of a preview), rule by rule."""
     home_scopes: frozenset[str] | None = None
@@ -108,7 +138,7 @@ def diff(
             known = ", ".join(sorted(loaded.environments))
             fail_bad_input([f"--env: unknown environment {env!r} (known: {known})"])
         home_scopes = frozenset({environment.scope_id})
-    result = compute_diff(old, new, home_scopes)
+    result = compute_diff(old, new, home_scopes, allow_different_stacks=allow_different_stacks)
     text = json_text(result) if format is DiffFormat.JSON else markdown_text(result)
     if output is None:
         sys.stdout.write(text)

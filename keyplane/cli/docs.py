@@ -37,6 +37,11 @@ def docs(
 ) -> None:
     """Write the Tenant-Isolation-Claim, the Shared-Service-Boundary-Register and the rule
     traceability matrix of ENV as Markdown."""
+    if tests_dir != DEFAULT_TESTS_DIR and not tests_dir.is_dir():
+        # An empty matrix would read as "no rule is tested": refuse instead.
+        fail_bad_input(
+            [f"--tests-dir: {tests_dir} is not a directory; pass the folder of keyplane's tests"]
+        )
     loaded = load_estate_or_exit(estate)
     environment = loaded.environments.get(env)
     if environment is None:

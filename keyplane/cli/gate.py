@@ -132,6 +132,11 @@ def scan(
     if not environment:
         fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
     loaded = load_estate_or_exit(estate) if estate.is_dir() else None
+    if env is not None and loaded is not None and env not in loaded.environments:
+        known = ", ".join(sorted(loaded.environments))
+        fail_bad_input(
+            [f"--env: no environment {env!r} in {estate} (known: {known}); pass one of them"]
+        )
     with _progress(format) as progress:
         try:
             result = judge(

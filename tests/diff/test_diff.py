@@ -293,7 +293,10 @@ def test_tags_the_rules_read_are_compared() -> None:
     [
         ("{not json", "not valid JSON"),
         ('{"foo": 1}', "neither a preview"),
-        ('{"deployment": {"resources": [{"urn": 3}]}}', "a resource without 'urn' and 'type'"),
+        (
+            '{"version": 3, "deployment": {"resources": [{"urn": 3}]}}',
+            "deployment.resources[0].urn: missing or not a string (got 3)",
+        ),
     ],
 )
 def test_malformed_input_exits_2_with_one_line(tmp_path: Path, content: str, message: str) -> None:

@@ -7,6 +7,7 @@ Python's decoder turns into tracebacks, and paths that name something other than
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -142,3 +143,140 @@ def test_a_scan_or_diff_input_that_is_not_a_regular_file_is_refused(
     _assert_refused(code, err, str(path))
     assert "not a regular file" in err
     assert seconds < 20
+
+
+# --- record shapes and format versions (scan, diff) -----------------------------------------
+
+STACK_URN = "urn:pulumi:prod::keyplane::pulumi:pulumi:Stack::keyplane-prod"
+KEY_URN = "urn:pulumi:prod::keyplane::aws:kms/key:Key::orders-db"
+
+
+def _export(*resources: object, version: object = 3) -> str:
+    document: dict[str, object] = {"deployment": {"resources": list(resources)}}
+    if version is not None:
+        document["version"] = version
+    return json.dumps(document)
+
+
+def _key(**changes: object) -> dict[str, object]:
+    return {"urn": KEY_URN, "type": "aws:kms/key:Key", "custom": True, "inputs": {}} | changes
+
+
+BAD_RECORDS = {
+    "resource-not-an-object": (
+        _export(5),
+        "deployment.resources[0]: expected a resource object (got 5)",
+    ),
+    "dependencies-a-number": (
+        _export(_key(dependencies=5)),
+        f"deployment.resources[0] ({KEY_URN}).dependencies: expected a list of URNs (got 5)",
+    ),
+    "property-dependencies-a-list": (
+        _export(_key(propertyDependencies=["x"])),
+        f"deployment.resources[0] ({KEY_URN}).propertyDependencies: expected an object",
+    ),
+    "urn-missing": (
+        _export({"type": "aws:kms/key:Key"}),
+        "deployment.resources[0].urn: missing or not a string (got nothing)",
+    ),
+    "type-not-a-string": (
+        _export(_key(type=7)),
+        f"deployment.resources[0] ({KEY_URN}).type: missing or not a string (got 7)",
+    ),
+    "version-999": (
+        _export(_key(), version=999),
+        "version: stack export format version 999 is not one keyplane reads (it reads 3, 4)",
+    ),
+    "version-missing": (
+        _export(_key(), version=None),
+        "version: no format version (keyplane reads stack export versions 3, 4)",
+    ),
+    "preview-step-without-op": (
+        '{"steps": [{"urn": "u"}]}',
+        "steps[0].op: missing or not a string (got nothing)",
+    ),
+    "preview-new-state-a-list": (
+        '{"steps": [{"op": "create", "newState": [1]}]}',
+        "steps[0].newState: expected a resource object",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["scan", "diff"])
+@pytest.mark.parametrize(("content", "message"), list(BAD_RECORDS.values()), ids=list(BAD_RECORDS))
+def test_a_record_of_the_wrong_shape_or_version_is_refused_naming_it(
+    tmp_path: Path, command: str, content: str, message: str
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    args = [command, str(path)] + (["--env", "prod", "--no-checkov"] if command == "scan" else [])
+    if command == "diff" and "steps" not in content:
+        args.append(str(path))
+    code, out, err, _ = _run(*args)
+    _assert_refused(code, err, f"{path}: {message}")
+    assert out == ""
+
+
+def test_version_4_exports_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}, version=4))
+    code, _, err, _ = _run("diff", str(path), str(path))
+    assert code == 0, err
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_scan_of_an_environment_the_estate_lacks_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}))
+    code, out, err, _ = _run(
+        "scan", str(path), "--env", "no-such-env", "--estate", str(BUNDLED_ESTATE), "--no-checkov"
+    )
+    _assert_refused(code, err, f"--env: no environment 'no-such-env' in {BUNDLED_ESTATE}")
+    assert out == ""
+
+
+def test_diff_of_two_stacks_is_refused_unless_allowed(tmp_path: Path) -> None:
+    old, new = tmp_path / "prod.json", tmp_path / "staging.json"
+    old.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}))
+    new.write_text(
+        _export({"urn": STACK_URN.replace("prod::", "staging::"), "type": "pulumi:pulumi:Stack"})
+    )
+    code, out, err, _ = _run("diff", str(old), str(new))
+    _assert_refused(
+        code,
+        err,
+        f"{new}: stack keyplane/staging is not {old}'s stack keyplane/prod; compare two "
+        "exports of one stack, or pass --allow-different-stacks",
+    )
+    assert out == ""
+    code, out, err, _ = _run("diff", str(old), str(new), "--allow-different-stacks")
+    assert code == 0, err
+
+
+def test_docs_with_a_missing_tests_directory_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    code, out, err, _ = _run(
+        "docs", "prod", "--estate", str(BUNDLED_ESTATE), "--tests-dir", str(missing)
+    )
+    _assert_refused(code, err, f"--tests-dir: {missing} is not a directory")
+    assert out == ""
+
+
+@pytest.mark.parametrize("format", ["json", "markdown", "table"])
+def test_a_reader_that_goes_away_is_not_a_verdict(format: str) -> None:
+    """`keyplane rules | head -c 1`: never exit 1 (violations) or a traceback."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "keyplane.cli", "rules", "--format", format],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ | {"COLUMNS": "400"},
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.read(1)
+        child.stdout.close()  # the reader is gone before keyplane has written everything
+        err = child.stderr.read().decode()
+        code = child.wait(timeout=60)
+    assert code in (0, 141), err
+    assert err == ""

@@ -55,7 +55,7 @@ def test_preview_digest() -> None:
         ),
         (
             '{"steps": [{"op": "create", "newState": {"type": "aws:kms/key:Key"}}]}',
-            "steps[0].newState: a resource without 'urn' and 'type'; pass the output of `pulumi preview --json` or `pulumi stack export`",
+            "steps[0].newState.urn: missing or not a string (got nothing); pass the output of `pulumi preview --json` or `pulumi stack export`",
         ),
         (
             "[1, 2]",

@@ -2,10 +2,19 @@
 
 The caller's account must be the environment's (STS first). `Collector` reads one account and
 region with read-only calls (KMS keys, CloudTrail trails and their S3 buckets, CloudHSM clusters,
-Secrets Manager secrets), made concurrently (`MAX_WORKERS`) and retried with exponential backoff
-on throttling (`Reader`); `keyplane.adapters.boto3` turns the answers into facts. A read the
-auditor may not make becomes UNKNOWN plus an `Unverifiable` record naming its permission, and the
-audit goes on. `run_audit` then hands the collection to the cloud-neutral judge
+Secrets Manager secrets), made concurrently (`MAX_WORKERS`); `keyplane.adapters.boto3` turns the
+answers into facts. A read the auditor may not make becomes UNKNOWN plus an `Unverifiable`
+record naming its permission (advisory), and the audit goes on.
+
+Transport (`Reader`, `make_client`): the whole collection runs under one deadline (`Deadline`,
+`keyplane audit --timeout`, default DEFAULT_TIMEOUT_SECONDS); every call has botocore's
+connect and read timeouts (CONNECT_TIMEOUT_SECONDS, `--call-timeout`); throttling, 5xx answers,
+dropped connections, timeouts and answers that are not what the API returns (`BadAnswer`: a
+body of the wrong content type, unparseable, or without the operation's result field) are retried
+with jittered exponential backoff, never past the deadline, and then become a *fault*: UNKNOWN plus
+an `Unverifiable` record naming the call, whose findings keep their rule's enforcement (a
+mandatory rule left unknown fails the audit, exit 1). botocore's own retries are off, so no sleep
+escapes the deadline. A run ends at most one call timeout after its deadline. `run_audit` then hands the collection to the cloud-neutral judge
 (`keyplane.engines.audit.judge`) and files the run as `Evidence` (Proc §5, SOC 2 CC6.7).
 
 No rule is named here: which rules a permission serves is the rules' side
@@ -14,6 +23,7 @@ No rule is named here: which rules a permission serves is the rules' side
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -35,6 +45,7 @@ from keyplane.adapters.boto3 import (
     hsm_cluster_facts,
     key_facts,
     last_rotation,
+    policy_problem,
     secret_display_name,
     secret_facts,
     secret_last_rotation,
@@ -52,17 +63,39 @@ from keyplane.engines.audit.judge import (
     Unverifiable,
     judge_collected,
 )
-from keyplane.facts.values import UNKNOWN, Unknown
+from keyplane.facts.values import UNKNOWN, Maybe, Unknown
 from keyplane.rules.context import Context
 from keyplane.standard import Cloud
 
-__all__ = ["AuditError", "AuditResult", "Collector", "Reader", "make_client", "run_audit"]
+__all__ = [
+    "AuditError",
+    "AuditResult",
+    "BadAnswer",
+    "Collector",
+    "Deadline",
+    "Reader",
+    "check_endpoint_url",
+    "make_client",
+    "run_audit",
+]
 
 #: Concurrent describe calls: enough to hide latency, few enough to stay under KMS's quotas.
 MAX_WORKERS = 8
-#: Attempts per call (botocore's own retries, then keyplane's backoff on top of them).
-MAX_ATTEMPTS = 5
+#: Attempts per call (keyplane's own, with backoff; botocore's retries are off).
+MAX_ATTEMPTS = 6
 BACKOFF_SECONDS = 0.5
+#: The longest single backoff sleep (seconds), before jitter.
+MAX_BACKOFF_SECONDS = 20.0
+#: The audit's overall deadline by default (seconds): `keyplane audit --timeout`.
+DEFAULT_TIMEOUT_SECONDS = 300.0
+#: Per-call socket timeouts by default (seconds): botocore's connect_timeout and read_timeout
+#: (`keyplane audit --call-timeout` sets both).
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 30.0
+#: Error codes of answers worth asking again (the service's side, not the request's).
+_TRANSIENT = frozenset(
+    {"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable"}
+)
 
 _THROTTLING = frozenset(
     {
@@ -136,8 +169,110 @@ def _code(err: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def _status(err: Exception) -> int:
+    response = getattr(err, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status if isinstance(status, int) else 0
+
+
+def check_endpoint_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) URL with a host (or None); AuditError (exit 2) otherwise."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise AuditError(
+            f"--endpoint-url: not an http(s) URL (got {url!r}); pass one such as "
+            "http://127.0.0.1:5000"
+        )
+    return url
+
+
+class Deadline:
+    """The audit's overall time budget: `seconds` from creation (monotonic clock)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._ends = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (0 once passed)."""
+        return max(0.0, self._ends - self._clock())
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+
+class BadAnswer(Exception):
+    """An answer that is not what the API returns (raised while botocore reads it): `reason`
+    names the operation and what was wrong, e.g. "ListKeys: HTTP 200 answer of type text/html,
+    not the API's JSON"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Fault(Exception):
+    """A call that failed for a reason other than the auditor's permissions."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: The field every successful answer of an operation carries (AWS API reference); an answer
+#: without it is a `BadAnswer`, never an empty list. Operations not listed have no such field.
+RESULT_FIELDS: Mapping[str, str] = {
+    "GetCallerIdentity": "Account",
+    "ListKeys": "Keys",
+    "ListAliases": "Aliases",
+    "DescribeKey": "KeyMetadata",
+    "GetKeyRotationStatus": "KeyRotationEnabled",
+    "ListKeyRotations": "Rotations",
+    "GetKeyPolicy": "Policy",
+    "ListResourceTags": "Tags",
+    "DescribeTrails": "trailList",
+    "GetTrailStatus": "IsLogging",
+    "ListTags": "ResourceTagList",
+    "GetObjectLockConfiguration": "ObjectLockConfiguration",
+    "GetBucketTagging": "TagSet",
+    "DescribeClusters": "Clusters",
+    "ListSecrets": "SecretList",
+    "DescribeSecret": "ARN",
+    "GetResourcePolicy": "ARN",
+}
+
+
+def _operation(client: Any, snake: str) -> str:
+    try:
+        return str(client.meta.method_to_api_mapping.get(snake, snake))
+    except AttributeError:
+        return snake
+
+
+def _check_result(answer: Any, operation: str) -> Any:
+    """`answer` when it is a mapping with the operation's result field; BadAnswer otherwise."""
+    field_name = RESULT_FIELDS.get(operation)
+    if not isinstance(answer, Mapping):
+        raise BadAnswer(f"{operation}: the answer is not an object")
+    if field_name is not None and field_name not in answer:
+        raise BadAnswer(f"{operation}: the answer has no {field_name!r}")
+    return answer
+
+
 class Reader:
-    """Describe calls with retries; unreadable answers become UNKNOWN plus a record of why."""
+    """Describe calls with retries under the audit's deadline; what cannot be read becomes
+    UNKNOWN plus an `Unverifiable` record of why (a refused permission, or a fault naming the
+    call)."""
 
     def __init__(
         self,
@@ -145,24 +280,51 @@ class Reader:
         attempts: int = MAX_ATTEMPTS,
         backoff_seconds: float = BACKOFF_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,
     ) -> None:
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.sleep = sleep
+        self.deadline = deadline
         self.unverifiable: list[Unverifiable] = []
         self._lock = threading.Lock()
 
-    def retrying(self, call: Callable[[], Any]) -> Any:
-        """`call()`, again after 1, 2, 4... backoff units (with jitter) while AWS throttles."""
-        from botocore.exceptions import ClientError  # noqa: PLC0415 - boto3 only for audit
+    def retrying(self, call: Callable[[], Any], operation: str = "the call") -> Any:
+        """`call()`, again after 1, 2, 4... backoff units (with jitter) while the failure is
+        transient (throttling, 5xx, a dropped or timed-out connection, a `BadAnswer`), never
+        sleeping past the deadline. Raises the ClientError of a final refusal, or `_Fault`
+        naming `operation` when it gave up."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         for attempt in range(self.attempts):
+            if self.deadline is not None and self.deadline.passed:
+                raise _Fault(
+                    f"{operation}: not read before the audit's {self.deadline.seconds:g}-second "
+                    "deadline"
+                )
             try:
                 return call()
             except ClientError as err:
-                if _code(err) not in _THROTTLING or attempt + 1 >= self.attempts:
+                code, status = _code(err), _status(err)
+                if code not in _THROTTLING and code not in _TRANSIENT and status < 500:
                     raise
-                self.sleep(self.backoff_seconds * 2**attempt * (1 + random.random() / 2))  # noqa: S311 - jitter
+                failure = f"{operation}: {code or 'HTTP ' + str(status)}"
+            except BadAnswer as err:
+                failure = err.reason
+            except (BotoCoreError, ValueError, TypeError, AttributeError, KeyError) as err:
+                # botocore's parsers raise plain Python errors on bodies that do not fit the
+                # operation's shape: that is the answer's fault, not keyplane's.
+                failure = f"{operation}: {type(err).__name__}: {_short(err)}"
+            if attempt + 1 >= self.attempts:
+                raise _Fault(f"{failure} (after {self.attempts} attempts)")
+            delay = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
+            delay *= 1 + random.random() / 2  # noqa: S311 - jitter, not secrecy
+            if self.deadline is not None and delay >= self.deadline.remaining():
+                raise _Fault(
+                    f"{failure}; the audit's {self.deadline.seconds:g}-second deadline "
+                    "left no time to ask again"
+                )
+            self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def call(
@@ -179,16 +341,19 @@ class Reader:
         """The answer; None when the code says the thing is absent; UNKNOWN when unreadable."""
         from botocore.exceptions import ClientError  # noqa: PLC0415
 
+        name = _operation(client, operation)
         try:
-            return self.retrying(lambda: getattr(client, operation)(**kwargs))
+            return self.retrying(
+                lambda: _check_result(getattr(client, operation)(**kwargs), name), name
+            )
         except ClientError as err:
             code = _code(err)
             if code in set(absent):
                 return None
-            if code in _BAD_CREDENTIALS:
-                raise AuditError(f"AWS rejected the credentials ({code}): {err}") from None
-            self.record(Unverifiable(subject, what, permission, code or "error"))
-            return UNKNOWN
+            self._refused(err, subject, what, permission, name)
+        except _Fault as fault:
+            self.record(Unverifiable(subject, what, permission, fault.reason, fault=True))
+        return UNKNOWN
 
     def pages(
         self,
@@ -202,30 +367,59 @@ class Reader:
         **kwargs: Any,
     ) -> list[Any] | Unknown:
         """Every item of a paginated list call (restarted from the top when throttled)."""
+        name = _operation(client, operation)
 
         def collect() -> list[Any]:
             if client.can_paginate(operation):
                 items: list[Any] = []
                 for page in client.get_paginator(operation).paginate(**kwargs):
-                    items.extend(page.get(result_key) or [])
+                    items.extend(_list_of(_check_result(page, name), result_key, name))
                 return items
-            return list(getattr(client, operation)(**kwargs).get(result_key) or [])
+            answer = _check_result(getattr(client, operation)(**kwargs), name)
+            return _list_of(answer, result_key, name)
 
         from botocore.exceptions import ClientError  # noqa: PLC0415
 
         try:
-            result: list[Any] = self.retrying(collect)
+            result: list[Any] = self.retrying(collect, name)
             return result
         except ClientError as err:
-            code = _code(err)
-            if code in _BAD_CREDENTIALS:
-                raise AuditError(f"AWS rejected the credentials ({code}): {err}") from None
-            self.record(Unverifiable(subject, what, permission, code or "error"))
-            return UNKNOWN
+            self._refused(err, subject, what, permission, name)
+        except _Fault as fault:
+            self.record(Unverifiable(subject, what, permission, fault.reason, fault=True))
+        return UNKNOWN
+
+    def _refused(
+        self, err: Exception, subject: Subject, what: str, permission: str, operation: str
+    ) -> None:
+        """A final ClientError: bad credentials stop the audit; a denied permission is
+        advisory; any other refusal is a fault naming the call."""
+        code = _code(err)
+        if code in _BAD_CREDENTIALS:
+            raise AuditError(f"AWS rejected the credentials ({code}): {err}") from None
+        if code in _DENIED:
+            self.record(Unverifiable(subject, what, permission, code))
+        else:
+            reason = f"{operation}: {code or 'HTTP ' + str(_status(err))}"
+            self.record(Unverifiable(subject, what, permission, reason, fault=True))
 
     def record(self, item: Unverifiable) -> None:
         with self._lock:
             self.unverifiable.append(item)
+
+
+def _list_of(answer: Mapping[str, Any], key: str, operation: str) -> list[Any]:
+    items = answer.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadAnswer(f"{operation}: {key!r} is not a list")
+    return items
+
+
+def _short(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 class Collector:
@@ -241,8 +435,10 @@ class Collector:
         endpoint_url: str | None = None,
         reader: Reader | None = None,
         max_workers: int = MAX_WORKERS,
+        call_timeout_seconds: float | None = None,
     ) -> None:
         self.session = session
+        self.call_timeout_seconds = call_timeout_seconds
         self.account = account
         self.region = region
         self.environment = environment
@@ -260,7 +456,11 @@ class Collector:
         where = region or self.region
         if (service, where) not in self._clients:
             self._clients[(service, where)] = make_client(
-                self.session, service, where, self.endpoint_url
+                self.session,
+                service,
+                where,
+                self.endpoint_url,
+                call_timeout_seconds=self.call_timeout_seconds,
             )
         return self._clients[(service, where)]
 
@@ -400,6 +600,9 @@ class Collector:
             KeyId=key_id,
             PolicyName="default",
         )
+        document = self._policy(
+            policy, "Policy", subject, "the key policy", "kms:GetKeyPolicy", "GetKeyPolicy"
+        )
         # KMS grants give access beside the key policy (KM-ACC-004 names their grantees).
         kms_grants = read.pages(
             kms,
@@ -416,7 +619,7 @@ class Collector:
             aliases=names,
             tags=tags,
             rotation=rotation,
-            policy=UNKNOWN if isinstance(policy, Unknown) else (policy or {}).get("Policy"),
+            policy=document,
             kms_grants=kms_grants,
         )
         out.add(key)
@@ -519,6 +722,28 @@ class Collector:
             )
         )
 
+    def _policy(
+        self,
+        answer: Any,
+        field_name: str,
+        subject: Subject,
+        what: str,
+        permission: str,
+        operation: str,
+    ) -> Maybe[str | None]:
+        """The policy document text of `answer` (None: no policy); UNKNOWN, recorded as a
+        fault, when it was not read or is not a JSON object (never "no grants")."""
+        if isinstance(answer, Unknown):
+            return UNKNOWN
+        text = (answer or {}).get(field_name)
+        problem = policy_problem(text)
+        if problem is not None:
+            self.reader.record(
+                Unverifiable(subject, what, permission, f"{operation}: {problem}", fault=True)
+            )
+            return UNKNOWN
+        return text if isinstance(text, str) else None
+
     def _secret(self, listed: Mapping[str, Any], out: Collected) -> None:
         sm = self.client("secretsmanager")
         arn = str(listed.get("ARN") or listed.get("Name"))
@@ -543,22 +768,76 @@ class Collector:
             absent=("ResourceNotFoundException",),
             SecretId=arn,
         )
-        secret = secret_facts(metadata, name=name, policy=policy)
+        document = self._policy(
+            policy,
+            "ResourcePolicy",
+            subject,
+            "the secret's resource policy",
+            "secretsmanager:GetResourcePolicy",
+            "GetResourcePolicy",
+        )
+        secret = secret_facts(
+            metadata,
+            name=name,
+            policy=document if isinstance(document, Unknown) else {"ResourcePolicy": document},
+        )
         out.add(secret)
         with out.lock:
             out.secret_rotations.append((secret, secret_last_rotation(metadata)))
 
 
-def make_client(session: Any, service: str, region: str, endpoint_url: str | None) -> Any:
+def make_client(
+    session: Any,
+    service: str,
+    region: str,
+    endpoint_url: str | None,
+    *,
+    call_timeout_seconds: float | None = None,
+) -> Any:
+    """A botocore client for the audit: per-call connect/read timeouts (`call_timeout_seconds`
+    sets both; defaults CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS), botocore's retries off
+    (`Reader` retries under the deadline), and every answer checked before botocore parses it
+    (`BadAnswer`)."""
     from botocore.config import Config  # noqa: PLC0415
 
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=call_timeout_seconds or CONNECT_TIMEOUT_SECONDS,
+        read_timeout=call_timeout_seconds or READ_TIMEOUT_SECONDS,
         max_pool_connections=MAX_WORKERS * 2,
     )
-    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+    client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+    client.meta.events.register("before-parse", _check_answer)
+    return client
+
+
+def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+    """Refuse a successful answer that is not what the API returns: for JSON APIs a body that
+    is not a JSON object (botocore would read it as `{"message": body}`: an empty list), for XML
+    APIs an HTML page. The body decides, not the Content-Type header: AWS always sends the
+    right one, but emulators (moto_server answers text/html) may not; the header only names
+    what came instead."""
+    status = int(response_dict.get("status_code") or 0)
+    if not 200 <= status < 300:
+        return  # errors are botocore's to parse; an unreadable one is still an error
+    operation = str(operation_model.name)
+    protocol = str(operation_model.service_model.resolved_protocol)
+    expected = "JSON" if "json" in protocol else "XML"
+    headers = response_dict.get("headers") or {}
+    content_type = str(headers.get("content-type") or headers.get("Content-Type") or "")
+    body = response_dict.get("body") or b""
+    if not body.strip():
+        return  # an empty answer: the result-field check says whether that may be
+    what = f"{operation}: HTTP {status} answer of type {content_type or 'unknown'}"
+    if expected == "JSON":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise BadAnswer(f"{what}, not the API's JSON") from None
+        if not isinstance(parsed, dict):
+            raise BadAnswer(f"{what}, not a JSON object")
+    elif body.lstrip()[:14].lower().startswith((b"<!doctype html", b"<html")):
+        raise BadAnswer(f"{what}, an HTML page, not the API's XML")
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -573,8 +852,17 @@ def run_audit(
     session: Any = None,
     reader: Reader | None = None,
     max_workers: int = MAX_WORKERS,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    call_timeout_seconds: float | None = None,
 ) -> AuditResult:
-    """Audit `environment`'s AWS account; AuditError when it cannot run."""
+    """Audit `environment`'s AWS account within `timeout_seconds` (what is not read by then is
+    reported unverifiable); each call times out after `call_timeout_seconds` (default
+    CONNECT_TIMEOUT_SECONDS to connect, READ_TIMEOUT_SECONDS to read).
+
+    Raises AuditError when it cannot run: an unknown or non-AWS environment, an endpoint that is
+    not an http(s) URL, credentials of another account, STS unreachable or unreadable.
+    """
+    check_endpoint_url(endpoint_url)
     env = estate.environments.get(environment)
     if env is None:
         known = ", ".join(sorted(estate.environments))
@@ -592,11 +880,26 @@ def run_audit(
 
     started = datetime.now(UTC)
     region, account = env.aws.region, env.aws.account_id
+    reader = reader or Reader()
+    if reader.deadline is None:
+        reader.deadline = Deadline(timeout_seconds)
     try:
         session = session or boto3.session.Session(region_name=region)
-        sts = make_client(session, "sts", region, endpoint_url)
-        identity = sts.get_caller_identity()
-        caller_account, caller_arn = str(identity["Account"]), str(identity["Arn"])
+        sts = make_client(
+            session, "sts", region, endpoint_url, call_timeout_seconds=call_timeout_seconds
+        )
+        try:
+            identity = reader.retrying(
+                lambda: _check_result(sts.get_caller_identity(), "GetCallerIdentity"),
+                "GetCallerIdentity",
+            )
+        except _Fault as fault:
+            where = f" at {endpoint_url}" if endpoint_url else ""
+            raise AuditError(
+                f"cannot reach AWS{where} to verify the caller's account ({fault.reason}); "
+                "check the endpoint and the network, or raise --timeout"
+            ) from None
+        caller_account, caller_arn = str(identity["Account"]), str(identity.get("Arn"))
         if caller_account != account:
             raise AuditError(
                 f"the credentials belong to account {caller_account} ({caller_arn}), not "
@@ -610,6 +913,7 @@ def run_audit(
             endpoint_url=endpoint_url,
             reader=reader,
             max_workers=max_workers,
+            call_timeout_seconds=call_timeout_seconds,
         )
         collected = collector.collect()
     except ClientError as err:
@@ -626,6 +930,8 @@ def run_audit(
         counts[kind] = counts.get(kind, 0) + 1
     if collected.pending:
         counts["keys pending deletion"] = len(collected.pending)
+    if faults := sum(1 for u in collected.unverifiable if u.fault):
+        counts["reads failed (unverifiable)"] = faults
     evidence = Evidence(
         environment=environment,
         account=account,

@@ -48,12 +48,18 @@ class Subject:
 
 @dataclass(frozen=True)
 class Unverifiable:
-    """A read the auditor was refused: what it was for, the permission and the cloud's code."""
+    """A read that gave no answer to judge: what it was for, the permission behind it, and why
+    (`code`). Either the auditor was refused the permission (`fault` False: the cloud's code,
+    reported advisory with the permission to grant), or the read failed (`fault` True: the
+    deadline passed, the service kept throttling or failing, the answer was not what the API
+    returns; `code` names the call): then a mandatory rule it feeds stays mandatory, unknown is
+    not a pass."""
 
     subject: Subject
     what: str
     permission: str
     code: str
+    fault: bool = False
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -106,18 +112,31 @@ class AuditResult:
 
 
 def unverifiable_findings(items: Iterable[Unverifiable]) -> list[Finding]:
-    """One advisory finding per refused read and rule it feeds, naming the permission to grant."""
+    """One finding per unread read and rule it feeds: advisory, naming the permission to grant,
+    for a refused permission; with the rule's own enforcement, naming the failed call, for a
+    fault (so a mandatory rule left unknown fails the audit)."""
     findings = []
     for item in items:
         for rule in item.rules:
+            head = f"{rule} {item.subject.name}: unverifiable: {item.what} could not be read"
+            if item.fault:
+                enforcement = RULES[rule].default_enforcement
+                message = (
+                    f"{head} ({item.code}); {rule} is not judged on it: rerun the audit when "
+                    "the service answers (raise --timeout if the deadline passed)."
+                )
+            else:
+                enforcement = Enforcement.ADVISORY
+                message = (
+                    f"{head} ({item.code}); grant the auditor {item.permission} to judge {rule}."
+                )
             findings.append(
                 Finding(
                     rule=rule,
-                    enforcement=Enforcement.ADVISORY,
+                    enforcement=enforcement,
                     resource=item.subject.urn,
                     type=item.subject.type,
-                    message=f"{rule} {item.subject.name}: unverifiable: {item.what} could not be "
-                    f"read ({item.code}); grant the auditor {item.permission} to judge {rule}.",
+                    message=message,
                     engine=Engine.AUDIT,
                 )
             )
