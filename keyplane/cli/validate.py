@@ -18,9 +18,9 @@ from keyplane.cli.prelude import (
     parse_day,
     stdout,
 )
-from keyplane.rules.files import config_findings
 from keyplane.findings import Finding, has_mandatory, summarize
 from keyplane.reports.formats import ValidateFormat
+from keyplane.rules.files import config_findings
 
 
 def validate(

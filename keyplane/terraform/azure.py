@@ -347,9 +347,7 @@ def _storage_account_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
         policy = drop_none(
             {
                 "state": block.get("state"),
-                "immutabilityPeriodSinceCreationInDays": block.get(
-                    "period_since_creation_in_days"
-                ),
+                "immutabilityPeriodSinceCreationInDays": block.get("period_since_creation_in_days"),
                 "allowProtectedAppendWrites": block.get("allow_protected_append_writes"),
             }
         )
