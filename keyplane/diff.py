@@ -31,7 +31,7 @@ from keyplane.facts.access import (
     principal_scope,
 )
 from keyplane.facts.grants import AppliedGrant, grants_on
-from keyplane.facts.model import AccessBinding, Facts, Key, Secret, StackFacts
+from keyplane.facts.model import AccessBinding, Facts, Key, Role, Secret, StackFacts
 from keyplane.facts.values import Ref, Unknown
 from keyplane.reports.markup import COMMENT_LIMIT, code, line
 from keyplane.rules.catalog import Enforcement, Point, get_rule, rules_at
@@ -211,7 +211,7 @@ def diff_resources(
         )
         if action is not None:
             pairs.append((action, before.get(urn), after.get(urn)))
-    changed = {(current or previous).urn for _, previous, current in pairs if current or previous}
+    changed = {r.urn for _, previous, current in pairs if (r := current or previous) is not None}
 
     states = _States(before, after, changed, old_ids, new_ids)
     if home_scopes is None:
@@ -566,7 +566,7 @@ class _Judgement:
                         risks.append(Risk(weakening.rule, observed.message))
                 break  # one kind per resource: the first the resource has
         self._access(urn, was, now, risks, notes)
-        trusted_before, trusted_after = trusted(_one(was, Facts)), trusted(_one(now, Facts))
+        trusted_before, trusted_after = trusted(_one(was, Role)), trusted(_one(now, Role))
         name = (now or was)[0].name if (now or was) else urn
         notes.extend(
             f"{name}: {p} may no longer assume the role"
@@ -603,7 +603,8 @@ class _Judgement:
             item_after = states.after.by_urn(item_urn)
             granted_before = _granted(states.before, item_before)
             granted_after = _granted(states.after, item_after)
-            name = (item_after or item_before).name if (item_after or item_before) else item_urn
+            shown_item = item_after or item_before
+            name = shown_item.name if shown_item is not None else item_urn
             for who, (principal, access, _, sources) in sorted(granted_before.items()):
                 if who not in granted_after and urn in sources:
                     notes.append(f"{name}: {principal} no longer granted ({_access_text(access)})")
@@ -676,7 +677,8 @@ def _governed(stack: StackFacts, facts: Facts) -> tuple[Key | Secret, ...]:
 def _items_by_source(stack: StackFacts) -> dict[str, tuple[Key | Secret, ...]]:
     """Per resource that writes grants: the keys and secrets its grants reach."""
     result: dict[str, list[Key | Secret]] = defaultdict(list)
-    for item in (*stack.keys, *stack.secrets):
+    items: list[Key | Secret] = [*stack.keys, *stack.secrets]
+    for item in items:
         for source in dict.fromkeys(g.source.urn for g in grants_on(stack, item).applied):
             result[source].append(item)
     return {urn: tuple(items) for urn, items in result.items()}

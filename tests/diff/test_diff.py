@@ -369,3 +369,36 @@ def test_rules_needing_the_estate_are_named_without_env() -> None:
         str(PREVIEW), "--env", "prod-gcp", "--estate", str(BUNDLED_ESTATE), "-f", "json"
     )
     assert json.loads(out)["summary"]["not_judged"] == {}
+
+
+def _mandatory_failures(path: Path) -> set[tuple[str, str]]:
+    """(rule, resource name) of the mandatory failures the rules give on a state, judged as
+    `scan` judges it (the same checks, in process, with the context the diff derives)."""
+    from datetime import date
+
+    from keyplane.adapters.pulumi import stack_facts
+    from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
+    from keyplane.rules.context import Context
+    from keyplane.rules.judge import evaluate
+    from keyplane.rules.registry import estate_needs
+    from keyplane.rules.verdict import Outcome
+
+    state = load_pulumi_json(path)
+    wanted = [r.id for r in rules_at(Point.CROSSGUARD) if r.id not in estate_needs()]
+    context = Context(environment=state.stack, as_of=date.today())
+    return {
+        (v.rule, v.name)
+        for v in evaluate(stack_facts(state.resources).resources, context, wanted)
+        if v.outcome is Outcome.FAIL and RULES[v.rule].default_enforcement is Enforcement.MANDATORY
+    }
+
+
+@pytest.mark.parametrize("case", ["admin-use", "condition", "user-policy", "secret-cron"])
+def test_diff_agrees_with_the_rules_on_each_mutation(case: str) -> None:
+    """Every mandatory failure the after-state gives and the before-state does not is a diff
+    risk of the same rule."""
+    before, after = REAL_WORLD / f"{case}-diff-before.json", REAL_WORLD / f"{case}-diff-after.json"
+    new = _mandatory_failures(after) - _mandatory_failures(before)
+    _, out, _ = run(str(before), str(after), "--format", "json")
+    rules = {r["rule"] for c in json.loads(out)["changes"] for r in c["risks"]}
+    assert {rule for rule, _ in new} <= rules
