@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from keyplane.cli.app import app
-from keyplane.config import load_estate
+from keyplane.estate import load_estate
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import Enforcement
 from keyplane.rules.files import config_findings, merge_twins
