@@ -32,6 +32,7 @@ from pathlib import Path
 
 from keyplane import __version__
 from keyplane.locations import PACKAGE_DIR, policy_pack_dir
+from keyplane.rules.registry import FAMILIES
 
 #: The module the pack's `__main__.py` imports; the vendored copy is its import closure.
 PACK_ENTRY_MODULE = "keyplane.engines.crossguard.pack"
@@ -114,7 +115,8 @@ def pack_modules() -> dict[str, Path]:
     Raises `PackBuildError` when the pack's imports reach a module it must not need.
     """
     found: dict[str, Path] = {}
-    pending = ["keyplane", PACK_ENTRY_MODULE]
+    # The rule families are imported by name (`registry.load`), which no import statement shows.
+    pending = ["keyplane", PACK_ENTRY_MODULE, *(f"keyplane.rules.{f}" for f in FAMILIES)]
     while pending:
         module = pending.pop()
         if module in found or not (module == "keyplane" or module.startswith("keyplane.")):
