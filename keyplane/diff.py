@@ -14,51 +14,40 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import date
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
-from keyplane.adapters.pulumi import facts_from_resource
+from keyplane.adapters.pulumi import facts_from_resource, reaches_widely
 from keyplane.facts.access import (
     Access,
     Effect,
-    Grant,
     Target,
     action_label,
     actions_access,
-    is_account_wide,
-    is_broad_role,
-    is_wildcard_action,
-    is_wildcard_principal,
+    principal_key,
     principal_scope,
-    requires_mfa,
 )
-from keyplane.facts.model import (
-    AccessBinding,
-    AuditConfig,
-    DiagnosticSetting,
-    Facts,
-    HsmCluster,
-    Immutability,
-    Key,
-    KeyContainer,
-    LogBucket,
-    LogSink,
-    ObjectLock,
-    Role,
-    Secret,
-    SecretRotation,
-    Trail,
-    Vault,
-    Versioning,
-)
-from keyplane.facts.values import Unknown
+from keyplane.facts.grants import AppliedGrant, grants_on
+from keyplane.facts.model import AccessBinding, Facts, Key, Role, Secret, StackFacts
+from keyplane.facts.values import Ref, Unknown
 from keyplane.reports.markup import COMMENT_LIMIT, code, line
-from keyplane.rules.catalog import Enforcement, get_rule
-from keyplane.standard import TAG_ENVIRONMENT, TAG_PURPOSE, TAG_TENANT, Algorithm
-from keyplane.wire import Registration
+from keyplane.rules.catalog import Enforcement, Point, get_rule, rules_at
+from keyplane.rules.common import trusted
+from keyplane.rules.context import Context
+from keyplane.rules.judge import evaluate
+from keyplane.rules.registry import (
+    AccessChange,
+    Transition,
+    estate_needs,
+    weakenings,
+    widenings,
+)
+from keyplane.rules.verdict import Outcome, Verdict
+from keyplane.wire import STACK_TYPE, Registration
 
 
 class Action(StrEnum):
@@ -96,10 +85,6 @@ REPLACE_ON: Mapping[str, frozenset[str]] = {
     ),
     "azure-native:keyvault:Key": frozenset({"keyName", "vaultName", "resourceGroupName"}),
 }
-
-#: Containers whose loss destroys the keys inside (KM-DEL-001).
-_KEY_HOLDERS = (Key, HsmCluster, Vault, KeyContainer)
-_STRONG_IMMUTABILITY = frozenset({Immutability.COMPLIANCE, Immutability.LOCKED})
 
 
 @dataclass(frozen=True)
@@ -148,8 +133,12 @@ class Change:
 @dataclass(frozen=True)
 class StackDiff:
     changes: tuple[Change, ...]
-    #: Accounts, projects or subscriptions taken as the stack's own (KM-ENV-002).
+    #: Accounts, projects or subscriptions taken as the stack's own.
     home_scopes: frozenset[str] = field(default_factory=frozenset)
+    #: Rules not judged (no environment given), each with what it would read from the estate.
+    unjudged: Mapping[str, str] = field(default_factory=dict)
+    #: About the stack as a whole: failures present before and after, which are no risk.
+    notes: tuple[str, ...] = ()
 
     @property
     def risks(self) -> list[Risk]:
@@ -173,10 +162,18 @@ class StackDiff:
             "mandatory": sum(1 for r in risks if r.mandatory),
             "advisory": sum(1 for r in risks if not r.mandatory),
             "by_rule": dict(sorted(by_rule.items())),
+            "not_judged": {
+                rule: f"needs the estate ({what}); pass --env ENV"
+                for rule, what in sorted(self.unjudged.items())
+            },
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"changes": [c.to_json() for c in self.changes], "summary": self.summary()}
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "notes": list(self.notes),
+            "summary": self.summary(),
+        }
 
 
 # --- the diff ------------------------------------------------------------------------------------
@@ -190,13 +187,18 @@ def diff_resources(
     old_ids: Mapping[str, str] | None = None,
     new_ids: Mapping[str, str] | None = None,
     home_scopes: Iterable[str] | None = None,
+    context: Context | None = None,
 ) -> StackDiff:
     """The changes from `old` to `new`, in URN order.
 
     `operations` are a preview's step operations per URN (they say create, update or replace
     better than a comparison can); `old_ids`/`new_ids` the physical IDs of a stack export (a
     changed ID means the resource was replaced). `home_scopes` are the stack's own accounts,
-    projects or subscriptions; by default those its old state already grants to.
+    projects or subscriptions; by default those its old state already grants to. `context` is
+    the environment's (`Context.from_estate`); without it the rules are judged with a context
+    derived from the states (the stack's name as environment, today, the strictest tier), and
+    the rules that need the estate (`registry.estate_needs`) are not judged but named in the
+    summary.
     """
     operations = operations or {}
     old_ids = old_ids or {}
@@ -210,36 +212,42 @@ def diff_resources(
         )
         if action is not None:
             pairs.append((action, before.get(urn), after.get(urn)))
+    changed = {r.urn for _, previous, current in pairs if (r := current or previous) is not None}
 
-    old_facts = {p.urn: facts_from_resource(p) for _, p, _ in pairs if p is not None}
-    new_facts = {n.urn: facts_from_resource(n) for _, _, n in pairs if n is not None}
+    states = _States(before, after, changed, old_ids, new_ids)
     if home_scopes is None:
-        # Only the changed resources' old grants are read: the others cannot be judged cheaply
-        # and a principal already granted elsewhere is as "home" as the stack makes it.
+        # The principals the old state grants to (the changed resources and what they join
+        # with) and the accounts its resources name: the stack lives there.
         scopes = frozenset(
             scope
-            for facts in old_facts.values()
+            for facts in states.before.resources
             for principal in _principals(facts)
             if (scope := principal_scope(principal)) is not None
         ) | frozenset(_named_scopes(p for _, p, _ in pairs if p is not None))
     else:
         scopes = frozenset(home_scopes)
-    before_access = _target_access(old_facts.values())
-    after_access = _target_access(new_facts.values())
-    context = _Context(scopes, before_access, after_access)
+    unjudged: dict[str, str] = {}
+    if context is None:
+        context = Context(environment=_stack_name(old, new), as_of=date.today())
+        unjudged = dict(estate_needs())
+    judged = _Judgement(states, context, scopes, frozenset(unjudged))
 
     changes = []
     for action, previous, current in pairs:
         resource = current or previous
         assert resource is not None
-        risks: list[Risk] = []
-        notes: list[str] = []
-        was = old_facts.get(previous.urn, ()) if previous else ()
-        now = new_facts.get(current.urn, ()) if current else ()
-        _judge(action, previous, current, was, now, context, risks, notes)
+        urn = resource.urn
+        risks, notes = judged.of(urn, action)
+        if (
+            previous is not None
+            and current is not None
+            and previous.protect
+            and not current.protect
+        ):
+            notes.append(f"{resource.name}: Pulumi `protect` removed")
         changes.append(
             Change(
-                urn=resource.urn,
+                urn=urn,
                 type=resource.type,
                 name=resource.name,
                 action=action,
@@ -250,7 +258,28 @@ def diff_resources(
                 else (),
             )
         )
-    return StackDiff(tuple(changes), scopes)
+    stack_risks = judged.stack_risks
+    if stack_risks:
+        name = _stack_name(old, new)
+        changes.append(
+            Change(
+                urn=f"urn:pulumi:{name}::stack::{STACK_TYPE}::{name}",
+                type=STACK_TYPE,
+                name=name,
+                action=Action.UPDATE,
+                risks=tuple(dict.fromkeys(stack_risks)),
+            )
+        )
+    return StackDiff(tuple(changes), scopes, unjudged, tuple(dict.fromkeys(judged.stack_notes)))
+
+
+def _stack_name(*states: Sequence[Registration]) -> str:
+    """The stack's name, as its URNs write it (`urn:pulumi:<stack>::...`)."""
+    for state in states:
+        for resource in state:
+            if resource.urn.startswith("urn:pulumi:"):
+                return resource.urn.removeprefix("urn:pulumi:").split("::", 1)[0]
+    return "stack"
 
 
 def _action(
@@ -309,603 +338,400 @@ def _changed_properties(old: Registration | None, new: Registration | None) -> t
     return tuple(changed)
 
 
-def _one(facts: Sequence[Facts], kind: type[Any] | tuple[type[Any], ...]) -> Any:
-    return next((f for f in facts if isinstance(f, kind)), None)
+# --- the two states, judged where they changed ------------------------------------------------
 
 
-def _known(value: object) -> bool:
-    return not isinstance(value, Unknown)
-
-
-# --- grants ---------------------------------------------------------------------------------------
-
-
-def _grants_of(facts: Facts) -> tuple[Grant, ...]:
+def _principals(facts: Facts) -> Iterator[str]:
     grants = getattr(facts, "grants", ())
-    return grants if isinstance(grants, tuple) else ()
+    trust = getattr(facts, "trust", ())
+    for grant in (
+        *(grants if isinstance(grants, tuple) else ()),
+        *(trust if isinstance(trust, tuple) else ()),
+    ):
+        if isinstance(grant.principal, str) and grant.effect is Effect.ALLOW:
+            yield grant.principal
 
 
-def _target_of(facts: Facts) -> Target | None:
-    if isinstance(facts, Key):
-        return Target.KEY
-    if isinstance(facts, Secret):
-        return Target.SECRET
-    return None
+def _with_tails(values: set[str]) -> set[str]:
+    return values | {v.rstrip("/").rsplit("/", 1)[-1] for v in values if "/" in v}
 
 
-def _principals(facts: Iterable[Facts]) -> Iterator[str]:
-    for item in facts:
-        for grant in (*_grants_of(item), *_trust_of(item)):
-            if isinstance(grant.principal, str) and grant.effect is Effect.ALLOW:
-                yield grant.principal
+def _handles(resource: Registration, physical_id: str | None) -> set[str]:
+    """What another resource may write to point at this one: URN, name, physical ID and the
+    physical name it is given (`name`, `arn`), each also by its last path segment. (Other inputs
+    are left out: a value such as `SYMMETRIC_DEFAULT` would join every key with every other.)"""
+    values = {resource.urn, resource.name}
+    if physical_id:
+        values.add(physical_id)
+    values.update(v for k in ("name", "arn") if isinstance(v := resource.inputs.get(k), str))
+    return _with_tails(values)
 
 
-def _trust_of(facts: Facts | None) -> tuple[Grant, ...]:
-    """Who may assume a role (its trust policy), when known."""
-    trust = facts.trust if isinstance(facts, Role) else ()
-    return trust if isinstance(trust, tuple) else ()
+def _pointers(resource: Registration) -> set[str]:
+    """What this resource points at: its dependencies and its top-level string inputs."""
+    values = {
+        *resource.dependencies,
+        *(u for us in resource.property_dependencies.values() for u in us),
+    }
+    values.update(v for v in resource.inputs.values() if isinstance(v, str) and len(v) < 512)
+    return _with_tails(values)
 
 
-def _trusted(facts: Facts | None) -> dict[str, bool]:
-    """Principals a role's trust policy allows, each with whether every statement that lets it
-    in requires MFA."""
-    result: dict[str, bool] = {}
-    for grant in _trust_of(facts):
-        if grant.effect is Effect.ALLOW and isinstance(grant.principal, str):
-            result[grant.principal] = result.get(grant.principal, True) and requires_mfa(grant)
+#: How far the judged neighbourhood reaches from a changed resource: a binding on a key ring
+#: reaches the ring (1), its keys (2) and their own bindings (3).
+_HOPS = 3
+
+
+class _States:
+    """The facts of both states, read only where the stack changed.
+
+    Resources whose inputs did not change have the same facts in both states and are read once.
+    Only the changed resources and what they join with (`_HOPS` references either way, by URN,
+    dependency, name, ID or a top-level input) are read and judged; a change to a resource that
+    may govern what it does not name (an identity policy, a trail: `adapters.pulumi.reaches_widely`)
+    makes the whole stack judged.
+    """
+
+    def __init__(
+        self,
+        before: Mapping[str, Registration],
+        after: Mapping[str, Registration],
+        changed: set[str],
+        old_ids: Mapping[str, str],
+        new_ids: Mapping[str, str],
+    ) -> None:
+        everything = before.keys() | after.keys()
+        if any(
+            reaches_widely(r.type)
+            for urn in changed
+            for r in (before.get(urn), after.get(urn))
+            if r
+        ):
+            chosen = set(everything)
+        else:
+            chosen = set(changed)
+            # Unchanged resources are the same in both states: one graph holds them once, and
+            # the changed ones as they are in either state.
+            graph = _Graph()
+            for urn in everything:
+                for state, ids in ((after, new_ids), (before, old_ids)):
+                    if urn in state:
+                        graph.add(state[urn], ids.get(urn))
+                        if urn not in changed:
+                            break
+            frontier = set(changed)
+            for _ in range(_HOPS):
+                reached = {n for urn in frontier for n in graph.neighbours(urn)}
+                frontier = reached - chosen
+                if not frontier:
+                    break
+                chosen |= frontier
+            # What may govern any key or secret is always judged with them.
+            chosen |= {u for u in everything if reaches_widely((before.get(u) or after[u]).type)}
+        shared: dict[str, tuple[Facts, ...]] = {}
+
+        def read(state: Mapping[str, Registration], urn: str) -> tuple[Facts, ...]:
+            resource = state.get(urn)
+            if resource is None:
+                return ()
+            if urn in changed:
+                return facts_from_resource(resource)
+            if urn not in shared:
+                shared[urn] = facts_from_resource(resource)
+            return shared[urn]
+
+        order = sorted(chosen)
+        self.by_urn_before = {u: read(before, u) for u in order}
+        self.by_urn_after = {u: read(after, u) for u in order}
+        self.before = StackFacts(tuple(f for u in order for f in self.by_urn_before[u]))
+        self.after = StackFacts(tuple(f for u in order for f in self.by_urn_after[u]))
+        self.changed = changed
+
+
+class _Graph:
+    """URNs by what points at them and what they point at, for the neighbourhood of a change."""
+
+    def __init__(self) -> None:
+        self.by_handle: dict[str, set[str]] = defaultdict(set)
+        self.by_pointer: dict[str, set[str]] = defaultdict(set)
+        self.handles: dict[str, set[str]] = defaultdict(set)
+        self.pointers: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, resource: Registration, physical_id: str | None) -> None:
+        urn = resource.urn
+        handles, pointers = _handles(resource, physical_id), _pointers(resource)
+        self.handles[urn] |= handles
+        self.pointers[urn] |= pointers
+        for handle in handles:
+            self.by_handle[handle].add(urn)
+        for pointer in pointers:
+            self.by_pointer[pointer].add(urn)
+
+    def neighbours(self, urn: str) -> set[str]:
+        found = {u for p in self.pointers.get(urn, ()) for u in self.by_handle.get(p, ())}
+        found |= {u for h in self.handles.get(urn, ()) for u in self.by_pointer.get(h, ())}
+        found.discard(urn)
+        return found
+
+
+_Failure = tuple[str, str]  # (rule, URN)
+
+
+class _Judgement:
+    """Both states judged with the rules, their weakenings and widenings; risks and notes per
+    changed URN."""
+
+    def __init__(
+        self,
+        states: _States,
+        context: Context,
+        home_scopes: frozenset[str],
+        unjudged: frozenset[str],
+    ) -> None:
+        self.states = states
+        self.context = context
+        self.home_scopes = home_scopes
+        self.risks: dict[str, list[Risk]] = defaultdict(list)
+        self.notes: dict[str, list[str]] = defaultdict(list)
+        self.stack_risks: list[Risk] = []
+        self.stack_notes: list[str] = []
+        rule_ids = [r.id for r in rules_at(Point.CROSSGUARD) if r.id not in unjudged]
+        was = _verdicts(evaluate(states.before.resources, context, rule_ids))
+        now = _verdicts(evaluate(states.after.resources, context, rule_ids))
+        #: (rule, changed URN) that newly break the rule: their weakenings say nothing more.
+        self.broken: set[_Failure] = set()
+        for (rule, urn), verdict in now.items():
+            if verdict.outcome is Outcome.FAIL:
+                previous = was.get((rule, urn))
+                if previous is not None and previous.outcome is Outcome.FAIL:
+                    # Not a risk; noted where the change is (or for the stack), not on every
+                    # unchanged resource it joins with.
+                    if urn in states.changed or not urn:
+                        self._note(urn, f"still fails (no risk): {verdict.message}")
+                    continue
+                for target in self._attach(urn):
+                    self.broken.add((rule, target))
+                    self._risk(target, Risk(rule, verdict.message))
+            elif (rule, urn) not in was:
+                for target in self._attach(urn):
+                    self._note(target, verdict.message)
+
+    def _attach(self, urn: str) -> list[str]:
+        """The changed URNs a verdict about `urn` belongs to: its own, or else those of the
+        changed resources that join with it (a grant's source, a reference either way); "" (the
+        stack) when none does."""
+        if urn in self.states.changed:
+            return [urn]
+        targets = set()
+        for stack in (self.states.before, self.states.after):
+            item = stack.by_urn(urn)
+            if isinstance(item, Key | Secret):
+                targets |= {g.source.urn for g in grants_on(stack, item).applied}
+            if item is not None:
+                for candidate in self.states.changed:
+                    other = stack.by_urn(candidate)
+                    if other is not None and (_refers(other, item) or _refers(item, other)):
+                        targets.add(candidate)
+        return sorted(targets & self.states.changed) or [""]
+
+    def _risk(self, urn: str, risk: Risk) -> None:
+        (self.risks[urn] if urn else self.stack_risks).append(risk)
+
+    def _note(self, urn: str, text: str) -> None:
+        (self.notes[urn] if urn else self.stack_notes).append(text)
+
+    def of(self, urn: str, action: Action) -> tuple[list[Risk], list[str]]:
+        """Risks and notes of one changed resource: the rules it newly breaks, then the
+        weakenings of the rules it does not, then who gained or lost access through it."""
+        states = self.states
+        was = states.by_urn_before.get(urn, ())
+        now = states.by_urn_after.get(urn, ()) if action is not Action.DELETE else ()
+        risks, notes = self.risks[urn], self.notes[urn]
+        for weakening in weakenings():
+            for kind in weakening.kinds:
+                before = _one(was, kind)
+                after = _one(now, kind)
+                if before is None and after is None:
+                    continue
+                change = Transition(
+                    before,
+                    after,
+                    self.context,
+                    replaced=action is Action.REPLACE,
+                    home_scopes=self.home_scopes,
+                )
+                for observed in weakening.function(change):
+                    if not observed.risk:
+                        notes.append(observed.message)
+                    elif (weakening.rule, urn) not in self.broken:
+                        risks.append(Risk(weakening.rule, observed.message))
+                break  # one kind per resource: the first the resource has
+        self._access(urn, was, now, risks, notes)
+        trusted_before, trusted_after = trusted(_one(was, Role)), trusted(_one(now, Role))
+        name = (now or was)[0].name if (now or was) else urn
+        notes.extend(
+            f"{name}: {p} may no longer assume the role"
+            for p in sorted(trusted_before.keys() - trusted_after.keys())
+        )
+        notes.extend(
+            f"{name}: {p} may assume the role"
+            for p in sorted(trusted_after.keys() - trusted_before.keys())
+        )
+        return risks, notes
+
+    def _access(
+        self,
+        urn: str,
+        was: Sequence[Facts],
+        now: Sequence[Facts],
+        risks: list[Risk],
+        notes: list[str],
+    ) -> None:
+        """Who may do what on the keys and secrets this change writes grants on or is."""
+        states = self.states
+        items = {
+            i.urn
+            for stack, facts in ((states.before, was), (states.after, now))
+            for f in facts
+            for i in _governed(stack, f)
+        }
+        if not items and (_one(was, AccessBinding) or _one(now, AccessBinding)):
+            # A binding on something outside the stack (a key named by a literal ID): what it
+            # grants is judged as written on it.
+            items = {urn}
+        for item_urn in sorted(items):
+            item_before = states.before.by_urn(item_urn)
+            item_after = states.after.by_urn(item_urn)
+            granted_before = _granted(states.before, item_before)
+            granted_after = _granted(states.after, item_after)
+            shown_item = item_after or item_before
+            name = shown_item.name if shown_item is not None else item_urn
+            for who, (principal, access, _, sources) in sorted(granted_before.items()):
+                if who not in granted_after and urn in sources:
+                    notes.append(f"{name}: {principal} no longer granted ({_access_text(access)})")
+            if not isinstance(item_after, Key | Secret | AccessBinding):
+                continue
+            for who, (principal, access, actions, sources) in sorted(granted_after.items()):
+                if urn not in sources and item_urn != urn:
+                    continue
+                _, access_before, actions_before, _ = granted_before.get(
+                    who, (principal, frozenset(), (), frozenset())
+                )
+                new_actions = tuple(a for a in actions if a not in actions_before)
+                if who in granted_before and access <= access_before and not new_actions:
+                    continue
+                change = AccessChange(
+                    item_after,
+                    principal,
+                    access_before,
+                    access,
+                    new_actions,
+                    self.context,
+                    home_scopes=self.home_scopes,
+                )
+                for widening in widenings():
+                    message = widening.function(change)
+                    if message and (widening.rule, urn) not in self.broken:
+                        risks.append(Risk(widening.rule, message))
+                label = ", ".join(action_label(a) for a in new_actions) or _access_text(
+                    access - access_before
+                )
+                if who not in granted_before:
+                    notes.append(f"{name}: {principal} granted {label}")
+                elif access - access_before:
+                    notes.append(
+                        f"{name}: {principal} gains {_access_text(access - access_before)}"
+                    )
+
+
+def _verdicts(verdicts: Iterable[Verdict]) -> dict[_Failure, Verdict]:
+    """One verdict per (rule, URN): a failure wins over a "cannot judge"."""
+    result: dict[_Failure, Verdict] = {}
+    for verdict in verdicts:
+        key = (verdict.rule, verdict.urn)
+        if key not in result or verdict.outcome is Outcome.FAIL:
+            result[key] = verdict
     return result
 
 
-@lru_cache(maxsize=4096)
-def _actions_access(actions: tuple[str, ...], target: Target | None) -> frozenset[Access]:
-    # Key policies repeat the same few action lists; matching wildcards is the costly part.
-    return actions_access(actions, target)
+def _refs(facts: Facts) -> Iterator[Ref]:
+    for item in fields(facts):
+        value = getattr(facts, item.name)
+        if isinstance(value, Ref):
+            yield value
 
 
-@dataclass(frozen=True)
-class _Granted:
-    access: frozenset[Access]
-    actions: tuple[str, ...]
+def _refers(facts: Facts, other: Facts) -> bool:
+    return any(other.matches(ref) for ref in _refs(facts))
 
 
-def _grant_map(facts: Facts) -> dict[str, _Granted]:
-    """Allowed principals of one resource and what they may do (unknown grants are left out)."""
-    target = _target_of(facts)
+def _governed(stack: StackFacts, facts: Facts) -> tuple[Key | Secret, ...]:
+    """The keys and secrets whose access a resource's facts may change: itself, or those its
+    grants reach (`facts.grants`)."""
+    if isinstance(facts, Key | Secret):
+        return (facts,)
+    if not isinstance(facts, AccessBinding):
+        return ()
+    return stack.derived(_items_by_source).get(facts.urn, ())
+
+
+def _items_by_source(stack: StackFacts) -> dict[str, tuple[Key | Secret, ...]]:
+    """Per resource that writes grants: the keys and secrets its grants reach."""
+    result: dict[str, list[Key | Secret]] = defaultdict(list)
+    items: list[Key | Secret] = [*stack.keys, *stack.secrets]
+    for item in items:
+        for source in dict.fromkeys(g.source.urn for g in grants_on(stack, item).applied):
+            result[source].append(item)
+    return {urn: tuple(items) for urn, items in result.items()}
+
+
+_Granted = tuple[str, frozenset[Access], tuple[str, ...], frozenset[str]]
+
+
+def _granted(stack: StackFacts, item: Facts | None) -> dict[str, _Granted]:
+    """Per principal (`principal_key`) of a key or secret: (the principal as written, its access,
+    its actions, the URNs of the resources that grant them), from `facts.grants`."""
     result: dict[str, _Granted] = {}
-    for grant in _grants_of(facts):
-        if grant.effect is not Effect.ALLOW:
-            continue
-        if not isinstance(grant.principal, str) or not isinstance(grant.actions, tuple):
-            continue
-        known = result.get(grant.principal, _Granted(frozenset(), ()))
-        result[grant.principal] = _Granted(
-            known.access | _actions_access(grant.actions, target),
-            tuple(dict.fromkeys(known.actions + grant.actions)),
+    if isinstance(item, AccessBinding):
+        applied = _written(item)
+    elif isinstance(item, Key | Secret):
+        applied = grants_on(stack, item).applied
+    else:
+        return result
+    for grant in applied:
+        who = principal_key(grant.principal)
+        principal, access, actions, sources = result.get(
+            who, (grant.principal, frozenset(), (), frozenset())
+        )
+        result[who] = (
+            principal,
+            access | grant.access,
+            tuple(dict.fromkeys((*actions, *grant.actions))),
+            sources | {grant.source.urn},
         )
     return result
 
 
-def _governed(facts: Facts) -> str:
-    """What a grant governs: the key or secret itself, or the target of a separate binding."""
-    if isinstance(facts, AccessBinding) and facts.target is not None:
-        if facts.target.urns:
-            return facts.target.urns[0]
-        if isinstance(facts.target.value, str) and facts.target.value:
-            return facts.target.value
-    return facts.urn
-
-
-def _target_access(
-    facts: Iterable[tuple[Facts, ...]],
-) -> dict[tuple[str, str], frozenset[Access]]:
-    """Per (governed resource, principal): the union of what the changed resources grant."""
-    result: dict[tuple[str, str], frozenset[Access]] = {}
-    for group in facts:
-        for item in group:
-            for principal, granted in _grant_map(item).items():
-                key = (_governed(item), principal)
-                result[key] = result.get(key, frozenset()) | granted.access
-    return result
-
-
-@dataclass(frozen=True)
-class _Context:
-    home_scopes: frozenset[str]
-    before: Mapping[tuple[str, str], frozenset[Access]]
-    after: Mapping[tuple[str, str], frozenset[Access]]
+def _written(binding: AccessBinding) -> tuple[AppliedGrant, ...]:
+    """The allow grants written on a binding, as the access model gives them on a key."""
+    if isinstance(binding.grants, Unknown):
+        return ()
+    return tuple(
+        AppliedGrant(g.principal, g.actions, actions_access(g.actions, Target.KEY), binding)
+        for g in binding.grants
+        if g.effect is Effect.ALLOW
+        and isinstance(g.principal, str)
+        and g.principal
+        and isinstance(g.actions, tuple)
+    )
 
 
 def _access_text(access: frozenset[Access]) -> str:
     return "+".join(a.value for a in Access if a in access) or "no key rights"
 
 
-def _foreign_scope(principal: str, context: _Context) -> tuple[str, str] | None:
-    """(its account or project, the stack's) for a principal of another account or project."""
-    scope = principal_scope(principal)
-    if scope is None or not context.home_scopes or scope in context.home_scopes:
-        return None
-    return scope, ", ".join(sorted(context.home_scopes))
-
-
-def _judge_grants(
-    name: str,
-    was: Facts | None,
-    now: Facts | None,
-    context: _Context,
-    risks: list[Risk],
-    notes: list[str],
-) -> None:
-    before = _grant_map(was) if was is not None else {}
-    after = _grant_map(now) if now is not None else {}
-    for principal in sorted(before.keys() - after.keys()):
-        notes.append(
-            f"{name}: {principal} no longer granted ({_access_text(before[principal].access)})"
-        )
-    if now is None:
-        return
-    governed = _governed(now)
-    for principal, granted in sorted(after.items()):
-        previous = before.get(principal)
-        gained = granted.access - (previous.access if previous else frozenset())
-        new_actions = [a for a in granted.actions if previous is None or a not in previous.actions]
-        if previous is not None and not gained and not new_actions:
-            continue
-        label = ", ".join(action_label(a) for a in new_actions) or _access_text(gained)
-        if is_wildcard_principal(principal):
-            risks.append(
-                Risk(
-                    "KM-ACC-001",
-                    f"{name}: wildcard principal {principal!r} granted {label}; "
-                    "name the specific roles or service accounts instead.",
-                )
-            )
-        wild = [a for a in new_actions if is_wildcard_action(a)]
-        broad = [a for a in new_actions if is_broad_role(a)]
-        if wild:
-            risks.append(
-                Risk(
-                    "KM-ACC-001",
-                    f"{name}: {principal} granted wildcard actions {', '.join(wild)}; "
-                    "grant the specific key operations instead.",
-                )
-            )
-        if broad:
-            risks.append(
-                Risk(
-                    "KM-ACC-001",
-                    f"{name}: {principal} granted broad role "
-                    f"{', '.join(action_label(a) for a in broad)}; acceptable only for a declared "
-                    "key administrator.",
-                )
-            )
-        if (foreign := _foreign_scope(principal, context)) is not None:
-            scope, home = foreign
-            risks.append(
-                Risk(
-                    "KM-ENV-002",
-                    f"{name}: {principal} from account/project {scope} (the stack's: {home}) "
-                    f"granted {label}; grant only principals of this environment.",
-                )
-            )
-        total_before = context.before.get((governed, principal), frozenset())
-        total_after = context.after.get((governed, principal), frozenset())
-        both = {Access.ADMIN, Access.USE}
-        if both <= total_after and not both <= total_before:
-            if Access.ADMIN in total_before:
-                what = "a key administrator gains use (encrypt, decrypt, sign)"
-            elif Access.USE in total_before:
-                what = "a key user gains administration"
-            else:
-                what = "a new principal is both administrator and user"
-            risks.append(
-                Risk(
-                    "KM-ACC-002",
-                    f"{name}: {what}: {principal} now has {_access_text(total_after)}; "
-                    "split administration and use between different principals.",
-                )
-            )
-        if previous is None:
-            notes.append(f"{name}: {principal} granted {label}")
-        elif gained:
-            notes.append(f"{name}: {principal} gains {_access_text(gained)}")
-
-
-def _judge_trust(
-    name: str,
-    was: Role | None,
-    now: Role | None,
-    context: _Context,
-    risks: list[Risk],
-    notes: list[str],
-) -> None:
-    """Who may assume a role (KM-ACC-003, KM-ENV-002): whoever may, holds what it is granted."""
-    before, after = _trusted(was), _trusted(now)
-    for principal in sorted(before.keys() - after.keys()):
-        notes.append(f"{name}: {principal} may no longer assume the role")
-    for principal, with_mfa in sorted(after.items()):
-        if principal in before:
-            if before[principal] and not with_mfa:
-                risks.append(
-                    Risk(
-                        "KM-ACC-003",
-                        f"{name}: {principal} may now assume the role without MFA; keep "
-                        "aws:MultiFactorAuthPresent in the trust policy.",
-                    )
-                )
-            continue
-        if is_wildcard_principal(principal):
-            risks.append(
-                Risk(
-                    "KM-ACC-003",
-                    f"{name}: anyone ({principal}) may assume the role; trust the specific roles "
-                    "or users instead.",
-                )
-            )
-        elif is_account_wide(principal):
-            risks.append(
-                Risk(
-                    "KM-ACC-003",
-                    f"{name}: every principal of account {principal.split(':')[4]} may assume the "
-                    "role; trust the specific roles or users instead.",
-                )
-            )
-        if (foreign := _foreign_scope(principal, context)) is not None:
-            scope, home = foreign
-            risks.append(
-                Risk(
-                    "KM-ENV-002",
-                    f"{name}: {principal} from account {scope} (the stack's: {home}) may assume "
-                    "the role; trust only principals of this environment.",
-                )
-            )
-        notes.append(f"{name}: {principal} may assume the role")
-
-
-# --- per kind of resource -------------------------------------------------------------------------
-
-
-def _judge(
-    action: Action,
-    old: Registration | None,
-    new: Registration | None,
-    was: Sequence[Facts],
-    now: Sequence[Facts],
-    context: _Context,
-    risks: list[Risk],
-    notes: list[str],
-) -> None:
-    resource = new or old
-    assert resource is not None
-    name = resource.name
-    gone = action in (Action.DELETE, Action.REPLACE)
-
-    holder_before = next((f for f in was if isinstance(f, _KEY_HOLDERS)), None)
-    holder_after = next((f for f in now if isinstance(f, _KEY_HOLDERS)), None)
-    if holder_before is not None and gone:
-        what = {
-            Key: "key",
-            HsmCluster: "HSM cluster",
-            Vault: "vault",
-            KeyContainer: "key ring",
-        }[type(holder_before)]
-        verb = "deleted" if action is Action.DELETE else "replaced (the old one is destroyed)"
-        risks.append(
-            Risk(
-                "KM-DEL-001",
-                f"{name}: {what} {verb}: data encrypted under {'it' if what == 'key' else 'its keys'} "
-                "becomes unrecoverable "
-                "(Policy §11: loss of encryption keys is potential data loss); keep it, or "
-                "re-encrypt the data first and record the change.",
-            )
-        )
-    if holder_before is not None and holder_after is not None:
-        if holder_before.protect is True and holder_after.protect is False:
-            risks.append(
-                Risk(
-                    "KM-DEL-001",
-                    f"{name}: Pulumi `protect` removed: a `pulumi destroy` or a refactor can "
-                    "now delete it; keep protect=True in staging and production.",
-                )
-            )
-    elif old is not None and new is not None and old.protect and not new.protect:
-        notes.append(f"{name}: Pulumi `protect` removed")
-
-    for kind in (Key, Secret, AccessBinding):
-        before, after = _one(was, kind), _one(now, kind)
-        if before is not None or after is not None:
-            _judge_grants(
-                name, before, after if action is not Action.DELETE else None, context, risks, notes
-            )
-
-    role_before, role_after = _one(was, Role), _one(now, Role)
-    if role_before is not None or role_after is not None:
-        _judge_trust(
-            name,
-            role_before,
-            role_after if action is not Action.DELETE else None,
-            context,
-            risks,
-            notes,
-        )
-
-    if action is Action.DELETE:
-        _judge_removed(name, was, risks)
-        return
-    if action is Action.CREATE:
-        return
-    key_before, key_after = _one(was, Key), _one(now, Key)
-    if key_before is not None and key_after is not None:
-        _judge_key(name, key_before, key_after, risks, notes)
-    _judge_settings(name, was, now, risks)
-    _judge_tags(name, was, now, risks, notes)
-
-
-#: The tags a rule reads, the kinds of resource it reads them on, and what to keep.
-_RULE_TAGS: tuple[tuple[str, str, tuple[type[Any], ...], str], ...] = (
-    (
-        "KM-ENV-001",
-        TAG_ENVIRONMENT,
-        (Key, Secret, Role, Trail, LogBucket),
-        "keep it equal to the stack's environment",
-    ),
-    (
-        "KM-PUR-001",
-        TAG_PURPOSE,
-        (Key, Secret),
-        "a key or secret serves the one purpose it was created for (Policy §8); create one for "
-        "the new purpose instead",
-    ),
-)
-
-
-def _judge_tags(
-    name: str, was: Sequence[Facts], now: Sequence[Facts], risks: list[Risk], notes: list[str]
-) -> None:
-    """Tags the rules read (environment, purpose) removed or changed; a tenant tag changed."""
-    for rule, tag, kinds, keep in _RULE_TAGS:
-        before, after = _one(was, kinds), _one(now, kinds)
-        if before is None or after is None:
-            continue
-        old, new = before.tag(tag), after.tag(tag)
-        if isinstance(old, str) and old and _known(new) and new != old:
-            what = f"changed from {old!r} to {new!r}" if new else f"removed (was {old!r})"
-            risks.append(Risk(rule, f"{name}: {tag} tag {what}; {keep}."))
-    before, after = _one(was, (Key, Secret)), _one(now, (Key, Secret))
-    if before is not None and after is not None:
-        old, new = before.tenant_tag, after.tenant_tag
-        if _known(old) and _known(new) and old != new:
-            notes.append(f"{name}: {TAG_TENANT} tag {old or 'none'} -> {new or 'none'}")
-
-
-def _judge_key(name: str, was: Key, now: Key, risks: list[Risk], notes: list[str]) -> None:
-    if was.rotation_enabled is True and now.rotation_enabled is False:
-        risks.append(
-            Risk(
-                "KM-ROT-001",
-                f"{name}: automatic rotation disabled (was every {was.rotation_days} days); "
-                "keep rotation enabled.",
-            )
-        )
-    elif _longer(was.rotation_days, now.rotation_days):
-        risks.append(
-            Risk(
-                "KM-ROT-002",
-                f"{name}: rotation period lengthened from {was.rotation_days} to "
-                f"{now.rotation_days} days; check it against the purpose's maximum.",
-            )
-        )
-    if (
-        _known(was.algorithm)
-        and _known(now.algorithm)
-        and _alg(was.algorithm) != _alg(now.algorithm)
-    ):
-        change = f"algorithm changed from {_alg(was.algorithm)} to {_alg(now.algorithm)}"
-        if isinstance(now.algorithm, Algorithm) and now.algorithm.approved:
-            notes.append(f"{name}: {change} (approved)")
-        else:
-            risks.append(
-                Risk(
-                    "KM-ALG-001",
-                    f"{name}: {change}, which is not an approved algorithm (Policy §5); use "
-                    "AES-256, RSA >= 2048, ECDSA P-256/P-384/P-521, Ed25519 or HMAC-SHA256+.",
-                )
-            )
-    if _shorter(was.deletion_window_days, now.deletion_window_days):
-        risks.append(
-            Risk(
-                "KM-DEL-001",
-                f"{name}: deletion window shortened from {was.deletion_window_days} to "
-                f"{now.deletion_window_days} days; keep it at 30.",
-            )
-        )
-
-
-def _alg(value: object) -> str:
-    return value.name if isinstance(value, Algorithm) else str(value)
-
-
-def _longer(was: object, now: object) -> bool:
-    return isinstance(was, int) and isinstance(now, int) and now > was
-
-
-def _shorter(was: object, now: object) -> bool:
-    return isinstance(was, int) and isinstance(now, int) and now < was
-
-
-def _off(was: object, now: object) -> bool:
-    """A setting switched off (True before, False or absent now)."""
-    return was is True and (now is False or now is None)
-
-
-def _judge_settings(
-    name: str, was: Sequence[Facts], now: Sequence[Facts], risks: list[Risk]
-) -> None:
-    vault_before, vault_after = _one(was, Vault), _one(now, Vault)
-    if vault_before is not None and vault_after is not None:
-        if _off(vault_before.purge_protection, vault_after.purge_protection):
-            risks.append(Risk("KM-DEL-001", f"{name}: purge protection turned off."))
-        if _shorter(vault_before.soft_delete_days, vault_after.soft_delete_days):
-            risks.append(
-                Risk(
-                    "KM-DEL-001",
-                    f"{name}: soft-delete retention shortened from "
-                    f"{vault_before.soft_delete_days} to {vault_after.soft_delete_days} days.",
-                )
-            )
-
-    secret_before, secret_after = _one(was, Secret), _one(now, Secret)
-    if secret_before is not None and secret_after is not None:
-        _judge_secret_rotation(
-            name, secret_before.rotation_days, secret_after.rotation_days, None, None, risks
-        )
-    rotation_before, rotation_after = _one(was, SecretRotation), _one(now, SecretRotation)
-    if rotation_before is not None and rotation_after is not None:
-        _judge_secret_rotation(
-            name,
-            rotation_before.rotation_days,
-            rotation_after.rotation_days,
-            rotation_before.enabled,
-            rotation_after.enabled,
-            risks,
-        )
-
-    trail_before, trail_after = _one(was, Trail), _one(now, Trail)
-    if trail_before is not None and trail_after is not None:
-        for label, before, after in (
-            ("multi-region logging", trail_before.multi_region, trail_after.multi_region),
-            (
-                "log file validation",
-                trail_before.log_file_validation,
-                trail_after.log_file_validation,
-            ),
-            ("logging", trail_before.logging_enabled, trail_after.logging_enabled),
-        ):
-            if _off(before, after):
-                risks.append(Risk("KM-LOG-001", f"{name}: trail {label} turned off."))
-        if isinstance(trail_before.kms_key, str) and trail_after.kms_key is None:
-            risks.append(Risk("KM-LOG-001", f"{name}: trail no longer KMS-encrypted."))
-        if trail_before.excludes_kms_events is False and trail_after.excludes_kms_events is True:
-            risks.append(Risk("KM-LOG-001", f"{name}: trail now leaves out KMS events."))
-
-    audit_before, audit_after = _one(was, AuditConfig), _one(now, AuditConfig)
-    if audit_before is not None and audit_after is not None:
-        lost = _lost(audit_before.log_types, audit_after.log_types)
-        if lost:
-            risks.append(Risk("KM-LOG-001", f"{name}: audit log types {lost} no longer logged."))
-    sink_before, sink_after = _one(was, LogSink), _one(now, LogSink)
-    if sink_before is not None and sink_after is not None:
-        if sink_before.disabled is False and sink_after.disabled is True:
-            risks.append(Risk("KM-LOG-001", f"{name}: log sink disabled."))
-        if sink_before.filter != sink_after.filter and _known(sink_after.filter):
-            risks.append(
-                Risk(
-                    "KM-LOG-001",
-                    f"{name}: log sink filter changed to {sink_after.filter!r}; check it still "
-                    "exports cloudkms.googleapis.com audit logs.",
-                )
-            )
-    diag_before, diag_after = _one(was, DiagnosticSetting), _one(now, DiagnosticSetting)
-    if diag_before is not None and diag_after is not None:
-        lost = _lost(diag_before.enabled_logs, diag_after.enabled_logs)
-        if lost:
-            risks.append(Risk("KM-LOG-001", f"{name}: diagnostic logs {lost} no longer sent."))
-
-    for kind in (LogBucket, ObjectLock):
-        before, after = _one(was, kind), _one(now, kind)
-        if before is not None and after is not None:
-            _judge_retention(name, before, after, risks)
-    bucket_before, bucket_after = _one(was, LogBucket), _one(now, LogBucket)
-    if bucket_before is not None and bucket_after is not None:
-        if _off(bucket_before.versioning, bucket_after.versioning):
-            risks.append(Risk("KM-LOG-002", f"{name}: bucket versioning turned off."))
-        if _off(bucket_before.object_lock_enabled, bucket_after.object_lock_enabled):
-            risks.append(Risk("KM-LOG-002", f"{name}: S3 Object Lock removed from the bucket."))
-    versioning_before, versioning_after = _one(was, Versioning), _one(now, Versioning)
-    if (
-        versioning_before is not None
-        and versioning_after is not None
-        and _off(versioning_before.enabled, versioning_after.enabled)
-    ):
-        risks.append(Risk("KM-LOG-002", f"{name}: bucket versioning turned off."))
-
-
-def _lost(before: object, after: object) -> str:
-    if isinstance(before, frozenset) and isinstance(after, frozenset):
-        return ", ".join(sorted(str(x) for x in before - after))
-    return ""
-
-
-def _judge_secret_rotation(
-    name: str,
-    days_before: object,
-    days_after: object,
-    enabled_before: object,
-    enabled_after: object,
-    risks: list[Risk],
-) -> None:
-    if _off(enabled_before, enabled_after) or (isinstance(days_before, int) and days_after is None):
-        risks.append(
-            Risk(
-                "KM-ROT-003",
-                f"{name}: secret rotation removed (was every {days_before} days); "
-                "api-secret and ai-service-key secrets rotate at most every 90 days.",
-            )
-        )
-    elif _longer(days_before, days_after):
-        risks.append(
-            Risk(
-                "KM-ROT-003",
-                f"{name}: secret rotation lengthened from {days_before} to {days_after} days; "
-                "api-secret and ai-service-key secrets rotate at most every 90 days.",
-            )
-        )
-
-
-def _judge_retention(
-    name: str, was: LogBucket | ObjectLock, now: LogBucket | ObjectLock, risks: list[Risk]
-) -> None:
-    if (
-        was.immutability in _STRONG_IMMUTABILITY
-        and now.immutability not in _STRONG_IMMUTABILITY
-        and not isinstance(now.immutability, Unknown)
-    ):
-        weaker = now.immutability.value if now.immutability else "none"
-        risks.append(
-            Risk(
-                "KM-LOG-002",
-                f"{name}: log immutability weakened from {was.immutability} to {weaker}; "
-                "keep COMPLIANCE mode (S3) or a locked retention policy.",
-            )
-        )
-    if _shorter(was.retention_days, now.retention_days):
-        risks.append(
-            Risk(
-                "KM-LOG-002",
-                f"{name}: log retention shortened from {was.retention_days} to "
-                f"{now.retention_days} days.",
-            )
-        )
-
-
-def _judge_removed(name: str, was: Sequence[Facts], risks: list[Risk]) -> None:
-    """Deleting what keeps the audit trail or a secret's rotation."""
-    for item in was:
-        if isinstance(item, Trail | AuditConfig | LogSink | DiagnosticSetting):
-            risks.append(Risk("KM-LOG-001", f"{name}: audit logging resource deleted."))
-        elif isinstance(item, ObjectLock) or (
-            isinstance(item, LogBucket) and item.immutability in _STRONG_IMMUTABILITY
-        ):
-            risks.append(
-                Risk("KM-LOG-002", f"{name}: immutable log storage or its retention lock deleted.")
-            )
-        elif isinstance(item, SecretRotation):
-            risks.append(
-                Risk(
-                    "KM-ROT-003",
-                    f"{name}: secret rotation removed; api-secret and ai-service-key secrets "
-                    "rotate at most every 90 days.",
-                )
-            )
+def _one(facts: Sequence[Facts], kind: type[Any]) -> Any:
+    return next((f for f in facts if isinstance(f, kind)), None)
 
 
 # --- rendering --------------------------------------------------------------------------------------

@@ -1486,3 +1486,25 @@ def stack_facts(resources: Sequence[ResourceLike], *, secrets_marked: bool = Tru
     return StackFacts(
         tuple(f for r in resources for f in facts_from_resource(r, secrets_marked=secrets_marked))
     )
+
+
+#: Types whose facts may govern keys and secrets they do not name (identity policies reach
+#: whatever their resources match, a trail or log sink covers the account or project): a change
+#: to one is judged with the whole stack (`keyplane.diff`).
+_WIDE_PREFIXES = (
+    "aws:iam/",
+    "aws:cloudtrail/",
+    "aws-native:cloudtrail:",
+    "gcp:projects/",
+    "gcp:logging/",
+    "gcp:organizations/",
+    "gcp:folder/",
+    "azure-native:authorization:",
+    "azure-native:monitor:",
+    "azure-native:insights:",
+)
+
+
+def reaches_widely(type_: str) -> bool:
+    """Whether a resource of `type_` may govern resources it does not reference."""
+    return type_.startswith(_WIDE_PREFIXES)

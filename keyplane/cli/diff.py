@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from keyplane.diff import StackDiff, diff_resources, json_text, markdown_text
 from keyplane.pulumi_json import PulumiState, load_pulumi_json
 from keyplane.reports import write_atomic
 from keyplane.reports.formats import DiffFormat
+from keyplane.rules.context import Context
 
 
 def _load(path: Path) -> PulumiState:
@@ -36,11 +38,13 @@ def compute_diff(
     old: Path,
     new: Path | None,
     home_scopes: frozenset[str] | None,
+    context: Context | None = None,
     *,
     allow_different_stacks: bool = False,
 ) -> StackDiff:
-    """The diff of two exports, or of one preview; exits 2 on bad input, and on exports of two
-    different stacks (project or stack name differ) unless `allow_different_stacks`."""
+    """The diff of two exports, or of one preview, judged with `context` (the environment's;
+    None: derived from the states); exits 2 on bad input, and on exports of two different
+    stacks (project or stack name differ) unless `allow_different_stacks`."""
     before = _load(old)
     if new is None:
         if before.kind != "preview":
@@ -55,6 +59,7 @@ def compute_diff(
             before.resources,
             operations=before.operations,
             home_scopes=home_scopes,
+            context=context,
         )
     after = _load(new)
     for path, state in ((old, before), (new, after)):
@@ -82,6 +87,7 @@ def compute_diff(
         old_ids=before.ids,
         new_ids=after.ids,
         home_scopes=home_scopes,
+        context=context,
     )
 
 
@@ -115,8 +121,9 @@ def diff(
         str | None,
         typer.Option(
             "--env",
-            help="The environment of the stack: its account/project is the home of principals "
-            "(KM-ENV-002). Default: the accounts the old state already grants to.",
+            help="The environment of the stack: the rules are judged with its estate (its "
+            "account/project is the home of principals). Default: a context derived from the "
+            "states; the rules that need the estate are then named in the summary, not judged.",
         ),
     ] = None,
     estate: EstateOption = DEFAULT_ESTATE,
@@ -131,6 +138,7 @@ def diff(
 ) -> None:
     """Security-relevant differences of two stack exports (or of a preview), rule by rule."""
     home_scopes: frozenset[str] | None = None
+    context: Context | None = None
     if env is not None:
         loaded = load_estate_or_exit(estate)
         environment = loaded.environments.get(env)
@@ -138,7 +146,10 @@ def diff(
             known = ", ".join(sorted(loaded.environments))
             fail_bad_input([f"--env: unknown environment {env!r} (known: {known})"])
         home_scopes = frozenset({environment.scope_id})
-    result = compute_diff(old, new, home_scopes, allow_different_stacks=allow_different_stacks)
+        context = Context.from_estate(loaded, env, date.today())
+    result = compute_diff(
+        old, new, home_scopes, context, allow_different_stacks=allow_different_stacks
+    )
     text = json_text(result) if format is DiffFormat.JSON else markdown_text(result)
     if output is None:
         sys.stdout.write(text)

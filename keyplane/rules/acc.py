@@ -9,7 +9,7 @@ Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, poi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
 from keyplane.facts.access import (
@@ -39,13 +39,25 @@ from keyplane.facts.model import (
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
+    access_text,
     keys_and_secrets,
     shown,
+    trusted,
     unique,
 )
 from keyplane.rules.context import Context
 from keyplane.rules.env import ForeignPrincipals
-from keyplane.rules.registry import Scope, check
+from keyplane.rules.registry import (
+    AccessChange,
+    Observation,
+    Scope,
+    Transition,
+    check,
+    needs_estate,
+    note,
+    weakening,
+    widening,
+)
 from keyplane.rules.verdict import (
     Verdict,
     cannot_judge,
@@ -342,3 +354,135 @@ class Declared:
 def declared_identities(stack: StackFacts, context: Context) -> Declared:
     """The principals `context`'s environment declares for `stack` (see `Declared`)."""
     return Declared(stack, context)
+
+
+needs_estate("KM-ACC-004", "the principals the environment declares (its access block)")
+
+
+# --- what a change weakens (`keyplane diff`) ------------------------------------------------------
+
+
+@widening("KM-ACC-001")
+def wildcard_reach(change: AccessChange) -> str | None:
+    """KM-ACC-001 in a change: anyone (a wildcard principal) or a whole account gains access to
+    a key or secret, or a principal is newly granted wildcard actions or a broad role that only
+    declared administrators may hold."""
+    principal, name = change.principal, change.item.name
+    problems: list[str] = []
+    if is_wildcard_principal(principal):
+        problems.append(f"wildcard principal {principal!r} granted {access_text(change)}")
+    elif is_account_wide(principal):
+        problems.append(
+            f"every principal of account {principal.split(':')[4]} ({principal}) granted "
+            f"{access_text(change)}"
+        )
+    wild = [a for a in change.new_actions if is_wildcard_action(a)]
+    if wild:
+        problems.append(f"{principal} granted wildcard actions {', '.join(wild)}")
+    broad = [
+        a
+        for a in change.new_actions
+        if is_broad_role(a) and principal_key(principal) not in change.context.admins
+    ]
+    if broad:
+        problems.append(
+            f"{principal} granted broad role {shown(broad)}, acceptable only for a declared key "
+            "administrator"
+        )
+    if not problems:
+        return None
+    return (
+        f"{name}: {'; '.join(problems)}; name the principals and grant only the actions they need."
+    )
+
+
+@widening("KM-ACC-002")
+def duties_joined(change: AccessChange) -> str | None:
+    """KM-ACC-002 in a change: a principal comes to both administer and use a key (an
+    administrator gains use, a user gains administration)."""
+    both = {Access.ADMIN, Access.USE}
+    if not isinstance(change.item, Key) or is_wildcard_principal(change.principal):
+        return None
+    if not both <= change.after or both <= change.before:
+        return None
+    if Access.ADMIN in change.before:
+        what = "a key administrator gains use (encrypt, decrypt, sign)"
+    elif Access.USE in change.before:
+        what = "a key user gains administration"
+    else:
+        what = "a new principal is both administrator and user"
+    now = "+".join(a.value for a in Access if a in change.after)
+    return (
+        f"{change.item.name}: {what}: {change.principal} now has {now}; split administration "
+        "and use between different principals."
+    )
+
+
+def _conditioned(grants: tuple[Grant, ...] | Unknown | None) -> dict[str, tuple[bool, bool]]:
+    """Per allowed principal: (some grant holds under conditions, some grant holds without)."""
+    result: dict[str, tuple[bool, bool]] = {}
+    if grants is None or isinstance(grants, Unknown):
+        return result
+    for grant in grants:
+        if grant.effect is not Effect.ALLOW or not isinstance(grant.principal, str):
+            continue
+        with_, without = result.get(grant.principal, (False, False))
+        result[grant.principal] = (
+            with_ or bool(grant.conditions),
+            without or not grant.conditions,
+        )
+    return result
+
+
+@weakening("KM-ACC-001", kinds=(Key, Secret, AccessBinding))
+def condition_removed(change: Transition) -> Iterator[Observation]:
+    """KM-ACC-001 in a change: the conditions that confined a statement granting a wildcard
+    principal or a whole account (to one account, organisation or service) were removed.
+
+    Read from the statements written on the resource: the access model
+    (`keyplane.facts.grants`) does not carry conditions yet.
+    """
+    before, after = change.before, change.after
+    if before is None or after is None:
+        return
+    was, now = _conditioned(_grants_of(before)), _conditioned(_grants_of(after))
+    for principal, (_, unconditioned) in sorted(now.items()):
+        confined, open_before = was.get(principal, (False, False))
+        if not unconditioned or not confined or open_before:
+            continue
+        if is_wildcard_principal(principal) or is_account_wide(principal):
+            yield Observation(
+                f"{after.name}: the conditions that confined the statement granting "
+                f"{principal!r} were removed: anyone it names may now act on it; restore the "
+                "conditions or name the principals."
+            )
+        else:
+            yield note(f"{after.name}: a grant to {principal} no longer holds under conditions")
+
+
+@weakening("KM-ACC-003", kinds=(Role,))
+def trust_widened(change: Transition) -> Iterator[Observation]:
+    """KM-ACC-003 in a change: anyone or a whole account may now assume a role, or a principal
+    may now assume it without MFA."""
+    before, after = trusted(change.before), trusted(change.after)
+    if change.after is None:
+        return
+    name = change.after.name
+    for principal, with_mfa in sorted(after.items()):
+        if principal in before:
+            if before[principal] and not with_mfa:
+                yield Observation(
+                    f"{name}: {principal} may now assume the role without MFA; keep "
+                    "aws:MultiFactorAuthPresent in the trust policy."
+                )
+            continue
+        if is_wildcard_principal(principal):
+            yield Observation(
+                f"{name}: anyone ({principal}) may assume the role; trust the specific roles or "
+                "users instead."
+            )
+        elif is_account_wide(principal):
+            yield Observation(
+                f"{name}: every principal of account {principal.split(':')[4]} may assume the "
+                "role; trust the specific roles or users instead."
+            )

@@ -8,16 +8,20 @@ Rules: KM-DEL-001 (title, policy clause, points and severity: the catalog, said 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from keyplane.facts.model import (
     Facts,
     HsmCluster,
     Key,
+    KeyContainer,
     Vault,
 )
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
+from keyplane.rules.common import shortened, switched_off
 from keyplane.rules.context import Context
-from keyplane.rules.registry import check
+from keyplane.rules.registry import Observation, Transition, check, weakening
 from keyplane.rules.verdict import (
     Verdict,
     fail,
@@ -99,3 +103,47 @@ def deletion_protection(facts: Facts, context: Context) -> Verdict:
     if undecided:
         return unknown(rule, facts, " and ".join(undecided))
     return passed(rule, facts)
+
+
+_HOLDERS = {Key: "key", HsmCluster: "HSM cluster", Vault: "vault", KeyContainer: "key ring"}
+
+
+@weakening("KM-DEL-001", kinds=(Key, HsmCluster, Vault, KeyContainer))
+def deletion_weakened(change: Transition) -> Iterator[Observation]:
+    """KM-DEL-001 in a change: a key, or what holds keys, destroyed (deleted or replaced); its
+    Pulumi protect removed; a deletion window or soft-delete retention shortened; purge
+    protection turned off."""
+    before, after = change.before, change.after
+    if before is None:
+        return
+    name = before.name
+    if after is None or change.replaced:
+        what = _HOLDERS.get(type(before), "key holder")
+        verb = "deleted" if after is None else "replaced (the old one is destroyed)"
+        yield Observation(
+            f"{name}: {what} {verb}: data encrypted under {'it' if what == 'key' else 'its keys'} "
+            "becomes unrecoverable (Policy §11: loss of encryption keys is potential data loss); "
+            "keep it, or re-encrypt the data first and record the change."
+        )
+    if after is None:
+        return
+    if before.protect is True and after.protect is False:
+        yield Observation(
+            f"{name}: Pulumi `protect` removed: a `pulumi destroy` or a refactor can now delete "
+            "it; keep protect=True in staging and production."
+        )
+    if isinstance(before, Key) and isinstance(after, Key):
+        was, now = before.deletion_window_days, after.deletion_window_days
+        if shortened(was, now):
+            yield Observation(
+                f"{name}: deletion window shortened from {was} to {now} days; keep it at "
+                f"{AWS_DELETION_WINDOW_DAYS}."
+            )
+    if isinstance(before, Vault) and isinstance(after, Vault):
+        if switched_off(before.purge_protection, after.purge_protection):
+            yield Observation(f"{name}: purge protection turned off.")
+        if shortened(before.soft_delete_days, after.soft_delete_days):
+            yield Observation(
+                f"{name}: soft-delete retention shortened from {before.soft_delete_days} to "
+                f"{after.soft_delete_days} days."
+            )

@@ -8,6 +8,8 @@ Rules: KM-ENV-001, KM-ENV-002 (title, policy clause, points and severity: the ca
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from keyplane.facts.access import (
     principal_key,
     principal_scope,
@@ -25,12 +27,24 @@ from keyplane.facts.model import (
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
+    access_text,
+    changed_tag,
     dedupe,
     keys_and_secrets,
     shown,
+    trusted,
 )
 from keyplane.rules.context import Context, OtherEnvironment
-from keyplane.rules.registry import Scope, check
+from keyplane.rules.registry import (
+    AccessChange,
+    Observation,
+    Scope,
+    Transition,
+    check,
+    needs_estate,
+    weakening,
+    widening,
+)
 from keyplane.rules.verdict import (
     Verdict,
     fail,
@@ -135,3 +149,57 @@ def environment_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
             verdicts.append(unknown(rule, item, "who is granted access"))
             reported.add(item.urn)
     return dedupe(verdicts)
+
+
+needs_estate("KM-ENV-002", "the other environments' accounts, projects and principals")
+
+
+@weakening("KM-ENV-001", kinds=(Key, Secret, Role, Trail, LogBucket))
+def environment_tag_changed(change: Transition) -> Iterator[Observation]:
+    """KM-ENV-001 in a change: the environment tag removed or changed."""
+    if (what := changed_tag(TAG_ENVIRONMENT, change.before, change.after)) is not None:
+        assert change.after is not None
+        yield Observation(
+            f"{change.after.name}: {TAG_ENVIRONMENT} tag {what}; keep it equal to the stack's "
+            "environment."
+        )
+
+
+def _foreign(principal: str, home_scopes: frozenset[str]) -> str | None:
+    """A principal's account or project when it is not one of the stack's own."""
+    scope = principal_scope(principal)
+    if scope is None or not home_scopes or scope in home_scopes:
+        return None
+    return scope
+
+
+@widening("KM-ENV-002")
+def foreign_principal_granted(change: AccessChange) -> str | None:
+    """KM-ENV-002 in a change: a principal of another account or project gains access."""
+    scope = _foreign(change.principal, change.home_scopes)
+    if scope is None:
+        return None
+    home = ", ".join(sorted(change.home_scopes))
+    return (
+        f"{change.item.name}: {change.principal} from account/project {scope} (the stack's: "
+        f"{home}) granted {access_text(change)}; grant only principals of this environment."
+    )
+
+
+@weakening("KM-ENV-002", kinds=(Role,))
+def foreign_trust(change: Transition) -> Iterator[Observation]:
+    """KM-ENV-002 in a change: a principal of another account may now assume a role."""
+    before, after = change.before, change.after
+    if not isinstance(after, Role) or isinstance(after.trust, Unknown):
+        return
+    trusted_before = trusted(before)
+    for principal in sorted(trusted(after)):
+        if principal in trusted_before:
+            continue
+        scope = _foreign(principal, change.home_scopes)
+        if scope is not None:
+            home = ", ".join(sorted(change.home_scopes))
+            yield Observation(
+                f"{after.name}: {principal} from account {scope} (the stack's: {home}) may "
+                "assume the role; trust only principals of this environment."
+            )

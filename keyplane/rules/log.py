@@ -8,6 +8,7 @@ Rules: KM-LOG-001, KM-LOG-002 (title, policy clause, points and severity: the ca
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from keyplane.facts.model import (
@@ -27,8 +28,9 @@ from keyplane.facts.model import (
 )
 from keyplane.facts.values import Ref, Unknown
 from keyplane.rules.catalog import Point
+from keyplane.rules.common import lost, shortened, switched_off
 from keyplane.rules.context import Context
-from keyplane.rules.registry import Scope, check
+from keyplane.rules.registry import Observation, Scope, Transition, check, weakening
 from keyplane.rules.verdict import (
     Verdict,
     cannot_judge,
@@ -320,3 +322,94 @@ def immutable_logs(stack: StackFacts, context: Context) -> list[Verdict]:
             elif undecided:
                 verdicts.append(unknown(rule, bucket, " and ".join(undecided)))
     return verdicts
+
+
+@weakening("KM-LOG-001", kinds=(Trail, AuditConfig, LogSink, DiagnosticSetting))
+def audit_logging_weakened(change: Transition) -> Iterator[Observation]:
+    """KM-LOG-001 in a change: audit logging deleted, switched off, unencrypted, narrowed (KMS
+    events left out, log types lost, a sink's filter changed)."""
+    before, after = change.before, change.after
+    if before is None:
+        return
+    name = before.name
+    if after is None:
+        yield Observation(f"{name}: audit logging resource deleted.")
+        return
+    if isinstance(before, Trail) and isinstance(after, Trail):
+        for label, was, now in (
+            ("multi-region logging", before.multi_region, after.multi_region),
+            ("log file validation", before.log_file_validation, after.log_file_validation),
+            ("logging", before.logging_enabled, after.logging_enabled),
+        ):
+            if switched_off(was, now):
+                yield Observation(f"{name}: trail {label} turned off.")
+        if isinstance(before.kms_key, str) and after.kms_key is None:
+            yield Observation(f"{name}: trail no longer KMS-encrypted.")
+        if before.excludes_kms_events is False and after.excludes_kms_events is True:
+            yield Observation(f"{name}: trail now leaves out KMS events.")
+    if (
+        isinstance(before, AuditConfig)
+        and isinstance(after, AuditConfig)
+        and (gone := lost(before.log_types, after.log_types))
+    ):
+        yield Observation(f"{name}: audit log types {gone} no longer logged.")
+    if isinstance(before, LogSink) and isinstance(after, LogSink):
+        if before.disabled is False and after.disabled is True:
+            yield Observation(f"{name}: log sink disabled.")
+        if before.filter != after.filter and not isinstance(after.filter, Unknown):
+            yield Observation(
+                f"{name}: log sink filter changed to {after.filter!r}; check it still exports "
+                "cloudkms.googleapis.com audit logs."
+            )
+    if (
+        isinstance(before, DiagnosticSetting)
+        and isinstance(after, DiagnosticSetting)
+        and (gone := lost(before.enabled_logs, after.enabled_logs))
+    ):
+        yield Observation(f"{name}: diagnostic logs {gone} no longer sent.")
+
+
+_STRONG_IMMUTABILITY = frozenset({Immutability.COMPLIANCE, Immutability.LOCKED})
+
+
+@weakening("KM-LOG-002", kinds=(LogBucket, ObjectLock, Versioning))
+def log_retention_weakened(change: Transition) -> Iterator[Observation]:
+    """KM-LOG-002 in a change: immutable log storage deleted, its immutability weakened, its
+    retention shortened, versioning or S3 Object Lock removed."""
+    before, after = change.before, change.after
+    if before is None:
+        return
+    name = before.name
+    if after is None:
+        if isinstance(before, ObjectLock) or (
+            isinstance(before, LogBucket) and before.immutability in _STRONG_IMMUTABILITY
+        ):
+            yield Observation(f"{name}: immutable log storage or its retention lock deleted.")
+        return
+    if isinstance(before, LogBucket | ObjectLock) and isinstance(after, LogBucket | ObjectLock):
+        if (
+            before.immutability in _STRONG_IMMUTABILITY
+            and after.immutability not in _STRONG_IMMUTABILITY
+            and not isinstance(after.immutability, Unknown)
+        ):
+            weaker = after.immutability.value if after.immutability else "none"
+            yield Observation(
+                f"{name}: log immutability weakened from {before.immutability} to {weaker}; "
+                "keep COMPLIANCE mode (S3) or a locked retention policy."
+            )
+        if shortened(before.retention_days, after.retention_days):
+            yield Observation(
+                f"{name}: log retention shortened from {before.retention_days} to "
+                f"{after.retention_days} days."
+            )
+    if isinstance(before, LogBucket) and isinstance(after, LogBucket):
+        if switched_off(before.versioning, after.versioning):
+            yield Observation(f"{name}: bucket versioning turned off.")
+        if switched_off(before.object_lock_enabled, after.object_lock_enabled):
+            yield Observation(f"{name}: S3 Object Lock removed from the bucket.")
+    if (
+        isinstance(before, Versioning)
+        and isinstance(after, Versioning)
+        and switched_off(before.enabled, after.enabled)
+    ):
+        yield Observation(f"{name}: bucket versioning turned off.")

@@ -8,6 +8,8 @@ Rules: KM-PUR-001 (title, policy clause, points and severity: the catalog, said 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from keyplane.facts.model import (
     Facts,
     Key,
@@ -16,10 +18,11 @@ from keyplane.facts.model import (
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
+    changed_tag,
     purpose_of,
 )
 from keyplane.rules.context import Context
-from keyplane.rules.registry import check
+from keyplane.rules.registry import Observation, Transition, check, weakening
 from keyplane.rules.verdict import (
     Verdict,
     fail,
@@ -74,3 +77,14 @@ def declared_purpose(facts: Facts, context: Context) -> Verdict:
                 "matching usage or correct the purpose.",
             )
     return passed(rule, facts)
+
+
+@weakening("KM-PUR-001", kinds=(Key, Secret))
+def purpose_tag_changed(change: Transition) -> Iterator[Observation]:
+    """KM-PUR-001 in a change: the purpose tag removed or changed."""
+    if (what := changed_tag(TAG_PURPOSE, change.before, change.after)) is not None:
+        assert change.after is not None
+        yield Observation(
+            f"{change.after.name}: {TAG_PURPOSE} tag {what}; a key or secret serves the one "
+            "purpose it was created for (Policy §8); create one for the new purpose instead."
+        )

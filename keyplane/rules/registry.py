@@ -43,6 +43,7 @@ from importlib import import_module
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from keyplane.facts.access import Access
 from keyplane.facts.model import Facts, Resource, StackFacts
 from keyplane.rules.catalog import RULES, Point, Rule
 from keyplane.rules.verdict import Verdict
@@ -260,22 +261,177 @@ def rules_checked_at(point: Point) -> tuple[Rule, ...]:
     return tuple(r for r in RULES.values() if r.id in ids)
 
 
+# --- what a change weakens (`keyplane diff`) ------------------------------------------------------
+#
+# A rule's check says whether a state breaks it; a change can also weaken what the rule
+# enforces without breaking it yet (a rotation period lengthened within its limit, a deletion
+# window shortened, a principal gaining access). Each family registers, beside its checks, how
+# a change of one resource (`@weakening`) or of who may reach a key or secret (`@widening`)
+# weakens its rules; the diff iterates over them and holds no rule knowledge of its own.
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One resource's facts of one kind before and after a change.
+
+    `before` is None for a created resource, `after` None for a deleted one; `replaced` says
+    the old resource is destroyed and a new one created in its place.
+    """
+
+    before: Facts | None
+    after: Facts | None
+    context: Context
+    replaced: bool = False
+    #: The stack's own accounts, projects or subscriptions (the environment's, or those its
+    #: state before the change grants to).
+    home_scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a weakening function says of a change: a risk under its rule, or a note."""
+
+    message: str
+    risk: bool = True
+
+
+def note(message: str) -> Observation:
+    """A security-relevant change that weakens nothing (shown, never a risk)."""
+    return Observation(message, risk=False)
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """What one principal may do on one key or secret, before and after (`facts.grants`).
+
+    `gained` is what it may do now and could not before (empty when only actions changed);
+    `new_actions` the native actions newly granted, as written.
+    """
+
+    item: Resource
+    principal: str
+    before: frozenset[Access]
+    after: frozenset[Access]
+    new_actions: tuple[str, ...]
+    context: Context
+    #: As `Transition.home_scopes`.
+    home_scopes: frozenset[str] = frozenset()
+
+    @property
+    def gained(self) -> frozenset[Access]:
+        return self.after - self.before
+
+
+#: `(Transition) -> Iterable[Observation]`: messages start with the resource's name.
+WeakeningCheck = Callable[[Transition], Iterable[Observation]]
+#: `(AccessChange) -> str | None`: a risk's message when the widening weakens the rule.
+WideningCheck = Callable[[AccessChange], "str | None"]
+
+
+@dataclass(frozen=True)
+class Weakening:
+    rule: str
+    function: Callable[..., Any]
+    #: Fact classes compared (`@weakening`); empty for an access widening (`@widening`).
+    kinds: tuple[type[Resource], ...] = ()
+
+
+_WEAKENINGS: list[Weakening] = []
+_WIDENINGS: list[Weakening] = []
+_ESTATE_NEEDS: dict[str, str] = {}
+
+
+def _known_rule(rule: str, what: str) -> None:
+    if rule not in RULES:
+        raise RegistryError(
+            f"a {what} is registered for {rule}, which the catalog (keyplane/rules/catalog.py) "
+            "does not know; add its row or correct the ID"
+        )
+
+
+def weakening(rule: str, *, kinds: Iterable[type[Resource]]) -> Callable[[_F], _F]:
+    """Register how a change of one resource of `kinds` weakens `rule` (`WeakeningCheck`).
+
+    The diff calls it once per changed resource and kind with the facts before and after;
+    RegistryError for a rule the catalog does not know or no kinds.
+    """
+    kinds = tuple(kinds)
+    _known_rule(rule, "weakening")
+    if not kinds:
+        raise RegistryError(f"the weakening of {rule} names no fact kinds")
+
+    def register(function: _F) -> _F:
+        _WEAKENINGS.append(Weakening(rule, function, kinds))
+        return function
+
+    return register
+
+
+def widening(rule: str) -> Callable[[_F], _F]:
+    """Register how a principal gaining access to a key or secret weakens `rule`
+    (`WideningCheck`); RegistryError for a rule the catalog does not know."""
+    _known_rule(rule, "widening")
+
+    def register(function: _F) -> _F:
+        _WIDENINGS.append(Weakening(rule, function))
+        return function
+
+    return register
+
+
+def needs_estate(rule: str, what: str) -> None:
+    """Declare that `rule` cannot be judged from a stack's state alone: it reads `what` from
+    the estate (the diff judges it only with an environment, and says so otherwise)."""
+    _known_rule(rule, "estate need")
+    _ESTATE_NEEDS[rule] = what
+
+
+def weakenings() -> tuple[Weakening, ...]:
+    """Every registered resource weakening, in catalog order."""
+    order = {rule_id: position for position, rule_id in enumerate(RULES)}
+    return tuple(sorted(_WEAKENINGS, key=lambda w: order[w.rule]))
+
+
+def widenings() -> tuple[Weakening, ...]:
+    """Every registered access widening, in catalog order."""
+    order = {rule_id: position for position, rule_id in enumerate(RULES)}
+    return tuple(sorted(_WIDENINGS, key=lambda w: order[w.rule]))
+
+
+def estate_needs() -> Mapping[str, str]:
+    """Rule ID -> what it reads from the estate, for the rules a state alone cannot decide."""
+    return MappingProxyType(dict(_ESTATE_NEEDS))
+
+
 __all__ = [
     "FAMILIES",
+    "AccessChange",
     "Check",
+    "Observation",
     "RegistryError",
     "ResourceCheck",
     "Scope",
     "StackCheck",
+    "Transition",
+    "Weakening",
+    "WeakeningCheck",
+    "WideningCheck",
     "check",
     "check_of",
     "checks_at",
     "enforced_by_loader",
+    "estate_needs",
     "kinds_of",
     "load",
+    "needs_estate",
+    "note",
     "registered",
     "resource_checks",
     "rules_checked_at",
     "stack_checks",
     "verify",
+    "weakening",
+    "weakenings",
+    "widening",
+    "widenings",
 ]

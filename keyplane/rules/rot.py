@@ -8,12 +8,13 @@ Rules: KM-ROT-001, KM-ROT-002, KM-ROT-003, KM-ROT-004 (title, policy clause, poi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from keyplane.facts.model import (
     Facts,
     Key,
+    Secret,
     SecretRotation,
     StackFacts,
 )
@@ -22,12 +23,14 @@ from keyplane.rules.catalog import Point
 from keyplane.rules.common import (
     algorithm_name,
     key_kind,
+    lengthened,
     purpose_of,
     rotation_limit,
+    switched_off,
 )
 from keyplane.rules.context import Context
 from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
-from keyplane.rules.registry import Scope, check
+from keyplane.rules.registry import Observation, Scope, Transition, check, weakening
 from keyplane.rules.verdict import (
     Outcome,
     Verdict,
@@ -333,3 +336,67 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
     if not judged and not verdicts:
         return [not_applicable(rule, "no api-secret or ai-service-key secrets")]
     return verdicts
+
+
+@weakening("KM-ROT-001", kinds=(Key,))
+def rotation_disabled(change: Transition) -> Iterator[Observation]:
+    """KM-ROT-001 in a change: a key's automatic rotation switched off."""
+    before, after = change.before, change.after
+    if (
+        isinstance(before, Key)
+        and isinstance(after, Key)
+        and before.rotation_enabled is True
+        and after.rotation_enabled is False
+    ):
+        yield Observation(
+            f"{after.name}: automatic rotation disabled (was every {before.rotation_days} "
+            "days); keep rotation enabled."
+        )
+
+
+@weakening("KM-ROT-002", kinds=(Key,))
+def rotation_lengthened(change: Transition) -> Iterator[Observation]:
+    """KM-ROT-002 in a change: a key's rotation period lengthened, even within its limit."""
+    before, after = change.before, change.after
+    if (
+        isinstance(before, Key)
+        and isinstance(after, Key)
+        and after.rotation_enabled is not False
+        and lengthened(before.rotation_days, after.rotation_days)
+    ):
+        yield Observation(
+            f"{after.name}: rotation period lengthened from {before.rotation_days} to "
+            f"{after.rotation_days} days; check it against the purpose's maximum."
+        )
+
+
+_SECRET_LIMIT_TEXT = (
+    f"api-secret and ai-service-key secrets rotate at most every {SECRET_ROTATION_MAX_DAYS} days."
+)
+
+
+@weakening("KM-ROT-003", kinds=(Secret, SecretRotation))
+def secret_rotation_weakened(change: Transition) -> Iterator[Observation]:
+    """KM-ROT-003 in a change: a secret's rotation removed (its rotation resource deleted, or
+    turned off) or its period lengthened, even within the limit."""
+    before, after = change.before, change.after
+    if isinstance(before, SecretRotation) and after is None:
+        yield Observation(f"{before.name}: secret rotation removed; {_SECRET_LIMIT_TEXT}")
+        return
+    if before is None or after is None or type(before) is not type(after):
+        return
+    enabled: Iterable[object] = (None, None)
+    if isinstance(before, SecretRotation) and isinstance(after, SecretRotation):
+        enabled = (before.enabled, after.enabled)
+    elif not isinstance(before, Secret) or not isinstance(after, Secret):
+        return
+    was, now = before.rotation_days, after.rotation_days
+    if switched_off(*enabled) or (isinstance(was, int) and now is None):
+        yield Observation(
+            f"{after.name}: secret rotation removed (was every {was} days); {_SECRET_LIMIT_TEXT}"
+        )
+    elif lengthened(was, now):
+        yield Observation(
+            f"{after.name}: secret rotation lengthened from {was} to {now} days; "
+            f"{_SECRET_LIMIT_TEXT}"
+        )

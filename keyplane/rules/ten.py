@@ -16,7 +16,9 @@ from keyplane.facts.access import (
 )
 from keyplane.facts.grants import grants_on, role_principal
 from keyplane.facts.model import (
+    Key,
     Role,
+    Secret,
     StackFacts,
 )
 from keyplane.facts.values import Unknown
@@ -27,7 +29,15 @@ from keyplane.rules.common import (
 )
 from keyplane.rules.context import Context
 from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
-from keyplane.rules.registry import Scope, check
+from keyplane.rules.registry import (
+    Observation,
+    Scope,
+    Transition,
+    check,
+    needs_estate,
+    note,
+    weakening,
+)
 from keyplane.rules.verdict import (
     Verdict,
     fail,
@@ -170,3 +180,18 @@ def declared_tenant_access(files: FileContext) -> Iterator[FileFinding]:
                     line=doc.line_of(("access", "key_users", u_index, "keys", k_index)),
                     environment=env.name,
                 )
+
+
+needs_estate("KM-TEN-001", "the tenants, their isolation and their key users")
+
+
+@weakening("KM-TEN-001", kinds=(Key, Secret))
+def tenant_tag_changed(change: Transition) -> Iterator[Observation]:
+    """KM-TEN-001 in a change: a key or secret's tenant tag changed (a note: whose grants then
+    cross tenants is the rule's to judge)."""
+    before, after = change.before, change.after
+    if before is None or after is None:
+        return
+    old, new = before.tenant_tag, after.tenant_tag
+    if not isinstance(old, Unknown) and not isinstance(new, Unknown) and old != new:
+        yield note(f"{after.name}: {TAG_TENANT} tag {old or 'none'} -> {new or 'none'}")
