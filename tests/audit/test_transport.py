@@ -58,7 +58,7 @@ def test_an_html_page_instead_of_a_list_is_never_an_empty_account(
     proxy: Proxy, tmp_path: Path, operation: str
 ) -> None:
     proxy.faults[operation] = Fault("html")
-    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "20")
+    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "120")
     assert code == 1, err
     assert document["verdict"] != "pass"
     unread = _unverifiable(document)
@@ -74,7 +74,7 @@ def test_an_html_key_policy_leaves_access_unknown_not_granted_to_nobody(
     proxy: Proxy, tmp_path: Path
 ) -> None:
     proxy.faults["GetKeyPolicy"] = Fault("html")
-    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "20")
+    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "120")
     assert code == 1, err
     acc = [f for f in _unverifiable(document) if f["rule"] == "KM-ACC-001"]
     assert len(acc) == 3  # orders-db, app-data, audit-logs
@@ -101,7 +101,7 @@ def test_an_answer_without_its_result_field_is_an_error_of_that_call(
     proxy: Proxy, tmp_path: Path
 ) -> None:
     proxy.faults["ListKeys"] = Fault("body", body={"Truncated": False})
-    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "20")
+    code, document, err, _ = _audit(proxy, tmp_path, "--timeout", "120")
     assert code == 1, err
     assert all(
         "ListKeys: the answer has no 'Keys'" in f["message"] for f in _unverifiable(document)
