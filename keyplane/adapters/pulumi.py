@@ -31,7 +31,12 @@ from keyplane.adapters.common import (
     rotation_rules_days,
 )
 from keyplane.adapters.coverage import key_bearing
-from keyplane.facts.access import Condition, Grant, aws_managed_policy_actions
+from keyplane.facts.access import (
+    Condition,
+    Grant,
+    aws_managed_policy_actions,
+    azure_access_policy_actions,
+)
 from keyplane.facts.model import (
     AccessBinding,
     AuditConfig,
@@ -929,7 +934,7 @@ def _gcp_key_ring(p: _Props) -> tuple[Facts, ...]:
     return (KeyContainer(**_base(p, Cloud.GCP, tags=None), ids=p.ids("name", "id")),)
 
 
-def _gcp_members(p: _Props, target: str) -> tuple[Facts, ...]:
+def _gcp_members(p: _Props, target: str, *, hierarchy: str | None = None) -> tuple[Facts, ...]:
     role = p.text("role")
     condition = p.get("condition")
     conditions: tuple[Condition, ...] = ()
@@ -951,7 +956,47 @@ def _gcp_members(p: _Props, target: str) -> tuple[Facts, ...]:
                 )
                 for m in as_list(members)
             )
-    return (AccessBinding(**_base(p, Cloud.GCP, tags=None), grants=grants, target=p.ref(target)),)
+    return (
+        AccessBinding(
+            **_base(p, Cloud.GCP, tags=None),
+            grants=grants,
+            target=p.ref(target),
+            role=p.ref("role"),
+            hierarchy=hierarchy,
+        ),
+    )
+
+
+def _gcp_hierarchy_members(level: str, target: str) -> Callable[[_Props], tuple[Facts, ...]]:
+    """IAM on a project, folder or organisation: its roles reach every key and secret below."""
+    return lambda p: _gcp_members(p, target, hierarchy=level)
+
+
+def _gcp_custom_role(p: _Props) -> tuple[Facts, ...]:
+    """A GCP custom role (`gcp:projects/iAMCustomRole`, `gcp:organizations/iAMCustomRole`):
+    what its bindings allow is its `permissions`."""
+    permissions = p.get("permissions")
+    allowed: Maybe[tuple[str, ...]] = (
+        UNKNOWN
+        if permissions is UNKNOWN or any(v is UNKNOWN for v in as_list(permissions))
+        else tuple(str(v) for v in as_list(permissions))
+    )
+    role_id = p.text("roleId")
+    owner = p.text("project") if p.get("project") is not None else p.text("orgId")
+    kind = "projects" if p.get("project") is not None else "organizations"
+    names = set(p.ids("name", "id"))
+    if isinstance(role_id, str) and isinstance(owner, str):
+        names.add(f"{kind}/{owner}/roles/{role_id}")
+    return (
+        RoleDefinition(
+            **_base(p, Cloud.GCP, tags=None),
+            ids=frozenset(names),
+            role_id=role_id,
+            role_name=p.text("name") if isinstance(p.get("name"), str) else role_id,
+            actions=allowed,
+            not_actions=(),
+        ),
+    )
 
 
 def _gcp_policy_data(value: Any) -> Maybe[tuple[Grant, ...]]:
@@ -961,13 +1006,13 @@ def _gcp_policy_data(value: Any) -> Maybe[tuple[Grant, ...]]:
     try:
         data = json.loads(value) if isinstance(value, str) else value
     except ValueError:
-        return ()
+        return UNKNOWN  # an unreadable policy is never "no grants"
     if not isinstance(data, dict):
-        return ()
+        return UNKNOWN
     grants: list[Grant] = []
     for binding in as_list(data.get("bindings")):
         if not isinstance(binding, dict):
-            continue
+            return UNKNOWN
         role = str(binding.get("role", ""))
         grants.extend(Grant(str(m), (role,)) for m in as_list(binding.get("members")))
     return tuple(grants)
@@ -1157,11 +1202,52 @@ def _azure_key(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+def _access_policy_grants(entries: Any) -> Maybe[tuple[Grant, ...]]:
+    """Grants of legacy Key Vault access policies (`[{objectId, permissions: {keys, secrets}}]`):
+    each object ID with the key and secret operations its permissions allow."""
+    if isinstance(entries, Unknown):
+        return UNKNOWN
+    grants: list[Grant] = []
+    for entry in as_list(entries):
+        if isinstance(entry, Unknown):
+            return UNKNOWN
+        if not isinstance(entry, dict):
+            return UNKNOWN  # an access policy keyplane cannot read is never "no access"
+        principal = entry.get("objectId")
+        permissions = entry.get("permissions")
+        if isinstance(principal, Unknown) or isinstance(permissions, Unknown):
+            return UNKNOWN
+        if not isinstance(permissions, dict):
+            permissions = {}
+        names: dict[str, list[str]] = {}
+        for kind in ("keys", "secrets"):
+            values = as_list(permissions.get(kind))
+            if any(isinstance(v, Unknown) for v in values):
+                return UNKNOWN
+            names[kind] = [str(v) for v in values]
+        actions = azure_access_policy_actions(names["keys"], names["secrets"])
+        if actions:
+            grants.append(Grant(str(principal or ""), actions, label="access policy"))
+    return tuple(grants)
+
+
 def _azure_vault(p: _Props) -> tuple[Facts, ...]:
     hsm = p.resource.type == "azure-native:keyvault:ManagedHsm"
     access = p.text("properties", "publicNetworkAccess")
     soft_delete = p.number("properties", "softDeleteRetentionInDays")
+    rbac = True if hsm else p.flag("properties", "enableRbacAuthorization", default=False)
+    # Access policies count unless the vault authorises by RBAC (Azure then ignores them).
+    policies: tuple[Facts, ...] = ()
+    if rbac is not True and p.get("properties", "accessPolicies") is not None:
+        policies = (
+            AccessBinding(
+                **_base(p, Cloud.AZURE, tags=None),
+                grants=_access_policy_grants(p.get("properties", "accessPolicies")),
+                target=Ref(None, (p.resource.urn,)),
+            ),
+        )
     return (
+        *policies,
         Vault(
             **_base(p, Cloud.AZURE),
             ids=p.ids("vaultName", "name", "id"),
@@ -1170,14 +1256,23 @@ def _azure_vault(p: _Props) -> tuple[Facts, ...]:
             purge_protection=p.flag("properties", "enablePurgeProtection", default=False),
             # Azure keeps deleted vault objects 90 days unless told otherwise.
             soft_delete_days=90 if soft_delete is None else soft_delete,
-            rbac_authorization=True
-            if hsm
-            else p.flag("properties", "enableRbacAuthorization", default=False),
+            rbac_authorization=rbac,
             public_network_access=UNKNOWN
             if access is UNKNOWN
             else (access or "Enabled").lower() != "disabled",
             sku=p.text("sku", "name") if hsm else p.text("properties", "sku", "name"),
             soft_delete=True if hsm else p.flag("properties", "enableSoftDelete", default=True),
+        ),
+    )
+
+
+def _azure_access_policy(p: _Props) -> tuple[Facts, ...]:
+    """`azure-native:keyvault:AccessPolicy`: one legacy access policy on a vault."""
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AZURE, tags=None),
+            grants=_access_policy_grants([p.get("policy")]),
+            target=p.ref("vaultName"),
         ),
     )
 
@@ -1376,6 +1471,17 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "gcp:secretmanager/secret:Secret": _gcp_secret,
         "gcp:secretmanager/secretVersion:SecretVersion": _gcp_secret_version,
         "gcp:projects/iAMAuditConfig:IAMAuditConfig": _gcp_audit_config,
+        **{
+            f"{module}/iAM{kind}:IAM{kind}": _gcp_hierarchy_members(level, target)
+            for module, level, target in (
+                ("gcp:projects", "project", "project"),
+                ("gcp:folder", "folder", "folder"),
+                ("gcp:organizations", "organization", "orgId"),
+            )
+            for kind in ("Member", "Binding", "Policy")
+        },
+        "gcp:projects/iAMCustomRole:IAMCustomRole": _gcp_custom_role,
+        "gcp:organizations/iAMCustomRole:IAMCustomRole": _gcp_custom_role,
         "gcp:logging/projectSink:ProjectSink": _gcp_sink,
         # Organisation and folder sinks export the audit logs of every project below them.
         "gcp:logging/organizationSink:OrganizationSink": _gcp_sink,
@@ -1386,6 +1492,7 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "azure-native:keyvault:ManagedHsm": _azure_vault,
         "azure-native:keyvault:Key": _azure_key,
         "azure-native:keyvault:Secret": _azure_secret,
+        "azure-native:keyvault:AccessPolicy": _azure_access_policy,
         "azure-native:authorization:RoleAssignment": _azure_role_assignment,
         "azure-native:authorization:RoleDefinition": _azure_role_definition,
         "azure-native:monitor:DiagnosticSetting": _azure_diagnostic,

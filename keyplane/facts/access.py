@@ -265,6 +265,15 @@ _AWS_ACTIONS_LOWER = {name.lower(): access for name, access in AWS_ACTIONS.items
 
 #: Actions that are wildcards over every key operation (KM-ACC-001).
 AWS_WILDCARD_ACTIONS = frozenset({"*", "kms:*", "secretsmanager:*"})
+#: The same on Azure Key Vault (a role definition's or a legacy access policy's `all`).
+AZURE_WILDCARD_OPERATIONS = frozenset(
+    {
+        "microsoft.keyvault/*",
+        "microsoft.keyvault/vaults/*",
+        "microsoft.keyvault/vaults/keys/*",
+        "microsoft.keyvault/vaults/secrets/*",
+    }
+)
 
 
 class Target(StrEnum):
@@ -367,6 +376,58 @@ GCP_ROLES: dict[str, tuple[frozenset[Target], frozenset[Access]]] = {
 GCP_BROAD_ROLES = frozenset(
     {"roles/owner", "roles/editor", "roles/cloudkms.admin", "roles/secretmanager.admin"}
 )
+#: Predefined roles of these services that keyplane does not know are never read as "no
+#: access": a grant naming one cannot be judged (KM-COV-001's spirit, at the grant).
+_GCP_KEY_SERVICES = ("roles/cloudkms.", "roles/secretmanager.")
+#: A custom role: `projects/<project>/roles/<id>` or `organizations/<org>/roles/<id>`.
+_GCP_CUSTOM_ROLE = re.compile(r"(?:projects|organizations)/[^/]+/roles/[^/]+")
+
+#: What the IAM permissions a GCP custom role lists allow, per target: the data permissions
+#: are use, the reads are read, everything else on keys and secrets changes them (admin).
+#: https://cloud.google.com/kms/docs/reference/permissions-and-roles
+_GCP_USE_PERMISSIONS = {
+    Target.KEY: frozenset(
+        {
+            "cloudkms.cryptokeyversions.usetoencrypt",
+            "cloudkms.cryptokeyversions.usetodecrypt",
+            "cloudkms.cryptokeyversions.usetosign",
+            "cloudkms.cryptokeyversions.usetoverify",
+            "cloudkms.cryptokeyversions.usetoencryptviadelegation",
+            "cloudkms.cryptokeyversions.usetodecryptviadelegation",
+            "cloudkms.cryptokeyversions.usetogeneraterandombytes",
+            "cloudkms.cryptokeyversions.usetomacsign",
+            "cloudkms.cryptokeyversions.usetomacverify",
+            "cloudkms.cryptokeyversions.usetodecapsulate",
+        }
+    ),
+    Target.SECRET: frozenset({"secretmanager.versions.access"}),
+}
+_GCP_PERMISSION_SERVICE = {Target.KEY: "cloudkms.", Target.SECRET: "secretmanager."}
+
+
+def is_gcp_custom_role(action: str) -> bool:
+    """Whether `action` names a GCP custom role (its permissions are the stack's to say)."""
+    return bool(_GCP_CUSTOM_ROLE.fullmatch(action))
+
+
+def gcp_permissions_access(permissions: Iterable[str], target: Target) -> frozenset[Access]:
+    """What a GCP custom role's permissions (`cloudkms.cryptoKeyVersions.useToDecrypt`, ...)
+    allow on keys or secrets; a wildcard permission (`cloudkms.*`) allows everything."""
+    service = _GCP_PERMISSION_SERVICE[target]
+    granted: set[Access] = set()
+    for permission in permissions:
+        name = permission.lower()
+        if name in ("*", f"{service}*"):
+            return _ALL
+        if not name.startswith(service):
+            continue
+        if name in _GCP_USE_PERMISSIONS[target]:
+            granted.add(Access.USE)
+        elif name.endswith((".get", ".list", ".getiampolicy", ".viewpublickey")):
+            granted.add(Access.READ)
+        else:
+            granted.add(Access.ADMIN)
+    return frozenset(granted)
 
 
 # --- Azure role definitions -------------------------------------------------------------------
@@ -483,6 +544,62 @@ AZURE_OPERATIONS: dict[Target, dict[str, Access]] = {
 }
 
 
+#: A legacy Key Vault access policy's permission names (`permissions.keys` / `.secrets`, a
+#: closed set in the API) as the operations `AZURE_OPERATIONS` judges; `all` is every one.
+#: https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/create-or-update#keypermissions
+AZURE_ACCESS_POLICY_OPERATIONS: dict[Target, dict[str, str]] = {
+    Target.KEY: {
+        "all": f"{_KV}keys/*",
+        **{
+            name: f"{_KV}keys/{op}/action"
+            for name, op in {
+                "encrypt": "encrypt",
+                "decrypt": "decrypt",
+                "wrapkey": "wrap",
+                "unwrapkey": "unwrap",
+                "sign": "sign",
+                "verify": "verify",
+                "release": "release",
+                "create": "create",
+                "update": "update",
+                "import": "import",
+                "backup": "backup",
+                "restore": "restore",
+                "recover": "recover",
+                "purge": "purge",
+                "rotate": "rotate",
+            }.items()
+        },
+        "delete": f"{_KV}keys/delete",
+        "get": f"{_KV}keys/read",
+        "list": f"{_KV}keys/read",
+        "getrotationpolicy": f"{_KV}keyrotationpolicies/read",
+        "setrotationpolicy": f"{_KV}keyrotationpolicies/write",
+    },
+    Target.SECRET: {
+        "all": f"{_KV}secrets/*",
+        "get": f"{_KV}secrets/getsecret/action",
+        "list": f"{_KV}secrets/readmetadata/action",
+        "set": f"{_KV}secrets/setsecret/action",
+        "delete": f"{_KV}secrets/delete",
+        **{
+            name: f"{_KV}secrets/{name}/action"
+            for name in ("backup", "restore", "recover", "purge")
+        },
+    },
+}
+
+
+def azure_access_policy_actions(keys: Iterable[str], secrets: Iterable[str]) -> tuple[str, ...]:
+    """The operations a legacy access policy's key and secret permissions allow (unknown names
+    kept as written: they allow nothing keyplane knows, and are shown)."""
+    actions: list[str] = []
+    for target, names in ((Target.KEY, keys), (Target.SECRET, secrets)):
+        table = AZURE_ACCESS_POLICY_OPERATIONS[target]
+        actions.extend(table.get(name.lower(), name) for name in names)
+    return tuple(dict.fromkeys(actions))
+
+
 def azure_operations_access(
     allowed: Iterable[str], denied: Iterable[str], target: Target
 ) -> frozenset[Access]:
@@ -526,10 +643,25 @@ def action_access(action: str, target: Target | None = None) -> frozenset[Access
 
 
 def is_known_action(action: str) -> bool:
-    """Whether keyplane knows what the action or role means (custom roles it does not)."""
+    """Whether keyplane knows what the action or role means (custom roles it does not, nor a
+    predefined Cloud KMS or Secret Manager role missing from `GCP_ROLES`)."""
     if _is_azure_role(action):
         return azure_role_id(action) in AZURE_ROLES
+    if is_gcp_custom_role(action):
+        return False
+    if action.startswith(_GCP_KEY_SERVICES):
+        return action in GCP_ROLES
     return True
+
+
+def must_be_known(action: str) -> bool:
+    """Whether a grant naming `action` cannot be judged unless its meaning is found: a GCP
+    custom role with no definition in the stack, or an unknown Cloud KMS / Secret Manager
+    role. (An unknown Azure role ID is read as no Key Vault access: Azure's built-in roles
+    outside Key Vault are many, and the ones that reach vaults are in `AZURE_ROLES`.)"""
+    return is_gcp_custom_role(action) or (
+        action.startswith(_GCP_KEY_SERVICES) and action not in GCP_ROLES
+    )
 
 
 def actions_access(actions: Iterable[str], target: Target | None = None) -> frozenset[Access]:
@@ -540,8 +672,10 @@ def actions_access(actions: Iterable[str], target: Target | None = None) -> froz
 
 
 def is_wildcard_action(action: str) -> bool:
-    """`*`, `kms:*`: every operation on keys, administration and use together."""
-    return action.lower() in AWS_WILDCARD_ACTIONS
+    """`*`, `kms:*`, `Microsoft.KeyVault/vaults/keys/*`: every operation on keys (or secrets),
+    administration and use together."""
+    lowered = action.lower()
+    return lowered in AWS_WILDCARD_ACTIONS or lowered in AZURE_WILDCARD_OPERATIONS
 
 
 def is_broad_role(action: str) -> bool:

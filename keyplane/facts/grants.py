@@ -30,6 +30,7 @@ Raises nothing for well-formed facts; results are cached per stack (`StackFacts.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -47,9 +48,11 @@ from keyplane.facts.access import (
     azure_operations_access,
     condition_text,
     confined_principals,
+    gcp_permissions_access,
     is_account_wide,
     is_known_action,
     is_wildcard_principal,
+    must_be_known,
     principal_key,
 )
 from keyplane.facts.model import (
@@ -86,8 +89,11 @@ class AppliedGrant:
 @dataclass(frozen=True)
 class Grants:
     applied: tuple[AppliedGrant, ...]
-    #: Some grant might apply but cannot be read until deployment.
+    #: Some grant might apply but cannot be read until deployment (or at all: `unreadable`).
     undecided: bool
+    #: Why some grant cannot be read at all, whenever deployed (a custom role the stack does
+    #: not define): the rules then say "cannot judge" with these reasons, not "until deployed".
+    unreadable: tuple[str, ...] = ()
 
 
 def same_ref(a: Ref | None, b: Ref | None) -> bool:
@@ -118,6 +124,8 @@ def binding_applies(stack: StackFacts, binding: AccessBinding, item: Key | Secre
     target = binding.target
     if target is None:
         return False
+    if binding.hierarchy is not None:
+        return hierarchy_reaches(binding, item)
     named = [f for f in stack.resolve(target) if isinstance(f, Key | Secret)]
     if named:
         return any(f.urn == item.urn for f in named)
@@ -135,6 +143,43 @@ def binding_applies(stack: StackFacts, binding: AccessBinding, item: Key | Secre
     if isinstance(target.value, Unknown) and not target.urns:
         return None
     return False
+
+
+_GCP_PROJECT = re.compile(r"(?:^|/)projects/([^/]+)")
+
+
+def gcp_project_of(item: Key | Secret) -> str | None:
+    """The GCP project a key or secret lives in, read from its identifiers or its key ring's
+    (`projects/<project>/locations/...`); None when not known yet."""
+    references: list[str] = [*item.ids]
+    if item.container is not None:
+        references.extend(item.container.candidates())
+        if isinstance(item.container.value, str):
+            references.append(item.container.value)
+    for reference in references:
+        match = _GCP_PROJECT.search(reference)
+        if match:
+            return match.group(1)
+    return None
+
+
+def hierarchy_reaches(binding: AccessBinding, item: Key | Secret) -> bool | None:
+    """Whether IAM on a GCP project, folder or organisation (`binding.hierarchy`) reaches
+    `item`: a project's when the item is in that project (or its project is not known: the
+    provider's project, taken to be the same), a folder's or organisation's on every GCP item of
+    the stack (the hierarchy above a project is not in the stack: taken to hold it, the upper
+    bound); None when the project named is not known yet."""
+    if item.cloud is not Cloud.GCP:
+        return False
+    if binding.hierarchy != "project":
+        return True
+    value = binding.target.value if binding.target is not None else None
+    if isinstance(value, Unknown):
+        return None
+    project = gcp_project_of(item)
+    if project is None or not isinstance(value, str) or not value:
+        return True
+    return value.removeprefix("projects/") == project
 
 
 _ARN_RESOURCE = {Key: ("kms", "key/"), Secret: ("secretsmanager", "secret:")}
@@ -276,10 +321,13 @@ def role_access(
         if isinstance(definition.actions, Unknown) or isinstance(definition.not_actions, Unknown):
             return None
         name = definition.role_name if isinstance(definition.role_name, str) else definition.name
-        access = azure_operations_access(definition.actions, definition.not_actions, target)
+        if definition.cloud is Cloud.GCP:
+            access = gcp_permissions_access(definition.actions, target)
+        else:
+            access = azure_operations_access(definition.actions, definition.not_actions, target)
         return (name or definition.name,), access
-    if isinstance(actions, Unknown):
-        return None
+    if isinstance(actions, Unknown) or any(must_be_known(a) for a in actions):
+        return None  # a custom role the stack does not define: cannot judge, never "no access"
     return actions, actions_access(actions, target)
 
 
@@ -342,7 +390,11 @@ class _StackAccess:
         target = binding.target
         if target is None:
             return set()  # governs nothing
-        if azure_broad_scope(target) or (isinstance(target.value, Unknown) and not target.urns):
+        if (
+            binding.hierarchy is not None
+            or azure_broad_scope(target)
+            or (isinstance(target.value, Unknown) and not target.urns)
+        ):
             return None
         references = {*target.urns, *target.candidates()}
         for resolved in self.stack.resolve(target):
@@ -374,6 +426,7 @@ class _StackAccess:
         undecided = False
 
         denies: list[tuple[Grant, tuple[str, ...]]] = []
+        reasons: list[str] = []
 
         def take(grant: Grant, source: Resource, principals: Iterable[str] | None = None) -> None:
             nonlocal undecided
@@ -407,6 +460,13 @@ class _StackAccess:
             )
             if resolved is None:
                 undecided = True
+                if not isinstance(grant.actions, Unknown):
+                    unread = [a for a in grant.actions if must_be_known(a)]
+                    if unread:
+                        reasons.append(
+                            f"{source.type} {source.name} grants {shown_roles(unread)}, whose "
+                            "permissions the stack does not define"
+                        )
                 return
             actions, access = resolved
             applied.extend(
@@ -458,7 +518,7 @@ class _StackAccess:
         if isinstance(item.grants, Unknown):
             undecided = True
         effective = _without_denied(applied, denies, target)
-        return Grants(tuple(effective), undecided)
+        return Grants(tuple(effective), undecided, tuple(dict.fromkeys(reasons)))
 
 
 def _delegates_to_iam(item: Key | Secret, applied: list[AppliedGrant]) -> bool:
@@ -527,6 +587,12 @@ def _without_denied(
                 replace(grant, actions=tuple(remaining), access=actions_access(remaining, target))
             )
     return result
+
+
+def shown_roles(roles: Iterable[str]) -> str:
+    """`role projects/p/roles/x` / `roles a, b` as messages name them."""
+    names = list(roles)
+    return f"role{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 def grant_path(grant: AppliedGrant, item: Key | Secret) -> str:

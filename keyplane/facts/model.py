@@ -198,8 +198,12 @@ class AccessBinding(Resource):
     target: Ref | None = None
     #: True for identity policies (IAM policies on a role), whose principal is the role.
     identity: bool = False
-    #: The role definition the grants name, when it may be a custom one in the stack (Azure).
+    #: The role definition the grants name, when it may be a custom one in the stack (an Azure
+    #: role definition, a GCP custom role).
     role: Ref | None = None
+    #: A GCP resource-hierarchy binding (`project`, `folder`, `organization`): `target` is that
+    #: node, and the grants reach every key and secret below it.
+    hierarchy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

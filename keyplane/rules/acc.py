@@ -60,6 +60,7 @@ from keyplane.rules.registry import (
 )
 from keyplane.rules.verdict import (
     Verdict,
+    access_undecided,
     cannot_judge,
     fail,
     not_applicable,
@@ -180,7 +181,7 @@ def separation_of_duties(stack: StackFacts, context: Context) -> list[Verdict]:
                 )
             )
         if grants.undecided and not both:
-            verdicts.append(unknown(rule, key, "who is granted access"))
+            verdicts.append(access_undecided(rule, key, grants, "who is granted access"))
     return verdicts
 
 
@@ -299,7 +300,7 @@ def declared_principals(stack: StackFacts, context: Context) -> list[Verdict]:
                 )
             )
         if grants.undecided and not paths:
-            verdicts.append(unknown(rule, item, "who is granted access"))
+            verdicts.append(access_undecided(rule, item, grants, "who is granted access"))
     return verdicts
 
 

@@ -30,6 +30,7 @@ from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_fi
 from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import (
     Verdict,
+    cannot_judge,
     fail,
     not_applicable,
     unknown,
@@ -53,6 +54,7 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
         return [not_applicable(rule, "no backup keys beside primary keys")]
     admins: dict[str, dict[str, str]] = {}
     undecided: set[str] = set()
+    unreadable: list[str] = []
     for key in keys:
         grants = grants_on(stack, key)
         admins[key.urn] = {
@@ -62,6 +64,7 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
         }
         if grants.undecided:
             undecided.add(key.urn)
+            unreadable.extend(grants.unreadable)
     # The primaries a backup key may share something with: by administrator, and by the URNs and
     # identifiers of their key ring or vault (`same_ref`).
     primaries_by: dict[str, list[int]] = defaultdict(list)
@@ -100,6 +103,8 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
                     "backup keys in their own key policy, key ring or vault.",
                 )
             )
+        elif unreadable and (backup.urn in undecided or primary_undecided):
+            verdicts.append(cannot_judge(rule, backup, "; ".join(dict.fromkeys(unreadable))))
         elif backup.urn in undecided or primary_undecided:
             verdicts.append(unknown(rule, backup, "who administers the keys"))
     return verdicts

@@ -40,6 +40,7 @@ from keyplane.rules.registry import (
 )
 from keyplane.rules.verdict import (
     Verdict,
+    access_undecided,
     fail,
     not_applicable,
     unknown,
@@ -141,7 +142,7 @@ def tenant_isolation(stack: StackFacts, context: Context) -> list[Verdict]:
                 verdicts.append(fail(rule, item, problem))
         reported.update(v.urn for v in verdicts[before:])
         if grants.undecided and item.urn not in reported:
-            verdicts.append(unknown(rule, item, "who is granted access"))
+            verdicts.append(access_undecided(rule, item, grants, "who is granted access"))
             reported.add(item.urn)
     return dedupe(verdicts)
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from keyplane.facts.model import Resource
+
+if TYPE_CHECKING:
+    from keyplane.facts.grants import Grants
 
 
 class Outcome(StrEnum):
@@ -62,6 +66,14 @@ def cannot_judge(rule: str, facts: Resource, reason: str) -> Verdict:
     """`KM-LOG-002 trail: cannot judge: <reason>.`: a value keyplane cannot read or that lives
     elsewhere (not one only known after deployment): reported, never passed."""
     return _verdict(rule, Outcome.UNKNOWN, f"{rule} {facts.name}: cannot judge: {reason}.", facts)
+
+
+def access_undecided(rule: str, facts: Resource, grants: Grants, what: str) -> Verdict:
+    """The verdict on an item whose grants cannot all be read: "cannot judge" with the reasons
+    when some grant cannot be read at all, else "until deployed" (`what` is only known then)."""
+    if grants.unreadable:
+        return cannot_judge(rule, facts, "; ".join(grants.unreadable))
+    return unknown(rule, facts, what)
 
 
 def stack_fail(rule: str, subject: str, text: str, urn: str = "", type_: str = "") -> Verdict:

@@ -68,7 +68,55 @@ def _vault_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "soft_delete_retention_days": p.get("softDeleteRetentionInDays", 90),
         "public_network_access_enabled": p.get("publicNetworkAccess", "Enabled") != "Disabled",
         "network_acls": _network_acls(p.get("networkAcls")),
+        "access_policy": [_access_policy_to_azurerm(e) for e in _entries(p.get("accessPolicies"))],
         "tags": inputs.get("tags", {}),
+    }
+
+
+def _entries(value: Any) -> list[Any]:
+    """A list property's entries (a single block as one entry; absent as none)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _access_policy_to_azurerm(entry: Any) -> Any:
+    """A legacy access policy entry (`{tenantId, objectId, permissions}`) as azurerm's block."""
+    if not isinstance(entry, Mapping):
+        return entry  # kept as found: the reader reports a shape it cannot read
+    permissions = _obj(entry, "permissions")
+    return {
+        "tenant_id": entry.get("tenantId"),
+        "object_id": entry.get("objectId"),
+        "key_permissions": permissions.get("keys", []),
+        "secret_permissions": permissions.get("secrets", []),
+        "certificate_permissions": permissions.get("certificates", []),
+    }
+
+
+def _access_policy_from_azurerm(block: Any) -> Any:
+    if not isinstance(block, Mapping):
+        return block
+    return {
+        "tenantId": block.get("tenant_id"),
+        "objectId": block.get("object_id"),
+        "permissions": {
+            "keys": block.get("key_permissions"),
+            "secrets": block.get("secret_permissions"),
+            "certificates": block.get("certificate_permissions"),
+        },
+    }
+
+
+def _vault_access_policy_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    policy = _access_policy_to_azurerm(_obj(inputs, "policy"))
+    return {"key_vault_id": inputs.get("vaultName"), **policy}
+
+
+def _vault_access_policy_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "vaultName": v.get("key_vault_id"),
+        "policy": _access_policy_from_azurerm(v),
     }
 
 
@@ -269,6 +317,10 @@ def _vault_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
             "enablePurgeProtection": v.get("purge_protection_enabled"),
             "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
             "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+            "accessPolicies": [
+                _access_policy_from_azurerm(b) for b in _entries(v.get("access_policy"))
+            ]
+            or None,
         },
     }
 
@@ -432,6 +484,12 @@ class AzureType:
 AZURE_TYPES: tuple[AzureType, ...] = (
     AzureType(
         "azure-native:keyvault:Vault", "azurerm_key_vault", _vault_to_azurerm, _vault_from_azurerm
+    ),
+    AzureType(
+        "azure-native:keyvault:AccessPolicy",
+        "azurerm_key_vault_access_policy",
+        _vault_access_policy_to_azurerm,
+        _vault_access_policy_from_azurerm,
     ),
     AzureType(
         "azure-native:keyvault:ManagedHsm",

@@ -71,6 +71,11 @@ _TYPE_OVERRIDES = {
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "aws_s3_bucket_server_side_encryption_configuration",
     "gcp:organizations/project:Project": "google_project",
     "gcp:serviceaccount/account:Account": "google_service_account",
+    # Organisation IAM: google_organization_iam_* (the organizations module has no prefix).
+    "gcp:organizations/iAMMember:IAMMember": "google_organization_iam_member",
+    "gcp:organizations/iAMBinding:IAMBinding": "google_organization_iam_binding",
+    "gcp:organizations/iAMPolicy:IAMPolicy": "google_organization_iam_policy",
+    "gcp:organizations/iAMCustomRole:IAMCustomRole": "google_organization_iam_custom_role",
 }
 
 

@@ -92,6 +92,8 @@ _PROBES: tuple[dict[str, Any], ...] = (
         "secret_data": "x",
         "value": "x",
         "inline_policies": [{"policy": '{"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}'}],
+        # A vault's legacy access policies (azurerm_key_vault access_policy blocks).
+        "access_policy": [{"object_id": "x", "key_permissions": ["Get"]}],
     },
 )
 

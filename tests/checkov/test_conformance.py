@@ -122,6 +122,29 @@ MUTATIONS: Sequence[tuple[str, str, str, tuple[str | int, ...], Any, set[str]]] 
     ),
     ("rsa-1024", "azure", "acme-orders-db", ("properties", "keySize"), 1024.0, {"KM-ALG-001"}),
     ("software", "azure", "acme-orders-db", ("properties", "kty"), "RSA", {"KM-HSM-001"}),
+    (
+        # A legacy access policy giving every key permission to an unknown object (issue 13).
+        "legacy-access-policy",
+        "azure",
+        "primary-vault",
+        ("properties",),
+        {
+            "sku": {"family": "A", "name": "premium"},
+            "tenantId": "0d9e8f7a-6b5c-4d3e-2f1a-0a1b2c3d4e5f",
+            "enablePurgeProtection": True,
+            "enableRbacAuthorization": False,
+            "publicNetworkAccess": "Disabled",
+            "softDeleteRetentionInDays": 90.0,
+            "accessPolicies": [
+                {
+                    "tenantId": "0d9e8f7a-6b5c-4d3e-2f1a-0a1b2c3d4e5f",
+                    "objectId": "deadbeef-0000-4000-8000-000000000000",
+                    "permissions": {"keys": ["all"], "secrets": []},
+                }
+            ],
+        },
+        {"KM-ACC-001", "KM-STO-002"},
+    ),
 )
 
 

@@ -15,12 +15,13 @@ from dataclasses import replace
 import pytest
 
 from keyplane.adapters.pulumi import PulumiResource, stack_facts
-from keyplane.facts.model import Key, Secret, StackFacts, Vault
+from keyplane.facts.model import AccessBinding, Key, Secret, StackFacts, Vault
 from keyplane.rules.catalog import Point
 from keyplane.rules.context import Context
 from keyplane.rules.judge import check_stack
 from keyplane.rules.registry import Scope, checks_at
 from keyplane.rules.verdict import Outcome
+from keyplane.terraform.to_plan import terraform_type
 from tests.checkov.support import registration, scan
 from tests.policy.stacks import (
     aws_context,
@@ -30,6 +31,7 @@ from tests.policy.stacks import (
     mutate,
     without,
 )
+from tests.policy.test_hierarchy_access import OPS, hierarchy_member
 
 STACK_RULES = tuple(c.rule for c in checks_at(Point.CHECKOV, Scope.STACK))
 
@@ -70,11 +72,40 @@ SCENARIOS: Sequence[
         gcp_context,
         set(),
     ),
+    (
+        # IAM on the organisation reaches every key and secret below it (issue 13).
+        "gcp-organisation-owner",
+        lambda: [
+            *gcp_stack(),
+            hierarchy_member("organization", "org-owner", "123456789", "roles/owner", OPS),
+        ],
+        gcp_context,
+        {
+            ("KM-ACC-004", item)
+            for item in (
+                "acme-orders-db",
+                "platform-backup",
+                "release-signing",
+                "acme-payments-api",
+            )
+        },
+    ),
 )
 
 
 def _renamed(stack: StackFacts, names: dict[str, str]) -> StackFacts:
-    return StackFacts(tuple(replace(f, name=names.get(f.urn, f.name)) for f in stack.resources))
+    """The facts as checkov's form names them: Terraform names, and Terraform types for the
+    bindings a message names as a path (`google_organization_iam_member org_owner`)."""
+    return StackFacts(
+        tuple(
+            replace(
+                f,
+                name=names.get(f.urn, f.name),
+                type=terraform_type(f.type) or f.type if isinstance(f, AccessBinding) else f.type,
+            )
+            for f in stack.resources
+        )
+    )
 
 
 def _in_process(

@@ -60,14 +60,14 @@ def messages(tmp_path: Path, document: dict[str, Any], rule: str) -> list[str]:
 
 # --- KM-COV-001 --------------------------------------------------------------------------------
 
-PROJECT_MEMBER = resource(
-    "gcp:projects/iAMMember:IAMMember",
+UNREAD = resource(
+    "aws:ssm/parameter:Parameter",
     "ops-kms-admin",
-    {"project": "acme-prod", "role": "roles/cloudkms.admin", "member": "user:ops@acme.example"},
+    {"name": "/payments/db-password", "type": "SecureString", "keyId": "alias/orders"},
 )
 COV_MESSAGE = (
     "KM-COV-001 ops-kms-admin: keyplane cannot read resources of type "
-    "gcp:projects/iAMMember:IAMMember, which holds or grants access to keys, secrets or "
+    "aws:ssm/parameter:Parameter, which holds or grants access to keys, secrets or "
     "certificates: its settings were not judged; review it by hand (and record the review as an "
     "exception) or write it with a type keyplane reads."
 )
@@ -76,9 +76,9 @@ TOPIC = resource("gcp:pubsub/topic:Topic", "events", {"name": "events"})
 
 
 def test_unread_key_bearing_type_is_reported(tmp_path: Path) -> None:
-    found = findings(tmp_path, export(PROJECT_MEMBER, TOPIC), "KM-COV-001")
+    found = findings(tmp_path, export(UNREAD, TOPIC), "KM-COV-001")
     assert [(f["message"], f["enforcement"], f["type"]) for f in found] == [
-        (COV_MESSAGE, "advisory", "gcp:projects/iAMMember:IAMMember")
+        (COV_MESSAGE, "advisory", "aws:ssm/parameter:Parameter")
     ]
 
 
@@ -93,24 +93,24 @@ def test_read_and_harmless_types_are_not_reported(tmp_path: Path) -> None:
         (
             "table",
             r"PASS: 0 mandatory, 1 advisory on 1 resources \(1 resources judged, 1 not "
-            r"judged: gcp:projects/iAMMember:IAMMember\)",
+            r"judged: aws:ssm/parameter:Parameter\)",
         ),
-        ("markdown", r"1 resources judged, 1 not judged: gcp:projects/iAMMember:IAMMember"),
+        ("markdown", r"1 resources judged, 1 not judged: aws:ssm/parameter:Parameter"),
         (
             "junit",
             r'name="resources" value="1 resources judged, 1 not judged: '
-            r'gcp:projects/iAMMember:IAMMember"',
+            r'aws:ssm/parameter:Parameter"',
         ),
         (
             "sarif",
             r'"summary": "1 resources judged, 1 not judged: '
-            r'gcp:projects/iAMMember:IAMMember"',
+            r'aws:ssm/parameter:Parameter"',
         ),
-        ("json", r'"not_judged_types": \[\s*"gcp:projects/iAMMember:IAMMember"\s*\]'),
+        ("json", r'"not_judged_types": \[\s*"aws:ssm/parameter:Parameter"\s*\]'),
     ],
 )
 def test_every_format_says_what_was_not_judged(tmp_path: Path, format: str, expected: str) -> None:
-    code, out = scan(tmp_path, export(PROJECT_MEMBER, TOPIC), format=format)
+    code, out = scan(tmp_path, export(UNREAD, TOPIC), format=format)
     assert code == 0
     assert re.search(expected, out), out
     assert "KM-COV-001" in out
@@ -118,10 +118,10 @@ def test_every_format_says_what_was_not_judged(tmp_path: Path, format: str, expe
 
 def test_json_summary_counts_judged_read_and_not_judged(tmp_path: Path) -> None:
     read_key = resource("aws:kms/key:Key", "shared", {}, external=True)
-    _, out = scan(tmp_path, export(PROJECT_MEMBER, TOPIC, read_key))
+    _, out = scan(tmp_path, export(UNREAD, TOPIC, read_key))
     summary = json.loads(out)["summary"]
     assert (summary["judged"], summary["read"], summary["not_judged"]) == (1, 1, 1)
-    assert summary["not_judged_types"] == ["gcp:projects/iAMMember:IAMMember"]
+    assert summary["not_judged_types"] == ["aws:ssm/parameter:Parameter"]
 
 
 # --- shapes the checks assume ------------------------------------------------------------------
