@@ -487,6 +487,19 @@ def preview(
     and the pack's per-resource analysis run while the program renders."""
     began = time.monotonic()
     env = estate.environments[environment]
+    from keyplane.rules.acc import wildcard_declarations  # noqa: PLC0415
+
+    if wildcard_declarations(estate, environment):
+        # The components refuse to grant a wildcard principal (KM-ACC-001): the stack cannot be
+        # rendered, and the file's own findings (that one among them) are the report.
+        progress(f"render: skipped: {environment} declares a wildcard principal (KM-ACC-001)")
+        return GateResult(
+            environment,
+            [],
+            config_findings(estate, today, environment=environment),
+            seconds=time.monotonic() - began,
+            checked_rules=("KM-ACC-001",),
+        )
     with ExitStack() as running:
         checkov = (
             running.enter_context(start_checkov(environment, estate, today))

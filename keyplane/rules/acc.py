@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from keyplane.facts.access import (
     Access,
@@ -47,6 +48,7 @@ from keyplane.rules.common import (
 )
 from keyplane.rules.context import Context
 from keyplane.rules.env import ForeignPrincipals
+from keyplane.rules.filecheck import ACCESS_TYPE, FileContext, FileFinding, file_finding
 from keyplane.rules.registry import (
     AccessChange,
     Observation,
@@ -68,6 +70,9 @@ from keyplane.rules.verdict import (
     unknown,
 )
 from keyplane.standard import Cloud
+
+if TYPE_CHECKING:
+    from keyplane.config import Estate
 
 
 def _grants_of(facts: Facts) -> tuple[Grant, ...] | Unknown | None:
@@ -355,6 +360,49 @@ class Declared:
 def declared_identities(stack: StackFacts, context: Context) -> Declared:
     """The principals `context`'s environment declares for `stack` (see `Declared`)."""
     return Declared(stack, context)
+
+
+@check("KM-ACC-001", points=(Point.VALIDATION,), scope=Scope.FILE, foresees=Point.CROSSGUARD)
+def declared_wildcards(files: FileContext) -> Iterator[FileFinding]:
+    """KM-ACC-001 foreseen in the environment files: a wildcard principal (`*`, `allUsers`,
+    `allAuthenticatedUsers`, an ARN of every account) declared in the access block. It is
+    well-formed (DESIGN.md), but keyplane's components never grant it, so the stack that would
+    fail KM-ACC-001 is not rendered: the finding is reported from the file, with its line."""
+    for env in files.estate.environments.values():
+        yield from wildcard_declarations(files.estate, env.name)
+
+
+def wildcard_declarations(estate: Estate, environment: str) -> list[FileFinding]:
+    """The access block's wildcard principals of `environment` as KM-ACC-001 file findings
+    (`declared_wildcards`); the gate does not render an environment that has any."""
+    env = estate.environments[environment]
+    doc = estate.documents[env.name]
+    declared: list[tuple[tuple[str | int, ...], str, str]] = [
+        *(
+            (("access", role, i), role, p)
+            for role in ("key_admins", "backup_key_admins", "auditors")
+            for i, p in enumerate(getattr(env.access, role))
+        ),
+        *(
+            (("access", "key_users", i, "principal"), "key_users", user.principal)
+            for i, user in enumerate(env.access.key_users)
+        ),
+    ]
+    return [
+        file_finding(
+            "KM-ACC-001",
+            env.name,
+            ACCESS_TYPE,
+            f"access.{role} declares the wildcard principal {principal!r}, which would grant "
+            "everyone; keyplane's components never grant it, and preview does not render the "
+            "stack until it names specific roles, users or service accounts.",
+            path=doc.path,
+            line=doc.line_of(loc),
+            environment=env.name,
+        )
+        for loc, role, principal in declared
+        if is_wildcard_principal(principal)
+    ]
 
 
 needs_estate("KM-ACC-004", "the principals the environment declares (its access block)")

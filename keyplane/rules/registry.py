@@ -100,6 +100,10 @@ class Check:
     permissions: tuple[str, ...] = ()
     #: For `Scope.LOADER`: where the loader enforces the rule.
     enforced_by: str = ""
+    #: For a file check of a rule the catalog does not enforce at V: the point whose verdict
+    #: it foresees from the estate (a declaration the components refuse to deploy, so the stack
+    #: it would fail at that point is never rendered). Not one of the rule's enforced points.
+    foresees: Point | None = None
 
     @property
     def name(self) -> str:
@@ -116,11 +120,14 @@ def check(
     kinds: Iterable[type[Resource]] = (),
     scope: Scope | None = None,
     permissions: Iterable[str] = (),
+    foresees: Point | None = None,
 ) -> Callable[[_F], _F]:
     """Register the decorated function as `rule`'s check at `points`.
 
     `kinds` makes it a resource check (the default scope when kinds are given); stack and file
-    checks name their `scope`. Raises `RegistryError` when the scope and kinds do not fit.
+    checks name their `scope`. A file check at V may `foresee` the verdict of a point the
+    catalog declares (see `Check.foresees`). Raises `RegistryError` when the scope and kinds do
+    not fit.
     """
     kinds = tuple(kinds)
     chosen = scope or (Scope.RESOURCE if kinds else None)
@@ -131,7 +138,15 @@ def check(
 
     def register(function: _F) -> _F:
         _REGISTERED.append(
-            Check(rule, frozenset(points), chosen, function, kinds, tuple(permissions))
+            Check(
+                rule,
+                frozenset(points),
+                chosen,
+                function,
+                kinds,
+                tuple(permissions),
+                foresees=foresees,
+            )
         )
         return function
 
@@ -159,6 +174,18 @@ def verify(checks: Iterable[Check], rules: Mapping[str, Rule] | None = None) -> 
                 f"{registered.name} is registered for {registered.rule}, which the catalog "
                 "(keyplane/rules/catalog.py) does not know; add its row or correct the ID"
             )
+        if registered.foresees is not None:
+            if (
+                registered.points != {Point.VALIDATION}
+                or registered.scope is not Scope.FILE
+                or registered.foresees not in rule.enforced_points
+            ):
+                raise RegistryError(
+                    f"{registered.name} foresees {rule.id} at point "
+                    f"{registered.foresees.value}: only a file check at V may foresee, and only "
+                    "a point the catalog enforces for the rule"
+                )
+            continue
         for point in sorted(registered.points):
             if point not in rule.points:
                 raise RegistryError(

@@ -33,9 +33,19 @@ G_RULES = {r.id for r in rules_at(Point.CROSSGUARD)}
 
 @pytest.mark.parametrize("point", list(Point))
 def test_each_enforced_point_of_each_rule_has_exactly_one_check(point: Point) -> None:
-    served = [c.rule for c in checks_at(point)]
+    served = [c.rule for c in checks_at(point) if c.foresees is None]
     assert sorted(served) == sorted(r.id for r in rules_at(point))
     assert len(served) == len(set(served))
+
+
+def test_a_file_check_foresees_only_a_point_its_rule_enforces() -> None:
+    """KM-ACC-001 is not a V rule, but a wildcard principal in the access block is reported from
+    the file: the components never grant it, so the stack it would fail is not rendered."""
+    foreseeing = [c for c in CHECKS if c.foresees is not None]
+    assert [(c.rule, c.foresees) for c in foreseeing] == [("KM-ACC-001", Point.CROSSGUARD)]
+    for registered in foreseeing:
+        assert registered.points == {Point.VALIDATION}
+        assert registered.foresees in RULES[registered.rule].enforced_points
 
 
 def test_a_rule_is_judged_per_resource_or_per_stack_never_both() -> None:
