@@ -331,24 +331,26 @@ class _AwsResponse:
 
     def rotate_secret(self) -> tuple[Status, str]:
         arn = self.secret_arn
-        described = self.call(self.sm, "describe_secret", SecretId=arn)
-        function = described.get("RotationLambdaARN")
-        if not function:
-            return Status.MANUAL, (
-                f"{arn} has no rotation function: rotate it by hand now (make a new value at "
-                "its issuer, PutSecretValue, then revoke the old value at the issuer)"
-            )
+        # This incident's version first: a second run finds it whatever the secret says now.
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyplane:{self.incident.id}"))
         versions = self.pages(
             self.sm, "list_secret_version_ids", "Versions", SecretId=arn, IncludeDeprecated=True
         )
         ours = next((v for v in versions if v.get("VersionId") == token), None)
+        if ours is not None and "AWSCURRENT" in (ours.get("VersionStages") or ()):
+            return Status.ALREADY_DONE, f"{arn} was rotated to version {token}"
+        described = self.call(self.sm, "describe_secret", SecretId=arn)
+        function = described.get("RotationLambdaARN")
         if ours is not None:
-            if "AWSCURRENT" in (ours.get("VersionStages") or ()):
-                return Status.ALREADY_DONE, f"{arn} was rotated to version {token}"
             return Status.FAILED, (
                 f"the rotation to version {token} started but did not finish; read "
-                f"{function}'s logs, finish or cancel it (CancelRotateSecret), and run again"
+                f"{function or 'the rotation function'}'s logs, finish or cancel it "
+                "(CancelRotateSecret), and run again"
+            )
+        if not function:
+            return Status.MANUAL, (
+                f"{arn} has no rotation function: rotate it by hand now (make a new value at "
+                "its issuer, PutSecretValue, then revoke the old value at the issuer)"
             )
         self.call(self.sm, "rotate_secret", SecretId=arn, ClientRequestToken=token)
         return Status.DONE, f"rotated {arn} with {function} (new version {token})"
@@ -387,9 +389,15 @@ class _AwsResponse:
 
         def collect() -> list[Any]:
             items: list[Any] = []
-            for page in client.get_paginator(operation).paginate(**kwargs):
+            token: str | None = None
+            while True:  # ListSecretVersionIds has NextToken but no botocore paginator
+                page = getattr(client, operation)(
+                    **kwargs, **({"NextToken": token} if token else {})
+                )
                 items.extend(page.get(field) or ())
-            return items
+                token = page.get("NextToken")
+                if not token:
+                    return items
 
         result: list[Any] = self.reader.retrying(collect, name)
         return result

@@ -852,10 +852,18 @@ def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], **_: A
             parsed = json.loads(body)
         except ValueError:
             raise BadAnswer(f"{what}, not the API's JSON") from None
+        if parsed is None and not _has_result(operation_model):
+            return  # moto answers `null` to calls without a result (DisableKey, UpdateAlias)
         if not isinstance(parsed, dict):
             raise BadAnswer(f"{what}, not a JSON object")
     elif body.lstrip()[:14].lower().startswith((b"<!doctype html", b"<html")):
         raise BadAnswer(f"{what}, an HTML page, not the API's XML")
+
+
+def _has_result(operation_model: Any) -> bool:
+    """Whether the operation answers with fields (DisableKey, UpdateAlias and the like do not)."""
+    shape = getattr(operation_model, "output_shape", None)
+    return bool(shape is not None and getattr(shape, "members", None))
 
 
 # --- the run -------------------------------------------------------------------------------------
