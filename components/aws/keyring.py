@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from keyplane.adapters.boto3 import aws_key_alias
 from keyplane.components.aws._common import invalid, tags, to_json
 from keyplane.components.aws.key_policy import KEY_USAGE, declared_key_policy
 from keyplane.config.model import Environment, ResolvedKey
@@ -28,7 +29,7 @@ _ALIAS_PART = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 def alias_name(environment: str, key: str) -> str:
     """`alias/<environment>/<key>`: the alias keyplane gives a declared key."""
-    return f"alias/{environment}/{key}"
+    return aws_key_alias(environment, key)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from keyplane.adapters.boto3 import aws_secret_name
 from keyplane.components.aws._common import (
     PolicyDocument,
     Statement,
@@ -193,7 +194,7 @@ class SecretVaultArgs:
 
     def secret_name(self, secret: VaultSecret) -> str:
         """The secret's name in Secrets Manager."""
-        return f"{self.environment}/{secret.name}"
+        return aws_secret_name(self.environment, secret.name)
 
     def secret_arn_pattern(self, secret: VaultSecret) -> str:
         """The secret's ARN: Secrets Manager appends a dash and six random characters."""

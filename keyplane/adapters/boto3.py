@@ -72,11 +72,22 @@ def tag_map(
     return MappingProxyType({str(t[key]): str(t.get(value, "")) for t in tags or () if key in t})
 
 
+def aws_key_alias(environment: str, key: str) -> str:
+    """`alias/<environment>/<key>`: the KMS alias keyplane gives a declared key (the components
+    create it; the audit, `respond` and `restore-test` find the key by it)."""
+    return f"alias/{environment}/{key}"
+
+
+def aws_secret_name(environment: str, secret: str) -> str:
+    """`<environment>/<secret>`: the Secrets Manager name keyplane gives a declared secret."""
+    return f"{environment}/{secret}"
+
+
 def display_name(arn_or_id: str, aliases: Iterable[str], environment: str) -> str:
     """The name findings and exceptions use: keyplane's alias `alias/<env>/<key>` gives the
     declared key name; another alias its name; no alias the key ID."""
     names = sorted(aliases)
-    prefix = f"alias/{environment}/"
+    prefix = aws_key_alias(environment, "")
     for alias in names:
         if alias.startswith(prefix) and "/" not in alias.removeprefix(prefix):
             return alias.removeprefix(prefix)
@@ -88,7 +99,7 @@ def display_name(arn_or_id: str, aliases: Iterable[str], environment: str) -> st
 
 def secret_display_name(name: str, environment: str) -> str:
     """keyplane names a secret `<env>/<secret>`: the declared name is the last part."""
-    return name.removeprefix(f"{environment}/")
+    return name.removeprefix(aws_secret_name(environment, ""))
 
 
 # --- KMS keys ---------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from keyplane.cli.prelude import (
     EXIT_CODES_HELP,
     crash_exit,
 )
+from keyplane.cli.respond import respond
+from keyplane.cli.restore_test import restore_test
 from keyplane.cli.rules import rules
 from keyplane.cli.validate import validate
 
@@ -154,6 +156,8 @@ app.command()(scan)
 app.command()(diff)
 app.command()(audit)
 app.command()(docs)
+app.command()(respond)
+app.command("restore-test")(restore_test)
 app.add_typer(pack_app, name="pack")
 
 

@@ -27,8 +27,9 @@ HTML = b"<html><head><title>Sign in</title></head><body>Captive portal</body></h
 
 @dataclass
 class Fault:
-    """What to do instead of forwarding: `kind` is throttle, too-many, slow, html, reset or
-    body (answer 200 with `body` as JSON); `seconds` for slow."""
+    """What to do instead of forwarding: `kind` is throttle, too-many, slow, html, reset,
+    denied (400 AccessDeniedException) or body (answer 200 with `body` as JSON); `seconds` for
+    slow."""
 
     kind: str
     seconds: float = 0.0
@@ -80,6 +81,11 @@ class Proxy:
                     self._send(200, "text/html; charset=utf-8", HTML)
                 elif fault.kind == "body":
                     self._send(200, "application/x-amz-json-1.1", json.dumps(fault.body).encode())
+                elif fault.kind == "denied":
+                    error = json.dumps(
+                        {"__type": "AccessDeniedException", "message": "not authorized"}
+                    ).encode()
+                    self._send(400, "application/x-amz-json-1.1", error, "AccessDeniedException")
                 else:
                     status, code = (
                         (429, "TooManyRequestsException")

@@ -71,12 +71,16 @@ __all__ = [
     "AuditError",
     "AuditResult",
     "BadAnswer",
+    "CallFault",
     "Collector",
     "Deadline",
     "Reader",
     "check_endpoint_url",
+    "error_code",
+    "is_denied",
     "make_client",
     "run_audit",
+    "verify_account",
 ]
 
 #: Concurrent describe calls: enough to hide latency, few enough to stay under KMS's quotas.
@@ -169,6 +173,16 @@ def _code(err: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def error_code(err: Exception) -> str:
+    """The AWS error code of a ClientError ("" for anything else)."""
+    return _code(err)
+
+
+def is_denied(err: Exception) -> bool:
+    """Whether `err` is AWS refusing the caller a permission (AccessDenied and its kin)."""
+    return _code(err) in _DENIED
+
+
 def _status(err: Exception) -> int:
     response = getattr(err, "response", None) or {}
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -227,6 +241,10 @@ class _Fault(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+#: What `Reader.retrying` raises when it gave up on a call (`reason` names the call and why).
+CallFault = _Fault
 
 
 #: The field every successful answer of an operation carries (AWS API reference); an answer
@@ -834,13 +852,59 @@ def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], **_: A
             parsed = json.loads(body)
         except ValueError:
             raise BadAnswer(f"{what}, not the API's JSON") from None
+        if parsed is None and not _has_result(operation_model):
+            return  # moto answers `null` to calls without a result (DisableKey, UpdateAlias)
         if not isinstance(parsed, dict):
             raise BadAnswer(f"{what}, not a JSON object")
     elif body.lstrip()[:14].lower().startswith((b"<!doctype html", b"<html")):
         raise BadAnswer(f"{what}, an HTML page, not the API's XML")
 
 
+def _has_result(operation_model: Any) -> bool:
+    """Whether the operation answers with fields (DisableKey, UpdateAlias and the like do not)."""
+    shape = getattr(operation_model, "output_shape", None)
+    return bool(shape is not None and getattr(shape, "members", None))
+
+
 # --- the run -------------------------------------------------------------------------------------
+
+
+def verify_account(
+    session: Any,
+    *,
+    environment: str,
+    account: str,
+    region: str,
+    endpoint_url: str | None,
+    reader: Reader,
+    call_timeout_seconds: float | None = None,
+) -> str:
+    """The caller's ARN (STS GetCallerIdentity) once its account is `environment`'s `account`.
+
+    Raises AuditError (exit 2) when STS cannot be reached or read, or the credentials belong to
+    another account; a ClientError of STS (refused credentials) propagates.
+    """
+    sts = make_client(
+        session, "sts", region, endpoint_url, call_timeout_seconds=call_timeout_seconds
+    )
+    try:
+        identity = reader.retrying(
+            lambda: _check_result(sts.get_caller_identity(), "GetCallerIdentity"),
+            "GetCallerIdentity",
+        )
+    except _Fault as fault:
+        where = f" at {endpoint_url}" if endpoint_url else ""
+        raise AuditError(
+            f"cannot reach AWS{where} to verify the caller's account ({fault.reason}); "
+            "check the endpoint and the network, or raise --timeout"
+        ) from None
+    caller_account, caller_arn = str(identity["Account"]), str(identity.get("Arn"))
+    if caller_account != account:
+        raise AuditError(
+            f"the credentials belong to account {caller_account} ({caller_arn}), not "
+            f"{environment}'s account {account}; use credentials for {account}"
+        )
+    return caller_arn
 
 
 def run_audit(
@@ -885,26 +949,15 @@ def run_audit(
         reader.deadline = Deadline(timeout_seconds)
     try:
         session = session or boto3.session.Session(region_name=region)
-        sts = make_client(
-            session, "sts", region, endpoint_url, call_timeout_seconds=call_timeout_seconds
+        caller_arn = verify_account(
+            session,
+            environment=environment,
+            account=account,
+            region=region,
+            endpoint_url=endpoint_url,
+            reader=reader,
+            call_timeout_seconds=call_timeout_seconds,
         )
-        try:
-            identity = reader.retrying(
-                lambda: _check_result(sts.get_caller_identity(), "GetCallerIdentity"),
-                "GetCallerIdentity",
-            )
-        except _Fault as fault:
-            where = f" at {endpoint_url}" if endpoint_url else ""
-            raise AuditError(
-                f"cannot reach AWS{where} to verify the caller's account ({fault.reason}); "
-                "check the endpoint and the network, or raise --timeout"
-            ) from None
-        caller_account, caller_arn = str(identity["Account"]), str(identity.get("Arn"))
-        if caller_account != account:
-            raise AuditError(
-                f"the credentials belong to account {caller_account} ({caller_arn}), not "
-                f"{environment}'s account {account}; use credentials for {account}"
-            )
         collector = Collector(
             session,
             account=account,
