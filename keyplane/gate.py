@@ -32,7 +32,7 @@ from keyplane.config.stack import (
 )
 from keyplane.findings import Finding, apply_exceptions
 from keyplane.locations import stack_config_file
-from keyplane.pulumi_json import StackValues
+from keyplane.pulumi_json import SECRET_TEXT, StackValues
 from keyplane.reports.redaction import (
     flagged_values,
     plaintext_secret_paths,
@@ -43,7 +43,7 @@ from keyplane.rules.catalog import Point, rules_at
 from keyplane.rules.files import config_findings, merge_twins
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
-from keyplane.wire import STACK_TYPE, Registration
+from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 if TYPE_CHECKING:
     from keyplane.engines.checkov.runner import PendingCheckov
@@ -93,15 +93,10 @@ def stack_config(
     settings otherwise, and placeholders for stack secrets."""
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    stack_file = stack_config_file(estate_dir, env.name)
-    if stack_file is not None:
-        import yaml  # noqa: PLC0415 - only for stack files
-
-        data = yaml.load(stack_file.read_text(), Loader=yaml.CSafeLoader) or {}
-        for key, value in (data.get("config") or {}).items():
-            if isinstance(value, dict) and "secure" in value:
-                continue  # an encrypted stack secret: replaced by a placeholder below
-            config[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in read_stack_config(estate_dir, env.name).items():
+        if isinstance(value, dict) and "secure" in value:
+            continue  # an encrypted stack secret: replaced by a placeholder below
+        config[str(key)] = value if isinstance(value, str) else json.dumps(value)
     if env.aws is not None:
         config.setdefault("aws:region", env.aws.region)
         config.setdefault("aws:allowedAccountIds", json.dumps([env.aws.account_id]))
@@ -129,6 +124,49 @@ def stack_config(
             config.setdefault(f"keyplane:secret-{secret.name}", OFFLINE_PLACEHOLDER)
             secret_keys.append(f"keyplane:secret-{secret.name}")
     return config, secret_keys
+
+
+def read_stack_config(estate_dir: Path, environment: str) -> dict[str, Any]:
+    """The `config` mapping of the estate project's `Pulumi.<environment>.yaml` (empty when the
+    project has none), read with the bounded YAML reader. Raises `ConfigError` (exit 2) on a
+    file that cannot be read or whose `config` is not a mapping."""
+    from keyplane.config.errors import ConfigError, Problem  # noqa: PLC0415
+    from keyplane.config.yamlio import read_yaml  # noqa: PLC0415
+
+    stack_file = stack_config_file(estate_dir, environment)
+    if stack_file is None:
+        return {}
+    document = read_yaml(stack_file)
+    data = document.data if document.data is not None else {}
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(config, dict | None):
+        raise ConfigError(
+            [
+                Problem(
+                    str(stack_file),
+                    document.line_of(("config",)),
+                    "config",
+                    "a stack configuration file holds a mapping with a `config` mapping",
+                    fix="write `config:` followed by `<namespace>:<key>: <value>` lines",
+                )
+            ]
+        )
+    return dict(config or {})
+
+
+def stack_config_values(estate_dir: Path, environment: str) -> StackValues | None:
+    """The stack configuration file's values for KM-STO-001 (encrypted `secure` values marked
+    as secrets); None when the project has no configuration for the stack."""
+    config = read_stack_config(estate_dir, environment)
+    if not config:
+        return None
+    marked = {
+        key: {SIG_KEY: SECRET_SIG, "value": SECRET_TEXT}
+        if isinstance(value, dict) and "secure" in value
+        else value
+        for key, value in config.items()
+    }
+    return StackValues("", f"Pulumi.{environment}.yaml", {}, marked)
 
 
 def render_environment(
@@ -529,6 +567,7 @@ def preview(
             timings={"render": rendered},
             crossguard_stage=stage,
             checkov=checkov,
+            stack_values=stack_config_values(estate.root, environment),
             began=began,
         )
 

@@ -38,6 +38,7 @@ from keyplane.cli.respond import respond
 from keyplane.cli.restore_test import restore_test
 from keyplane.cli.rules import rules
 from keyplane.cli.validate import validate
+from keyplane.config.errors import ConfigError
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -89,6 +90,9 @@ class KeyplaneGroup(TyperGroup):
         except typer.Abort:
             sys.stderr.write("keyplane: interrupted\n")
             sys.exit(EXIT_INTERRUPTED)
+        except ConfigError as err:  # a file read on the way (a stack configuration): bad input
+            sys.stderr.write("".join(f"{problem}\n" for problem in err.problems))
+            sys.exit(EXIT_BAD_INPUT)
         except Exception as err:  # every escaped exception is a crash: exit 3
             crash_exit(err, self._command_of(argv))
         sys.exit(code if isinstance(code, int) else EXIT_CLEAN)

@@ -165,3 +165,54 @@ def test_exception_companions_run_only_where_the_register_has_exceptions() -> No
     assert prod[RULES["KM-ALG-001"].excepted_policy_name] == "disabled"
     # Without an estate nothing is known about exceptions: every companion runs.
     assert set(pack_settings("prod", None, date(2026, 11, 23))) == {"keyplane-settings"}
+
+
+def _project(tmp_path: Path) -> Path:
+    """A Pulumi project around a copy of the bundled estate, with the bundled prod stack file."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(BUNDLED_ESTATE, project / "environments")
+    shutil.copy(BUNDLED_ESTATE.parent / "Pulumi.yaml", project / "Pulumi.yaml")
+    (project / "stacks").mkdir()
+    shutil.copy(
+        BUNDLED_ESTATE.parent / "stacks" / "Pulumi.prod.yaml",
+        project / "stacks" / "Pulumi.prod.yaml",
+    )
+    return project
+
+
+def test_a_plain_text_secret_in_the_stack_configuration_fails_and_is_not_copied(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    stack_file = project / "stacks" / "Pulumi.prod.yaml"
+    stack_file.write_text(
+        stack_file.read_text()
+        + "  keyplane:dbPassword: hunter2-in-clear\n"
+        + "  keyplane:apiToken:\n    secure: v1:AAAABBBBCCCC\n"
+    )
+    code, stdout, stderr = preview(
+        "prod", "--estate", str(project / "environments"), "--no-checkov", "--format", "json"
+    )
+    assert code == 1, stderr
+    assert "hunter2-in-clear" not in stdout
+    messages = [f["message"] for f in json.loads(stdout)["findings"] if f["rule"] == "KM-STO-001"]
+    assert messages == [
+        "KM-STO-001 Pulumi.prod.yaml: keyplane:dbPassword holds a plain-text value in the stack "
+        "configuration; pass it as a Pulumi secret (pulumi config set --secret, "
+        "pulumi.Output.secret) and remove it from the code and its history."
+    ]
+
+
+@pytest.mark.parametrize("content", ["config: [1, 2]\n", "config: {a: [}\n"])
+def test_an_unusable_stack_configuration_is_bad_input(tmp_path: Path, content: str) -> None:
+    project = _project(tmp_path)
+    (project / "stacks" / "Pulumi.prod.yaml").write_text(content)
+    code, stdout, stderr = preview(
+        "prod", "--estate", str(project / "environments"), "--no-checkov"
+    )
+    assert code == 2
+    assert stdout == ""
+    assert len(stderr.strip().splitlines()) == 1
+    assert "Pulumi.prod.yaml" in stderr
