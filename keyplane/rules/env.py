@@ -16,9 +16,10 @@ from keyplane.facts.access import (
 )
 from keyplane.facts.grants import grants_on
 from keyplane.facts.model import (
-    Facts,
+    DiagnosticSetting,
     Key,
     LogBucket,
+    LogSink,
     Role,
     Secret,
     StackFacts,
@@ -59,16 +60,40 @@ from keyplane.standard import (
 )
 
 
-@check(
-    "KM-ENV-001",
-    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
-    kinds=(Key, Secret, Role, Trail, LogBucket),
-)
-def environment_tag(facts: Facts, context: Context) -> Verdict:
-    """KM-ENV-001 on a key, secret, role or log sink: its environment tag is the stack's."""
+@check("KM-ENV-001", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), scope=Scope.STACK)
+def environment_tags(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-ENV-001 over the stack: every key, secret, role and log sink (a trail, and the bucket
+    or storage a trail, sink or diagnostic setting of the stack writes to) carries the stack's
+    environment tag. A bucket nothing in the stack logs to is not a log sink: not judged."""
+    destinations = log_destinations(stack)
+    verdicts = [
+        environment_tag(facts, context)
+        for facts in stack.resources
+        if isinstance(facts, Key | Secret | Role | Trail)
+        or (isinstance(facts, LogBucket) and facts.urn in destinations)
+    ]
+    if not verdicts:
+        return [not_applicable("KM-ENV-001", "no keys, secrets, roles or log sinks")]
+    return verdicts
+
+
+def log_destinations(stack: StackFacts) -> frozenset[str]:
+    """URNs of the buckets and storage accounts the stack's trails, log sinks and diagnostic
+    settings write audit logs to."""
+    targets = [t.bucket for t in stack.of(Trail)]
+    targets += [s.destination for s in stack.of(LogSink)]
+    targets += [d.storage for d in stack.of(DiagnosticSetting) if d.storage is not None]
+    return frozenset(
+        found.urn
+        for target in targets
+        for found in stack.resolve(target)
+        if isinstance(found, LogBucket)
+    )
+
+
+def environment_tag(facts: Key | Secret | Role | Trail | LogBucket, context: Context) -> Verdict:
+    """KM-ENV-001 on one key, secret, role or log sink: its environment tag is the stack's."""
     rule = "KM-ENV-001"
-    if not isinstance(facts, Key | Secret | Role | Trail | LogBucket):
-        return not_applicable(rule, "not a key, secret, role or log sink")
     tag = facts.environment_tag
     if isinstance(tag, Unknown):
         return unknown(rule, facts, f"the {TAG_ENVIRONMENT} tag")

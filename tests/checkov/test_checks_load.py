@@ -53,6 +53,7 @@ def test_checkov_loads_every_keyplane_check_without_an_import_failure() -> None:
     assert {"KM-ROT-002", "KM-LOG-001"} <= rules
     assert {c.rule for c in checks_at(Point.CHECKOV, Scope.STACK)} == {
         "KM-ACC-004",
+        "KM-ENV-001",
         "KM-ROT-003",
         "KM-LOG-001",
         "KM-LOG-002",

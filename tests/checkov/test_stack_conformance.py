@@ -29,6 +29,7 @@ from tests.policy.stacks import (
     gcp_context,
     gcp_stack,
     mutate,
+    res,
     without,
 )
 from tests.policy.test_hierarchy_access import OPS, hierarchy_member
@@ -70,6 +71,19 @@ SCENARIOS: Sequence[
         "gcp-admin-read-only",
         lambda: mutate(gcp_stack(), "kms-audit", ["auditLogConfigs"], [{"logType": "ADMIN_READ"}]),
         gcp_context,
+        set(),
+    ),
+    (
+        "aws-wrong-environment-tag",
+        lambda: mutate(aws_stack(), "acme-orders-db", ["tags", "keyplane-environment"], "dev"),
+        aws_context,
+        {("KM-ENV-001", "acme-orders-db")},
+    ),
+    (
+        # A bucket nothing logs to is not a log sink: KM-ENV-001 does not ask it for a tag.
+        "aws-untagged-plain-bucket",
+        lambda: [*aws_stack(), res("aws:s3/bucketV2:BucketV2", "assets", {"bucket": "assets"})],
+        aws_context,
         set(),
     ),
     (
@@ -148,7 +162,7 @@ def test_stack_rules_give_the_same_verdicts_through_checkov_and_crossguard(
     by_name = {urn.rsplit("::", 1)[-1] for _, urn in reported}
     if failing:
         assert {(rule, urn.rsplit("::", 1)[-1]) for rule, urn in reported} == failing
-    elif label == "aws-baseline":
+    elif label in ("aws-baseline", "aws-untagged-plain-bucket"):
         assert reported == {}
     else:
         # A verdict about the whole stack: every key, secret and vault carries it.
