@@ -70,6 +70,7 @@ def test_prod_renders_the_whole_estate() -> None:
     assert names(result, "aws:iam/role:Role") == {
         "prod-access-key-admin",
         "prod-access-key-auditor",
+        "prod-audit-delivery-role",  # CloudTrail delivers to CloudWatch Logs (KM-MON-001)
     }
     assert names(result, "aws:cloudtrail/trail:Trail") == {"prod-audit-trail"}
     assert (
