@@ -83,9 +83,9 @@ class MisuseAlertsArgs:
 class MisuseAlerts(pulumi.ComponentResource):
     """Activity-log and log-query alerts on key misuse, to action groups.
 
-    Children: `<name>-vault-admin` (vault and key writes and deletes, access policy writes),
-    `<name>-role-assignments` (role assignment writes and deletes), activity-log alerts scoped
-    to the environment's resource group; `<name>-failed-key-use` (a scheduled query on the
+    Children: one activity-log alert `<name>-<operation>` per administrative operation of
+    `AZURE_OPERATIONS` (vault and key writes and deletes, access policy and role assignment
+    writes and deletes), scoped to the environment's resource group; `<name>-failed-key-use` (a scheduled query on the
     workspace: at least `FAILED_USE_THRESHOLD` failed key operations in 5 minutes).
 
     Outputs:
@@ -105,27 +105,19 @@ class MisuseAlerts(pulumi.ComponentResource):
             action_groups=[monitor.ActionGroupArgs(action_group_id=g) for g in args.action_groups]
         )
         self.alert_rule_ids = {}
-        for label, description, names in (
-            (
-                "vault-admin",
-                "a Key Vault, key or access policy was changed or deleted",
-                (
-                    *operations(Signal.DISABLED),
-                    *(o for o in operations(Signal.POLICY) if "KeyVault" in o),
-                ),
-            ),
-            (
-                "role-assignments",
-                "a role assignment was written or deleted",
-                tuple(o for o in operations(Signal.POLICY) if "roleAssignments" in o),
-            ),
-        ):
+        # One rule per operation: what Azure's API and azurerm's `criteria` both express.
+        watched = (
+            *operations(Signal.DISABLED),
+            *operations(Signal.POLICY),
+        )
+        for operation in watched:
+            label = operation.removeprefix("Microsoft.").replace("/", "-").lower()
             alert = monitor.ActivityLogAlert(
                 f"{name}-{label}",
                 monitor.ActivityLogAlertArgs(
                     resource_group_name=args.resource_group_name,
                     location="Global",
-                    description=f"keyplane {args.environment}: {description} (Policy §14).",
+                    description=f"keyplane {args.environment}: {operation} (Policy §14).",
                     enabled=True,
                     scopes=[scope],
                     condition=monitor.AlertRuleAllOfConditionArgs(
@@ -134,12 +126,7 @@ class MisuseAlerts(pulumi.ComponentResource):
                                 field="category", equals="Administrative"
                             ),
                             monitor.AlertRuleAnyOfOrLeafConditionArgs(
-                                any_of=[
-                                    monitor.AlertRuleLeafConditionArgs(
-                                        field="operationName", equals=operation
-                                    )
-                                    for operation in names
-                                ]
+                                field="operationName", equals=operation
                             ),
                         ]
                     ),
