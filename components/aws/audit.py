@@ -455,7 +455,8 @@ class AuditLogSink(pulumi.ComponentResource):
         )
 
         # CloudTrail checks the role and the group when the trail is created.
-        delivery: dict[str, pulumi.Input[str]] = {}
+        group_arn: pulumi.Input[str] | None = None
+        role_arn: pulumi.Input[str] | None = None
         delivery_deps: list[pulumi.Resource] = []
         self.log_group: aws.cloudwatch.LogGroup | None = None
         if args.cloudwatch_logs:
@@ -483,10 +484,8 @@ class AuditLogSink(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            delivery = {
-                "cloud_watch_logs_group_arn": self.log_group.arn.apply(lambda arn: f"{arn}:*"),
-                "cloud_watch_logs_role_arn": role.arn,
-            }
+            group_arn = self.log_group.arn.apply(lambda arn: f"{arn}:*")
+            role_arn = role.arn
             delivery_deps = [self.log_group, role]
 
         # CloudTrail checks the bucket policy and the key when the trail is created.
@@ -501,7 +500,8 @@ class AuditLogSink(pulumi.ComponentResource):
                 enable_log_file_validation=True,
                 enable_logging=True,
                 tags=sink_tags,
-                **delivery,
+                cloud_watch_logs_group_arn=group_arn,
+                cloud_watch_logs_role_arn=role_arn,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -1341,7 +1341,7 @@ COMPUTED_DESTINATION = "(known after deployment)"
 def _destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:
     """The alert destinations among `values` that are of `kind` (`:sns:`, `notificationChannels`,
     `actionGroups`); a computed one counts (it is an output of a resource of the stack)."""
-    if values is UNKNOWN:
+    if isinstance(values, Unknown):
         return UNKNOWN
     found: list[str] = []
     for value in as_list(values):
@@ -1353,7 +1353,7 @@ def _destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:
 
 
 def _text_signals(value: Any, cloud: Cloud) -> Maybe[frozenset[Signal]]:
-    if value is UNKNOWN:
+    if isinstance(value, Unknown):
         return UNKNOWN
     if not isinstance(value, str):
         return frozenset()

@@ -158,7 +158,8 @@ def test_the_bundled_prod_passes_and_each_lost_piece_fails_with_the_missing_sign
 
 def test_an_alarm_without_actions_or_switched_off_is_no_alert() -> None:
     result = render("prod")
-    for change in ({"alarmActions": []}, {"actionsEnabled": False}):
+    changes: tuple[dict[str, Any], ...] = ({"alarmActions": []}, {"actionsEnabled": False})
+    for change in changes:
         mutated = RenderResult(
             result.project,
             result.stack,
