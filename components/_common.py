@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import pulumi
 
@@ -23,6 +24,10 @@ class ComponentInputError(pulumi.RunError, ValueError):
 def invalid(field: str, detail: str) -> ComponentInputError:
     """`Invalid "field" argument: detail` (the message form of STYLE.md)."""
     return ComponentInputError(f'Invalid "{field}" argument: {detail}')
+
+
+#: The purpose tag of alerting resources (KM-MON-001): they watch keys, they are none.
+ALERTS_PURPOSE: Mapping[str, str] = MappingProxyType({TAG_PURPOSE: "misuse-alerts"})
 
 
 def tags(

@@ -391,6 +391,18 @@ TAG_MANAGED = "keyplane-managed"
 TAG_ROTATION_OWNER = "keyplane-rotation-owner"
 TAG_ROTATE_BY = "keyplane-rotate-by"
 
+# --- Services that use an environment's log key -------------------------------------------------
+#: CloudTrail encrypts the trail's log files with the log key (KM-LOG-001).
+AWS_CLOUDTRAIL_SERVICE = "cloudtrail.amazonaws.com"
+#: CloudWatch Logs' principal is regional: it encrypts the group the trail delivers to with the
+#: log key (KM-MON-001). https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+AWS_LOGS_SERVICE_PATTERN = r"logs\.[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.amazonaws\.com"
+
+
+def aws_logs_service(region: str) -> str:
+    """CloudWatch Logs' service principal in `region` (`logs.eu-west-1.amazonaws.com`)."""
+    return f"logs.{region}.amazonaws.com"
+
 
 def rotates_automatically(cloud: Cloud, algorithm: Algorithm, *, in_custom_key_store: bool) -> bool:
     """Whether `cloud` can rotate a key of `algorithm` by itself (KM-ROT-001 vs KM-ROT-004).

@@ -26,11 +26,22 @@ from keyplane.components.aws._common import (
 )
 from keyplane.components.aws.key_policy import key_policy
 from keyplane.config.model import Environment
-from keyplane.standard import AWS_DELETION_WINDOW_DAYS, PURPOSES, KeyPurpose
+from keyplane.standard import (
+    AWS_CLOUDTRAIL_SERVICE,
+    AWS_DELETION_WINDOW_DAYS,
+    PURPOSES,
+    KeyPurpose,
+    aws_logs_service,
+)
 
 TYPE = "keyplane:aws:AuditLogSink"
 
-CLOUDTRAIL = "cloudtrail.amazonaws.com"
+CLOUDTRAIL = AWS_CLOUDTRAIL_SERVICE
+#: The retention periods CloudWatch Logs accepts, in days (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
 #: Purpose tag of the log key: a key a cloud service (CloudTrail) uses on the environment's
 #: behalf (Policy §2, "cloud provider-managed keys").
 LOG_KEY_PURPOSE = KeyPurpose.CLOUD_PROVIDER
@@ -63,6 +74,9 @@ class AuditLogSinkArgs:
         deletion_window_days: waiting period before the log key is deleted (7 to 30, default 30).
         principal_resources: resources the key policy's principals come from; the key waits for
             them (KMS refuses a policy naming a principal that does not exist yet).
+        cloudwatch_logs: also deliver the trail to a CloudWatch Logs group `log_group_name`,
+            encrypted with the log key, kept `cloudwatch_retention_days` (KM-MON-001's alarms
+            count its events).
     """
 
     environment: str
@@ -75,6 +89,7 @@ class AuditLogSinkArgs:
     protect: bool = False
     deletion_window_days: int = AWS_DELETION_WINDOW_DAYS
     principal_resources: tuple[pulumi.Resource, ...] = ()
+    cloudwatch_logs: bool = False
 
     def __post_init__(self) -> None:
         if not _ACCOUNT.fullmatch(self.account_id):
@@ -109,7 +124,9 @@ class AuditLogSinkArgs:
     ) -> AuditLogSinkArgs:
         if env.aws is None:
             raise invalid("env", f"environment {env.name!r} has no aws block")
+        # The alarms of `monitoring` count what the trail delivers to CloudWatch Logs.
         return cls(
+            cloudwatch_logs=env.monitoring is not None,
             environment=env.name,
             account_id=env.aws.account_id,
             region=env.aws.region,
@@ -128,6 +145,25 @@ class AuditLogSinkArgs:
         """`<environment>-audit-logs-`, shortened to what S3 accepts; never just `logs`."""
         suffix = "-audit-logs-"
         return self.environment[: BUCKET_PREFIX_MAX - len(suffix)] + suffix
+
+    @property
+    def log_group_name(self) -> str:
+        """The CloudWatch Logs group the trail delivers to (with `cloudwatch_logs`)."""
+        return f"/keyplane/{self.environment}/cloudtrail"
+
+    @property
+    def log_group_arn(self) -> str:
+        """The group's ARN, known before it exists: the log key's policy names it."""
+        return (
+            f"arn:{partition(self.region)}:logs:{self.region}:{self.account_id}:"
+            f"log-group:{self.log_group_name}"
+        )
+
+    @property
+    def cloudwatch_retention_days(self) -> int:
+        """`retention_days` rounded up to a period CloudWatch Logs accepts; 0 (never expire)
+        beyond its longest."""
+        return next((d for d in CLOUDWATCH_RETENTION_DAYS if d >= self.retention_days), 0)
 
     @property
     def trail_arn(self) -> str:
@@ -167,6 +203,28 @@ def log_key_policy(args: AuditLogSinkArgs) -> PolicyDocument:
             "Condition": {"StringEquals": on_behalf_of_trail},
         },
     ]
+    if args.cloudwatch_logs:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+        uses.append(
+            {
+                "Sid": "CloudWatchLogsEncryptsTheTrailGroup",
+                "Effect": "Allow",
+                "Principal": {"Service": [aws_logs_service(args.region)]},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": args.log_group_arn}
+                },
+            }
+        )
     if args.log_readers:
         uses.append(
             {
@@ -181,6 +239,43 @@ def log_key_policy(args: AuditLogSinkArgs) -> PolicyDocument:
             }
         )
     return key_policy(admins=args.admins, auditors=args.auditors, uses=uses)
+
+
+def delivery_role_policy(args: AuditLogSinkArgs) -> PolicyDocument:
+    """What CloudTrail may do as the delivery role: write this trail's streams, nothing else.
+
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html
+    """
+    return document(
+        [
+            {
+                "Sid": "CloudTrailWritesTheTrailGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{args.log_group_arn}:log-stream:*",
+            }
+        ]
+    )
+
+
+def delivery_trust_policy(args: AuditLogSinkArgs) -> PolicyDocument:
+    """Only CloudTrail, for this trail, may assume the delivery role."""
+    return document(
+        [
+            {
+                "Sid": "CloudTrailDeliversThisTrail",
+                "Effect": "Allow",
+                "Principal": {"Service": [CLOUDTRAIL]},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceArn": args.trail_arn,
+                        "aws:SourceAccount": args.account_id,
+                    }
+                },
+            }
+        ]
+    )
 
 
 def bucket_policy(args: AuditLogSinkArgs, bucket_arn: str) -> PolicyDocument:
@@ -229,12 +324,16 @@ class AuditLogSink(pulumi.ComponentResource):
 
     Children: the log key `<name>-key` (alias `alias/<env>/keyplane/audit-logs`), the bucket
     `<name>-logs` (Object Lock enabled at creation; versioning, COMPLIANCE retention, public
-    access block, ownership, SSE-KMS and policy as `<name>-logs-*`), the trail `<name>-trail`.
+    access block, ownership, SSE-KMS and policy as `<name>-logs-*`), the trail `<name>-trail`; with
+    `cloudwatch_logs`, the log group `<name>-log-group` and the role CloudTrail delivers to it
+    with, `<name>-delivery-role`.
 
     Outputs:
         trail_arn, trail_name: the trail.
         bucket_name, bucket_arn: the log bucket (`<environment>-audit-logs-<unique suffix>`).
         log_key_arn: the key the logs are encrypted with.
+        log_group_name: the CloudWatch Logs group the trail delivers to (with
+            `cloudwatch_logs`; else None).
     """
 
     key: aws.kms.Key
@@ -245,6 +344,7 @@ class AuditLogSink(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     log_key_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: AuditLogSinkArgs, opts: pulumi.ResourceOptions | None = None
@@ -354,6 +454,40 @@ class AuditLogSink(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
         )
 
+        # CloudTrail checks the role and the group when the trail is created.
+        group_arn: pulumi.Input[str] | None = None
+        role_arn: pulumi.Input[str] | None = None
+        delivery_deps: list[pulumi.Resource] = []
+        self.log_group: aws.cloudwatch.LogGroup | None = None
+        if args.cloudwatch_logs:
+            self.log_group = aws.cloudwatch.LogGroup(
+                f"{name}-log-group",
+                aws.cloudwatch.LogGroupArgs(
+                    name=args.log_group_name,
+                    kms_key_id=self.key.arn,
+                    retention_in_days=args.cloudwatch_retention_days,
+                    tags=sink_tags,
+                ),
+                opts=protected,
+            )
+            role = aws.iam.Role(
+                f"{name}-delivery-role",
+                aws.iam.RoleArgs(
+                    name_prefix=f"{args.trail_name[:24]}-logs-",
+                    assume_role_policy=to_json(delivery_trust_policy(args)),
+                    inline_policies=[
+                        aws.iam.RoleInlinePolicyArgs(
+                            name="deliver-trail", policy=to_json(delivery_role_policy(args))
+                        )
+                    ],
+                    tags=sink_tags,
+                ),
+                opts=child,
+            )
+            group_arn = self.log_group.arn.apply(lambda arn: f"{arn}:*")
+            role_arn = role.arn
+            delivery_deps = [self.log_group, role]
+
         # CloudTrail checks the bucket policy and the key when the trail is created.
         self.trail = aws.cloudtrail.Trail(
             f"{name}-trail",
@@ -366,11 +500,13 @@ class AuditLogSink(pulumi.ComponentResource):
                 enable_log_file_validation=True,
                 enable_logging=True,
                 tags=sink_tags,
+                cloud_watch_logs_group_arn=group_arn,
+                cloud_watch_logs_role_arn=role_arn,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=[policy_resource, encryption, lock],
+                depends_on=[policy_resource, encryption, lock, *delivery_deps],
             ),
         )
 
@@ -379,8 +515,10 @@ class AuditLogSink(pulumi.ComponentResource):
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.log_key_arn = self.key.arn
+        self.log_group_name = self.log_group.name if self.log_group else None
         self.register_outputs(
             {
+                **({"log_group_name": self.log_group_name} if self.log_group_name else {}),
                 "trail_arn": self.trail_arn,
                 "trail_name": self.trail_name,
                 "bucket_name": self.bucket_name,

@@ -28,6 +28,7 @@ from keyplane.components.aws.access import AccessRoles, AccessRolesArgs
 from keyplane.components.aws.audit import AuditLogSink, AuditLogSinkArgs
 from keyplane.components.aws.hsm import HsmCluster, HsmClusterArgs
 from keyplane.components.aws.keyring import KeyRing, KeyRingArgs
+from keyplane.components.aws.monitoring import MisuseAlarms, MisuseAlarmsArgs
 from keyplane.components.aws.vault import SecretVault, SecretVaultArgs
 from keyplane.config.model import AwsSettings, Environment, ResolvedKey
 from keyplane.config.stack import (
@@ -144,7 +145,8 @@ class AwsEnvironment(pulumi.ComponentResource):
     """Keys, CloudHSM, secrets, roles and the audit trail of one environment on AWS.
 
     Children: AccessRoles `<name>-access`, HsmCluster `<name>-hsm` (with `hsm.enabled`), KeyRing
-    `<name>-keys`, SecretVault `<name>-secrets` (with secrets), AuditLogSink `<name>-audit`.
+    `<name>-keys`, SecretVault `<name>-secrets` (with secrets), AuditLogSink `<name>-audit`,
+    MisuseAlarms `<name>-alarms` (with `monitoring`; the trail then delivers to CloudWatch Logs).
     Protected (Pulumi `protect`) in staging and production.
 
     Outputs (`stack_outputs`, exported by the stack program):
@@ -152,6 +154,7 @@ class AwsEnvironment(pulumi.ComponentResource):
         secret_arns: declared secret name -> secret ARN.
         key_admin_role_arn, auditor_role_arn: the AccessRoles roles.
         trail_arn, audit_bucket_name, log_key_arn: the audit trail.
+        alarm_arns: misuse alarm slug -> alarm ARN (with `monitoring`).
         hsm_cluster_id, hsm_cluster_csr, hsm_security_group_id, custom_key_store_id: CloudHSM.
     """
 
@@ -160,6 +163,7 @@ class AwsEnvironment(pulumi.ComponentResource):
     key_ring: KeyRing
     vault: SecretVault | None
     audit: AuditLogSink
+    alarms: MisuseAlarms | None
     stack_outputs: dict[str, Any]
 
     def __init__(
@@ -268,6 +272,19 @@ class AwsEnvironment(pulumi.ComponentResource):
             self.audit = AuditLogSink(
                 f"{name}-audit", dataclasses.replace(audit_args, principal_resources=roles), child
             )
+            self.alarms = (
+                MisuseAlarms(
+                    f"{name}-alarms",
+                    MisuseAlarmsArgs(
+                        environment=env.name,
+                        log_group_name=self.audit.log_group_name,
+                        topic_arns=env.monitoring.notify,
+                    ),
+                    child,
+                )
+                if env.monitoring is not None and self.audit.log_group_name is not None
+                else None
+            )
             vault_keys = list(self.vault.key_arns.values()) if self.vault else []
             managed = [self.key_ring.key_arns[k.name] for k in keys if admin_role in k.admins]
             administered.resolve(pulumi.Output.all(*managed, *vault_keys, self.audit.log_key_arn))
@@ -290,6 +307,7 @@ class AwsEnvironment(pulumi.ComponentResource):
                 "trail_arn": self.audit.trail_arn,
                 "audit_bucket_name": self.audit.bucket_name,
                 "log_key_arn": self.audit.log_key_arn,
+                "alarm_arns": self.alarms.alarm_arns if self.alarms else None,
                 "hsm_cluster_id": self.hsm.cluster_id if self.hsm else None,
                 "hsm_cluster_csr": self.hsm.cluster_csr if self.hsm else None,
                 "hsm_security_group_id": self.hsm.security_group_id if self.hsm else None,

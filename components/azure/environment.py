@@ -12,6 +12,7 @@ from pulumi_azure_native import resources
 
 from keyplane.components.azure._common import ComponentInputError, after, invalid, tags, vault_name
 from keyplane.components.azure.audit import AzureAuditLogSink, AzureAuditLogSinkArgs
+from keyplane.components.azure.monitoring import MisuseAlerts, MisuseAlertsArgs
 from keyplane.components.azure.vault import AzureKeyVault, AzureKeyVaultArgs, secrets_of
 from keyplane.config.model import Environment
 from keyplane.standard import Cloud, KeyPurpose
@@ -26,13 +27,15 @@ class AzureEnvironment(pulumi.ComponentResource):
     - Premium vault `<env>-backup-<hash>`: backup-encryption keys, administered by
       `access.backup_key_admins` when declared (KM-BAK-001).
     - Audit log sink `<name>-audit`: diagnostic settings on every vault.
+    - With `monitoring`: misuse alerts `<name>-alerts` (KM-MON-001) to the declared action groups.
 
     Secret values come from `secret_values`, else from the stack's secret config
     `keyplane:secret-<secret name>` (`pulumi config set --secret keyplane:secret-<name> ...`).
 
     Outputs (also `stack_outputs`, what the stack program exports):
         resource_group_name, vault_ids (vault name -> ID), key_ids, secret_ids,
-        audit_storage_account_id, audit_workspace_id, immutability_state, lock_command.
+        audit_storage_account_id, audit_workspace_id, immutability_state, lock_command,
+        alert_rule_ids (misuse alert label -> ARM ID; with `monitoring`).
     """
 
     resource_group_name: pulumi.Output[str]
@@ -43,6 +46,7 @@ class AzureEnvironment(pulumi.ComponentResource):
     audit_workspace_id: pulumi.Output[str]
     immutability_state: pulumi.Output[str]
     lock_command: pulumi.Output[str]
+    alert_rule_ids: dict[str, pulumi.Output[str]] | None
     stack_outputs: dict[str, Any]
 
     def __init__(
@@ -154,6 +158,22 @@ class AzureEnvironment(pulumi.ComponentResource):
         self.audit_workspace_id = audit.workspace_id
         self.immutability_state = audit.immutability_state
         self.lock_command = audit.lock_command
+        self.alert_rule_ids = (
+            MisuseAlerts(
+                f"{name}-alerts",
+                MisuseAlertsArgs(
+                    subscription_id=azure.subscription_id,
+                    resource_group_name=group_name,
+                    environment=env.name,
+                    action_groups=env.monitoring.notify,
+                    workspace_id=audit.workspace_id,
+                    location=azure.location,
+                ),
+                child,
+            ).alert_rule_ids
+            if env.monitoring is not None
+            else None
+        )
 
         self.stack_outputs = {
             "resource_group_name": self.resource_group_name,
@@ -164,6 +184,7 @@ class AzureEnvironment(pulumi.ComponentResource):
             "audit_workspace_id": self.audit_workspace_id,
             "immutability_state": self.immutability_state,
             "lock_command": self.lock_command,
+            **({"alert_rule_ids": self.alert_rule_ids} if self.alert_rule_ids else {}),
         }
         self.register_outputs(self.stack_outputs)
 

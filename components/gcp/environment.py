@@ -10,6 +10,7 @@ import pulumi
 from keyplane.components.gcp._common import ComponentInputError, invalid
 from keyplane.components.gcp.audit import GcpAuditLogSink, GcpAuditLogSinkArgs
 from keyplane.components.gcp.kms import GcpKeyRing, GcpKeyRingArgs
+from keyplane.components.gcp.monitoring import MisuseAlerts, MisuseAlertsArgs
 from keyplane.components.gcp.secrets import GcpSecretVault, GcpSecretVaultArgs, secrets_of
 from keyplane.config.model import Environment, KeySpec, ResolvedKey
 from keyplane.standard import Cloud, KeyPurpose
@@ -27,6 +28,7 @@ class GcpEnvironment(pulumi.ComponentResource):
     - Key ring `<env>-backup`: backup-encryption keys, administered by
       `access.backup_key_admins` when declared (KM-BAK-001).
     - Secret vault `<name>-secrets` and audit log sink `<name>-audit`.
+    - With `monitoring`: misuse alerts `<name>-alerts` (KM-MON-001) on the declared channels.
 
     Outputs (also `stack_outputs`, what the stack program exports):
         key_ring_ids: GCP key ring name -> key ring ID.
@@ -35,6 +37,7 @@ class GcpEnvironment(pulumi.ComponentResource):
         secrets_key_id: ID of the key that encrypts the secrets (None without secrets).
         rotation_topic_id: Pub/Sub topic of the secrets' rotation notifications (or None).
         audit_bucket_name, sink_writer_identity: the audit log export.
+        alert_policy_names: misuse alert slug -> alert policy name (with `monitoring`).
     """
 
     key_ring_ids: dict[str, pulumi.Output[str]]
@@ -44,6 +47,7 @@ class GcpEnvironment(pulumi.ComponentResource):
     rotation_topic_id: pulumi.Output[str] | None
     audit_bucket_name: pulumi.Output[str]
     sink_writer_identity: pulumi.Output[str]
+    alert_policy_names: dict[str, pulumi.Output[str]] | None
     stack_outputs: dict[str, Any]
 
     def __init__(
@@ -149,6 +153,19 @@ class GcpEnvironment(pulumi.ComponentResource):
         )
         self.audit_bucket_name = audit.bucket_name
         self.sink_writer_identity = audit.sink_writer_identity
+        self.alert_policy_names = (
+            MisuseAlerts(
+                f"{name}-alerts",
+                MisuseAlertsArgs(
+                    project=gcp_settings.project,
+                    environment=env.name,
+                    channels=env.monitoring.notify,
+                ),
+                child,
+            ).alert_policy_names
+            if env.monitoring is not None
+            else None
+        )
 
         outputs: dict[str, Any] = {
             "key_ring_ids": self.key_ring_ids,
@@ -158,6 +175,7 @@ class GcpEnvironment(pulumi.ComponentResource):
             "rotation_topic_id": self.rotation_topic_id,
             "audit_bucket_name": self.audit_bucket_name,
             "sink_writer_identity": self.sink_writer_identity,
+            "alert_policy_names": self.alert_policy_names,
         }
         self.stack_outputs = {k: v for k, v in outputs.items() if v is not None}
         self.register_outputs(self.stack_outputs)

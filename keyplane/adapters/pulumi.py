@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ from keyplane.facts.access import (
 )
 from keyplane.facts.model import (
     AccessBinding,
+    Alert,
+    AlertTarget,
     AuditConfig,
     DiagnosticSetting,
     Facts,
@@ -48,6 +51,7 @@ from keyplane.facts.model import (
     KeyContainer,
     KeyOrigin,
     LogBucket,
+    LogMetric,
     LogSink,
     ObjectLock,
     PolicyAttachment,
@@ -64,6 +68,7 @@ from keyplane.facts.model import (
     Vault,
     Versioning,
 )
+from keyplane.facts.signals import Signal, aws_event_pattern_signals, signals_in
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import (
     Algorithm,
@@ -655,6 +660,10 @@ def _aws_trail(p: _Props) -> tuple[Facts, ...]:
             logging_enabled=p.flag("enableLogging", default=True),
             excludes_kms_events=excludes,
             bucket=p.ref("s3BucketName"),
+            log_group=p.ref("cloudWatchLogsGroupArn")
+            if p.get("cloudWatchLogsGroupArn") is not None
+            or "cloudWatchLogsGroupArn" in p.resource.property_dependencies
+            else None,
         ),
     )
 
@@ -1414,6 +1423,226 @@ def _azure_container_policy(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+# --- alerts on key misuse (KM-MON-001) ------------------------------------------------------
+#
+# What a filter or pattern matches is read with `keyplane.facts.signals`, whose names the
+# alerting components write: one table for both.
+
+#: A destination computed from another resource (a topic created in the same stack): it exists,
+#: its name is known only after deployment.
+COMPUTED_DESTINATION = "(known after deployment)"
+
+
+def _destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:
+    """The alert destinations among `values` that are of `kind` (`:sns:`, `notificationChannels`,
+    `actionGroups`); a computed one counts (it is an output of a resource of the stack)."""
+    if isinstance(values, Unknown):
+        return UNKNOWN
+    found: list[str] = []
+    for value in as_list(values):
+        if value is UNKNOWN:
+            found.append(COMPUTED_DESTINATION)
+        elif isinstance(value, str) and kind.lower() in value.lower():
+            found.append(value)
+    return tuple(found)
+
+
+def _text_signals(value: Any, cloud: Cloud) -> Maybe[frozenset[Signal]]:
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if not isinstance(value, str):
+        return frozenset()
+    return signals_in(value, cloud)
+
+
+def _aws_metric_filter(p: _Props) -> tuple[Facts, ...]:
+    name, namespace = (
+        p.get("metricTransformation", "name"),
+        p.get("metricTransformation", "namespace"),
+    )
+    if UNKNOWN in (name, namespace) or p.get("metricTransformation") is UNKNOWN:
+        metric: Maybe[str | None] = UNKNOWN
+    else:
+        metric = f"{namespace}/{name}" if name and namespace else None
+    return (
+        LogMetric(
+            **_base(p, Cloud.AWS, tags=None),
+            ids=p.ids("name"),
+            metric=metric,
+            signals=_text_signals(p.get("pattern"), Cloud.AWS),
+            log_group=p.ref("logGroupName"),
+        ),
+    )
+
+
+def _aws_metric_alarm(p: _Props) -> tuple[Facts, ...]:
+    watched: set[str] = set()
+    unknown_metric = False
+    queries = [q.get("metric") for q in as_list(p.get("metricQueries")) if isinstance(q, dict)]
+    for where in [p.plain, *[q for q in queries if isinstance(q, dict)]]:
+        name, namespace = where.get("metricName"), where.get("namespace")
+        if UNKNOWN in (name, namespace):
+            unknown_metric = True
+        elif name and namespace:
+            watched.add(f"{namespace}/{name}")
+    if p.get("metricQueries") is UNKNOWN:
+        unknown_metric = True
+    return (
+        Alert(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn"),
+            metrics=UNKNOWN if unknown_metric and not watched else frozenset(watched),
+            destinations=_destinations(p.get("alarmActions"), ":sns:"),
+            enabled=p.flag("actionsEnabled", default=True),
+        ),
+    )
+
+
+def _aws_event_rule(p: _Props) -> tuple[Facts, ...]:
+    pattern = p.get("eventPattern")
+    signals: Maybe[frozenset[Signal]]
+    if pattern is UNKNOWN:
+        signals = UNKNOWN
+    else:
+        try:
+            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
+        except ValueError:
+            parsed = None
+        signals = aws_event_pattern_signals(parsed) if isinstance(parsed, dict) else frozenset()
+    state = p.get("state")
+    enabled: Maybe[bool]
+    if state is UNKNOWN:
+        enabled = UNKNOWN
+    elif isinstance(state, str):
+        enabled = state.upper().startswith("ENABLED")
+    else:
+        enabled = p.flag("isEnabled", default=True)
+    return (
+        Alert(
+            **_base(p, Cloud.AWS),
+            ids=p.ids("name", "arn"),
+            signals=signals,
+            destinations=(),
+            enabled=enabled,
+            targets_apart=True,
+        ),
+    )
+
+
+def _aws_event_target(p: _Props) -> tuple[Facts, ...]:
+    arn = p.get("arn")
+    destination: Maybe[str | None]
+    if arn is UNKNOWN:
+        destination = COMPUTED_DESTINATION
+    else:
+        destination = arn if isinstance(arn, str) and ":sns:" in arn else None
+    return (
+        AlertTarget(**_base(p, Cloud.AWS, tags=None), rule=p.ref("rule"), destination=destination),
+    )
+
+
+_GCP_USER_METRIC = re.compile(r"logging\.googleapis\.com/user/([A-Za-z0-9_./-]+)")
+
+
+def _gcp_log_metric(p: _Props) -> tuple[Facts, ...]:
+    return (
+        LogMetric(
+            **_base(p, Cloud.GCP, tags=None),
+            ids=p.ids("name", "id"),
+            metric=p.text("name"),
+            signals=_text_signals(p.get("filter"), Cloud.GCP),
+        ),
+    )
+
+
+def _gcp_alert_policy(p: _Props) -> tuple[Facts, ...]:
+    conditions = p.get("conditions")
+    metrics: Maybe[frozenset[str]]
+    signals: Maybe[frozenset[Signal]]
+    if conditions is UNKNOWN:
+        metrics, signals = UNKNOWN, UNKNOWN
+    else:
+        names: set[str] = set()
+        found: set[Signal] = set()
+        undecided = False
+        for condition in [c for c in as_list(conditions) if isinstance(c, dict)]:
+            for block in ("conditionThreshold", "conditionAbsent"):
+                text = (condition.get(block) or {}).get("filter")
+                if text is UNKNOWN:
+                    undecided = True
+                elif isinstance(text, str):
+                    names.update(m.strip('"') for m in _GCP_USER_METRIC.findall(text))
+            text = (condition.get("conditionMatchedLog") or {}).get("filter")
+            if text is UNKNOWN:
+                undecided = True
+            elif isinstance(text, str):
+                found.update(signals_in(text, Cloud.GCP))
+        metrics = UNKNOWN if undecided and not names else frozenset(names)
+        signals = UNKNOWN if undecided and not found else frozenset(found)
+    return (
+        Alert(
+            **_base(p, Cloud.GCP, tags="userLabels"),
+            signals=signals,
+            metrics=metrics,
+            destinations=_destinations(p.get("notificationChannels"), "notificationChannels"),
+            enabled=p.flag("enabled", default=True),
+        ),
+    )
+
+
+def _azure_activity_alert(p: _Props) -> tuple[Facts, ...]:
+    condition = p.get("condition")
+    signals: Maybe[frozenset[Signal]]
+    if condition is UNKNOWN:
+        signals = UNKNOWN
+    else:
+        values = [
+            v
+            for c in as_list((condition or {}).get("allOf"))
+            if isinstance(c, dict)
+            for v in [
+                c.get("equals"),
+                *(a.get("equals") for a in as_list(c.get("anyOf")) if isinstance(a, dict)),
+            ]
+            if isinstance(v, str)
+        ]
+        signals = signals_in(" ".join(values), Cloud.AZURE)
+    groups = p.get("actions", "actionGroups")
+    ids = (
+        UNKNOWN
+        if groups is UNKNOWN
+        else [g.get("actionGroupId") if isinstance(g, dict) else g for g in as_list(groups)]
+    )
+    return (
+        Alert(
+            **_base(p, Cloud.AZURE),
+            signals=signals,
+            destinations=_destinations(ids, "actionGroups"),
+            enabled=p.flag("enabled", default=True),
+        ),
+    )
+
+
+def _azure_query_alert(p: _Props) -> tuple[Facts, ...]:
+    criteria = p.get("criteria", "allOf")
+    signals: Maybe[frozenset[Signal]]
+    if criteria is UNKNOWN or any(
+        isinstance(c, dict) and c.get("query") is UNKNOWN for c in as_list(criteria)
+    ):
+        signals = UNKNOWN
+    else:
+        queries = [c.get("query") for c in as_list(criteria) if isinstance(c, dict)]
+        signals = signals_in(" ".join(q for q in queries if isinstance(q, str)), Cloud.AZURE)
+    return (
+        Alert(
+            **_base(p, Cloud.AZURE),
+            signals=signals,
+            destinations=_destinations(p.get("actions", "actionGroups"), "actionGroups"),
+            enabled=p.flag("enabled", default=True),
+        ),
+    )
+
+
 _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType(
     {
         "aws:kms/key:Key": _aws_key,
@@ -1499,6 +1728,16 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "azure-native:insights:DiagnosticSetting": _azure_diagnostic,
         "azure-native:storage:StorageAccount": _azure_storage_account,
         "azure-native:storage:BlobContainerImmutabilityPolicy": _azure_container_policy,
+        "aws:cloudwatch/logMetricFilter:LogMetricFilter": _aws_metric_filter,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": _aws_metric_alarm,
+        "aws:cloudwatch/eventRule:EventRule": _aws_event_rule,
+        "aws:cloudwatch/eventTarget:EventTarget": _aws_event_target,
+        "gcp:logging/metric:Metric": _gcp_log_metric,
+        "gcp:monitoring/alertPolicy:AlertPolicy": _gcp_alert_policy,
+        "azure-native:monitor:ActivityLogAlert": _azure_activity_alert,
+        "azure-native:insights:ActivityLogAlert": _azure_activity_alert,
+        "azure-native:monitor:ScheduledQueryRule": _azure_query_alert,
+        "azure-native:insights:ScheduledQueryRule": _azure_query_alert,
     }
 )
 

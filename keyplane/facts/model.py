@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import TypeAlias, TypeVar, cast
 
 from keyplane.facts.access import Grant
+from keyplane.facts.signals import Signal
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import (
     TAG_ENVIRONMENT,
@@ -251,6 +252,8 @@ class Trail(Resource):
     #: Whether KMS events are left out (management events off, or kms.amazonaws.com excluded).
     excludes_kms_events: Maybe[bool]
     bucket: Ref
+    #: The CloudWatch Logs group the trail also delivers to (KM-MON-001); None when none.
+    log_group: Ref | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -341,6 +344,44 @@ class HsmCluster(Resource):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LogMetric(Resource):
+    """A metric counted from log entries (KM-MON-001): a CloudWatch Logs metric filter (AWS) or
+    a log-based metric (GCP)."""
+
+    #: The metric's name as alerts name it: `<namespace>/<name>` (AWS), the name (GCP).
+    metric: Maybe[str | None]
+    #: The misuse signals its filter matches (`keyplane.facts.signals`).
+    signals: Maybe[frozenset[Signal]]
+    #: AWS: the log group it reads (it counts only what a trail delivers there).
+    log_group: Ref | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert(Resource):
+    """A rule that notifies someone (KM-MON-001): a CloudWatch alarm or an EventBridge rule
+    (AWS), an alert policy (GCP), an activity-log or scheduled-query alert (Azure)."""
+
+    #: Misuse signals its own pattern, filter or query matches.
+    signals: Maybe[frozenset[Signal]] = frozenset()
+    #: Metrics it watches, named as `LogMetric.metric`; their signals count as its own.
+    metrics: Maybe[frozenset[str]] = frozenset()
+    #: Where it notifies: SNS topic ARNs, notification channels, action groups. An EventBridge
+    #: rule's targets are `AlertTarget` facts.
+    destinations: Maybe[tuple[str, ...]] = ()
+    enabled: Maybe[bool] = True
+    #: Whether its destinations are separate resources (`AlertTarget`: EventBridge).
+    targets_apart: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertTarget(Resource):
+    """A target of an EventBridge rule (AWS EventTarget): where the rule's events go."""
+
+    rule: Ref
+    destination: Maybe[str | None]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unread(Resource):
     """A resource whose type holds or grants access to keys, secrets or certificates but that no
     reader handles (KM-COV-001): its settings are not judged (`keyplane.adapters.coverage`)."""
@@ -376,6 +417,9 @@ Facts: TypeAlias = (
     | Versioning
     | Vault
     | HsmCluster
+    | LogMetric
+    | Alert
+    | AlertTarget
     | Unread
     | Unparseable
 )

@@ -8,6 +8,7 @@ Rules: KM-ACC-001, KM-ACC-002, KM-ACC-003, KM-ACC-004 (title, policy clause, poi
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -69,7 +70,7 @@ from keyplane.rules.verdict import (
     passed,
     unknown,
 )
-from keyplane.standard import Cloud
+from keyplane.standard import AWS_CLOUDTRAIL_SERVICE, AWS_LOGS_SERVICE_PATTERN, Cloud
 
 if TYPE_CHECKING:
     from keyplane.config import Estate
@@ -309,12 +310,18 @@ def declared_principals(stack: StackFacts, context: Context) -> list[Verdict]:
     return verdicts
 
 
-#: Cloud services keyplane's components grant a key to for a declared purpose, per cloud: every
-#: AWS environment has its trail (KM-LOG-001), which writes its log files with the log key.
-#: Declared by the environment, not by what a read found: a trail the audit could not list
-#: must not turn its key's policy into an undeclared grant.
-_PURPOSE_SERVICES: Mapping[Cloud, tuple[str, ...]] = MappingProxyType(
-    {Cloud.AWS: ("service:cloudtrail.amazonaws.com",)}
+#: Cloud services keyplane's components grant a key to for a declared purpose, per cloud, as
+#: patterns of their `service:` principals: every AWS environment has its trail (KM-LOG-001),
+#: which writes its log files with the log key, and, with `monitoring`, CloudWatch Logs (a
+#: regional principal) encrypting the group the trail delivers to (KM-MON-001). Declared by the
+#: environment, not by what a read found: a trail the audit could not list must not turn its
+#: key's policy into an undeclared grant.
+_PURPOSE_SERVICES: Mapping[Cloud, re.Pattern[str]] = MappingProxyType(
+    {
+        Cloud.AWS: re.compile(
+            rf"service:(?:{re.escape(AWS_CLOUDTRAIL_SERVICE)}|{AWS_LOGS_SERVICE_PATTERN})"
+        )
+    }
 )
 
 
@@ -336,9 +343,11 @@ class Declared:
         }
         if context.cloud in (Cloud.AWS, None) and context.scope:
             principals.add(f"arn:aws:iam::{context.scope}:root")
-        for cloud, services in _PURPOSE_SERVICES.items():
-            if context.cloud in (cloud, None) or any(i.cloud is cloud for i in stack.keys):
-                principals.update(services)
+        self.services = tuple(
+            services
+            for cloud, services in _PURPOSE_SERVICES.items()
+            if context.cloud in (cloud, None) or any(i.cloud is cloud for i in stack.keys)
+        )
         self.principals = frozenset(principals)
         roles: set[str] = set()
         for role in stack.of(Role):
@@ -347,14 +356,17 @@ class Declared:
                 continue
             trustees = [g.principal for g in trust if g.effect is Effect.ALLOW]
             if trustees and all(
-                isinstance(t, str) and principal_key(t) in self.principals for t in trustees
+                isinstance(t, str) and self._declared(principal_key(t)) for t in trustees
             ):
                 roles.add(role_principal(role))
         self.roles = frozenset(roles)
 
     def covers(self, principal: str) -> bool:
         key = principal_key(principal)
-        return key in self.principals or key in self.roles
+        return self._declared(key) or key in self.roles
+
+    def _declared(self, key: str) -> bool:
+        return key in self.principals or any(s.fullmatch(key) for s in self.services)
 
 
 def declared_identities(stack: StackFacts, context: Context) -> Declared:

@@ -65,6 +65,7 @@ FAMILIES = (
     "ten",
     "acc",
     "log",
+    "mon",
     "deletion",
     "hsm",
     "sto",

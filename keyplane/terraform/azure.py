@@ -277,6 +277,47 @@ def _locked(state: Any) -> Any:
     return UNKNOWN_SENTINEL
 
 
+def _activity_alert_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    leaves = {
+        c.get("field"): c.get("equals")
+        for c in _obj(inputs, "condition").get("allOf", [])
+        if isinstance(c, dict)
+    }
+    return {
+        "name": inputs.get("activityLogAlertName"),
+        "scopes": inputs.get("scopes"),
+        "enabled": inputs.get("enabled", True),
+        "criteria": {
+            "category": leaves.get("category"),
+            "operation_name": leaves.get("operationName"),
+        },
+        "action": [
+            {"action_group_id": g.get("actionGroupId")}
+            for g in _obj(inputs, "actions").get("actionGroups", [])
+            if isinstance(g, dict)
+        ],
+    }
+
+
+def _query_alert_to_azurerm(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": inputs.get("ruleName"),
+        "scopes": inputs.get("scopes"),
+        "enabled": inputs.get("enabled", True),
+        "criteria": [
+            {
+                "query": c.get("query"),
+                "operator": c.get("operator"),
+                "threshold": c.get("threshold"),
+                "time_aggregation_method": c.get("timeAggregation"),
+            }
+            for c in _obj(inputs, "criteria").get("allOf", [])
+            if isinstance(c, dict)
+        ],
+        "action": {"action_groups": _obj(inputs, "actions").get("actionGroups")},
+    }
+
+
 # --- azurerm -> azure-native ---------------------------------------------------------------
 
 
@@ -468,6 +509,47 @@ def _role_assignment_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _activity_alert_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    criteria = _block(v, "criteria")
+    actions = v.get("action")
+    return {
+        "activityLogAlertName": v.get("name"),
+        "scopes": v.get("scopes"),
+        "enabled": v.get("enabled"),
+        "condition": {
+            "allOf": [
+                {"field": field, "equals": criteria.get(key)}
+                for field, key in (("category", "category"), ("operationName", "operation_name"))
+                if criteria.get(key) is not None
+            ]
+        },
+        "actions": {
+            "actionGroups": [
+                {"actionGroupId": a.get("action_group_id")}
+                for a in (actions if isinstance(actions, list) else [actions])
+                if isinstance(a, Mapping)
+            ]
+        },
+    }
+
+
+def _query_alert_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
+    criteria = v.get("criteria")
+    return {
+        "ruleName": v.get("name"),
+        "scopes": v.get("scopes"),
+        "enabled": v.get("enabled"),
+        "criteria": {
+            "allOf": [
+                {"query": c.get("query"), "operator": c.get("operator")}
+                for c in (criteria if isinstance(criteria, list) else [criteria])
+                if isinstance(c, Mapping)
+            ]
+        },
+        "actions": {"actionGroups": _block(v, "action").get("action_groups")},
+    }
+
+
 # --- the table -----------------------------------------------------------------------------
 
 
@@ -530,6 +612,18 @@ AZURE_TYPES: tuple[AzureType, ...] = (
         "azurerm_monitor_diagnostic_setting",
         _diagnostic_setting_to_azurerm,
         None,
+    ),
+    AzureType(
+        "azure-native:monitor:ActivityLogAlert",
+        "azurerm_monitor_activity_log_alert",
+        _activity_alert_to_azurerm,
+        _activity_alert_from_azurerm,
+    ),
+    AzureType(
+        "azure-native:monitor:ScheduledQueryRule",
+        "azurerm_monitor_scheduled_query_rules_alert_v2",
+        _query_alert_to_azurerm,
+        _query_alert_from_azurerm,
     ),
     AzureType(
         "azure-native:authorization:RoleAssignment",

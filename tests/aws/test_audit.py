@@ -166,8 +166,19 @@ def test_the_log_key_lets_cloudtrail_encrypt_for_this_trail_only() -> None:
         "KeyAdministration",
         "CloudTrailEncryptsThisTrail",
         "CloudTrailDescribesTheKey",
+        # prod declares monitoring: the trail's CloudWatch Logs group is encrypted with the key.
+        "CloudWatchLogsEncryptsTheTrailGroup",
         "KeyAudit",
     ]
+    logs = document["CloudWatchLogsEncryptsTheTrailGroup"]
+    assert principals(logs, "Service") == ["logs.eu-west-1.amazonaws.com"]
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                "arn:aws:logs:eu-west-1:111111111111:log-group:/keyplane/prod/cloudtrail"
+            )
+        }
+    }
     encrypt = document["CloudTrailEncryptsThisTrail"]
     assert principals(encrypt, "Service") == ["cloudtrail.amazonaws.com"]
     assert encrypt["Condition"] == {

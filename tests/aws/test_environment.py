@@ -70,6 +70,7 @@ def test_prod_renders_the_whole_estate() -> None:
     assert names(result, "aws:iam/role:Role") == {
         "prod-access-key-admin",
         "prod-access-key-auditor",
+        "prod-audit-delivery-role",  # CloudTrail delivers to CloudWatch Logs (KM-MON-001)
     }
     assert names(result, "aws:cloudtrail/trail:Trail") == {"prod-audit-trail"}
     assert (
@@ -91,6 +92,7 @@ def test_the_component_tree() -> None:
         "keyplane:aws:KeyRing": "prod-keys",
         "keyplane:aws:SecretVault": "prod-secrets",
         "keyplane:aws:AuditLogSink": "prod-audit",
+        "keyplane:aws:MisuseAlarms": "prod-alarms",
     }
     assert one(result, KEY, "acme-orders-db").urn == (
         "urn:pulumi:prod::keyplane::keyplane:aws:Environment$keyplane:aws:KeyRing"

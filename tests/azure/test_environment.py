@@ -56,6 +56,10 @@ def test_prod_azure_renders_the_whole_environment(prod: RenderResult) -> None:
         "azure-native:storage:BlobContainerImmutabilityPolicy": 1,
         "azure-native:operationalinsights:Workspace": 1,
         DIAGNOSTICS: 1,
+        # monitoring.notify: misuse alerts (KM-MON-001)
+        "keyplane:azure:MisuseAlerts": 1,
+        "azure-native:monitor:ActivityLogAlert": 7,
+        "azure-native:monitor:ScheduledQueryRule": 1,
     }
 
 

@@ -57,6 +57,7 @@ def test_checkov_loads_every_keyplane_check_without_an_import_failure() -> None:
         "KM-ROT-003",
         "KM-LOG-001",
         "KM-LOG-002",
+        "KM-MON-001",
     }
 
 

@@ -48,6 +48,10 @@ def test_prod_gcp_renders_the_whole_environment(prod: RenderResult) -> None:
         "gcp:storage/bucket:Bucket": 1,
         "gcp:logging/projectSink:ProjectSink": 1,
         "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
+        # monitoring.notify: misuse alerts (KM-MON-001)
+        "keyplane:gcp:MisuseAlerts": 1,
+        "gcp:logging/metric:Metric": 4,
+        "gcp:monitoring/alertPolicy:AlertPolicy": 4,
     }
 
 

@@ -234,6 +234,22 @@ def aws_stack() -> list[PulumiResource]:
             "audit-logs-versioning",
             {"bucket": "prod-audit-logs", "versioningConfiguration": {"status": "Enabled"}},
         ),
+        # KM-MON-001: every KMS call (failures included) goes to the security topic.
+        res(
+            "aws:cloudwatch/eventRule:EventRule",
+            "kms-events",
+            {
+                "name": "kms-events",
+                "eventPattern": '{"source": ["aws.kms"], "detail-type": '
+                '["AWS API Call via CloudTrail"]}',
+                "tags": tags(),
+            },
+        ),
+        res(
+            "aws:cloudwatch/eventTarget:EventTarget",
+            "kms-events-to-security",
+            {"rule": "kms-events", "arn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:security-alerts"},
+        ),
         res(
             "aws:cloudhsmv2/cluster:Cluster",
             "hsm",
@@ -387,6 +403,27 @@ def gcp_stack() -> list[PulumiResource]:
                 "filter": 'logName:"cloudaudit.googleapis.com"',
             },
         ),
+        # KM-MON-001: one log-match alert on the misuse signals.
+        res(
+            "gcp:monitoring/alertPolicy:AlertPolicy",
+            "kms-misuse",
+            {
+                "displayName": "kms misuse",
+                "combiner": "OR",
+                "conditions": [
+                    {
+                        "displayName": "kms misuse",
+                        "conditionMatchedLog": {
+                            "filter": 'protoPayload.serviceName="cloudkms.googleapis.com" AND '
+                            '(protoPayload.methodName:"DestroyCryptoKeyVersion" OR '
+                            'protoPayload.methodName:"SetIamPolicy" OR '
+                            '(protoPayload.methodName:"Decrypt" AND protoPayload.status.code!=0))'
+                        },
+                    }
+                ],
+                "notificationChannels": [f"projects/{PROJECT}/notificationChannels/4711"],
+            },
+        ),
         res(
             GBUCKET,
             "audit-logs",
@@ -434,6 +471,7 @@ AZ_ORDERS = "9d3e4f50-6172-8394-a5b6-c7d8e9f0a1b2"
 AZ_IDENTITY = "ae4f5061-7283-94a5-b6c7-d8e9f0a1b2c3"
 AZ_DEV = "1f2e3d4c-5b6a-7988-a7b6-c5d4e3f2a1b0"
 VAULT, AKEY = "azure-native:keyvault:Vault", "azure-native:keyvault:Key"
+ACTION_GROUP = f"{RG}/providers/microsoft.insights/actionGroups/security-alerts"
 ASSIGN = "azure-native:authorization:RoleAssignment"
 ROLE_DEF = "azure-native:authorization:RoleDefinition"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -622,6 +660,47 @@ def azure_stack() -> list[PulumiResource]:
                 ("primary-vault", "kv-prod"),
                 ("backup-vault", "kv-prod-backup"),
             )
+        ),
+        # KM-MON-001: activity-log and log-query alerts to the security action group.
+        res(
+            "azure-native:monitor:ActivityLogAlert",
+            "vault-admin-alert",
+            {
+                "scopes": [RG],
+                "condition": {
+                    "allOf": [
+                        {"field": "category", "equals": "Administrative"},
+                        {
+                            "anyOf": [
+                                {"field": "operationName", "equals": operation}
+                                for operation in (
+                                    "Microsoft.KeyVault/vaults/delete",
+                                    "Microsoft.Authorization/roleAssignments/write",
+                                )
+                            ]
+                        },
+                    ]
+                },
+                "actions": {"actionGroups": [{"actionGroupId": ACTION_GROUP}]},
+                "tags": tags(),
+            },
+        ),
+        res(
+            "azure-native:monitor:ScheduledQueryRule",
+            "failed-key-use-alert",
+            {
+                "scopes": [f"{RG}/providers/Microsoft.OperationalInsights/workspaces/audit"],
+                "criteria": {
+                    "allOf": [
+                        {
+                            "query": "AzureDiagnostics | where ResourceProvider == "
+                            '"MICROSOFT.KEYVAULT" | where ResultType != "Success"'
+                        }
+                    ]
+                },
+                "actions": {"actionGroups": [ACTION_GROUP]},
+                "tags": tags(),
+            },
         ),
         res(
             STORAGE,
