@@ -18,7 +18,7 @@ from keyplane.cli.prelude import (
     fail_bad_input,
     load_estate_or_exit,
 )
-from keyplane.reports import write_atomic
+from keyplane.output import OutputError, write_outputs
 
 
 def docs(
@@ -52,11 +52,12 @@ def docs(
         sys.stdout.write("\n---\n\n".join(documents.values()))
         raise typer.Exit(EXIT_CLEAN)
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in documents.items():
-            write_atomic(output_dir / name, text)
-    except OSError as err:
+        # All or nothing: a failure on the third document leaves none of them written.
+        written = write_outputs(output_dir, documents)
+    except OutputError as err:
+        fail_bad_input([str(err)])
+    except OSError as err:  # a rename into place refused
         fail_bad_input([f"{output_dir}: cannot write: {err.strerror or err}"])
-    for name in documents:
-        print(output_dir / name)
+    for path in written:
+        print(path)
     raise typer.Exit(EXIT_CLEAN)

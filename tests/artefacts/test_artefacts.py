@@ -128,3 +128,15 @@ def test_unknown_environment_and_bad_estate_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["docs", "prod", "--estate", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_docs_writes_all_of_its_documents_or_none(tmp_path: Path) -> None:
+    """A document that cannot be written (its name taken by a directory) leaves none written."""
+    (tmp_path / "rule-traceability-matrix.md").mkdir()
+    result = CliRunner().invoke(
+        app, ["docs", "prod", "--estate", str(BUNDLED_ESTATE), "--output-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "rule-traceability-matrix.md" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rule-traceability-matrix.md"]
