@@ -26,6 +26,7 @@ import pulumi
 from keyplane.components.aws._common import ComponentInputError, invalid
 from keyplane.components.aws.access import AccessRoles, AccessRolesArgs
 from keyplane.components.aws.audit import AuditLogSink, AuditLogSinkArgs
+from keyplane.components.aws.certificates import Certificates, CertificatesArgs
 from keyplane.components.aws.hsm import HsmCluster, HsmClusterArgs
 from keyplane.components.aws.keyring import KeyRing, KeyRingArgs
 from keyplane.components.aws.vault import SecretVault, SecretVaultArgs
@@ -144,7 +145,8 @@ class AwsEnvironment(pulumi.ComponentResource):
     """Keys, CloudHSM, secrets, roles and the audit trail of one environment on AWS.
 
     Children: AccessRoles `<name>-access`, HsmCluster `<name>-hsm` (with `hsm.enabled`), KeyRing
-    `<name>-keys`, SecretVault `<name>-secrets` (with secrets), AuditLogSink `<name>-audit`.
+    `<name>-keys`, SecretVault `<name>-secrets` (with secrets), AuditLogSink `<name>-audit`,
+    Certificates `<name>-certificates` (with certificates).
     Protected (Pulumi `protect`) in staging and production.
 
     Outputs (`stack_outputs`, exported by the stack program):
@@ -153,6 +155,8 @@ class AwsEnvironment(pulumi.ComponentResource):
         key_admin_role_arn, auditor_role_arn: the AccessRoles roles.
         trail_arn, audit_bucket_name, log_key_arn: the audit trail.
         hsm_cluster_id, hsm_cluster_csr, hsm_security_group_id, custom_key_store_id: CloudHSM.
+        certificate_arns, certificate_validation_records: declared certificate name -> ACM
+            certificate ARN / the DNS records ACM validates it with (`Certificates`).
     """
 
     access: AccessRoles
@@ -160,6 +164,7 @@ class AwsEnvironment(pulumi.ComponentResource):
     key_ring: KeyRing
     vault: SecretVault | None
     audit: AuditLogSink
+    certificates: Certificates | None
     stack_outputs: dict[str, Any]
 
     def __init__(
@@ -215,6 +220,7 @@ class AwsEnvironment(pulumi.ComponentResource):
         audit_args = AuditLogSinkArgs.from_environment(
             env, admins=primary_admins, auditors=auditors
         )
+        certificate_args = CertificatesArgs.from_environment(env) if env.certificates else None
 
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -280,6 +286,12 @@ class AwsEnvironment(pulumi.ComponentResource):
             administered.abandon()
             audited.abandon()
 
+        self.certificates = (
+            Certificates(f"{name}-certificates", certificate_args, child)
+            if certificate_args
+            else None
+        )
+
         self.stack_outputs = _present(
             {
                 "key_arns": self.key_ring.key_arns,
@@ -294,6 +306,12 @@ class AwsEnvironment(pulumi.ComponentResource):
                 "hsm_cluster_csr": self.hsm.cluster_csr if self.hsm else None,
                 "hsm_security_group_id": self.hsm.security_group_id if self.hsm else None,
                 "custom_key_store_id": self.hsm.custom_key_store_id if self.hsm else None,
+                "certificate_arns": self.certificates.certificate_arns
+                if self.certificates
+                else None,
+                "certificate_validation_records": self.certificates.validation_records
+                if self.certificates
+                else None,
             }
         )
         self.register_outputs(self.stack_outputs)

@@ -12,6 +12,7 @@ from pulumi_azure_native import resources
 
 from keyplane.components.azure._common import ComponentInputError, after, invalid, tags, vault_name
 from keyplane.components.azure.audit import AzureAuditLogSink, AzureAuditLogSinkArgs
+from keyplane.components.azure.certificates import AzureCertificates, AzureCertificatesArgs
 from keyplane.components.azure.vault import AzureKeyVault, AzureKeyVaultArgs, secrets_of
 from keyplane.config.model import Environment
 from keyplane.standard import Cloud, KeyPurpose
@@ -33,6 +34,9 @@ class AzureEnvironment(pulumi.ComponentResource):
     Outputs (also `stack_outputs`, what the stack program exports):
         resource_group_name, vault_ids (vault name -> ID), key_ids, secret_ids,
         audit_storage_account_id, audit_workspace_id, immutability_state, lock_command.
+        certificate_order_ids, certificate_domain_verification_tokens: declared certificate
+            name -> App Service certificate order ID / its domain verification token
+            (`AzureCertificates`; with certificates).
     """
 
     resource_group_name: pulumi.Output[str]
@@ -155,6 +159,21 @@ class AzureEnvironment(pulumi.ComponentResource):
         self.immutability_state = audit.immutability_state
         self.lock_command = audit.lock_command
 
+        certificates = (
+            AzureCertificates(
+                f"{name}-certificates",
+                AzureCertificatesArgs(
+                    environment=env.name,
+                    resource_group_name=group_name,
+                    vault_id=vaults[0].vault_id,
+                    certificates=env.certificates,
+                ),
+                child,
+            )
+            if env.certificates
+            else None
+        )
+
         self.stack_outputs = {
             "resource_group_name": self.resource_group_name,
             "vault_ids": self.vault_ids,
@@ -165,6 +184,11 @@ class AzureEnvironment(pulumi.ComponentResource):
             "immutability_state": self.immutability_state,
             "lock_command": self.lock_command,
         }
+        if certificates is not None:
+            self.stack_outputs["certificate_order_ids"] = certificates.certificate_order_ids
+            self.stack_outputs["certificate_domain_verification_tokens"] = (
+                certificates.domain_verification_tokens
+            )
         self.register_outputs(self.stack_outputs)
 
 

@@ -65,6 +65,7 @@ FAMILIES = (
     "ten",
     "acc",
     "log",
+    "crt",
     "deletion",
     "hsm",
     "sto",

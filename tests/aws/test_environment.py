@@ -91,6 +91,7 @@ def test_the_component_tree() -> None:
         "keyplane:aws:KeyRing": "prod-keys",
         "keyplane:aws:SecretVault": "prod-secrets",
         "keyplane:aws:AuditLogSink": "prod-audit",
+        "keyplane:aws:Certificates": "prod-certificates",
     }
     assert one(result, KEY, "acme-orders-db").urn == (
         "urn:pulumi:prod::keyplane::keyplane:aws:Environment$keyplane:aws:KeyRing"
