@@ -9,8 +9,16 @@ from types import MappingProxyType
 
 import pulumi
 
-from keyplane.config.model import Environment
-from keyplane.standard import TAG_ENVIRONMENT, TAG_MANAGED, TAG_PURPOSE, TAG_TENANT, KeyPurpose
+from keyplane.config.model import Certificate, Environment, Renewal
+from keyplane.standard import (
+    TAG_ENVIRONMENT,
+    TAG_MANAGED,
+    TAG_PURPOSE,
+    TAG_RENEW_BY,
+    TAG_RENEWAL_OWNER,
+    TAG_TENANT,
+    KeyPurpose,
+)
 
 
 class ComponentInputError(pulumi.RunError, ValueError):
@@ -77,3 +85,16 @@ def declared_secrets(env: Environment) -> tuple[DeclaredSecret, ...]:
         )
         for s in env.secrets
     )
+
+
+def renewal_plan(certificate: Certificate) -> dict[str, str]:
+    """The manual renewal plan of a certificate declared `renewal: manual`, as tags
+    (`keyplane-renewal-owner`, `keyplane-renew-by`; KM-CRT-001), as far as it is declared; empty
+    for a managed one."""
+    plan: dict[str, str] = {}
+    if certificate.renewal is Renewal.MANUAL:
+        if certificate.owner:
+            plan[TAG_RENEWAL_OWNER] = certificate.owner
+        if certificate.renew_by is not None:
+            plan[TAG_RENEW_BY] = certificate.renew_by.isoformat()
+    return plan

@@ -310,6 +310,15 @@ CERTIFICATE_ALGORITHMS: tuple[str, ...] = (
     "ECDSA-P384",
 )
 
+#: The longest validity of a publicly trusted TLS certificate, in days, from 15 March 2026
+#: (CA/Browser Forum ballot SC-081): a manual certificate's renew_by lies at most this far ahead
+#: when its expiry is not known (KM-CRT-001).
+CERTIFICATE_MAX_VALIDITY_DAYS = 200
+
+#: The oldest TLS version an endpoint may accept (Policy §5: TLS 1.2+; KM-CRT-002), as
+#: (major, minor).
+TLS_MINIMUM_VERSION: tuple[int, int] = (1, 2)
+
 _BY_AWS_KEY_SPEC = {a.aws_key_spec: a for a in _ALGORITHM_LIST if a.aws_key_spec}
 _BY_GCP = {name: a for a in _ALGORITHM_LIST for name in a.gcp.values()}
 # GCP names that are not the ones keyplane provisions but mean the same algorithm.
@@ -390,6 +399,9 @@ TAG_MANAGED = "keyplane-managed"
 #: Manual rotation plan of a key that cannot rotate automatically (KM-ROT-004).
 TAG_ROTATION_OWNER = "keyplane-rotation-owner"
 TAG_ROTATE_BY = "keyplane-rotate-by"
+#: Manual renewal plan of a certificate that does not renew automatically (KM-CRT-001).
+TAG_RENEWAL_OWNER = "keyplane-renewal-owner"
+TAG_RENEW_BY = "keyplane-renew-by"
 
 # --- Services that use an environment's log key -------------------------------------------------
 #: CloudTrail encrypts the trail's log files with the log key (KM-LOG-001).

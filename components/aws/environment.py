@@ -26,6 +26,7 @@ import pulumi
 from keyplane.components.aws._common import ComponentInputError, invalid
 from keyplane.components.aws.access import AccessRoles, AccessRolesArgs
 from keyplane.components.aws.audit import AuditLogSink, AuditLogSinkArgs
+from keyplane.components.aws.certificates import Certificates, CertificatesArgs
 from keyplane.components.aws.hsm import HsmCluster, HsmClusterArgs
 from keyplane.components.aws.keyring import KeyRing, KeyRingArgs
 from keyplane.components.aws.monitoring import MisuseAlarms, MisuseAlarmsArgs
@@ -147,6 +148,7 @@ class AwsEnvironment(pulumi.ComponentResource):
     Children: AccessRoles `<name>-access`, HsmCluster `<name>-hsm` (with `hsm.enabled`), KeyRing
     `<name>-keys`, SecretVault `<name>-secrets` (with secrets), AuditLogSink `<name>-audit`,
     MisuseAlarms `<name>-alarms` (with `monitoring`; the trail then delivers to CloudWatch Logs).
+    Certificates `<name>-certificates` (with certificates).
     Protected (Pulumi `protect`) in staging and production.
 
     Outputs (`stack_outputs`, exported by the stack program):
@@ -156,6 +158,8 @@ class AwsEnvironment(pulumi.ComponentResource):
         trail_arn, audit_bucket_name, log_key_arn: the audit trail.
         alarm_arns: misuse alarm slug -> alarm ARN (with `monitoring`).
         hsm_cluster_id, hsm_cluster_csr, hsm_security_group_id, custom_key_store_id: CloudHSM.
+        certificate_arns, certificate_validation_records: declared certificate name -> ACM
+            certificate ARN / the DNS records ACM validates it with (`Certificates`).
     """
 
     access: AccessRoles
@@ -164,6 +168,7 @@ class AwsEnvironment(pulumi.ComponentResource):
     vault: SecretVault | None
     audit: AuditLogSink
     alarms: MisuseAlarms | None
+    certificates: Certificates | None
     stack_outputs: dict[str, Any]
 
     def __init__(
@@ -219,6 +224,7 @@ class AwsEnvironment(pulumi.ComponentResource):
         audit_args = AuditLogSinkArgs.from_environment(
             env, admins=primary_admins, auditors=auditors
         )
+        certificate_args = CertificatesArgs.from_environment(env) if env.certificates else None
 
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -297,6 +303,12 @@ class AwsEnvironment(pulumi.ComponentResource):
             administered.abandon()
             audited.abandon()
 
+        self.certificates = (
+            Certificates(f"{name}-certificates", certificate_args, child)
+            if certificate_args
+            else None
+        )
+
         self.stack_outputs = _present(
             {
                 "key_arns": self.key_ring.key_arns,
@@ -312,6 +324,12 @@ class AwsEnvironment(pulumi.ComponentResource):
                 "hsm_cluster_csr": self.hsm.cluster_csr if self.hsm else None,
                 "hsm_security_group_id": self.hsm.security_group_id if self.hsm else None,
                 "custom_key_store_id": self.hsm.custom_key_store_id if self.hsm else None,
+                "certificate_arns": self.certificates.certificate_arns
+                if self.certificates
+                else None,
+                "certificate_validation_records": self.certificates.validation_records
+                if self.certificates
+                else None,
             }
         )
         self.register_outputs(self.stack_outputs)

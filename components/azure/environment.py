@@ -12,6 +12,7 @@ from pulumi_azure_native import resources
 
 from keyplane.components.azure._common import ComponentInputError, after, invalid, tags, vault_name
 from keyplane.components.azure.audit import AzureAuditLogSink, AzureAuditLogSinkArgs
+from keyplane.components.azure.certificates import AzureCertificates, AzureCertificatesArgs
 from keyplane.components.azure.monitoring import MisuseAlerts, MisuseAlertsArgs
 from keyplane.components.azure.vault import AzureKeyVault, AzureKeyVaultArgs, secrets_of
 from keyplane.config.model import Environment
@@ -36,6 +37,9 @@ class AzureEnvironment(pulumi.ComponentResource):
         resource_group_name, vault_ids (vault name -> ID), key_ids, secret_ids,
         audit_storage_account_id, audit_workspace_id, immutability_state, lock_command,
         alert_rule_ids (misuse alert label -> ARM ID; with `monitoring`).
+        certificate_order_ids, certificate_domain_verification_tokens: declared certificate
+            name -> App Service certificate order ID / its domain verification token
+            (`AzureCertificates`; with certificates).
     """
 
     resource_group_name: pulumi.Output[str]
@@ -175,6 +179,21 @@ class AzureEnvironment(pulumi.ComponentResource):
             else None
         )
 
+        certificates = (
+            AzureCertificates(
+                f"{name}-certificates",
+                AzureCertificatesArgs(
+                    environment=env.name,
+                    resource_group_name=group_name,
+                    vault_id=vaults[0].vault_id,
+                    certificates=env.certificates,
+                ),
+                child,
+            )
+            if env.certificates
+            else None
+        )
+
         self.stack_outputs = {
             "resource_group_name": self.resource_group_name,
             "vault_ids": self.vault_ids,
@@ -186,6 +205,11 @@ class AzureEnvironment(pulumi.ComponentResource):
             "lock_command": self.lock_command,
             **({"alert_rule_ids": self.alert_rule_ids} if self.alert_rule_ids else {}),
         }
+        if certificates is not None:
+            self.stack_outputs["certificate_order_ids"] = certificates.certificate_order_ids
+            self.stack_outputs["certificate_domain_verification_tokens"] = (
+                certificates.domain_verification_tokens
+            )
         self.register_outputs(self.stack_outputs)
 
 

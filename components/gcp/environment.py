@@ -9,6 +9,7 @@ import pulumi
 
 from keyplane.components.gcp._common import ComponentInputError, invalid
 from keyplane.components.gcp.audit import GcpAuditLogSink, GcpAuditLogSinkArgs
+from keyplane.components.gcp.certificates import GcpCertificates, GcpCertificatesArgs
 from keyplane.components.gcp.kms import GcpKeyRing, GcpKeyRingArgs
 from keyplane.components.gcp.monitoring import MisuseAlerts, MisuseAlertsArgs
 from keyplane.components.gcp.secrets import GcpSecretVault, GcpSecretVaultArgs, secrets_of
@@ -38,6 +39,9 @@ class GcpEnvironment(pulumi.ComponentResource):
         rotation_topic_id: Pub/Sub topic of the secrets' rotation notifications (or None).
         audit_bucket_name, sink_writer_identity: the audit log export.
         alert_policy_names: misuse alert slug -> alert policy name (with `monitoring`).
+        certificate_ids, certificate_dns_records: declared certificate name -> Certificate
+            Manager certificate ID / the CNAME records that authorise its domains
+            (`GcpCertificates`; with certificates).
     """
 
     key_ring_ids: dict[str, pulumi.Output[str]]
@@ -69,6 +73,15 @@ class GcpEnvironment(pulumi.ComponentResource):
         gcp_settings = env.gcp
         _check_provider_config(env, gcp_settings.project)
         secrets_key = _secrets_key(env) if env.secrets else None
+        certificate_args = (
+            GcpCertificatesArgs(
+                environment=env.name,
+                project=gcp_settings.project,
+                certificates=env.certificates,
+            )
+            if env.certificates
+            else None
+        )
         super().__init__("keyplane:gcp:Environment", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -166,6 +179,11 @@ class GcpEnvironment(pulumi.ComponentResource):
             if env.monitoring is not None
             else None
         )
+        certificates = (
+            GcpCertificates(f"{name}-certificates", certificate_args, child)
+            if certificate_args
+            else None
+        )
 
         outputs: dict[str, Any] = {
             "key_ring_ids": self.key_ring_ids,
@@ -176,6 +194,8 @@ class GcpEnvironment(pulumi.ComponentResource):
             "audit_bucket_name": self.audit_bucket_name,
             "sink_writer_identity": self.sink_writer_identity,
             "alert_policy_names": self.alert_policy_names,
+            "certificate_ids": certificates.certificate_ids if certificates else None,
+            "certificate_dns_records": certificates.dns_records if certificates else None,
         }
         self.stack_outputs = {k: v for k, v in outputs.items() if v is not None}
         self.register_outputs(self.stack_outputs)

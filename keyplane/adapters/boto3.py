@@ -21,8 +21,10 @@ from keyplane.adapters.common import (
     policy_grants,
     rotation_rules_days,
 )
+from keyplane.adapters.tls import acm_algorithm
 from keyplane.facts.access import Condition, Grant, normalize_aws_principal
 from keyplane.facts.model import (
+    Certificate,
     HsmCluster,
     Immutability,
     Key,
@@ -48,6 +50,7 @@ TRAIL_TYPE = "AWS::CloudTrail::Trail"
 BUCKET_TYPE = "AWS::S3::Bucket"
 SECRET_TYPE = "AWS::SecretsManager::Secret"
 HSM_CLUSTER_TYPE = "AWS::CloudHSM::Cluster"
+CERTIFICATE_TYPE = "AWS::CertificateManager::Certificate"
 ACCOUNT_TYPE = "AWS::Account"
 
 
@@ -416,3 +419,60 @@ def secret_last_rotation(described: Mapping[str, Any]) -> datetime | None:
         if isinstance(value, datetime):
             return value
     return None
+
+
+# --- ACM (KM-CRT-001) ----------------------------------------------------------------------------
+
+
+def certificate_facts(described: Mapping[str, Any], *, tags: Maybe[Tags]) -> Certificate:
+    """A certificate from `acm:DescribeCertificate` (`Certificate`) and its tags
+    (`acm:ListTagsForCertificate`; UNKNOWN when refused).
+
+    ACM renews an AMAZON_ISSUED or PRIVATE certificate by itself only while it is eligible
+    (`RenewalEligibility`: in use by an AWS service) and, when public, validated by DNS (e-mail
+    validation waits for someone to answer); it never renews an IMPORTED one
+    (https://docs.aws.amazon.com/acm/latest/userguide/managed-renewal.html).
+    """
+    arn = str(described.get("CertificateArn") or "")
+    kind = str(described.get("Type") or "")
+    eligibility = str(described.get("RenewalEligibility") or "")
+    methods = sorted(
+        {
+            str(o.get("ValidationMethod"))
+            for o in described.get("DomainValidationOptions") or ()
+            if isinstance(o, Mapping) and o.get("ValidationMethod")
+        }
+    )
+    renews: Maybe[bool]
+    if kind == "IMPORTED":
+        renews, setting = False, "Type IMPORTED (ACM does not renew imported certificates)"
+    elif kind == "PRIVATE":
+        renews, setting = (
+            eligibility == "ELIGIBLE",
+            f"Type PRIVATE, RenewalEligibility {eligibility}",
+        )
+    elif kind == "AMAZON_ISSUED":
+        renews = eligibility == "ELIGIBLE" and methods == ["DNS"]
+        setting = (
+            f"Type AMAZON_ISSUED, validation {'/'.join(methods) or 'unknown'}, "
+            f"RenewalEligibility {eligibility or 'unknown'}"
+        )
+    else:
+        renews, setting = UNKNOWN, f"Type {kind or 'missing'}"
+    algorithm = described.get("KeyAlgorithm")
+    not_after = described.get("NotAfter")
+    return Certificate(
+        urn=arn,
+        name=str(described.get("DomainName") or arn),
+        type=CERTIFICATE_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=tags,
+        ids=frozenset({arn}),
+        renews_automatically=renews,
+        renewal_setting=setting,
+        origin="imported" if kind == "IMPORTED" else "issued",
+        algorithm=acm_algorithm(str(algorithm)) if algorithm else UNKNOWN,
+        algorithm_field=f"KeyAlgorithm {algorithm}" if algorithm else "",
+        not_after=not_after.date() if isinstance(not_after, datetime) else None,
+    )

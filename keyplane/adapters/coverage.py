@@ -50,6 +50,7 @@ KEY_BEARING_TOKENS: tuple[str, ...] = (
     "gcp:organizations/iam*",
     "gcp:folder/iam*",
     "azure-native:keyvault:*",
+    "azure-native:certificateregistration:*",
     "azure-native:authorization:role*",
     "azure-native:*:*accesspolicy",
     "azure:keyvault/*",
@@ -96,6 +97,12 @@ NOT_KEY_BEARING: frozenset[str] = frozenset(
         # One HSM of a cluster read as a cluster (KM-DEL-001 judges the cluster).
         "aws:cloudhsmv2/hsm:hsm",
         "aws_cloudhsm_v2_hsm",
+        # A DNS authorization names the CNAME record Google validates a domain with.
+        "gcp:certificatemanager/dnsauthorization:dnsauthorization",
+        "google_certificate_manager_dns_authorization",
+        # Binds a certificate order to a Key Vault secret: the order is read as the certificate,
+        # the vault as the vault.
+        "azure-native:certificateregistration:appservicecertificateordercertificate",
     }
 )
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from keyplane.adapters import tls
 from keyplane.adapters.common import (
     advanced_selector_logs_kms,
     as_int,
@@ -32,6 +33,7 @@ from keyplane.adapters.common import (
     rotation_rules_days,
 )
 from keyplane.adapters.coverage import key_bearing
+from keyplane.adapters.tls import ACM_DEFAULT_ALGORITHM
 from keyplane.facts.access import (
     Condition,
     Grant,
@@ -43,6 +45,7 @@ from keyplane.facts.model import (
     Alert,
     AlertTarget,
     AuditConfig,
+    Certificate,
     DiagnosticSetting,
     Facts,
     HsmCluster,
@@ -62,6 +65,7 @@ from keyplane.facts.model import (
     SecretValue,
     StackFacts,
     Tags,
+    TlsEndpoint,
     Trail,
     Unparseable,
     Unread,
@@ -1403,6 +1407,7 @@ def _azure_storage_account(p: _Props) -> tuple[Facts, ...]:
             ),
             versioning=p.flag("immutableStorageWithVersioning", "enabled"),
         ),
+        _azure_storage_tls(p),
     )
 
 
@@ -1643,6 +1648,425 @@ def _azure_query_alert(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+# --- TLS certificates and endpoints (KM-CRT-001, KM-CRT-002) ---------------------------------
+
+
+def _certificate(
+    p: _Props,
+    cloud: Cloud,
+    *,
+    renews: Maybe[bool],
+    renewal_setting: str,
+    origin: str,
+    algorithm: Maybe[str | None],
+    algorithm_field: str = "",
+    algorithm_problem: str | None = None,
+    private_key: str | None = None,
+    tags: str | None = "tags",
+    ids: Sequence[str] = ("arn", "id", "name"),
+) -> tuple[Facts, ...]:
+    """A `Certificate`, and the private key's `SecretValue` (KM-STO-001) when one is written."""
+    key_value = p.raw_value(private_key) if private_key else None
+    if private_key and "." in private_key:
+        outer, inner = private_key.split(".", 1)
+        holder = p.raw_value(outer)
+        holder = holder.value if isinstance(holder, _Secret) else holder
+        key_value = holder.get(inner) if isinstance(holder, dict) else None
+    certificate = Certificate(
+        **_base(p, cloud, tags=tags),
+        ids=p.ids(*ids),
+        renews_automatically=renews,
+        renewal_setting=renewal_setting,
+        origin=origin,
+        algorithm=algorithm,
+        algorithm_field=algorithm_field,
+        algorithm_problem=algorithm_problem,
+        private_key_field=private_key if key_value is not None else None,
+        private_key_plaintext=_plaintext(key_value, p.secrets_marked),
+    )
+    values = (
+        _secret_values(p, cloud, Ref(None, (p.resource.urn,)), (private_key,))
+        if private_key
+        else []
+    )
+    return (certificate, *values)
+
+
+def _pem_algorithm(what: str) -> str:
+    return (
+        f"the key algorithm of {what} is inside its PEM, which keyplane does not parse; check "
+        "the key by hand (RSA >= 2048 bits, ECDSA P-256 or P-384) and record an exception, or "
+        "use a managed certificate"
+    )
+
+
+def _aws_acm_certificate(p: _Props) -> tuple[Facts, ...]:
+    """ACM: requested (DNS- or e-mail-validated, or from a private CA) or imported."""
+    if p.get("privateKey") is not None or p.get("certificateBody") is not None:
+        # ACM never renews an imported certificate
+        # (https://docs.aws.amazon.com/acm/latest/userguide/import-reimport.html).
+        algorithm = p.text("keyAlgorithm")
+        return _certificate(
+            p,
+            Cloud.AWS,
+            renews=False,
+            renewal_setting="imported into ACM (ACM does not renew imported certificates)",
+            origin="imported",
+            algorithm=tls.acm_algorithm(algorithm) if isinstance(algorithm, str) else UNKNOWN,
+            algorithm_field=f"keyAlgorithm {algorithm}" if isinstance(algorithm, str) else "",
+            private_key="privateKey",
+        )
+    method = p.text("validationMethod")
+    authority = p.text("certificateAuthorityArn")
+    renews: Maybe[bool]
+    if isinstance(authority, str) and authority:
+        renews, setting = True, "issued by a private CA (ACM renews it)"
+    elif isinstance(method, Unknown) or isinstance(authority, Unknown):
+        renews, setting = UNKNOWN, "validationMethod"
+    else:
+        # ACM renews e-mail-validated certificates only when someone answers the renewal mail.
+        renews = method == "DNS"
+        setting = f"validationMethod {method}" if method else "validationMethod unset"
+    raw = p.text("keyAlgorithm")
+    native = ACM_DEFAULT_ALGORITHM if raw is None else raw
+    return _certificate(
+        p,
+        Cloud.AWS,
+        renews=renews,
+        renewal_setting=setting,
+        origin="issued",
+        algorithm=UNKNOWN if isinstance(native, Unknown) else tls.acm_algorithm(native),
+        algorithm_field=""
+        if isinstance(native, Unknown)
+        else f"keyAlgorithm {native}" + (" (ACM's default)" if raw is None else ""),
+    )
+
+
+def _aws_server_certificate(p: _Props) -> tuple[Facts, ...]:
+    return _certificate(
+        p,
+        Cloud.AWS,
+        renews=False,
+        renewal_setting="an IAM server certificate (IAM never renews certificates)",
+        origin="imported",
+        algorithm=UNKNOWN,
+        algorithm_problem=_pem_algorithm("an IAM server certificate"),
+        private_key="privateKey",
+    )
+
+
+def _gcp_certificate_manager(p: _Props) -> tuple[Facts, ...]:
+    managed = p.get("managed")
+    if managed is not None or p.get("selfManaged") is None:
+        # Google picks the key of a managed certificate (RSA-2048 or ECDSA-P256, both approved)
+        # and renews it (https://cloud.google.com/certificate-manager/docs/certificates).
+        return _certificate(
+            p,
+            Cloud.GCP,
+            renews=UNKNOWN if managed is UNKNOWN else managed is not None,
+            renewal_setting="Google-managed"
+            if managed is not None
+            else "neither managed nor selfManaged set",
+            origin="issued",
+            algorithm=None,
+            tags="labels",
+        )
+    return _certificate(
+        p,
+        Cloud.GCP,
+        renews=False,
+        renewal_setting="selfManaged (Google does not renew it)",
+        origin="imported",
+        algorithm=UNKNOWN,
+        algorithm_problem=_pem_algorithm("a self-managed certificate"),
+        private_key="selfManaged.pemPrivateKey"
+        if p.get("selfManaged", "pemPrivateKey") is not None
+        else "selfManaged.privateKeyPem",
+        tags="labels",
+    )
+
+
+def _gcp_compute_certificate(p: _Props) -> tuple[Facts, ...]:
+    return _certificate(
+        p,
+        Cloud.GCP,
+        renews=False,
+        renewal_setting="a self-managed Compute Engine SSL certificate (Google does not renew it)",
+        origin="imported",
+        algorithm=UNKNOWN,
+        algorithm_problem=_pem_algorithm("a self-managed SSL certificate"),
+        private_key="privateKey",
+        tags=None,
+        ids=("name", "id", "selfLink"),
+    )
+
+
+def _gcp_managed_certificate(p: _Props) -> tuple[Facts, ...]:
+    return _certificate(
+        p,
+        Cloud.GCP,
+        renews=True,
+        renewal_setting="Google-managed",
+        origin="issued",
+        algorithm=None,
+        tags=None,
+        ids=("name", "id", "selfLink"),
+    )
+
+
+def _azure_certificate_order(p: _Props) -> tuple[Facts, ...]:
+    auto_renew = p.flag("autoRenew", default=True)  # the API's default: renew
+    size = p.number("keySize")
+    return _certificate(
+        p,
+        Cloud.AZURE,
+        renews=auto_renew,
+        renewal_setting=f"autoRenew {str(auto_renew).lower()}",
+        origin="issued",
+        algorithm=UNKNOWN if isinstance(size, Unknown) else f"RSA-{size or 2048}",
+        algorithm_field=f"keySize {size}" if isinstance(size, int) else "keySize unset (2048)",
+        ids=("certificateOrderName", "id"),
+    )
+
+
+def _tls(
+    p: _Props,
+    cloud: Cloud,
+    *,
+    field: str,
+    value: Maybe[str | None],
+    minimum_of: Callable[[str], tls.TlsVersion | None],
+    what: str,
+    default: str | None = None,
+    default_note: str = "",
+) -> TlsEndpoint:
+    """A `TlsEndpoint` from one setting: its value (or `default` when unset) read with
+    `minimum_of`; an unknown name is a problem, never a pass."""
+    base = {**_base(p, cloud, tags=None), "field": field}
+    if isinstance(value, Unknown):
+        return TlsEndpoint(**base, minimum=UNKNOWN, setting=field)
+    name = value if value is not None else default
+    if name is None:
+        return TlsEndpoint(**base, minimum=None, setting=f"{field} unset")
+    setting = f"{field} {name}" if value is not None else f"{field} unset ({default_note or name})"
+    minimum = minimum_of(name)
+    if minimum is None:
+        return TlsEndpoint(
+            **base,
+            minimum=UNKNOWN,
+            setting=setting,
+            problem=f"{field} {name!r} is not {what} keyplane knows, so the TLS versions it "
+            "accepts are unknown",
+        )
+    return TlsEndpoint(**base, minimum=minimum, setting=setting)
+
+
+def _aws_listener(p: _Props) -> tuple[Facts, ...]:
+    protocol = p.text("protocol")
+    if isinstance(protocol, str) and protocol.upper() not in ("HTTPS", "TLS"):
+        return (
+            TlsEndpoint(
+                **_base(p, Cloud.AWS, tags=None),
+                minimum=None,
+                setting=f"protocol {protocol}",
+                field="sslPolicy",
+            ),
+        )
+    return (
+        _tls(
+            p,
+            Cloud.AWS,
+            field="sslPolicy",
+            value=UNKNOWN if isinstance(protocol, Unknown) else p.text("sslPolicy"),
+            minimum_of=tls.elb_policy,
+            what="an Elastic Load Balancing security policy",
+            default=tls.ELB_DEFAULT_POLICY,
+            default_note=f"the API's default is {tls.ELB_DEFAULT_POLICY}",
+        ),
+    )
+
+
+def _aws_api_domain(p: _Props) -> tuple[Facts, ...]:
+    return (
+        _tls(
+            p,
+            Cloud.AWS,
+            field="securityPolicy",
+            value=p.text("securityPolicy"),
+            minimum_of=tls.apigateway_minimum,
+            what="an API Gateway security policy",
+            default="TLS_1_0",
+            default_note="API Gateway may apply TLS_1_0",
+        ),
+    )
+
+
+def _aws_api_domain_v2(p: _Props) -> tuple[Facts, ...]:
+    return (
+        _tls(
+            p,
+            Cloud.AWS,
+            field="domainNameConfiguration.securityPolicy",
+            value=p.text("domainNameConfiguration", "securityPolicy"),
+            minimum_of=tls.apigateway_minimum,
+            what="an API Gateway security policy",
+        ),
+    )
+
+
+def _aws_distribution(p: _Props) -> tuple[Facts, ...]:
+    default_certificate = p.flag("viewerCertificate", "cloudfrontDefaultCertificate")
+    if default_certificate is True:
+        # The *.cloudfront.net certificate is CloudFront's, not a declared one (and CloudFront
+        # then ignores minimumProtocolVersion).
+        return (
+            TlsEndpoint(
+                **_base(p, Cloud.AWS, tags=None),
+                minimum=None,
+                setting="viewerCertificate.cloudfrontDefaultCertificate true",
+                field="viewerCertificate.minimumProtocolVersion",
+            ),
+        )
+    return (
+        _tls(
+            p,
+            Cloud.AWS,
+            field="viewerCertificate.minimumProtocolVersion",
+            value=p.text("viewerCertificate", "minimumProtocolVersion"),
+            minimum_of=tls.cloudfront_minimum,
+            what="a CloudFront security policy",
+            default="TLSv1",
+            default_note="CloudFront's default is TLSv1",
+        ),
+    )
+
+
+def _gcp_ssl_policy(p: _Props) -> tuple[Facts, ...]:
+    return (
+        _tls(
+            p,
+            Cloud.GCP,
+            field="minTlsVersion",
+            value=p.text("minTlsVersion"),
+            minimum_of=tls.gcp_minimum,
+            what="a TLS version",
+            default="TLS_1_0",
+            default_note="GCP's default is TLS_1_0",
+        ),
+    )
+
+
+def _gcp_proxy(p: _Props) -> tuple[Facts, ...]:
+    policy = p.get("sslPolicy")
+    if policy is not None:
+        # The SSL policy decides; it is judged as a resource of its own.
+        return (
+            TlsEndpoint(
+                **_base(p, Cloud.GCP, tags=None),
+                minimum=None,
+                setting="sslPolicy",
+                field="sslPolicy",
+                policy=p.ref("sslPolicy"),
+            ),
+        )
+    # Without an SSL policy Google's default applies: TLS 1.0 and later
+    # (https://cloud.google.com/load-balancing/docs/ssl-policies-concepts#defaultsslpolicy).
+    return (
+        TlsEndpoint(
+            **_base(p, Cloud.GCP, tags=None),
+            minimum=(1, 0),
+            setting="sslPolicy unset (Google's default SSL policy accepts TLS 1.0)",
+            field="sslPolicy",
+        ),
+    )
+
+
+def _azure_application_gateway(p: _Props) -> tuple[Facts, ...]:
+    listeners = p.get("httpListeners")
+    https = (
+        UNKNOWN
+        if isinstance(listeners, Unknown)
+        else any(
+            isinstance(item, dict) and str(item.get("protocol", "")).lower() == "https"
+            for item in listeners or ()
+        )
+    )
+    if https is False:
+        return (
+            TlsEndpoint(
+                **_base(p, Cloud.AZURE, tags=None),
+                minimum=None,
+                setting="no Https listener",
+                field="sslPolicy",
+            ),
+        )
+    policy_type = p.text("sslPolicy", "policyType")
+    if isinstance(policy_type, str) and policy_type.lower().startswith("custom"):
+        return (
+            _tls(
+                p,
+                Cloud.AZURE,
+                field="sslPolicy.minProtocolVersion",
+                value=p.text("sslPolicy", "minProtocolVersion"),
+                minimum_of=tls.appgw_protocol,
+                what="a TLS version",
+                default="TLSv1_0",
+            ),
+        )
+    name = p.text("sslPolicy", "policyName")
+    return (
+        _tls(
+            p,
+            Cloud.AZURE,
+            field="sslPolicy.policyName",
+            value=UNKNOWN
+            if isinstance(https, Unknown) or isinstance(policy_type, Unknown)
+            else name,
+            minimum_of=tls.appgw_policy,
+            what="an Application Gateway predefined policy",
+            default=tls.APPGW_DEFAULT_POLICY,
+            default_note=f"the API's default is {tls.APPGW_DEFAULT_POLICY}",
+        ),
+    )
+
+
+def _azure_storage_tls(p: _Props) -> TlsEndpoint:
+    # A storage account without minimumTlsVersion accepts TLS 1.0
+    # (https://learn.microsoft.com/azure/storage/common/transport-layer-security-configure-minimum-version).
+    return _tls(
+        p,
+        Cloud.AZURE,
+        field="minimumTlsVersion",
+        value=p.text("minimumTlsVersion"),
+        minimum_of=tls.azure_storage_minimum,
+        what="a TLS version",
+        default="TLS1_0",
+        default_note="Azure's default is TLS1_0",
+    )
+
+
+_CERTIFICATE_READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = {
+    "aws:acm/certificate:Certificate": _aws_acm_certificate,
+    "aws:iam/serverCertificate:ServerCertificate": _aws_server_certificate,
+    "gcp:certificatemanager/certificate:Certificate": _gcp_certificate_manager,
+    "gcp:compute/sSLCertificate:SSLCertificate": _gcp_compute_certificate,
+    "gcp:compute/regionSslCertificate:RegionSslCertificate": _gcp_compute_certificate,
+    "gcp:compute/managedSslCertificate:ManagedSslCertificate": _gcp_managed_certificate,
+    "azure-native:certificateregistration:AppServiceCertificateOrder": _azure_certificate_order,
+    "aws:lb/listener:Listener": _aws_listener,
+    "aws:alb/listener:Listener": _aws_listener,
+    "aws:apigateway/domainName:DomainName": _aws_api_domain,
+    "aws:apigatewayv2/domainName:DomainName": _aws_api_domain_v2,
+    "aws:cloudfront/distribution:Distribution": _aws_distribution,
+    "gcp:compute/sSLPolicy:SSLPolicy": _gcp_ssl_policy,
+    "gcp:compute/regionSslPolicy:RegionSslPolicy": _gcp_ssl_policy,
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy": _gcp_proxy,
+    "gcp:compute/regionTargetHttpsProxy:RegionTargetHttpsProxy": _gcp_proxy,
+    "gcp:compute/targetSSLProxy:TargetSSLProxy": _gcp_proxy,
+    "azure-native:network:ApplicationGateway": _azure_application_gateway,
+}
+
+
 _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType(
     {
         "aws:kms/key:Key": _aws_key,
@@ -1659,13 +2083,8 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "aws:iam/userPolicyAttachment:UserPolicyAttachment": _aws_policy_attachment,
         "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": _aws_policy_attachment,
         "aws:iam/policyAttachment:PolicyAttachment": _aws_policy_attachment,
-        "aws:acm/certificate:Certificate": _self_secret_values("privateKey"),
-        "aws:iam/serverCertificate:ServerCertificate": _self_secret_values("privateKey"),
         "aws:rds/instance:Instance": _self_secret_values("password"),
         "aws:rds/cluster:Cluster": _self_secret_values("masterPassword"),
-        "gcp:compute/sslCertificate:SSLCertificate": _self_secret_values(
-            "privateKey", cloud=Cloud.GCP
-        ),
         "aws:kms/keyPolicy:KeyPolicy": _aws_key_policy,
         "aws:kms/grant:Grant": _aws_kms_grant,
         "aws:iam/role:Role": _aws_role,
@@ -1728,6 +2147,7 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "azure-native:insights:DiagnosticSetting": _azure_diagnostic,
         "azure-native:storage:StorageAccount": _azure_storage_account,
         "azure-native:storage:BlobContainerImmutabilityPolicy": _azure_container_policy,
+        **_CERTIFICATE_READERS,
         "aws:cloudwatch/logMetricFilter:LogMetricFilter": _aws_metric_filter,
         "aws:cloudwatch/metricAlarm:MetricAlarm": _aws_metric_alarm,
         "aws:cloudwatch/eventRule:EventRule": _aws_event_rule,
@@ -1755,7 +2175,9 @@ SECRET_VALUE_TYPES = frozenset(
         "aws:iam/serverCertificate:ServerCertificate",
         "aws:rds/instance:Instance",
         "aws:rds/cluster:Cluster",
-        "gcp:compute/sslCertificate:SSLCertificate",
+        "gcp:compute/sSLCertificate:SSLCertificate",
+        "gcp:compute/regionSslCertificate:RegionSslCertificate",
+        "gcp:certificatemanager/certificate:Certificate",
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:keyvault:Secret",
     }

@@ -545,6 +545,24 @@ def _check_detective(env: Environment, tenants: set[str], problem: Any) -> Itera
             yield problem(
                 (*loc, "tenant"), "undeclared tenant", cert.tenant, _declare_tenant(tenants)
             )
+        if (
+            env.cloud is Cloud.AZURE
+            and cert.algorithm in CERTIFICATE_ALGORITHMS
+            and not cert.algorithm.startswith("RSA-")
+        ):
+            yield problem(
+                (*loc, "algorithm"),
+                "App Service certificates (keyplane's managed form on Azure) are RSA only",
+                cert.algorithm,
+                "use RSA-2048, RSA-3072 or RSA-4096",
+            )
+        if env.cloud is Cloud.GCP and cert.renewal is Renewal.MANUAL:
+            yield problem(
+                (*loc, "renewal"),
+                "Certificate Manager renews the certificates keyplane provisions on GCP",
+                cert.renewal.value,
+                "remove renewal: manual (and its owner and renew_by)",
+            )
         if cert.renewal is Renewal.MANAGED:
             for field in ("owner", "renew_by"):
                 if getattr(cert, field) is not None:

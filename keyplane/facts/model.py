@@ -26,6 +26,8 @@ from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import (
     TAG_ENVIRONMENT,
     TAG_PURPOSE,
+    TAG_RENEW_BY,
+    TAG_RENEWAL_OWNER,
     TAG_ROTATE_BY,
     TAG_ROTATION_OWNER,
     TAG_TENANT,
@@ -382,6 +384,70 @@ class AlertTarget(Resource):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Certificate(Resource):
+    """A TLS certificate (ACM, IAM server certificate, Certificate Manager, Compute SSL
+    certificate, App Service certificate order; KM-CRT-001)."""
+
+    #: Whether the provider renews it by itself before expiry (ACM DNS-validated or private-CA
+    #: issued, Google-managed, App Service auto-renew).
+    renews_automatically: Maybe[bool]
+    #: `imported` (material brought from outside), `issued` (by the provider's CA).
+    origin: str
+    #: The neutral key algorithm (`RSA-2048`, `ECDSA-P256`, as `CERTIFICATE_ALGORITHMS` names
+    #: them), the native name when keyplane does not know it, or None when the provider picks
+    #: an approved key itself (Google-managed certificates: RSA-2048 or ECDSA-P256).
+    algorithm: Maybe[str | None]
+    #: The input property and native value the algorithm was read from, for messages.
+    algorithm_field: str = ""
+    #: Why the algorithm cannot be read from the inputs (an imported PEM); None when it can.
+    algorithm_problem: str | None = None
+    #: The private key written in the inputs: its property name, and whether it is plain text
+    #: (not a Pulumi secret); None when no private key is in the inputs.
+    private_key_field: str | None = None
+    private_key_plaintext: Maybe[bool] = False
+    #: The end of the current certificate's validity (audit: `NotAfter`); None when unknown.
+    not_after: date | None = None
+    #: How it renews, for messages (`validationMethod EMAIL`, `autoRenew false`).
+    renewal_setting: str = ""
+
+    @property
+    def renewal_owner(self) -> Maybe[str | None]:
+        return self.tag(TAG_RENEWAL_OWNER)
+
+    @property
+    def renew_by(self) -> Maybe[date | str | None]:
+        """The manual plan's date; the raw text when it is not an ISO date."""
+        value = self.tag(TAG_RENEW_BY)
+        if not isinstance(value, str):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsEndpoint(Resource):
+    """An endpoint setting that decides which TLS versions clients may use (KM-CRT-002): a load
+    balancer listener's security policy, an API domain's or CDN's minimum protocol, an SSL
+    policy, a target proxy, an application gateway, a storage account."""
+
+    #: The oldest TLS version accepted, as (major, minor); None when the resource terminates
+    #: no TLS (an HTTP listener) or leaves the choice to a policy resource (`policy`).
+    minimum: Maybe[tuple[int, int] | None]
+    #: The setting and its value as written (`sslPolicy ELBSecurityPolicy-2016-08`), or what
+    #: applies when it is unset (`sslPolicy unset (default ELBSecurityPolicy-2016-08)`).
+    setting: str
+    #: The native property to change, for messages.
+    field: str
+    #: Why the setting cannot be judged (an SSL policy name keyplane does not know); None when
+    #: it can.
+    problem: str | None = None
+    #: The policy resource that decides the versions (a target proxy's SSL policy).
+    policy: Ref | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unread(Resource):
     """A resource whose type holds or grants access to keys, secrets or certificates but that no
     reader handles (KM-COV-001): its settings are not judged (`keyplane.adapters.coverage`)."""
@@ -420,6 +486,8 @@ Facts: TypeAlias = (
     | LogMetric
     | Alert
     | AlertTarget
+    | Certificate
+    | TlsEndpoint
     | Unread
     | Unparseable
 )

@@ -50,6 +50,9 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # ListSecrets returned the same metadata: the secret is judged from it when refused.
         "secretsmanager:DescribeSecret": (),
         "secretsmanager:GetResourcePolicy": _SECRET_POLICY,
+        "acm:ListCertificates": ("KM-CRT-001",),
+        "acm:DescribeCertificate": ("KM-CRT-001",),
+        "acm:ListTagsForCertificate": ("KM-CRT-001",),
     }
 )
 
@@ -66,6 +69,7 @@ NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
         "secretsmanager:ListSecrets": ("KM-ROT-003", "KM-STO-002"),
+        "acm:ListCertificates": ("KM-CRT-001",),
     }
 )
 

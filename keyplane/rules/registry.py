@@ -66,6 +66,7 @@ FAMILIES = (
     "acc",
     "log",
     "mon",
+    "crt",
     "deletion",
     "hsm",
     "sto",

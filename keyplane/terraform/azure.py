@@ -459,6 +459,7 @@ def _storage_account_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
             "tags": v.get("tags"),
             "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
             "immutableStorageWithVersioning": immutable or None,
+            "minimumTlsVersion": v.get("min_tls_version"),
         }
     )
 

@@ -60,6 +60,7 @@ _MODULE_PREFIX = {
     ("gcp", "projects"): "project_",
     ("gcp", "organizations"): "",
     ("gcp", "secretmanager"): "secret_manager_",
+    ("gcp", "certificatemanager"): "certificate_manager_",
     ("gcp", "serviceaccount"): "service_account_",
 }
 #: Tokens whose Terraform type the generic rule gets wrong.

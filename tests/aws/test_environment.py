@@ -93,6 +93,7 @@ def test_the_component_tree() -> None:
         "keyplane:aws:SecretVault": "prod-secrets",
         "keyplane:aws:AuditLogSink": "prod-audit",
         "keyplane:aws:MisuseAlarms": "prod-alarms",
+        "keyplane:aws:Certificates": "prod-certificates",
     }
     assert one(result, KEY, "acme-orders-db").urn == (
         "urn:pulumi:prod::keyplane::keyplane:aws:Environment$keyplane:aws:KeyRing"

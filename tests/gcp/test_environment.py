@@ -35,6 +35,9 @@ def test_prod_gcp_renders_the_whole_environment(prod: RenderResult) -> None:
         "keyplane:gcp:KeyRing": 1,
         "keyplane:gcp:SecretVault": 1,
         "keyplane:gcp:AuditLogSink": 1,
+        "keyplane:gcp:Certificates": 1,
+        "gcp:certificatemanager/certificate:Certificate": 1,
+        "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": 1,
         RING: 1,
         KEY: 3,  # acme-orders-db, release-signing, and prod-gcp-secrets for the secrets
         "gcp:kms/keyRingIAMMember:KeyRingIAMMember": 2,

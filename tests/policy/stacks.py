@@ -708,6 +708,7 @@ def azure_stack() -> list[PulumiResource]:
             {
                 "accountName": "prodauditlogs",
                 "kind": "StorageV2",
+                "minimumTlsVersion": "TLS1_2",
                 "immutableStorageWithVersioning": {
                     "enabled": True,
                     "immutabilityPolicy": {

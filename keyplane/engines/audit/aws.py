@@ -35,12 +35,14 @@ from typing import Any
 from keyplane.adapters.boto3 import (
     ACCOUNT_TYPE,
     BUCKET_TYPE,
+    CERTIFICATE_TYPE,
     HSM_CLUSTER_TYPE,
     KEY_TYPE,
     SECRET_TYPE,
     TRAIL_TYPE,
     bucket_facts,
     can_rotate_automatically,
+    certificate_facts,
     display_name,
     hsm_cluster_facts,
     key_facts,
@@ -158,6 +160,9 @@ PERMISSIONS = (
     "secretsmanager:ListSecrets",
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetResourcePolicy",
+    "acm:ListCertificates",
+    "acm:DescribeCertificate",
+    "acm:ListTagsForCertificate",
 )
 
 #: What a live audit cannot see, said once in the evidence (and in each finding it affects).
@@ -548,12 +553,27 @@ class Collector:
         for cluster in [] if isinstance(clusters, Unknown) else clusters:
             out.add(hsm_cluster_facts(cluster, account=self.account, region=self.region))
 
+        acm = self.client("acm")
+        certificates = read.pages(
+            acm,
+            "list_certificates",
+            "CertificateSummaryList",
+            subject=acct,
+            what="the account's ACM certificates",
+            permission="acm:ListCertificates",
+            # Without it ListCertificates leaves out RSA-1024 and other non-RSA-2048 keys.
+            Includes={"keyTypes": list(_ACM_KEY_TYPES)},
+        )
+        if isinstance(certificates, Unknown):
+            certificates = []
+
         buckets = sorted({str(t["S3BucketName"]) for t in trail_list if t.get("S3BucketName")})
         tasks: list[Callable[[], None]] = [
             *(lambda k=k: self._key(k, aliases, out) for k in keys),
             *(lambda t=t: self._trail(t, out) for t in trail_list),
             *(lambda b=b: self._bucket(b, out) for b in buckets),
             *(lambda s=s: self._secret(s, out) for s in secrets),
+            *(lambda c=c: self._certificate(c, out) for c in certificates),
         ]
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             for future in [pool.submit(task) for task in tasks]:
@@ -802,6 +822,48 @@ class Collector:
         out.add(secret)
         with out.lock:
             out.secret_rotations.append((secret, secret_last_rotation(metadata)))
+
+    def _certificate(self, listed: Mapping[str, Any], out: Collected) -> None:
+        acm = self.client("acm")
+        arn = str(listed.get("CertificateArn"))
+        subject = Subject(arn, str(listed.get("DomainName") or arn), CERTIFICATE_TYPE)
+        read = self.reader
+        described = read.call(
+            acm,
+            "describe_certificate",
+            subject=subject,
+            what="the certificate's type, key and renewal",
+            permission="acm:DescribeCertificate",
+            CertificateArn=arn,
+        )
+        if isinstance(described, Unknown) or not isinstance(described, Mapping):
+            return
+        tags = read.call(
+            acm,
+            "list_tags_for_certificate",
+            subject=subject,
+            what="the certificate's tags (its manual renewal plan)",
+            permission="acm:ListTagsForCertificate",
+            CertificateArn=arn,
+        )
+        out.add(
+            certificate_facts(
+                described.get("Certificate") or {},
+                tags=UNKNOWN if isinstance(tags, Unknown) else tag_map((tags or {}).get("Tags")),
+            )
+        )
+
+
+#: Every key type ACM issues or imports (ListCertificates' `Includes.keyTypes`).
+_ACM_KEY_TYPES = (
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+)
 
 
 def make_client(
