@@ -358,8 +358,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _points("G C A"),
         "Use a managed, DNS-validated certificate with an approved key, or declare renewal: "
         "manual with an owner and a renew_by date before expiry.",
-        # C: the checkov checks load but report nothing on the plan yet (lane-certs report).
-        pending=_points("C"),
     ),
     Rule(
         "KM-CRT-002",
@@ -369,7 +367,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _H,
         _points("G C"),
         "Set the endpoint's security policy or minimum TLS version to TLS 1.2 or later.",
-        pending=_points("C"),
     ),
     Rule(
         "KM-BAK-002",

@@ -72,7 +72,7 @@ def renewal_plan_problem(
 
 @check(
     "KM-CRT-001",
-    points=(Point.CROSSGUARD, Point.AUDIT),
+    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
     kinds=(Certificate,),
     permissions=("acm:ListCertificates", "acm:DescribeCertificate", "acm:ListTagsForCertificate"),
 )
@@ -135,7 +135,7 @@ def _version(version: tuple[int, int]) -> str:
     return f"TLS {major}.{minor}" if major >= 1 else "SSL 3.0"
 
 
-@check("KM-CRT-002", points=(Point.CROSSGUARD,), kinds=(TlsEndpoint,))
+@check("KM-CRT-002", points=(Point.CROSSGUARD, Point.CHECKOV), kinds=(TlsEndpoint,))
 def tls_minimum_version(facts: Facts, context: Context) -> Verdict:
     """KM-CRT-002 on a TLS endpoint setting: the oldest version it accepts is
     `TLS_MINIMUM_VERSION` (TLS 1.2) or later; a setting keyplane cannot read is reported."""

@@ -440,3 +440,44 @@ def test_the_live_audit_reads_acm(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert verdict.outcome is Outcome.FAIL
     assert "key algorithm RSA-1024" in verdict.message
     assert "Type IMPORTED (ACM does not renew imported certificates)" in verdict.message
+
+
+def test_checkov_reports_what_the_pack_reports_on_certificates_and_tls_endpoints() -> None:
+    """Point C: keyplane's checkov checks judge the Terraform-plan form of the same resources
+    with the same verdicts and messages (names as checkov's plan writes them)."""
+    from tests.checkov.support import checkov_failures, in_process_failures, registration, scan
+    from tests.policy.stacks import aws_context, res
+
+    resources = [
+        res(
+            LISTENER,
+            "legacy-listener",
+            {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08", "port": 443},
+        ),
+        res(
+            LISTENER,
+            "modern-listener",
+            {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "port": 443},
+        ),
+        res(ACM, "weak-cert", {**DNS_CERT, "keyAlgorithm": "RSA_1024"}),
+        res(ACM, "mail-cert", {**DNS_CERT, "validationMethod": "EMAIL"}),
+        res(ACM, "good-cert", dict(DNS_CERT)),
+    ]
+    plan, run = scan([registration(r) for r in resources], aws_context())
+    names = {urn: address.split(".", 1)[1] for address, urn in plan.urn_by_address.items()}
+    failures = {
+        where: message
+        for where, message in checkov_failures(run).items()
+        if where[1].startswith("KM-CRT")
+    }
+    expected = {
+        where: message
+        for where, message in in_process_failures(resources, aws_context(), names).items()
+        if where[1].startswith("KM-CRT")
+    }
+    assert failures == expected
+    assert {(urn.rsplit("::", 1)[1], rule) for urn, rule in failures} == {
+        ("legacy-listener", "KM-CRT-002"),
+        ("weak-cert", "KM-CRT-001"),
+        ("mail-cert", "KM-CRT-001"),
+    }
