@@ -35,12 +35,36 @@ class Finding:
     #: Where the finding points in a file, when it comes from one.
     file: str | None = None
     line: int | None = None
+    #: Every engine that reported it, when findings of several engines were merged into this
+    #: one (`engine` is the one whose wording is kept); empty when only `engine` reported it.
+    engines: tuple[Engine, ...] = ()
+
+    @property
+    def severity(self) -> str | None:
+        """The rule's severity (`critical`, `high`, `medium`, `low`); None for checkov's own
+        checks, whose severity checkov does not report offline."""
+        rule = RULES.get(self.rule)
+        return rule.severity.value if rule is not None else None
+
+    def merged_with(self, other: Finding) -> Finding:
+        """This finding, noting that `other` (another engine's report of it) was merged in."""
+        engines = tuple(
+            dict.fromkeys((*(self.engines or (self.engine,)), *(other.engines or (other.engine,))))
+        )
+        return replace(self, engines=engines) if len(engines) > 1 else self
 
     def to_json(self) -> dict[str, Any]:
+        """The findings-JSON object: rule, enforcement, resource, type, message, engine,
+        exception, severity, and where known `engines`, `location` {file, line} (with `file`
+        and `line` also at the top level, as before)."""
         data = asdict(self)
         data["enforcement"] = self.enforcement.value
         data["engine"] = self.engine.value
-        return {k: v for k, v in data.items() if v is not None or k == "exception"}
+        data["severity"] = self.severity
+        data["engines"] = [e.value for e in self.engines] or None
+        if self.file is not None:
+            data["location"] = {"file": self.file, "line": self.line}
+        return {k: v for k, v in data.items() if v is not None or k in ("exception", "severity")}
 
 
 def summarize(findings: Sequence[Finding]) -> dict[str, Any]:

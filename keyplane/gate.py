@@ -224,7 +224,9 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per (rule, resource); the first engine's wording wins (CrossGuard first)."""
     seen: dict[tuple[str, str], Finding] = {}
     for finding in findings:
-        seen.setdefault((finding.rule, finding.resource), finding)
+        key = (finding.rule, finding.resource)
+        kept = seen.get(key)
+        seen[key] = finding if kept is None else kept.merged_with(finding)
     return list(seen.values())
 
 

@@ -95,6 +95,9 @@ def merge_twins(findings: Sequence[Finding]) -> list[Finding]:
         kept = result[position]
         if kept.engine is finding.engine:
             result.append(finding)
-        elif kept.file is None and finding.file is not None:
-            result[position] = replace(kept, file=finding.file, line=finding.line)
+            continue
+        kept = kept.merged_with(finding)
+        if kept.file is None and finding.file is not None:
+            kept = replace(kept, file=finding.file, line=finding.line)
+        result[position] = kept
     return result
