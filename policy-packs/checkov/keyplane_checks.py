@@ -91,6 +91,9 @@ _PROBES: tuple[dict[str, Any], ...] = (
         "secret_string": "x",
         "secret_data": "x",
         "value": "x",
+        # Private keys and imported key material written in the inputs (KM-STO-001).
+        "private_key": "x",
+        "key_material_base64": "x",
         "inline_policies": [{"policy": '{"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}'}],
         # A vault's legacy access policies (azurerm_key_vault access_policy blocks).
         "access_policy": [{"object_id": "x", "key_permissions": ["Get"]}],

@@ -218,7 +218,7 @@ def _export(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("checkov", [False])
+@pytest.mark.parametrize("checkov", [False, True])
 def test_raw_resources_through_scan(tmp_path: Path, checkov: bool) -> None:
     path = tmp_path / "stack.json"
     path.write_text(
@@ -303,7 +303,7 @@ def test_bundled_certificates_render_as_declared() -> None:
     }
 
 
-@pytest.mark.parametrize("checkov", [False])
+@pytest.mark.parametrize("checkov", [False, True])
 def test_manual_renewal_without_a_plan_is_km_crt_001(estate: Path, checkov: bool) -> None:
     edit(
         estate / "prod.yaml",
