@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from keyplane.adapters.boto3 import TrailEvent
 from keyplane.engines.audit.aws import Reader, run_audit
-from keyplane.engines.audit.judge import AuditResult
+from keyplane.engines.audit.judge import AuditResult, Collected, Subject, lifecycle_of
 from keyplane.estate import load_estate
 from keyplane.findings import Finding
 from keyplane.rules.catalog import Enforcement
@@ -438,3 +439,17 @@ def test_days_out_of_range_exits_2_in_one_line(days: str, tmp_path: Path) -> Non
         f"keyplane audit: --days: must be 1 to 90 (CloudTrail's event history holds 90 days; "
         f"got {days}); pass a number of days in that range\n"
     )
+
+
+def test_events_of_keys_that_could_not_be_listed_are_not_called_gone() -> None:
+    account = Subject(f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, "AWS::Account")
+    event = TrailEvent("DisableKey", datetime(2026, 1, 2, tzinfo=UTC), ADMIN, None, "e1", (GONE,))
+    listed = Collected(account, events=[event])
+    unlisted = Collected(account, events=[event], keys_listed=False)
+    [gone] = lifecycle_of(listed, [], TODAY)
+    [unknown] = lifecycle_of(unlisted, [], TODAY)
+    assert (gone.state, unknown.state) == ("not in the account", "not listed")
+    assert unknown.evidence == (
+        "named by the period's events; the account's keys could not be listed"
+    )
+    assert unknown.events == (event,)

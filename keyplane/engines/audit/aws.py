@@ -524,6 +524,7 @@ class Collector:
         )
         if isinstance(keys, Unknown):
             keys = []
+            out.keys_listed = False
         alias_list = read.pages(
             kms,
             "list_aliases",
@@ -591,23 +592,20 @@ class Collector:
 
     def _names(
         self,
-        keys: list[Any] | Unknown,
+        keys: list[Any],
         aliases: Mapping[str, list[str]],
         out: Collected,
         *,
         listed: bool,
     ) -> None:
         """Every name a key goes by (for placing events), and alias -> key (for finding the
-        declared keys; left UNKNOWN when the keys or aliases could not be listed)."""
-        arns = (
-            {}
-            if isinstance(keys, Unknown)
-            else {str(k.get("KeyId")): str(k.get("KeyArn") or k.get("KeyId")) for k in keys}
-        )
+        declared keys; left UNKNOWN when the aliases could not be listed: a declared key is then
+        neither found nor missing)."""
+        arns = {str(k.get("KeyId")): str(k.get("KeyArn") or k.get("KeyId")) for k in keys}
         for key_id, arn in arns.items():
             for ref in (key_id, arn, *aliases.get(key_id, ())):
                 out.key_refs[ref] = arn
-        if listed and not isinstance(keys, Unknown):
+        if listed:
             out.key_names = {
                 alias: arns.get(key_id, key_id)
                 for key_id, names in aliases.items()

@@ -32,7 +32,7 @@ CONTROLS = (
     "SOC 2 CC6.7 (OP-PROC-001 §5: key lifecycle)",
 )
 #: The controls in one line, as headers and the JSON's `control` show them.
-CONTROL = "SOC 2 CC6.1, CC6.7 (OP-PROC-001 §5)"
+CONTROL = "SOC 2 CC6.1, CC6.7; OP-PROC-001 §5"
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,8 @@ class Collected:
     secret_names: Maybe[dict[str, str]] = UNKNOWN
     #: Every name a key goes by (ARN, ID, aliases) -> its URN: where an event belongs.
     key_refs: dict[str, str] = field(default_factory=dict)
+    #: Whether the account's keys were listed (else an event's key cannot be called gone).
+    keys_listed: bool = True
     #: The period's key lifecycle events; UNKNOWN when they could not be read.
     events: Maybe[list[TrailEvent]] = UNKNOWN
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -348,15 +350,26 @@ def lifecycle_of(
         else:
             evidence = f"destroyed: {_retirement(item.retired)}"
         entries.append(KeyLifecycle(item.name, item.native, "missing", evidence))
-    for ref, gone in sorted(events.items()):
+    for ref, others in sorted(events.items()):
+        state, evidence = (
+            (
+                "not in the account",
+                "named by the period's events, no longer in the account (destroyed, or in "
+                "another region)",
+            )
+            if collected.keys_listed
+            else (
+                "not listed",
+                "named by the period's events; the account's keys could not be listed",
+            )
+        )
         entries.append(
             KeyLifecycle(
                 ref.rsplit("/", 1)[-1],
                 ref,
-                "not in the account",
-                "named by the period's events, no longer in the account (destroyed, or in "
-                "another region)",
-                tuple(sorted(gone, key=lambda e: e.time)),
+                state,
+                evidence,
+                tuple(sorted(others, key=lambda e: e.time)),
             )
         )
     return entries
