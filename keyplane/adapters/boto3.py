@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -475,4 +476,89 @@ def certificate_facts(described: Mapping[str, Any], *, tags: Maybe[Tags]) -> Cer
         algorithm=acm_algorithm(str(algorithm)) if algorithm else UNKNOWN,
         algorithm_field=f"KeyAlgorithm {algorithm}" if algorithm else "",
         not_after=not_after.date() if isinstance(not_after, datetime) else None,
+    )
+
+
+# --- CloudTrail event history (the key lifecycle) -------------------------------------------------
+
+#: The KMS operations that mark a key's lifecycle (Proc 4.3-4.5): creation, rotation, a policy
+#: change, deactivation, destruction scheduled or cancelled. Asked one name at a time: LookupEvents
+#: takes one lookup attribute per call.
+KEY_LIFECYCLE_EVENTS = (
+    "CreateKey",
+    "EnableKeyRotation",
+    "RotateKeyOnDemand",
+    "PutKeyPolicy",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+)
+#: How far back CloudTrail's event history (LookupEvents) reaches, in days.
+EVENT_HISTORY_DAYS = 90
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    """One CloudTrail event: `name` (the operation), `time` (aware, UTC), `principal` (the
+    caller's ARN, else its user name or identity type), `error` (the event's error code, None when
+    it succeeded), `event_id`, and `refs`: every name the event gives the key (ARNs, key IDs,
+    aliases) so the collector can place it."""
+
+    name: str
+    time: datetime
+    principal: str
+    error: str | None
+    event_id: str
+    refs: tuple[str, ...]
+
+
+def trail_event_detail(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's `CloudTrailEvent` record as an object ({} when absent or not a JSON object)."""
+    raw = event.get("CloudTrailEvent")
+    if not isinstance(raw, str):
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def event_principal(event: Mapping[str, Any], detail: Mapping[str, Any]) -> str:
+    """Who made the call: the identity's ARN, else the event's user name, else the identity's
+    type, else "unknown"."""
+    identity = detail.get("userIdentity")
+    identity = identity if isinstance(identity, Mapping) else {}
+    return str(identity.get("arn") or event.get("Username") or identity.get("type") or "unknown")
+
+
+def trail_event(event: Mapping[str, Any]) -> TrailEvent | None:
+    """A `lookup_events` entry as a `TrailEvent`; None when it has no name or time (nothing to
+    date it by)."""
+    name, when = event.get("EventName"), event.get("EventTime")
+    if not isinstance(name, str) or not isinstance(when, datetime):
+        return None
+    detail = trail_event_detail(event)
+    refs: list[str] = []
+    for resource in event.get("Resources") or ():
+        if isinstance(resource, Mapping) and isinstance(resource.get("ResourceName"), str):
+            refs.append(resource["ResourceName"])
+    for resource in detail.get("resources") or ():
+        if isinstance(resource, Mapping) and isinstance(resource.get("ARN"), str):
+            refs.append(resource["ARN"])
+    request = detail.get("requestParameters")
+    if isinstance(request, Mapping) and isinstance(request.get("keyId"), str):
+        refs.append(request["keyId"])
+    response = detail.get("responseElements")
+    created = response.get("keyMetadata") if isinstance(response, Mapping) else None
+    if isinstance(created, Mapping):
+        refs.extend(str(created[f]) for f in ("arn", "keyId") if isinstance(created.get(f), str))
+    error = detail.get("errorCode")
+    return TrailEvent(
+        name=name,
+        time=when if when.tzinfo else when.replace(tzinfo=UTC),
+        principal=event_principal(event, detail),
+        error=str(error) if error else None,
+        event_id=str(event.get("EventId") or ""),
+        refs=tuple(dict.fromkeys(refs)),
     )

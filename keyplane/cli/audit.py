@@ -2,9 +2,10 @@
 evidence (the engine is `keyplane.engines.audit`; rendering goes through `keyplane.reports`).
 
 Exit 1 on a mandatory finding, including a mandatory rule left unknown because a read failed
-or the deadline (`--timeout`) passed; 2 when the audit cannot run (invalid estate, unknown or
-non-AWS environment, an endpoint that is not an http(s) URL, credentials of another account, AWS
-unreachable).
+or the deadline (`--timeout`) passed, a declared key or secret missing from the account, or a key
+pending deletion without a retirement record; 2 when the audit cannot run (invalid estate,
+unknown or non-AWS environment, an endpoint that is not an http(s) URL, `--days` outside 1-90,
+credentials of another account, AWS unreachable).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from keyplane.adapters.boto3 import EVENT_HISTORY_DAYS
 from keyplane.cli.prelude import (
     DEFAULT_ESTATE,
     EXIT_CLEAN,
@@ -32,6 +34,7 @@ from keyplane.engines.audit.aws import (
     DEFAULT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
     check_endpoint_url,
+    check_event_days,
     run_audit,
 )
 from keyplane.engines.audit.judge import AuditError, AuditResult
@@ -42,8 +45,11 @@ from keyplane.rules.catalog import Point, rules_at
 
 
 def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str:
-    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header else."""
+    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header else; the
+    summary says what was declared, found and judged (JSON: `summary.declared`, `found`,
+    `missing` beside the contract's counts)."""
     evidence = result.evidence
+    inventory = evidence.inventory
     report = Report(
         findings=result.findings,
         resources=result.records,
@@ -52,9 +58,14 @@ def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str
         checked_rules=[r.id for r in rules_at(Point.AUDIT)],
         started_at=evidence.started_at,
         duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
+        scope=inventory.text() if inventory is not None else None,
     )
     if fmt is AuditFormat.JSON:
         document = json_document(report)
+        if inventory is not None:
+            document["summary"]["declared"] = sum(inventory.declared.values())
+            document["summary"]["found"] = sum(inventory.found.values())
+            document["summary"]["missing"] = len(inventory.missing)
         document["evidence"] = evidence.to_json()
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     text = render_report(report, fmt.value, color=color)
@@ -101,11 +112,20 @@ def audit(
             "that times out is retried within the deadline.",
         ),
     ] = None,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            help=f"List each key's lifecycle events of the last N days (1 to "
+            f"{EVENT_HISTORY_DAYS}: CloudTrail's event history).",
+        ),
+    ] = EVENT_HISTORY_DAYS,
 ) -> None:
     """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
     today = parse_day(as_of)
     try:
         check_endpoint_url(endpoint_url)
+        check_event_days(days)
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
     loaded = load_estate_or_exit(estate)
@@ -117,6 +137,7 @@ def audit(
             endpoint_url=endpoint_url,
             timeout_seconds=timeout,
             call_timeout_seconds=call_timeout,
+            event_days=days,
         )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])

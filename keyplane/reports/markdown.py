@@ -37,7 +37,8 @@ def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
         f"## {icon} {TOOL_NAME} {report.command} `{code(report.environment)}`: {outcome}, "
         f"{counts_text(summary)}",
         "",
-        f"{judged_text(report)} · policy {inline(report.policy_version)}"
+        f"{inline(report.scope) if report.scope is not None else judged_text(report)}"
+        f" · policy {inline(report.policy_version)}"
         f" · {TOOL_NAME} {inline(report.tool_version)}"
         + (f" · {report.duration_seconds:.1f} s" if report.duration_seconds is not None else ""),
         "",

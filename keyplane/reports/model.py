@@ -80,6 +80,9 @@ class Report:
     #: Seconds per stage of the run (`render`, `crossguard`, `plan`, `checkov`...): stages run
     #: at the same time, so they need not add up to `duration_seconds`.
     stage_seconds: Mapping[str, float] | None = None
+    #: What the run covered, in words, in place of the resource counts of the text and Markdown
+    #: summaries (the audit: declared, found and judged; `scope_text`).
+    scope: str | None = None
 
     @property
     def environment_path(self) -> str:
@@ -141,6 +144,14 @@ def judged_text(report: Report) -> str:
     if coverage.not_judged:
         text += f", {not_judged_text(list(coverage.not_judged_types))}"
     return text
+
+
+def scope_text(report: Report, resources_with_findings: int) -> str:
+    """The summary's account of what was covered: the report's own `scope` when it has one,
+    else `on N resources (M resources judged...)` (`judged_text`)."""
+    if report.scope is not None:
+        return f"· {report.scope}"
+    return f"on {resources_with_findings} resources ({judged_text(report)})"
 
 
 def findings_of(report: Report) -> list[Finding]:

@@ -17,8 +17,8 @@ from keyplane.reports.model import (
     findings_of,
     fix_text,
     group_by_resource,
-    judged_text,
     resource_labels,
+    scope_text,
     verdict,
 )
 from keyplane.rules.catalog import Enforcement
@@ -67,7 +67,7 @@ def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WI
     outcome = verdict(findings)
     line = Text.assemble(
         (outcome, "bold red" if outcome == "FAIL" else "bold green"),
-        f": {counts_text(summary)} on {len(groups)} resources ({judged_text(report)})",
+        f": {counts_text(summary)} {scope_text(report, len(groups))}",
     )
     if report.duration_seconds is not None:
         line.append(f" in {report.duration_seconds:.1f} s")

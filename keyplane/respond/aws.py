@@ -21,7 +21,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from keyplane.adapters.boto3 import aws_key_alias, aws_secret_name
+from keyplane.adapters.boto3 import (
+    aws_key_alias,
+    aws_secret_name,
+    event_principal,
+    trail_event_detail,
+)
 from keyplane.config.model import Environment
 from keyplane.engines.audit.aws import (
     CallFault,
@@ -441,18 +446,8 @@ def summarise_events(events: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     `failed` (events with an errorCode), failed attempts first, then the most frequent."""
     counts: dict[tuple[str, str], list[int]] = {}
     for event in events:
-        detail: dict[str, Any] = {}
-        raw = event.get("CloudTrailEvent")
-        if isinstance(raw, str):
-            try:
-                parsed = json.loads(raw)
-                detail = parsed if isinstance(parsed, dict) else {}
-            except ValueError:
-                detail = {}
-        identity = detail.get("userIdentity") or {}
-        principal = str(
-            identity.get("arn") or event.get("Username") or identity.get("type") or "unknown"
-        )
+        detail = trail_event_detail(event)
+        principal = event_principal(event, detail)
         action = str(event.get("EventName") or detail.get("eventName") or "unknown")
         tally = counts.setdefault((principal, action), [0, 0])
         tally[0] += 1

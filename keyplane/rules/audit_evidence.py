@@ -7,7 +7,12 @@ Pure functions of facts and dates, like every check; the audit judge
   been rotated in time, whatever the configured period says.
 - `secret_age` (KM-ROT-003, Policy §6): a secret rotating on schedule is never older than
   `standard.SECRET_ROTATION_MAX_DAYS`.
-- `pending_deletion` (KM-DEL-001, Proc 4.5): a key scheduled for destruction.
+- `pending_deletion` (KM-DEL-001, Proc 4.5): a key scheduled for destruction without a
+  retirement record in the environment file (with one, it is lifecycle evidence, not a finding).
+- `missing_key` (KM-DEL-001, Policy §11, Proc 4.5): a declared key the account lacks was
+  destroyed (or never made) outside the destruction procedure: its data may be lost.
+- `missing_secret` (KM-STO-002, Policy §6): a declared secret the account lacks is not kept in the
+  hardened vault the environment promises.
 - `live_message`: an UNKNOWN verdict's words for a live audit ("not verifiable live" rather than
   "until deployed").
 """
@@ -92,16 +97,68 @@ def secret_age(secret: Secret, last: datetime | None, as_of: date) -> Verdict | 
     )
 
 
-def pending_deletion(urn: str, name: str, type: str, deletion_date: datetime | None) -> Verdict:
-    """KM-DEL-001 on the evidence: a key pending deletion (Proc 4.5 needs a change record)."""
+def pending_deletion(
+    urn: str,
+    name: str,
+    type: str,
+    deletion_date: datetime | None,
+    *,
+    retired_on: date | None = None,
+    as_of: date | None = None,
+) -> Verdict | None:
+    """KM-DEL-001 on the evidence: a key pending deletion is a FAIL unless the environment file
+    records its retirement (`retired_on`, no later than `as_of`): then None, the destruction is
+    a lifecycle step (Proc 4.5) that the audit's evidence reports."""
+    if retired_on is not None and (as_of is None or retired_on <= as_of):
+        return None
     when = f" on {deletion_date.date().isoformat()}" if deletion_date else ""
+    record = (
+        f" The environment file records its retirement on {retired_on.isoformat()}, after the "
+        "audit's date: correct keys[].retired.on or cancel the deletion."
+        if retired_on is not None
+        else ""
+    )
     return Verdict(
         "KM-DEL-001",
         Outcome.FAIL,
         f"KM-DEL-001 {name}: the key is pending deletion and will be destroyed{when}; cancel it "
-        "(CancelKeyDeletion) unless the destruction follows Proc 4.5 with a change record. Other "
-        "rules are not judged on it.",
+        "(CancelKeyDeletion) unless the destruction follows Proc 4.5, then record the key's "
+        f"retirement in the environment file (keys[].retired: on, reason).{record} Other rules "
+        "are not judged on it.",
         urn,
+        name,
+        type,
+    )
+
+
+def missing_key(native: str, name: str, type: str, environment: str) -> Verdict:
+    """KM-DEL-001 on the evidence: environment `environment` declares key `name`, but the
+    account has nothing under `native` (its alias): destroyed or never created outside Proc 4.5,
+    and "loss of encryption keys must be treated as potential data loss" (Policy §11)."""
+    return Verdict(
+        "KM-DEL-001",
+        Outcome.FAIL,
+        f"KM-DEL-001 {name}: environment {environment} declares this key but the account has no "
+        f"{native}; it was destroyed or never created, and data encrypted under it may be lost "
+        "(Policy §11): recreate it (pulumi up) or restore the alias, or record its retirement "
+        "(keys[].retired: on, reason) if it was destroyed under Proc 4.5.",
+        native,
+        name,
+        type,
+    )
+
+
+def missing_secret(native: str, name: str, type: str, environment: str) -> Verdict:
+    """KM-STO-002 on the evidence: environment `environment` declares secret `name`, but the
+    account has no secret `native`: the credential is not kept in the hardened vault (Policy §6:
+    keys are stored in managed secret stores)."""
+    return Verdict(
+        "KM-STO-002",
+        Outcome.FAIL,
+        f"KM-STO-002 {name}: environment {environment} declares this secret but the account has "
+        f"no secret {native}, so it is not kept in the hardened vault (Policy §6): create it "
+        "(pulumi up) or remove it from the environment file.",
+        native,
         name,
         type,
     )

@@ -30,7 +30,9 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         # AWS
         "kms:ListKeys": _KEY_METADATA,
-        "kms:ListAliases": (),  # names only: findings fall back to key IDs
+        # Names findings use, and how the audit finds the declared keys: without them, whether
+        # a declared key is missing (destroyed) cannot be told.
+        "kms:ListAliases": ("KM-DEL-001",),
         "kms:DescribeKey": _KEY_METADATA,
         "kms:GetKeyRotationStatus": ("KM-ROT-001", "KM-ROT-002"),
         "kms:ListKeyRotations": ("KM-ROT-002",),
@@ -42,6 +44,9 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "cloudtrail:GetTrailStatus": ("KM-LOG-001",),
         "cloudtrail:GetEventSelectors": ("KM-LOG-001",),
         "cloudtrail:ListTags": ("KM-ENV-001",),
+        # The key lifecycle events are evidence (Proc 4.4 step 4, 4.5 step 3), no rule's input:
+        # a refused read is said in the evidence's lifecycle block, as unverifiable.
+        "cloudtrail:LookupEvents": (),
         "s3:GetBucketObjectLockConfiguration": ("KM-LOG-002",),
         "s3:GetBucketVersioning": ("KM-LOG-002",),
         "s3:GetBucketTagging": ("KM-ENV-001",),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from moto.cloudtrail.responses import CloudTrailResponse
 
 from keyplane.config import Estate
 from keyplane.estate import load_estate
@@ -37,3 +39,16 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def prod_estate(tmp_path: Path) -> Estate:
     return load_estate(write_estate(tmp_path))
+
+
+@pytest.fixture(autouse=True)
+def empty_event_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto has no CloudTrail LookupEvents (in process it raises NotImplementedError, as a
+    server it answers an HTML 500): answer as AWS does for an account with no event in the
+    period, an empty `Events` list. Tests that need events, or a refusal, put
+    `tests.audit.proxy.Proxy` in front of the moto server, which answers before moto does."""
+
+    def lookup_events(self: CloudTrailResponse) -> str:
+        return json.dumps({"Events": []})
+
+    monkeypatch.setattr(CloudTrailResponse, "lookup_events", lookup_events, raising=False)

@@ -387,7 +387,7 @@ def test_table_and_markdown_open_with_the_evidence(prod_estate: Estate) -> None:
     result = audit(prod_estate)
     table = render(result, AuditFormat.TABLE)
     assert table.startswith(
-        f"Live audit evidence (SOC 2 CC6.7, OP-PROC-001 §5): account {ACCOUNT}, region {REGION}"
+        f"Live audit evidence (SOC 2 CC6.1, CC6.7; OP-PROC-001 §5): account {ACCOUNT}, region {REGION}"
     )
     assert "keyplane audit · environment prod" in table
     markdown = render(result, AuditFormat.MARKDOWN)

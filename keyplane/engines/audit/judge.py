@@ -5,6 +5,11 @@ returns a `Collected`: the facts it built from read-only calls, the observations
 account has (keys pending deletion, when material or a secret last changed), and the reads it
 was refused (`Unverifiable`, each naming its permission). `judge_collected` then:
 
+- judges active keys only: a disabled key is deactivated and retained (Proc 4.4 step 3), a key
+  pending deletion whose retirement the environment records is being destroyed (Proc 4.5); both
+  are lifecycle evidence (`lifecycle_of`), not judged as active keys;
+- reports the keys and secrets the environment declares that the account lacks (`Declared`);
+
 - runs every point-A check (`keyplane.rules`) over the facts, exactly as the CrossGuard pack
   judges a stack, and the audit-only evidence checks (`keyplane.rules.audit_evidence`);
 - turns each refused read into one advisory "unverifiable" finding per rule it feeds, and does
@@ -20,12 +25,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from keyplane.engines.audit.evidence import Evidence, LiveRecord, observed
+from keyplane.adapters.boto3 import TrailEvent
+from keyplane.engines.audit.evidence import (
+    Evidence,
+    Inventory,
+    KeyLifecycle,
+    LiveRecord,
+    observed,
+)
 from keyplane.facts.model import Facts, Key, Secret
+from keyplane.facts.values import UNKNOWN, Maybe, Unknown
 from keyplane.findings import Engine, ExceptionScope, Finding, apply_exceptions
-from keyplane.rules.audit_evidence import live_message, material_age, pending_deletion, secret_age
+from keyplane.rules.audit_evidence import (
+    live_message,
+    material_age,
+    missing_key,
+    missing_secret,
+    pending_deletion,
+    secret_age,
+)
 from keyplane.rules.audit_permissions import not_judged_without, unverifiable_without
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
 from keyplane.rules.context import Context
@@ -75,6 +95,36 @@ class PendingDeletion:
     deletion_date: datetime | None
 
 
+@dataclass(frozen=True)
+class Retired:
+    """The environment file's record of a key's retirement (`keys[].retired`, Proc 4.5)."""
+
+    on: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A key or secret the environment file declares: its declared `name`, the `native` name the
+    cloud gives it (`alias/<env>/<key>`, `<env>/<secret>`), its resource `type`, whether it is a
+    key, and the key's retirement record."""
+
+    name: str
+    native: str
+    type: str
+    key: bool
+    retired: Retired | None = None
+
+
+@dataclass(frozen=True)
+class KeySeen:
+    """A customer-managed key as listed and described: `state` is the cloud's key state
+    (`Enabled`, `Disabled`, `PendingDeletion`...)."""
+
+    key: Subject
+    state: str
+
+
 @dataclass
 class Collected:
     """What a collector read from one account and region (filled from several threads)."""
@@ -88,6 +138,18 @@ class Collected:
     #: Secrets, and when they were last rotated (aware datetime).
     secret_rotations: list[tuple[Secret, datetime | None]] = field(default_factory=list)
     unverifiable: list[Unverifiable] = field(default_factory=list)
+    #: Every customer-managed key described, whatever its state (the lifecycle evidence).
+    keys_seen: list[KeySeen] = field(default_factory=list)
+    #: Native key names (aliases) -> the key's URN; UNKNOWN when they could not be listed.
+    key_names: Maybe[dict[str, str]] = UNKNOWN
+    #: Native secret names -> the secret's URN; UNKNOWN when they could not be listed.
+    secret_names: Maybe[dict[str, str]] = UNKNOWN
+    #: Every name a key goes by (ARN, ID, aliases) -> its URN: where an event belongs.
+    key_refs: dict[str, str] = field(default_factory=dict)
+    #: Whether the account's keys were listed (else an event's key cannot be called gone).
+    keys_listed: bool = True
+    #: The period's key lifecycle events; UNKNOWN when they could not be read.
+    events: Maybe[list[TrailEvent]] = UNKNOWN
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *facts: Facts) -> None:
@@ -155,17 +217,59 @@ def audit_verdicts(collected: Collected, as_of: date) -> list[Verdict]:
     return verdicts
 
 
-def judge_collected(collected: Collected, context: Context) -> list[Finding]:
-    """The point-A rules over the collected facts, plus what only a live audit sees."""
+def retired_on(declared: Sequence[Declared], name: str) -> Retired | None:
+    """The retirement record of declared key `name` (None: not declared, or not retired)."""
+    return next((d.retired for d in declared if d.key and d.name == name), None)
+
+
+def _declared_key_name(collected: Collected, declared: Sequence[Declared], urn: str) -> str | None:
+    """The declared name of the key at `urn`, matched by its native name (alias), or None."""
+    if isinstance(collected.key_names, Unknown):
+        return None
+    return next(
+        (d.name for d in declared if d.key and collected.key_names.get(d.native) == urn), None
+    )
+
+
+def missing(collected: Collected, declared: Sequence[Declared]) -> list[Declared]:
+    """The declared keys and secrets the account lacks (none when their list was not read)."""
+    result = []
+    for item in declared:
+        found = collected.key_names if item.key else collected.secret_names
+        if not isinstance(found, Unknown) and item.native not in found:
+            result.append(item)
+    return result
+
+
+def judge_collected(
+    collected: Collected, context: Context, declared: Sequence[Declared] = ()
+) -> list[Finding]:
+    """The point-A rules over the collected facts (active keys only), plus what only a live
+    audit sees: material and secret ages, keys pending deletion without a retirement record, and
+    the `declared` keys and secrets the account lacks (a retired key's absence is evidence)."""
     blocked = collected.blocked
     rule_ids = [r.id for r in rules_at(Point.AUDIT) if r.id not in blocked]
     verdicts = evaluate(collected.facts, context, rule_ids) + audit_verdicts(
         collected, context.as_of
     )
-    verdicts += [
-        pending_deletion(p.key.urn, p.key.name, p.key.type, p.deletion_date)
-        for p in collected.pending
-    ]
+    for p in collected.pending:
+        name = _declared_key_name(collected, declared, p.key.urn)
+        retired = retired_on(declared, name) if name else None
+        verdict = pending_deletion(
+            p.key.urn,
+            p.key.name,
+            p.key.type,
+            p.deletion_date,
+            retired_on=retired.on if retired else None,
+            as_of=context.as_of,
+        )
+        if verdict is not None:
+            verdicts.append(verdict)
+    for item in missing(collected, declared):
+        if item.key and item.retired is None:
+            verdicts.append(missing_key(item.native, item.name, item.type, context.environment))
+        elif not item.key:
+            verdicts.append(missing_secret(item.native, item.name, item.type, context.environment))
     unreadable = {(u.subject.urn, r) for u in collected.unverifiable for r in u.rules}
     findings = unverifiable_findings(collected.unverifiable)
     for verdict in verdicts:
@@ -186,10 +290,123 @@ def judge_collected(collected: Collected, context: Context) -> list[Finding]:
                 engine=Engine.AUDIT,
             )
         )
-    names = {f.urn: f.name for f in collected.facts} | {
-        p.key.urn: p.key.name for p in collected.pending
-    }
+    names = (
+        {f.urn: f.name for f in collected.facts}
+        | {p.key.urn: p.key.name for p in collected.pending}
+        | {d.native: d.name for d in declared}
+    )
     return _with_exceptions(findings, names, context.exceptions, context.environment, context.as_of)
+
+
+def inventory_of(collected: Collected, declared: Sequence[Declared]) -> Inventory:
+    """Declared, found (in any state), missing and judged counts for the evidence."""
+    kinds = (("keys", True, collected.key_names), ("secrets", False, collected.secret_names))
+    absent = {d.native for d in missing(collected, declared)}
+    declared_counts = {k: sum(1 for d in declared if d.key is is_key) for k, is_key, _ in kinds}
+    found_counts = {
+        k: sum(1 for d in declared if d.key is is_key and d.native not in absent)
+        for k, is_key, names in kinds
+        if not isinstance(names, Unknown)
+    }
+    return Inventory(
+        declared=declared_counts,
+        found=found_counts,
+        missing=tuple(d.native for d in declared if d.native in absent),
+        judged=len(collected.facts),
+        unknown=tuple(k for k, _, names in kinds if isinstance(names, Unknown)),
+    )
+
+
+def lifecycle_of(
+    collected: Collected, declared: Sequence[Declared], as_of: date
+) -> list[KeyLifecycle]:
+    """Each key's state and lifecycle events, as evidence (Proc 4.4 step 3, Proc 4.5): every
+    customer-managed key the account holds, the declared keys it lacks, and keys the period's
+    events name that are no longer there."""
+    events: dict[str, list[TrailEvent]] = {}
+    for event in [] if isinstance(collected.events, Unknown) else collected.events:
+        urn = next((collected.key_refs[r] for r in event.refs if r in collected.key_refs), None)
+        events.setdefault(urn or (event.refs[0] if event.refs else "unknown key"), []).append(event)
+    deletion = {p.key.urn: p.deletion_date for p in collected.pending}
+    entries: list[KeyLifecycle] = []
+    for seen in sorted(collected.keys_seen, key=lambda k: (k.key.name, k.key.urn)):
+        urn = seen.key.urn
+        name = _declared_key_name(collected, declared, urn)
+        retired = retired_on(declared, name) if name else None
+        entries.append(
+            KeyLifecycle(
+                seen.key.name,
+                urn,
+                _STATES.get(seen.state, seen.state),
+                _key_evidence(seen.state, deletion.get(urn), retired, as_of),
+                tuple(sorted(events.pop(urn, []), key=lambda e: e.time)),
+            )
+        )
+    for item in missing(collected, declared):
+        if not item.key:
+            continue
+        if item.retired is None:
+            evidence = "declared, missing from the account: a finding (destroyed outside Proc 4.5)"
+        else:
+            evidence = f"destroyed: {_retirement(item.retired)}"
+        entries.append(KeyLifecycle(item.name, item.native, "missing", evidence))
+    for ref, others in sorted(events.items()):
+        state, evidence = (
+            (
+                "not in the account",
+                "named by the period's events, no longer in the account (destroyed, or in "
+                "another region)",
+            )
+            if collected.keys_listed
+            else (
+                "not listed",
+                "named by the period's events; the account's keys could not be listed",
+            )
+        )
+        entries.append(
+            KeyLifecycle(
+                ref.rsplit("/", 1)[-1],
+                ref,
+                state,
+                evidence,
+                tuple(sorted(others, key=lambda e: e.time)),
+            )
+        )
+    return entries
+
+
+_STATES = {
+    "Enabled": "active",
+    "Disabled": "disabled",
+    "PendingDeletion": "pending deletion",
+}
+
+
+def _retirement(retired: Retired) -> str:
+    return f"retired on {retired.on.isoformat()}: {retired.reason}"
+
+
+def _key_evidence(
+    state: str, deletion: datetime | None, retired: Retired | None, as_of: date
+) -> str:
+    """What a key's state means under the procedure, in words."""
+    if state == "Disabled":
+        text = "deactivated, retained (Proc 4.4 step 3); not judged as an active key"
+        return text + (f"; {_retirement(retired)}" if retired else "")
+    if state == "PendingDeletion":
+        when = deletion.astimezone(UTC).date().isoformat() if deletion else "a date AWS did not say"
+        if retired is not None and retired.on <= as_of:
+            return f"destruction scheduled for {when}, {_retirement(retired)} (Proc 4.5)"
+        if retired is not None:
+            return (
+                f"destruction scheduled for {when}, but the environment file records the "
+                f"retirement on {retired.on.isoformat()}, after the audit's date: a finding"
+            )
+        return (
+            f"destruction scheduled for {when} without a retirement record in the environment "
+            "file: a finding"
+        )
+    return "active: judged by the rules"
 
 
 def _with_exceptions(
