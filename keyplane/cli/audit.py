@@ -24,10 +24,10 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
+    console_style,
     fail_bad_input,
     load_estate_or_exit,
     parse_day,
-    stdout,
 )
 from keyplane.engines.audit.aws import (
     CONNECT_TIMEOUT_SECONDS,
@@ -141,7 +141,7 @@ def audit(
         )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
-    text = render(result, format, color=output is None and stdout.is_terminal)
+    text = render(result, format, color=output is None and console_style()[0])
     if output is not None:
         try:
             write_atomic(output, render(result, format))

@@ -24,11 +24,11 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
+    console_style,
     fail_bad_input,
     load_estate_or_exit,
     parse_day,
     stderr,
-    stdout,
 )
 from keyplane.config import ConfigError
 from keyplane.findings import has_mandatory
@@ -196,7 +196,7 @@ def _finish(
     """Write the report and exit. Its duration is the command's wall time up to the report
     (`began`: `time.monotonic()` at the command's start); stages overlap, so their seconds are
     reported beside it, not added up."""
-    from keyplane.reports import Report, write_atomic, write_report  # noqa: PLC0415
+    from keyplane.reports import Report, summary_line, write_atomic, write_report  # noqa: PLC0415
 
     report = Report(
         findings=result.findings,
@@ -212,10 +212,14 @@ def _finish(
     try:
         if emit_plan is not None and result.plan is not None:
             write_atomic(emit_plan, json.dumps(result.plan.plan, indent=2) + "\n")
-        text = write_report(report, format, output, color=stdout.is_terminal)
+        color, width = console_style()
+        text = write_report(report, format, output, color=color, width=width)
     except OSError as err:
         fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
         return
     if text is not None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        # The report went to a file: the console still gets the verdict line.
+        sys.stdout.write(f"{summary_line(report)} (report: {output})\n")
     raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)

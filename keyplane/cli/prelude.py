@@ -54,6 +54,15 @@ AsOfOption = Annotated[
 ]
 
 
+def console_style() -> tuple[bool, int | None]:
+    """(colour, width) for a report printed on standard output: colour on a terminal unless
+    NO_COLOR is set (https://no-color.org), the terminal's width (at least 80 columns); no
+    colour and the default width when the output is a pipe or a file."""
+    if not stdout.is_terminal:
+        return False, None
+    return not os.environ.get("NO_COLOR"), max(80, stdout.size.width)
+
+
 def fail_bad_input(lines: list[str]) -> NoReturn:
     """Print each line on stderr and exit 2 (bad input)."""
     for line in lines:

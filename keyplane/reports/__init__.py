@@ -16,7 +16,7 @@ from keyplane.reports.junit import junit_report
 from keyplane.reports.markdown import markdown_report
 from keyplane.reports.model import Report, ResourceRecord
 from keyplane.reports.sarif import sarif_document, sarif_report
-from keyplane.reports.table import table_report
+from keyplane.reports.table import DEFAULT_WIDTH, summary_line, table_report
 
 __all__ = [
     "Report",
@@ -29,6 +29,7 @@ __all__ = [
     "render_report",
     "sarif_document",
     "sarif_report",
+    "summary_line",
     "table_report",
     "write_atomic",
     "write_report",
@@ -37,11 +38,14 @@ __all__ = [
 #: Mode of a report file that did not exist before (one that did keeps its own).
 
 
-def render_report(report: Report, fmt: ReportFormat | str, *, color: bool = False) -> str:
-    """The report in format `fmt`; `color` only matters to the table (ANSI colours)."""
+def render_report(
+    report: Report, fmt: ReportFormat | str, *, color: bool = False, width: int | None = None
+) -> str:
+    """The report in format `fmt`; `color` (ANSI colours) and `width` (columns; default 120)
+    only matter to the table."""
     match ReportFormat(fmt):
         case ReportFormat.TABLE:
-            return table_report(report, color=color)
+            return table_report(report, color=color, width=width or DEFAULT_WIDTH)
         case ReportFormat.JSON:
             return json_report(report)
         case ReportFormat.SARIF:
@@ -54,14 +58,29 @@ def render_report(report: Report, fmt: ReportFormat | str, *, color: bool = Fals
 
 @overload
 def write_report(
-    report: Report, fmt: ReportFormat | str, output: None, *, color: bool = ...
+    report: Report,
+    fmt: ReportFormat | str,
+    output: None,
+    *,
+    color: bool = ...,
+    width: int | None = ...,
 ) -> str: ...
 @overload
 def write_report(
-    report: Report, fmt: ReportFormat | str, output: Path, *, color: bool = ...
+    report: Report,
+    fmt: ReportFormat | str,
+    output: Path,
+    *,
+    color: bool = ...,
+    width: int | None = ...,
 ) -> None: ...
 def write_report(
-    report: Report, fmt: ReportFormat | str, output: Path | None, *, color: bool = False
+    report: Report,
+    fmt: ReportFormat | str,
+    output: Path | None,
+    *,
+    color: bool = False,
+    width: int | None = None,
 ) -> str | None:
     """Write the report to `output`, or return its text for standard output when `output` is None.
 
@@ -70,7 +89,7 @@ def write_report(
     temporary file behind. Files never get colour codes.
     """
     if output is None:
-        return render_report(report, fmt, color=color)
+        return render_report(report, fmt, color=color, width=width)
     write_atomic(output, render_report(report, fmt, color=False))
     return None
 

@@ -161,8 +161,10 @@ def findings_of(report: Report) -> list[Finding]:
     return sorted(redacted, key=_finding_order)
 
 
-def _finding_order(finding: Finding) -> tuple[str, str, str, str, str, int, str]:
+def _finding_order(finding: Finding) -> tuple[bool, str, str, str, str, str, int, str]:
+    # Mandatory findings first: a reader (or a CI log cut short) sees what blocks first.
     return (
+        finding.enforcement is not Enforcement.MANDATORY,
         finding.resource,
         finding.rule,
         finding.engine.value,

@@ -63,18 +63,28 @@ def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WI
         console.print()
         console.print(Text("No findings."))
 
-    summary = summarize(findings)
+    console.print()
+    console.print(_summary(report, findings, len(groups)))
+    # Rich pads every cell to the column width: no trailing blanks in logs and files.
+    return "".join(f"{row.rstrip()}\n" for row in buffer.getvalue().splitlines())
+
+
+def _summary(report: Report, findings: list[Finding], resources: int) -> Text:
     outcome = verdict(findings)
     line = Text.assemble(
         (outcome, "bold red" if outcome == "FAIL" else "bold green"),
-        f": {counts_text(summary)} {scope_text(report, len(groups))}",
+        f": {counts_text(summarize(findings))} {scope_text(report, resources)}",
     )
     if report.duration_seconds is not None:
         line.append(f" in {report.duration_seconds:.1f} s")
-    console.print()
-    console.print(line)
-    # Rich pads every cell to the column width: no trailing blanks in logs and files.
-    return "".join(f"{row.rstrip()}\n" for row in buffer.getvalue().splitlines())
+    return line
+
+
+def summary_line(report: Report) -> str:
+    """The table's last line (`PASS: 0 mandatory, 2 advisory on 1 resources (...) in 3.1 s`),
+    for the console when the report itself goes to a file."""
+    findings = findings_of(report)
+    return _summary(report, findings, len(group_by_resource(findings))).plain
 
 
 def _table(findings: list[Finding]) -> Table:

@@ -115,7 +115,10 @@ def test_sarif_and_plan_are_written_atomically(tmp_path: Path) -> None:
         str(plan),
     )
     assert code == 0
-    assert stdout == ""
+    # The report is in the file; the console gets the verdict line only (issue 18).
+    assert stdout.startswith("PASS: 0 mandatory, 0 advisory")
+    assert stdout.endswith(f"(report: {out})\n")
+    assert len(stdout.splitlines()) == 1
     assert json.loads(out.read_text())["version"] == "2.1.0"
     terraform = json.loads(plan.read_text())
     types = {r["type"] for r in terraform["planned_values"]["root_module"]["resources"]}

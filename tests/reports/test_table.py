@@ -77,3 +77,49 @@ def test_clean_run() -> None:
     assert text.splitlines()[-1] == (
         "PASS: 0 mandatory, 0 advisory on 0 resources (3 resources judged)"
     )
+
+
+def test_mandatory_findings_come_first_in_the_table_and_json() -> None:
+    """A reader, or a CI log cut short, sees what blocks the deployment first (issue 18)."""
+    import json
+
+    from keyplane.reports import json_report
+
+    report = make_report()
+    enforcement = [f["enforcement"] for f in json.loads(json_report(report))["findings"]]
+    assert enforcement == sorted(enforcement, key=lambda e: e != "mandatory")
+    rows = [
+        line.split()[1]
+        for line in table_report(report, width=400).splitlines()
+        if line.startswith(("KM-", "CKV_")) and len(line.split()) > 1
+    ]
+    # Grouped by resource: the resources with a mandatory finding first, each group's mandatory
+    # findings before its advisories.
+    assert rows[0] == "mandatory"
+    assert rows[-1] == "advisory"
+
+
+def test_summary_line_is_the_tables_last_line() -> None:
+    from keyplane.reports import summary_line
+
+    report = make_report()
+    assert summary_line(report) == table_report(report, width=400).splitlines()[-1]
+
+
+def test_console_style_honours_no_color_and_the_terminal_width(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from keyplane.cli import prelude
+
+    terminal = SimpleNamespace(is_terminal=True, size=SimpleNamespace(width=60))
+    monkeypatch.setattr(prelude, "stdout", terminal)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert prelude.console_style() == (True, 80)  # never narrower than 80 columns
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert prelude.console_style() == (False, 80)
+    terminal.size.width = 200
+    assert prelude.console_style() == (False, 200)
+    monkeypatch.setattr(prelude, "stdout", SimpleNamespace(is_terminal=False))
+    assert prelude.console_style() == (False, None)
