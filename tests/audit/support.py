@@ -143,8 +143,8 @@ class Account:
     trail: str = ""
 
 
-def client(service: str, endpoint_url: str | None = None) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url)
+def client(service: str, endpoint_url: str | None = None, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def create_key(
@@ -182,10 +182,11 @@ def configure_secret_rotation(sm: Any, secret: str, days: int) -> None:
             raise
 
 
-def create_alarms(endpoint_url: str | None = None) -> list[str]:
-    """The AWS alerting component's metric filters on the trail's log group, each with an alarm
-    notifying TOPIC; the alarms' names."""
-    logs, cloudwatch = client("logs", endpoint_url), client("cloudwatch", endpoint_url)
+def create_alarms(endpoint_url: str | None = None, region: str = REGION) -> list[str]:
+    """The AWS alerting component's metric filters on the trail's log group (in `region`), each
+    with an alarm notifying TOPIC; the alarms' names."""
+    logs = client("logs", endpoint_url, region)
+    cloudwatch = client("cloudwatch", endpoint_url, region)
     names = []
     for spec in alarm_specs():
         metric = f"keyplane-{ENV}-{spec.slug}"
