@@ -17,20 +17,29 @@ from typing import Any
 
 from keyplane.adapters.common import (
     advanced_selector_logs_kms,
+    alert_destinations,
     as_int,
     as_list,
+    aws_metric,
+    event_rule_enabled,
+    event_rule_signals,
     policy_grants,
     rotation_rules_days,
+    sns_target,
+    text_signals,
 )
 from keyplane.adapters.tls import acm_algorithm
 from keyplane.facts.access import Condition, Grant, normalize_aws_principal
 from keyplane.facts.model import (
+    Alert,
+    AlertTarget,
     Certificate,
     HsmCluster,
     Immutability,
     Key,
     KeyOrigin,
     LogBucket,
+    LogMetric,
     Secret,
     Tags,
     Trail,
@@ -53,6 +62,11 @@ SECRET_TYPE = "AWS::SecretsManager::Secret"
 HSM_CLUSTER_TYPE = "AWS::CloudHSM::Cluster"
 CERTIFICATE_TYPE = "AWS::CertificateManager::Certificate"
 ACCOUNT_TYPE = "AWS::Account"
+METRIC_FILTER_TYPE = "AWS::Logs::MetricFilter"
+ALARM_TYPE = "AWS::CloudWatch::Alarm"
+EVENT_RULE_TYPE = "AWS::Events::Rule"
+#: An EventBridge rule's target (CloudFormation keeps targets inside the rule: `Rule.Target`).
+EVENT_TARGET_TYPE = "AWS::Events::Rule.Target"
 
 
 _USAGE = {
@@ -272,7 +286,8 @@ def trail_facts(
     selectors: Maybe[Mapping[str, Any]],
     tags: Maybe[Tags],
 ) -> Trail:
-    """A trail from `describe_trails`, `get_trail_status`, `get_event_selectors`, `list_tags`."""
+    """A trail from `describe_trails`, `get_trail_status`, `get_event_selectors`, `list_tags`;
+    `CloudWatchLogsLogGroupArn` is the log group it also delivers to (KM-MON-001)."""
     arn = str(trail.get("TrailARN") or trail.get("Name"))
     name = str(trail.get("Name") or arn.rsplit("/", 1)[-1])
     logging: Maybe[bool] = (
@@ -292,6 +307,7 @@ def trail_facts(
         logging_enabled=logging,
         excludes_kms_events=_excludes_kms(selectors),
         bucket=Ref(trail.get("S3BucketName") or None),
+        log_group=Ref(group) if (group := trail.get("CloudWatchLogsLogGroupArn")) else None,
     )
 
 
@@ -561,4 +577,114 @@ def trail_event(event: Mapping[str, Any]) -> TrailEvent | None:
         error=str(error) if error else None,
         event_id=str(event.get("EventId") or ""),
         refs=tuple(dict.fromkeys(refs)),
+    )
+
+
+# --- alerts on key misuse (KM-MON-001) ----------------------------------------------------------
+#
+# The same facts `keyplane.adapters.pulumi` builds from aws:cloudwatch resources, through the same
+# readings (`keyplane.adapters.common`): what a filter or pattern matches, which metric an alarm
+# watches, where it notifies.
+
+
+def log_group_name_of(arn: str) -> str:
+    """The name in a log group ARN (`arn:aws:logs:<region>:<account>:log-group:<name>[:*]`)."""
+    return arn.split(":log-group:", 1)[-1].removesuffix(":*")
+
+
+def metric_filter_facts(
+    metric_filter: Mapping[str, Any], *, account: str, region: str
+) -> LogMetric:
+    """A CloudWatch Logs metric filter from `describe_metric_filters`' `metricFilters` entry.
+
+    Metric filters have no ARN: keyplane names one
+    `arn:aws:logs:<region>:<account>:log-group:<group>:metric-filter:<name>`, and refers to its
+    group by the group's ARN, so that it is fed only by a trail delivering to that group.
+    """
+    name = str(metric_filter.get("filterName") or "")
+    group = str(metric_filter.get("logGroupName") or "")
+    group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    transformations = [t for t in as_list(metric_filter.get("metricTransformations")) if t]
+    first = (
+        transformations[0] if transformations and isinstance(transformations[0], Mapping) else {}
+    )
+    return LogMetric(
+        urn=f"{group_arn}:metric-filter:{name}",
+        name=name,
+        type=METRIC_FILTER_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=MappingProxyType({}),
+        ids=frozenset({name}),
+        metric=aws_metric(first.get("metricNamespace"), first.get("metricName")),
+        signals=text_signals(metric_filter.get("filterPattern"), Cloud.AWS),
+        log_group=Ref(group_arn) if group else None,
+    )
+
+
+def alarm_facts(alarm: Mapping[str, Any]) -> Alert:
+    """A CloudWatch metric alarm from `describe_alarms`' `MetricAlarms` entry: the metric it
+    watches (`MetricName`/`Namespace`, or each `Metrics[].MetricStat.Metric` of a metric-math
+    alarm), its SNS alarm actions, and whether actions are enabled (UNKNOWN when the answer
+    does not say: never assumed on)."""
+    arn = str(alarm.get("AlarmArn") or alarm.get("AlarmName"))
+    name = str(alarm.get("AlarmName") or arn.rsplit(":", 1)[-1])
+    watched: set[str] = set()
+    stats = [q.get("MetricStat") for q in as_list(alarm.get("Metrics")) if isinstance(q, Mapping)]
+    metrics = [s.get("Metric") for s in stats if isinstance(s, Mapping)]
+    for where in [alarm, *[m for m in metrics if isinstance(m, Mapping)]]:
+        metric = aws_metric(where.get("Namespace"), where.get("MetricName"))
+        if isinstance(metric, str):
+            watched.add(metric)
+    enabled = alarm.get("ActionsEnabled")
+    return Alert(
+        urn=arn,
+        name=name,
+        type=ALARM_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=UNKNOWN,  # not read: no rule judges an alarm's tags
+        ids=frozenset({arn, name}),
+        metrics=frozenset(watched),
+        destinations=alert_destinations(alarm.get("AlarmActions"), ":sns:"),
+        enabled=enabled if isinstance(enabled, bool) else UNKNOWN,
+    )
+
+
+def event_rule_facts(rule: Mapping[str, Any]) -> Alert:
+    """An EventBridge rule from `list_rules`' `Rules` entry: the signals its `EventPattern`
+    matches and whether its `State` delivers events (UNKNOWN when the answer has no state);
+    its targets are `event_target_facts`."""
+    arn = str(rule.get("Arn") or rule.get("Name"))
+    name = str(rule.get("Name") or arn.rsplit("/", 1)[-1])
+    enabled = event_rule_enabled(rule.get("State"))
+    return Alert(
+        urn=arn,
+        name=name,
+        type=EVENT_RULE_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=UNKNOWN,  # not read: no rule judges an EventBridge rule's tags
+        ids=frozenset({arn, name}),
+        signals=event_rule_signals(rule.get("EventPattern")),
+        destinations=(),
+        enabled=UNKNOWN if enabled is None else enabled,
+        targets_apart=True,
+    )
+
+
+def event_target_facts(rule: Alert, target: Mapping[str, Any]) -> AlertTarget:
+    """A target of `rule` from `list_targets_by_rule`' `Targets` entry: a destination when its
+    `Arn` is an SNS topic."""
+    target_id = str(target.get("Id") or "")
+    return AlertTarget(
+        urn=f"{rule.urn}/target/{target_id}",
+        name=f"{rule.name}/{target_id}",
+        type=EVENT_TARGET_TYPE,
+        cloud=Cloud.AWS,
+        protect=UNKNOWN,
+        tags=MappingProxyType({}),
+        ids=frozenset(),
+        rule=Ref(rule.urn),
+        destination=sns_target(target.get("Arn")),
     )

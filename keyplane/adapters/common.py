@@ -14,7 +14,9 @@ from typing import Any
 
 from keyplane.facts.access import Condition, Effect, Grant, normalize_aws_principal
 from keyplane.facts.schedule import SchedulePeriod, schedule_period
+from keyplane.facts.signals import Signal, aws_event_pattern_signals, signals_in
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
+from keyplane.standard import Cloud
 
 
 def as_list(value: Any) -> list[Any]:
@@ -312,3 +314,77 @@ def advanced_selector_logs_kms(selector: Any) -> bool:
             if equals and "kms.amazonaws.com" not in equals:
                 return False
     return True
+
+
+# --- alerts on key misuse (KM-MON-001) ------------------------------------------------------
+#
+# The same CloudWatch metric filters, alarms and EventBridge rules reach keyplane as Pulumi
+# properties and as boto3 answers: what they match, watch and notify is read here, once.
+
+#: A destination computed from another resource (a topic created in the same stack): it exists,
+#: its name is known only after deployment.
+COMPUTED_DESTINATION = "(known after deployment)"
+
+
+def alert_destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:
+    """The alert destinations among `values` (a list, or one value) that are of `kind` (`:sns:`,
+    `notificationChannels`, `actionGroups`, matched case-insensitively); an UNKNOWN entry counts
+    as `COMPUTED_DESTINATION` (an output of a resource of the stack); UNKNOWN when the whole list
+    is."""
+    if isinstance(values, Unknown):
+        return UNKNOWN
+    found: list[str] = []
+    for value in as_list(values):
+        if value is UNKNOWN:
+            found.append(COMPUTED_DESTINATION)
+        elif isinstance(value, str) and kind.lower() in value.lower():
+            found.append(value)
+    return tuple(found)
+
+
+def text_signals(value: Any, cloud: Cloud) -> Maybe[frozenset[Signal]]:
+    """The misuse signals a filter pattern or query (`value`, text) of `cloud` matches
+    (`keyplane.facts.signals.signals_in`); none for a missing value, UNKNOWN for an unknown
+    one."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if not isinstance(value, str):
+        return frozenset()
+    return signals_in(value, cloud)
+
+
+def aws_metric(namespace: Any, name: Any) -> Maybe[str | None]:
+    """`<namespace>/<name>`: a CloudWatch metric as `LogMetric.metric` and `Alert.metrics` name
+    it (a metric filter's transformation, an alarm's metric); UNKNOWN when either part is, None
+    when either is missing."""
+    if isinstance(namespace, Unknown) or isinstance(name, Unknown):
+        return UNKNOWN
+    return f"{namespace}/{name}" if name and namespace else None
+
+
+def event_rule_signals(pattern: Any) -> Maybe[frozenset[Signal]]:
+    """The signals an EventBridge rule's `EventPattern` (JSON text, or already parsed) matches;
+    none when it has no pattern (a scheduled rule) or the pattern is not a JSON object."""
+    if isinstance(pattern, Unknown):
+        return UNKNOWN
+    try:
+        parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
+    except ValueError:
+        parsed = None
+    return aws_event_pattern_signals(parsed) if isinstance(parsed, dict) else frozenset()
+
+
+def event_rule_enabled(state: Any) -> Maybe[bool | None]:
+    """Whether an EventBridge rule's `State` delivers events: `ENABLED` and
+    `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` do, `DISABLED` does not; None when no state
+    is given (the caller knows the default)."""
+    if isinstance(state, Unknown):
+        return UNKNOWN
+    if not isinstance(state, str):
+        return None
+    return state.upper().startswith("ENABLED")
+
+
+def sns_target(arn: Any) -> str | None:
+    """An EventBridge target's ARN when it is an SNS topic (a notification), else None."""
+    return arn if isinstance(arn, str) and ":sns:" in arn else None

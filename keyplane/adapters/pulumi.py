@@ -21,16 +21,23 @@ from typing import Any, Protocol
 
 from keyplane.adapters import tls
 from keyplane.adapters.common import (
+    COMPUTED_DESTINATION,
     advanced_selector_logs_kms,
+    alert_destinations,
     as_int,
     as_list,
+    aws_metric,
     days_from_seconds,
+    event_rule_enabled,
+    event_rule_signals,
     gcp_duration_days,
     iso_duration_days,
     policy_grants,
     policy_problem,
     ref,
     rotation_rules_days,
+    sns_target,
+    text_signals,
 )
 from keyplane.adapters.coverage import key_bearing
 from keyplane.adapters.tls import ACM_DEFAULT_ALGORITHM
@@ -72,7 +79,7 @@ from keyplane.facts.model import (
     Vault,
     Versioning,
 )
-from keyplane.facts.signals import Signal, aws_event_pattern_signals, signals_in
+from keyplane.facts.signals import Signal, signals_in
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import (
     Algorithm,
@@ -1433,48 +1440,21 @@ def _azure_container_policy(p: _Props) -> tuple[Facts, ...]:
 # What a filter or pattern matches is read with `keyplane.facts.signals`, whose names the
 # alerting components write: one table for both.
 
-#: A destination computed from another resource (a topic created in the same stack): it exists,
-#: its name is known only after deployment.
-COMPUTED_DESTINATION = "(known after deployment)"
-
-
-def _destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:
-    """The alert destinations among `values` that are of `kind` (`:sns:`, `notificationChannels`,
-    `actionGroups`); a computed one counts (it is an output of a resource of the stack)."""
-    if isinstance(values, Unknown):
-        return UNKNOWN
-    found: list[str] = []
-    for value in as_list(values):
-        if value is UNKNOWN:
-            found.append(COMPUTED_DESTINATION)
-        elif isinstance(value, str) and kind.lower() in value.lower():
-            found.append(value)
-    return tuple(found)
-
-
-def _text_signals(value: Any, cloud: Cloud) -> Maybe[frozenset[Signal]]:
-    if isinstance(value, Unknown):
-        return UNKNOWN
-    if not isinstance(value, str):
-        return frozenset()
-    return signals_in(value, cloud)
-
 
 def _aws_metric_filter(p: _Props) -> tuple[Facts, ...]:
-    name, namespace = (
-        p.get("metricTransformation", "name"),
-        p.get("metricTransformation", "namespace"),
+    metric = (
+        UNKNOWN
+        if p.get("metricTransformation") is UNKNOWN
+        else aws_metric(
+            p.get("metricTransformation", "namespace"), p.get("metricTransformation", "name")
+        )
     )
-    if UNKNOWN in (name, namespace) or p.get("metricTransformation") is UNKNOWN:
-        metric: Maybe[str | None] = UNKNOWN
-    else:
-        metric = f"{namespace}/{name}" if name and namespace else None
     return (
         LogMetric(
             **_base(p, Cloud.AWS, tags=None),
             ids=p.ids("name"),
             metric=metric,
-            signals=_text_signals(p.get("pattern"), Cloud.AWS),
+            signals=text_signals(p.get("pattern"), Cloud.AWS),
             log_group=p.ref("logGroupName"),
         ),
     )
@@ -1485,11 +1465,11 @@ def _aws_metric_alarm(p: _Props) -> tuple[Facts, ...]:
     unknown_metric = False
     queries = [q.get("metric") for q in as_list(p.get("metricQueries")) if isinstance(q, dict)]
     for where in [p.plain, *[q for q in queries if isinstance(q, dict)]]:
-        name, namespace = where.get("metricName"), where.get("namespace")
-        if UNKNOWN in (name, namespace):
+        metric = aws_metric(where.get("namespace"), where.get("metricName"))
+        if isinstance(metric, Unknown):
             unknown_metric = True
-        elif name and namespace:
-            watched.add(f"{namespace}/{name}")
+        elif metric:
+            watched.add(metric)
     if p.get("metricQueries") is UNKNOWN:
         unknown_metric = True
     return (
@@ -1497,36 +1477,21 @@ def _aws_metric_alarm(p: _Props) -> tuple[Facts, ...]:
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn"),
             metrics=UNKNOWN if unknown_metric and not watched else frozenset(watched),
-            destinations=_destinations(p.get("alarmActions"), ":sns:"),
+            destinations=alert_destinations(p.get("alarmActions"), ":sns:"),
             enabled=p.flag("actionsEnabled", default=True),
         ),
     )
 
 
 def _aws_event_rule(p: _Props) -> tuple[Facts, ...]:
-    pattern = p.get("eventPattern")
-    signals: Maybe[frozenset[Signal]]
-    if pattern is UNKNOWN:
-        signals = UNKNOWN
-    else:
-        try:
-            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
-        except ValueError:
-            parsed = None
-        signals = aws_event_pattern_signals(parsed) if isinstance(parsed, dict) else frozenset()
-    state = p.get("state")
-    enabled: Maybe[bool]
-    if state is UNKNOWN:
-        enabled = UNKNOWN
-    elif isinstance(state, str):
-        enabled = state.upper().startswith("ENABLED")
-    else:
+    enabled = event_rule_enabled(p.get("state"))
+    if enabled is None:
         enabled = p.flag("isEnabled", default=True)
     return (
         Alert(
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn"),
-            signals=signals,
+            signals=event_rule_signals(p.get("eventPattern")),
             destinations=(),
             enabled=enabled,
             targets_apart=True,
@@ -1536,11 +1501,7 @@ def _aws_event_rule(p: _Props) -> tuple[Facts, ...]:
 
 def _aws_event_target(p: _Props) -> tuple[Facts, ...]:
     arn = p.get("arn")
-    destination: Maybe[str | None]
-    if arn is UNKNOWN:
-        destination = COMPUTED_DESTINATION
-    else:
-        destination = arn if isinstance(arn, str) and ":sns:" in arn else None
+    destination = COMPUTED_DESTINATION if arn is UNKNOWN else sns_target(arn)
     return (
         AlertTarget(**_base(p, Cloud.AWS, tags=None), rule=p.ref("rule"), destination=destination),
     )
@@ -1555,7 +1516,7 @@ def _gcp_log_metric(p: _Props) -> tuple[Facts, ...]:
             **_base(p, Cloud.GCP, tags=None),
             ids=p.ids("name", "id"),
             metric=p.text("name"),
-            signals=_text_signals(p.get("filter"), Cloud.GCP),
+            signals=text_signals(p.get("filter"), Cloud.GCP),
         ),
     )
 
@@ -1589,7 +1550,7 @@ def _gcp_alert_policy(p: _Props) -> tuple[Facts, ...]:
             **_base(p, Cloud.GCP, tags="userLabels"),
             signals=signals,
             metrics=metrics,
-            destinations=_destinations(p.get("notificationChannels"), "notificationChannels"),
+            destinations=alert_destinations(p.get("notificationChannels"), "notificationChannels"),
             enabled=p.flag("enabled", default=True),
         ),
     )
@@ -1622,7 +1583,7 @@ def _azure_activity_alert(p: _Props) -> tuple[Facts, ...]:
         Alert(
             **_base(p, Cloud.AZURE),
             signals=signals,
-            destinations=_destinations(ids, "actionGroups"),
+            destinations=alert_destinations(ids, "actionGroups"),
             enabled=p.flag("enabled", default=True),
         ),
     )
@@ -1642,7 +1603,7 @@ def _azure_query_alert(p: _Props) -> tuple[Facts, ...]:
         Alert(
             **_base(p, Cloud.AZURE),
             signals=signals,
-            destinations=_destinations(p.get("actions", "actionGroups"), "actionGroups"),
+            destinations=alert_destinations(p.get("actions", "actionGroups"), "actionGroups"),
             enabled=p.flag("enabled", default=True),
         ),
     )

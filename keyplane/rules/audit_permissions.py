@@ -8,7 +8,7 @@ this module which rules that permission serves. Two relations:
   per rule and resource, naming the permission) when the auditor may not make that read.
 - `NOT_JUDGED_WITHOUT`: permission of an account-wide list call -> the rules not judged at all
   when the list is refused (without the list there is nothing to judge them on, and a pass would
-  be a silent one).
+  be a silent one); also any read feeding a verdict over the whole account (KM-MON-001).
 
 Rule IDs live here, beside the rules, so that the registry's `permissions` field can absorb this
 table in one move. An unknown permission raises `KeyError` (a collector reading something no
@@ -24,6 +24,10 @@ _KEY_METADATA = ("KM-ALG-001", "KM-ROT-001", "KM-ROT-002", "KM-PUR-001", "KM-ENV
 _KEY_POLICY = ("KM-ACC-001", "KM-ACC-002", "KM-ACC-004", "KM-ENV-002")
 _KEY_TAGS = ("KM-PUR-001", "KM-ENV-001", "KM-ROT-002", "KM-HSM-001")
 _SECRET_POLICY = ("KM-ACC-001", "KM-ACC-004", "KM-ENV-002")
+#: KM-MON-001 is one verdict over every alert of the account: without one of these reads, a
+#: missing signal may be covered by what was not read (a false fail) and a covered one cannot be
+#: told apart from a partial answer, so the rule is not judged at all.
+_ALERTS = ("KM-MON-001",)
 
 #: Permission -> the rules a refused read leaves unverifiable (Policy §5: evidence of each rule).
 UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -40,7 +44,7 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # KMS grants give access beside the key policy.
         "kms:ListGrants": ("KM-ACC-002", "KM-ACC-004", "KM-ENV-002"),
         "kms:ListResourceTags": _KEY_TAGS,
-        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
+        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002", *_ALERTS),
         "cloudtrail:GetTrailStatus": ("KM-LOG-001",),
         "cloudtrail:GetEventSelectors": ("KM-LOG-001",),
         "cloudtrail:ListTags": ("KM-ENV-001",),
@@ -58,6 +62,11 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "acm:ListCertificates": ("KM-CRT-001",),
         "acm:DescribeCertificate": ("KM-CRT-001",),
         "acm:ListTagsForCertificate": ("KM-CRT-001",),
+        # Alerts on key misuse: trails deliver to log groups, whose metric filters feed alarms.
+        "logs:DescribeMetricFilters": _ALERTS,
+        "cloudwatch:DescribeAlarms": _ALERTS,
+        "events:ListRules": _ALERTS,
+        "events:ListTargetsByRule": _ALERTS,
     }
 )
 
@@ -72,9 +81,14 @@ NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "KM-ACC-002",
             "KM-DEL-001",
         ),
-        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002"),
+        "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002", *_ALERTS),
         "secretsmanager:ListSecrets": ("KM-ROT-003", "KM-STO-002"),
         "acm:ListCertificates": ("KM-CRT-001",),
+        # One rule's targets are read on their own, but the verdict is over all alerts alike.
+        "logs:DescribeMetricFilters": _ALERTS,
+        "cloudwatch:DescribeAlarms": _ALERTS,
+        "events:ListRules": _ALERTS,
+        "events:ListTargetsByRule": _ALERTS,
     }
 )
 

@@ -345,7 +345,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _points("G C A"),
         "Declare monitoring.notify in the environment file so the environment component "
         "creates the alarms, or add metric filters and alarms that notify a declared topic.",
-        pending=_points("A"),
     ),
     Rule(
         "KM-CRT-001",

@@ -146,11 +146,23 @@ def _clouds(stack: StackFacts) -> set[Cloud]:
     return {f.cloud for f in stack.resources if isinstance(f, Key | Secret | Vault)}
 
 
-@check(RULE, points=(Point.CROSSGUARD, Point.CHECKOV), scope=Scope.STACK)
+@check(
+    RULE,
+    points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT),
+    scope=Scope.STACK,
+    permissions=(
+        "cloudtrail:DescribeTrails",
+        "logs:DescribeMetricFilters",
+        "cloudwatch:DescribeAlarms",
+        "events:ListRules",
+        "events:ListTargetsByRule",
+    ),
+)
 def misuse_alerts(stack: StackFacts, context: Context) -> list[Verdict]:
     """KM-MON-001 over the stack: in staging and production, each cloud holding keys, secrets or
     vaults has enabled alerts, routed to a destination, on every signal `REQUIRED` names for it
-    (Policy §14, Proc 4.3 step 3). A verdict about the stack, not one resource."""
+    (Policy §14, Proc 4.3 step 3). A verdict about the stack, not one resource; the live audit
+    judges an account's alarms, metric filters and EventBridge rules the same way."""
     clouds = _clouds(stack)
     if not clouds:
         return [not_applicable(RULE, "no keys, secrets or vaults")]

@@ -1,6 +1,11 @@
 """A compliant AWS account for the `prod` test environment, built with boto3 (moto or a moto
 server), and the test estate that declares it.
 
+Being production, the account alerts on key misuse (KM-MON-001): its trail delivers to a
+CloudWatch Logs group whose metric filters feed alarms notifying an SNS topic, written from the
+AWS alerting component's own specs (`alarm_specs`), so the audit judges what the component
+deploys.
+
 moto's default account is 123456789012, so the environment declares that account.
 """
 
@@ -14,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from keyplane.components.aws.monitoring import NAMESPACE, alarm_specs
+
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 ENV = "prod"
@@ -23,6 +30,10 @@ AUDITOR = f"arn:aws:iam::{ACCOUNT}:role/auditor"
 BUCKET = "kp-prod-audit-logs"
 TRAIL = "keyplane-prod"
 ROTATION_LAMBDA = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:rotate-payments-api"
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:kp-prod-alerts"
+LOG_GROUP = "keyplane-prod-trail"
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
+TRAIL_LOGS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/keyplane-prod-trail-logs"
 
 ENVIRONMENT_YAML = f"""\
 name: {ENV}
@@ -35,6 +46,8 @@ hsm:
   enabled: false
 logging:
   retention_days: 400
+monitoring:
+  notify: [{TOPIC}]
 keys:
   - name: orders-db
     purpose: database-encryption
@@ -130,8 +143,8 @@ class Account:
     trail: str = ""
 
 
-def client(service: str, endpoint_url: str | None = None) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url)
+def client(service: str, endpoint_url: str | None = None, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def create_key(
@@ -169,8 +182,45 @@ def configure_secret_rotation(sm: Any, secret: str, days: int) -> None:
             raise
 
 
-def build_account(endpoint_url: str | None = None, *, validation: bool = True) -> Account:
-    """The compliant account of the `prod` environment."""
+def create_alarms(endpoint_url: str | None = None, region: str = REGION) -> list[str]:
+    """The AWS alerting component's metric filters on the trail's log group (in `region`), each
+    with an alarm notifying TOPIC; the alarms' names."""
+    logs = client("logs", endpoint_url, region)
+    cloudwatch = client("cloudwatch", endpoint_url, region)
+    names = []
+    for spec in alarm_specs():
+        metric = f"keyplane-{ENV}-{spec.slug}"
+        logs.put_metric_filter(
+            logGroupName=LOG_GROUP,
+            filterName=metric,
+            filterPattern=spec.pattern,
+            metricTransformations=[
+                {"metricName": metric, "metricNamespace": NAMESPACE, "metricValue": "1"}
+            ],
+        )
+        cloudwatch.put_metric_alarm(
+            AlarmName=metric,
+            AlarmDescription=spec.description,
+            MetricName=metric,
+            Namespace=NAMESPACE,
+            Statistic="Sum",
+            Period=spec.period_seconds,
+            EvaluationPeriods=1,
+            Threshold=spec.threshold,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+            AlarmActions=[TOPIC],
+            ActionsEnabled=True,
+        )
+        names.append(metric)
+    return names
+
+
+def build_account(
+    endpoint_url: str | None = None, *, validation: bool = True, alarms: bool = True
+) -> Account:
+    """The compliant account of the `prod` environment (`alarms`: with the alerting
+    component's filters and alarms on the trail's log group)."""
     account = Account()
     kms = client("kms", endpoint_url)
     account.keys["orders-db"] = create_key(kms, "orders-db", "database-encryption")
@@ -198,10 +248,14 @@ def build_account(endpoint_url: str | None = None, *, validation: bool = True) -
     )
     s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": tags("cloud-provider")})
 
+    client("sns", endpoint_url).create_topic(Name=TOPIC.rsplit(":", 1)[-1])
+    client("logs", endpoint_url).create_log_group(logGroupName=LOG_GROUP)
     trails = client("cloudtrail", endpoint_url)
     trail = trails.create_trail(
         Name=TRAIL,
         S3BucketName=BUCKET,
+        CloudWatchLogsLogGroupArn=LOG_GROUP_ARN,
+        CloudWatchLogsRoleArn=TRAIL_LOGS_ROLE,
         IsMultiRegionTrail=True,
         EnableLogFileValidation=validation,
         KmsKeyId=account.keys["audit-logs"],
@@ -219,4 +273,6 @@ def build_account(endpoint_url: str | None = None, *, validation: bool = True) -
     )
     account.secret = str(secret["ARN"])
     configure_secret_rotation(sm, account.secret, 90)
+    if alarms:
+        create_alarms(endpoint_url)
     return account

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from keyplane.adapters.boto3 import bucket_facts, display_name, key_facts, trail_facts
+import pytest
+
+from keyplane.adapters.boto3 import (
+    alarm_facts,
+    bucket_facts,
+    display_name,
+    event_rule_facts,
+    event_target_facts,
+    key_facts,
+    metric_filter_facts,
+    trail_facts,
+)
+from keyplane.adapters.pulumi import stack_facts
+from keyplane.components.aws.monitoring import NAMESPACE, alarm_specs
 from keyplane.facts import UNKNOWN, Immutability, KeyOrigin
+from keyplane.facts.model import Alert, AlertTarget, LogMetric
+from keyplane.facts.signals import Signal
 from keyplane.standard import ALGORITHMS, Usage
+from tests.policy.stacks import res
 
 ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 METADATA = {
@@ -104,3 +121,135 @@ def test_a_bucket_without_object_lock_has_no_immutability() -> None:
         tags={},
     )
     assert locked.immutability is Immutability.COMPLIANCE and locked.retention_days == 730
+
+
+# --- alerts on key misuse: the Pulumi adapter's facts from the same resources -----------------
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:alerts"
+KMS_CALLS = '{"source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"]}'
+
+
+def _pulumi(type_: str, inputs: dict[str, Any]) -> Any:
+    [facts] = stack_facts([res(type_, "x", inputs)]).resources
+    return facts
+
+
+@pytest.mark.parametrize("spec", alarm_specs(), ids=lambda s: s.slug)
+def test_a_metric_filter_reads_as_the_pulumi_adapter_reads_it(spec: Any) -> None:
+    live = metric_filter_facts(
+        {
+            "filterName": spec.slug,
+            "filterPattern": spec.pattern,
+            "logGroupName": "trail-group",
+            "metricTransformations": [
+                {"metricName": spec.slug, "metricNamespace": NAMESPACE, "metricValue": "1"}
+            ],
+        },
+        account="123456789012",
+        region="eu-west-1",
+    )
+    planned = _pulumi(
+        "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+        {
+            "name": spec.slug,
+            "pattern": spec.pattern,
+            "logGroupName": "trail-group",
+            "metricTransformation": {"name": spec.slug, "namespace": NAMESPACE, "value": "1"},
+        },
+    )
+    assert isinstance(planned, LogMetric)
+    assert (live.metric, live.signals) == (planned.metric, planned.signals)
+    assert live.metric == f"{NAMESPACE}/{spec.slug}" and live.signals
+    assert live.log_group is not None
+    assert live.log_group.value == "arn:aws:logs:eu-west-1:123456789012:log-group:trail-group"
+
+
+def test_an_alarm_reads_as_the_pulumi_adapter_reads_it() -> None:
+    live = alarm_facts(
+        {
+            "AlarmName": "grants",
+            "AlarmArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:grants",
+            "MetricName": "grant-created",
+            "Namespace": NAMESPACE,
+            "ActionsEnabled": True,
+            "AlarmActions": [TOPIC, "arn:aws:sqs:eu-west-1:123456789012:q"],
+        }
+    )
+    planned = _pulumi(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        {
+            "name": "grants",
+            "metricName": "grant-created",
+            "namespace": NAMESPACE,
+            "actionsEnabled": True,
+            "alarmActions": [TOPIC, "arn:aws:sqs:eu-west-1:123456789012:q"],
+        },
+    )
+    assert isinstance(planned, Alert)
+    assert (live.metrics, live.destinations, live.enabled) == (
+        planned.metrics,
+        planned.destinations,
+        planned.enabled,
+    )
+    assert live.destinations == (TOPIC,)
+
+
+def test_a_metric_math_alarm_watches_each_metric_and_silence_is_never_assumed_on() -> None:
+    live = alarm_facts(
+        {
+            "AlarmName": "math",
+            "Metrics": [
+                {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "ns", "MetricName": "a"}}},
+                {"Id": "e1", "Expression": "m1 * 2"},
+            ],
+            "AlarmActions": [TOPIC],
+        }
+    )
+    assert live.metrics == frozenset({"ns/a"})
+    assert live.enabled is UNKNOWN  # the answer did not say: not "enabled"
+
+
+@pytest.mark.parametrize(
+    ("state", "enabled"),
+    [
+        ("ENABLED", True),
+        ("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", True),
+        ("DISABLED", False),
+    ],
+)
+def test_an_event_rule_reads_as_the_pulumi_adapter_reads_it(state: str, enabled: bool) -> None:
+    arn = "arn:aws:events:eu-west-1:123456789012:rule/kms"
+    live = event_rule_facts({"Name": "kms", "Arn": arn, "EventPattern": KMS_CALLS, "State": state})
+    planned = _pulumi(
+        "aws:cloudwatch/eventRule:EventRule",
+        {"name": "kms", "eventPattern": KMS_CALLS, "state": state},
+    )
+    assert isinstance(planned, Alert)
+    assert (live.signals, live.enabled, live.targets_apart) == (
+        planned.signals,
+        planned.enabled,
+        planned.targets_apart,
+    )
+    assert live.enabled is enabled
+    assert {Signal.DISABLED, Signal.POLICY, Signal.GRANT, Signal.FAILED_USE} <= live.signals  # type: ignore[operator]
+    target = event_target_facts(live, {"Id": "1", "Arn": TOPIC})
+    assert isinstance(target, AlertTarget) and target.destination == TOPIC
+    assert live.matches(target.rule)
+    assert event_target_facts(live, {"Id": "2", "Arn": "arn:aws:sqs:x"}).destination is None
+
+
+def test_a_scheduled_rule_matches_no_signal() -> None:
+    live = event_rule_facts(
+        {"Name": "nightly", "ScheduleExpression": "rate(1 day)", "State": "ENABLED"}
+    )
+    assert live.signals == frozenset()
+
+
+def test_the_trails_log_group_is_read() -> None:
+    group = "arn:aws:logs:eu-west-1:123456789012:log-group:trail:*"
+    trail = {"Name": "t", "TrailARN": "arn:t", "S3BucketName": "b"}
+    delivering = trail_facts(
+        {**trail, "CloudWatchLogsLogGroupArn": group}, status={}, selectors={}, tags={}
+    )
+    assert delivering.log_group is not None and delivering.log_group.value == group
+    assert trail_facts(trail, status={}, selectors={}, tags={}).log_group is None

@@ -63,7 +63,14 @@ def test_a_compliant_account_exits_0_with_findings_and_evidence(
     assert (evidence["account"], evidence["region"]) == (ACCOUNT, REGION)
     assert evidence["endpoint_url"] == endpoint
     assert evidence["caller_arn"].startswith(f"arn:aws:sts::{ACCOUNT}:")
-    assert evidence["resources"] == {"buckets": 1, "keys": 3, "secrets": 1, "trails": 1}
+    assert evidence["resources"] == {
+        "alarms": 6,
+        "buckets": 1,
+        "keys": 3,
+        "metric filters": 6,
+        "secrets": 1,
+        "trails": 1,
+    }
     assert {"started_at", "finished_at", "policy_version", "keyplane_version"} <= set(evidence)
 
 

@@ -69,7 +69,14 @@ def test_a_compliant_account_is_clean(prod_estate: Estate) -> None:
     }
     assert all("not verifiable live" in f.message for f in result.findings)
     assert {f.engine.value for f in result.findings} == {"audit"}
-    assert dict(result.evidence.counts) == {"buckets": 1, "keys": 3, "secrets": 1, "trails": 1}
+    assert dict(result.evidence.counts) == {
+        "alarms": 6,
+        "buckets": 1,
+        "keys": 3,
+        "metric filters": 6,
+        "secrets": 1,
+        "trails": 1,
+    }
     assert result.evidence.account == ACCOUNT and result.evidence.region == REGION
 
 
@@ -259,7 +266,8 @@ def test_throttling_that_never_ends_is_reported_not_raised(prod_estate: Estate) 
     session.events.register("provide-client-params.cloudtrail.DescribeTrails", throttle)
     result = audit(prod_estate, session, Reader(attempts=2, backoff_seconds=0))
     unread = [f for f in result.findings if "unverifiable" in f.message]
-    assert {f.rule for f in unread} == {"KM-LOG-001", "KM-LOG-002"}
+    # Without the trails, which log groups are delivered to is unknown: KM-MON-001 is not judged.
+    assert {f.rule for f in unread} == {"KM-LOG-001", "KM-LOG-002", "KM-MON-001"}
     # A fault, not a refused permission: the mandatory rules it leaves unknown fail the audit.
     assert all(f.enforcement is Enforcement.MANDATORY for f in unread)
     assert unread[0].message.startswith(

@@ -2,7 +2,8 @@
 
 The caller's account must be the environment's (STS first). `Collector` reads one account and
 region with read-only calls (KMS keys, CloudTrail trails and their S3 buckets, CloudHSM clusters,
-Secrets Manager secrets, and the period's key lifecycle events from CloudTrail's event history),
+Secrets Manager secrets, the metric filters, alarms and EventBridge rules that alert on key
+misuse, and the period's key lifecycle events from CloudTrail's event history),
 made concurrently (`MAX_WORKERS`); `keyplane.adapters.boto3` turns the answers into facts. A read the auditor may not make becomes UNKNOWN plus an `Unverifiable`
 record naming its permission (advisory), and the audit goes on.
 
@@ -36,24 +37,32 @@ from typing import Any
 
 from keyplane.adapters.boto3 import (
     ACCOUNT_TYPE,
+    ALARM_TYPE,
     BUCKET_TYPE,
     CERTIFICATE_TYPE,
     EVENT_HISTORY_DAYS,
+    EVENT_RULE_TYPE,
+    EVENT_TARGET_TYPE,
     HSM_CLUSTER_TYPE,
     KEY_LIFECYCLE_EVENTS,
     KEY_TYPE,
+    METRIC_FILTER_TYPE,
     SECRET_TYPE,
     TRAIL_TYPE,
     TrailEvent,
+    alarm_facts,
     aws_key_alias,
     aws_secret_name,
     bucket_facts,
     can_rotate_automatically,
     certificate_facts,
     display_name,
+    event_rule_facts,
+    event_target_facts,
     hsm_cluster_facts,
     key_facts,
     last_rotation,
+    metric_filter_facts,
     policy_problem,
     secret_display_name,
     secret_facts,
@@ -179,6 +188,10 @@ PERMISSIONS = (
     "acm:ListCertificates",
     "acm:DescribeCertificate",
     "acm:ListTagsForCertificate",
+    "logs:DescribeMetricFilters",
+    "cloudwatch:DescribeAlarms",
+    "events:ListRules",
+    "events:ListTargetsByRule",
 )
 
 #: What a live audit cannot see, said once in the evidence (and in each finding it affects).
@@ -289,6 +302,12 @@ RESULT_FIELDS: Mapping[str, str] = {
     "DescribeSecret": "ARN",
     "GetResourcePolicy": "ARN",
     "LookupEvents": "Events",
+    "DescribeMetricFilters": "metricFilters",
+    "ListRules": "Rules",
+    "ListTargetsByRule": "Targets",
+    # DescribeAlarms is left out: whether CloudWatch's JSON protocol sends an empty
+    # `MetricAlarms` is not documented, and a fault in its place would report every account
+    # without alarms as unreadable.
 }
 
 
@@ -463,7 +482,8 @@ def _short(err: BaseException) -> str:
 
 
 class Collector:
-    """Reads one account and region: keys, trails and their buckets, HSM clusters, secrets."""
+    """Reads one account and region: keys, trails and their buckets, HSM clusters, secrets,
+    and the alerts on key misuse."""
 
     def __init__(
         self,
@@ -603,6 +623,7 @@ class Collector:
             *(lambda s=s: self._secret(s, out) for s in secrets),
             *(lambda c=c: self._certificate(c, out) for c in certificates),
             lambda: self._events(out),
+            *self._alerting_tasks(trail_list, out),
         ]
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             for future in [pool.submit(task) for task in tasks]:
@@ -659,6 +680,91 @@ class Collector:
                 if event is not None and event.name == name:
                     found[event.event_id or f"{name}@{event.time.isoformat()}:{event.refs}"] = event
         out.events = sorted(found.values(), key=lambda e: (e.time, e.name))
+
+    # --- alerts on key misuse ------------------------------------------------------------
+
+    def _alerting_tasks(
+        self, trails: Iterable[Mapping[str, Any]], out: Collected
+    ) -> list[Callable[[], None]]:
+        """The reads of the alerts on key misuse: metric filters and alarms in every region
+        holding a log group a trail delivers to in this account (an alarm watches metrics of its
+        own region; a multi-region trail delivers every region's events to its home region's
+        group), and the audited region's; EventBridge rules of the audited region's default bus
+        (where KMS and Secrets Manager send the events of calls made there). The clients are
+        made here, before the pool runs."""
+        regions = {self.region}
+        for trail in trails:
+            parts = str(trail.get("CloudWatchLogsLogGroupArn") or "").split(":")
+            # arn:aws:logs:<region>:<account>:log-group:<name>:*; another account's group is
+            # not readable with this account's credentials.
+            if len(parts) > 5 and parts[4] == self.account and parts[3]:
+                regions.add(parts[3])
+        for region in regions:
+            self.client("logs", region)
+            self.client("cloudwatch", region)
+        self.client("events")
+        return [
+            *(lambda r=r: self._metric_filters(r, out) for r in sorted(regions)),
+            *(lambda r=r: self._alarms(r, out) for r in sorted(regions)),
+            lambda: self._event_rules(out),
+        ]
+
+    def _region_subject(self, region: str) -> Subject:
+        if region == self.region:
+            return self.account_subject
+        return Subject(self.account_subject.urn, f"{self.account}/{region}", ACCOUNT_TYPE)
+
+    def _metric_filters(self, region: str, out: Collected) -> None:
+        found = self.reader.pages(
+            self.client("logs", region),
+            "describe_metric_filters",
+            "metricFilters",
+            subject=self._region_subject(region),
+            what="the CloudWatch Logs metric filters",
+            permission="logs:DescribeMetricFilters",
+        )
+        if not isinstance(found, Unknown):
+            out.add(*(metric_filter_facts(f, account=self.account, region=region) for f in found))
+
+    def _alarms(self, region: str, out: Collected) -> None:
+        found = self.reader.pages(
+            self.client("cloudwatch", region),
+            "describe_alarms",
+            "MetricAlarms",
+            subject=self._region_subject(region),
+            what="the CloudWatch alarms",
+            permission="cloudwatch:DescribeAlarms",
+        )
+        if not isinstance(found, Unknown):
+            out.add(*(alarm_facts(alarm) for alarm in found))
+
+    def _event_rules(self, out: Collected) -> None:
+        events = self.client("events")
+        read = self.reader
+        rules = read.pages(
+            events,
+            "list_rules",
+            "Rules",
+            subject=self.account_subject,
+            what="the EventBridge rules",
+            permission="events:ListRules",
+        )
+        for listed in [] if isinstance(rules, Unknown) else rules:
+            rule = event_rule_facts(listed)
+            out.add(rule)
+            if rule.signals == frozenset():
+                continue  # where a rule on no misuse signal sends its events changes no verdict
+            targets = read.pages(
+                events,
+                "list_targets_by_rule",
+                "Targets",
+                subject=Subject(rule.urn, rule.name, EVENT_RULE_TYPE),
+                what="the EventBridge rule's targets",
+                permission="events:ListTargetsByRule",
+                Rule=rule.name,
+            )
+            if not isinstance(targets, Unknown):
+                out.add(*(event_target_facts(rule, target) for target in targets))
 
     # --- one resource each ---------------------------------------------------------------
 
@@ -1212,4 +1318,8 @@ _KINDS = {
     BUCKET_TYPE: "buckets",
     SECRET_TYPE: "secrets",
     HSM_CLUSTER_TYPE: "HSM clusters",
+    METRIC_FILTER_TYPE: "metric filters",
+    ALARM_TYPE: "alarms",
+    EVENT_RULE_TYPE: "EventBridge rules",
+    EVENT_TARGET_TYPE: "EventBridge rule targets",
 }
