@@ -128,7 +128,7 @@ def test_a_disabled_key_is_evidence_deactivated_and_retained_not_judged(tmp_path
     # Found, but not judged.
     assert result.evidence.inventory is not None
     assert result.evidence.inventory.text() == (
-        "declared 3 (2 keys, 1 secret), found 3; 5 resources judged"
+        "declared 3 (2 keys, 1 secret), found 3; 17 resources judged"
     )
 
 
@@ -227,7 +227,7 @@ def test_a_declared_key_and_secret_missing_from_the_account_are_findings(tmp_pat
     assert result.evidence.inventory is not None
     assert result.evidence.inventory.text() == (
         f"declared 5 (3 keys, 2 secrets), found 3, missing 2 (alias/{ENV}/ledger, "
-        f"{ENV}/webhook-token); 6 resources judged"
+        f"{ENV}/webhook-token); 18 resources judged"
     )
     assert lifecycle(result)["ledger"]["state"] == "missing"
 
@@ -404,14 +404,14 @@ def test_the_summary_says_what_was_declared_found_and_judged(
     assert code == 1
     summary = (
         f"FAIL: 1 mandatory, 3 advisory · declared 4 (3 keys, 1 secret), found 3, missing 1 "
-        f"(alias/{ENV}/ledger); 6 resources judged in "
+        f"(alias/{ENV}/ledger); 18 resources judged in "
     )
     assert summary in " ".join(out.split())  # the terminal wraps the line
     assert " resources (" not in out
     code, out, _ = run(*args, "-f", "markdown")
     assert (
         f"declared 4 (3 keys, 1 secret), found 3, missing 1 (alias/{ENV}/ledger); "
-        "6 resources judged · policy"
+        "18 resources judged · policy"
     ) in out
     code, out, _ = run(*args, "-f", "json")
     document = json.loads(out)
@@ -419,9 +419,9 @@ def test_the_summary_says_what_was_declared_found_and_judged(
         "declared": 4,
         "found": 3,
         "missing": 1,
-        "judged": 6,
+        "judged": 18,
     }
-    assert document["summary"]["resources"] == 6  # the contract's field, kept
+    assert document["summary"]["resources"] == 18  # the contract's field, kept
     evidence = document["evidence"]
     assert evidence["controls"] == [
         "SOC 2 CC6.1 (protection of keys: logical access security)",
