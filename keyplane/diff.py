@@ -642,6 +642,52 @@ class _Judgement:
                     notes.append(
                         f"{name}: {principal} gains {_access_text(access - access_before)}"
                     )
+            self._latent(urn, item_before, item_after, granted_before, granted_after, risks)
+
+    def _latent(
+        self,
+        urn: str,
+        item_before: Facts | None,
+        item_after: Facts | None,
+        granted_before: dict[str, _Granted],
+        granted_after: dict[str, _Granted],
+        risks: list[Risk],
+    ) -> None:
+        """Grants this change writes that have no effect yet (`Grants.latent`: an identity
+        policy on a key whose policy does not delegate to IAM) and would weaken a rule the day
+        the key policy delegates: risks, each saying so."""
+        if not isinstance(item_after, Key):
+            return
+        latent_before = _latent(self.states.before, item_before)
+        for who, (principal, access, actions, sources) in sorted(
+            _latent(self.states.after, item_after).items()
+        ):
+            if urn not in sources:
+                continue
+            before = _access_of(granted_before, who) | _access_of(latent_before, who)
+            after = _access_of(granted_after, who) | access
+            if after <= before:
+                continue
+            change = AccessChange(
+                item_after,
+                principal,
+                before,
+                after,
+                actions,
+                self.context,
+                home_scopes=self.home_scopes,
+                latent=True,
+            )
+            for widening in widenings():
+                message = widening.function(change)
+                if message and (widening.rule, urn) not in self.broken:
+                    risks.append(
+                        Risk(
+                            widening.rule,
+                            f"{message.rstrip('.')} (no effect yet: the key policy does not "
+                            "delegate to IAM; it takes effect the day it does).",
+                        )
+                    )
 
 
 def _verdicts(verdicts: Iterable[Verdict]) -> dict[_Failure, Verdict]:
@@ -680,7 +726,9 @@ def _items_by_source(stack: StackFacts) -> dict[str, tuple[Key | Secret, ...]]:
     result: dict[str, list[Key | Secret]] = defaultdict(list)
     items: list[Key | Secret] = [*stack.keys, *stack.secrets]
     for item in items:
-        for source in dict.fromkeys(g.source.urn for g in grants_on(stack, item).applied):
+        grants = grants_on(stack, item)
+        # Latent grants too: a change to a policy with no effect yet on a key is still judged.
+        for source in dict.fromkeys(g.source.urn for g in (*grants.applied, *grants.latent)):
             result[source].append(item)
     return {urn: tuple(items) for urn, items in result.items()}
 
@@ -691,13 +739,17 @@ _Granted = tuple[str, frozenset[Access], tuple[str, ...], frozenset[str]]
 def _granted(stack: StackFacts, item: Facts | None) -> dict[str, _Granted]:
     """Per principal (`principal_key`) of a key or secret: (the principal as written, its access,
     its actions, the URNs of the resources that grant them), from `facts.grants`."""
-    result: dict[str, _Granted] = {}
     if isinstance(item, AccessBinding):
         applied = _written(item)
     elif isinstance(item, Key | Secret):
         applied = grants_on(stack, item).applied
     else:
-        return result
+        return {}
+    return _by_principal(applied)
+
+
+def _by_principal(applied: Iterable[AppliedGrant]) -> dict[str, _Granted]:
+    result: dict[str, _Granted] = {}
     for grant in applied:
         who = principal_key(grant.principal)
         principal, access, actions, sources = result.get(
@@ -710,6 +762,18 @@ def _granted(stack: StackFacts, item: Facts | None) -> dict[str, _Granted]:
             sources | {grant.source.urn},
         )
     return result
+
+
+def _latent(stack: StackFacts, item: Facts | None) -> dict[str, _Granted]:
+    """As `_granted`, for the grants with no effect yet on a key (`Grants.latent`)."""
+    if not isinstance(item, Key):
+        return {}
+    return _by_principal(grants_on(stack, item).latent)
+
+
+def _access_of(granted: dict[str, _Granted], who: str) -> frozenset[Access]:
+    entry = granted.get(who)
+    return entry[1] if entry is not None else frozenset()
 
 
 def _written(binding: AccessBinding) -> tuple[AppliedGrant, ...]:

@@ -529,16 +529,18 @@ def preview(
     env = estate.environments[environment]
     from keyplane.rules.acc import wildcard_declarations  # noqa: PLC0415
 
-    if wildcard_declarations(estate, environment):
-        # The components refuse to grant a wildcard principal (KM-ACC-001): the stack cannot be
-        # rendered, and the file's own findings (that one among them) are the report.
-        progress(f"render: skipped: {environment} declares a wildcard principal (KM-ACC-001)")
+    refused = wildcard_declarations(estate, environment)
+    if refused:
+        # The components refuse to grant a wildcard principal: the stack cannot be rendered,
+        # and the file's own findings (that one among them) are the report.
+        rules = tuple(dict.fromkeys(f.rule for f in refused))
+        progress(f"render: skipped: {environment} declares a wildcard principal ({rules[0]})")
         return GateResult(
             environment,
             [],
             config_findings(estate, today, environment=environment),
             seconds=time.monotonic() - began,
-            checked_rules=("KM-ACC-001",),
+            checked_rules=rules,
         )
     with ExitStack() as running:
         checkov = (

@@ -94,6 +94,10 @@ class Grants:
     #: Why some grant cannot be read at all, whenever deployed (a custom role the stack does
     #: not define): the rules then say "cannot judge" with these reasons, not "until deployed".
     unreadable: tuple[str, ...] = ()
+    #: Grants identity policies write on an AWS key whose key policy does not delegate to IAM:
+    #: no effect today (not in `applied`), in effect once the key policy delegates. The diff
+    #: reports a change that adds one as a risk of the rule it would break.
+    latent: tuple[AppliedGrant, ...] = ()
 
 
 def same_ref(a: Ref | None, b: Ref | None) -> bool:
@@ -423,6 +427,10 @@ class _StackAccess:
         stack = self.stack
         target = Target.KEY if isinstance(item, Key) else Target.SECRET
         applied: list[AppliedGrant] = []
+        #: Identity-policy grants on an AWS key whose policy does not delegate to IAM: no
+        #: effect today, in effect as soon as the key policy delegates (`Grants.latent`).
+        latent: list[AppliedGrant] = []
+        sink = applied  # where `take` puts what it resolves
         undecided = False
 
         denies: list[tuple[Grant, tuple[str, ...]]] = []
@@ -469,10 +477,26 @@ class _StackAccess:
                         )
                 return
             actions, access = resolved
-            applied.extend(
+            sink.extend(
                 AppliedGrant(p, actions, access, source, grant.label, conditions)
                 for p in principals
             )
+
+        def identity_grants(position: int, binding: AccessBinding) -> None:
+            """The allow statements of an identity policy that reach `item`."""
+            nonlocal undecided
+            assert not isinstance(binding.grants, Unknown)
+            for grant, statement in zip(binding.grants, self.statements[position], strict=True):
+                if statement is None:
+                    continue  # not an allow
+                reaches = identity_applies(binding, statement, item)
+                if reaches is None:
+                    undecided = True
+                elif reaches:
+                    if grant.principal == "":
+                        take(grant, binding, attached_roles(stack, binding))
+                    else:
+                        take(grant, binding)
 
         if isinstance(item.grants, Unknown):
             undecided = True
@@ -489,7 +513,16 @@ class _StackAccess:
             if binding.identity and delegates is None:
                 delegates = _delegates_to_iam(item, applied)
             if binding.identity and not delegates:
-                continue  # KMS ignores IAM policies on a key whose policy does not delegate
+                # KMS ignores IAM policies on a key whose policy does not delegate: what this
+                # one grants is latent (no effect, nothing undecided because of it).
+                if not isinstance(binding.grants, Unknown):
+                    kept = undecided, len(reasons)
+                    sink = latent
+                    identity_grants(position, binding)
+                    sink = applied
+                    undecided = kept[0]
+                    del reasons[kept[1] :]
+                continue
             if isinstance(binding.grants, Unknown):
                 if binding.cloud is item.cloud and (
                     binding.identity or binding_applies(stack, binding, item) is not False
@@ -504,21 +537,16 @@ class _StackAccess:
                     for grant in binding.grants:
                         take(grant, binding)
                 continue
-            for grant, statement in zip(binding.grants, self.statements[position], strict=True):
-                if statement is None:
-                    continue  # not an allow
-                reaches = identity_applies(binding, statement, item)
-                if reaches is None:
-                    undecided = True
-                elif reaches:
-                    if grant.principal == "":
-                        take(grant, binding, attached_roles(stack, binding))
-                    else:
-                        take(grant, binding)
+            identity_grants(position, binding)
         if isinstance(item.grants, Unknown):
             undecided = True
         effective = _without_denied(applied, denies, target)
-        return Grants(tuple(effective), undecided, tuple(dict.fromkeys(reasons)))
+        return Grants(
+            tuple(effective),
+            undecided,
+            tuple(dict.fromkeys(reasons)),
+            tuple(_without_denied(latent, denies, target)),
+        )
 
 
 def _delegates_to_iam(item: Key | Secret, applied: list[AppliedGrant]) -> bool:

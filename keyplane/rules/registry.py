@@ -345,6 +345,9 @@ class AccessChange:
     context: Context
     #: As `Transition.home_scopes`.
     home_scopes: frozenset[str] = frozenset()
+    #: The change adds a grant with no effect yet (an identity policy on an AWS key whose key
+    #: policy does not delegate to IAM, `Grants.latent`): `before`/`after` count latent access.
+    latent: bool = False
 
     @property
     def gained(self) -> frozenset[Access]:

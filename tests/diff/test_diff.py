@@ -347,6 +347,9 @@ REAL_WORLD = FIXTURES / "real-world"
 @pytest.mark.parametrize(
     ("case", "rule", "resource"),
     [
+        # A key administrator gains use through an identity policy (no effect until the key
+        # policy delegates to IAM: a latent risk of the rule).
+        ("admin-use", "KM-ACC-002", "ops-use"),
         # The condition that confined "AWS": "*" removed: read from the statements' conditions.
         ("condition", "KM-ACC-001", "ledger"),
         ("user-policy", "KM-ACC-001", "ci-deployer-kms"),
@@ -394,16 +397,23 @@ def test_administrator_gaining_use_through_an_identity_policy_is_a_risk(tmp_path
     assert ("ops-use", "KM-ACC-002") in risks
 
 
-def test_identity_policy_on_a_key_that_does_not_delegate_grants_nothing() -> None:
+def test_identity_policy_on_a_key_that_does_not_delegate_is_a_latent_risk() -> None:
     """On AWS an identity policy reaches a KMS key only when the key policy delegates to the
-    account; the shared case's key policy does not, so the role policy adds no use (the case
-    file expects KM-ACC-002: see the closing note of issue 13)."""
+    account. The shared case's key policy does not: the role policy gives no use today (scan of
+    the after-state reports no KM-ACC-002), but the change is a risk of KM-ACC-002 that says it
+    takes effect the day the key policy delegates."""
     before = REAL_WORLD / "admin-use-diff-before.json"
     after = REAL_WORLD / "admin-use-diff-after.json"
-    code, out, _ = run(str(before), str(after), "--format", "json")
-    assert code == 0
-    risks = {r["rule"] for c in json.loads(out)["changes"] for r in c["risks"]}
-    assert "KM-ACC-002" not in risks
+    code, out, _ = run(str(before), str(after), "--format", "json", "--fail-on-risk")
+    assert code == 1
+    risks = [
+        (c["name"], r["rule"], r["message"]) for c in json.loads(out)["changes"] for r in c["risks"]
+    ]
+    assert [(name, rule) for name, rule, _ in risks] == [("ops-use", "KM-ACC-002")]
+    assert risks[0][2].endswith(
+        "(no effect yet: the key policy does not delegate to IAM; it takes effect the day it does)."
+    )
+    assert ("KM-ACC-002", "orders") not in _mandatory_failures(after)
 
 
 def test_rules_needing_the_estate_are_named_without_env() -> None:
