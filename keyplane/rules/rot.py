@@ -29,7 +29,7 @@ from keyplane.rules.common import (
     switched_off,
 )
 from keyplane.rules.context import Context
-from keyplane.rules.filecheck import KEY_TYPE, FileContext, FileFinding, file_finding
+from keyplane.rules.filecheck import KEY_TYPE, SECRET_TYPE, FileContext, FileFinding, file_finding
 from keyplane.rules.registry import Observation, Scope, Transition, check, weakening
 from keyplane.rules.verdict import (
     Outcome,
@@ -236,6 +236,42 @@ def declared_manual_rotation(files: FileContext) -> Iterator[FileFinding]:
 _SECRET_ROTATION_DAYS = SECRET_ROTATION_MAX_DAYS
 
 
+def no_secret_rotation_text(what: str) -> str:
+    """KM-ROT-003's text for a secret with no automatic rotation (`what`: `api-secret secrets`),
+    the same from the stack and from the environment file, so that the two fold into one."""
+    return (
+        f"no automatic rotation is configured for {what}; rotate it automatically every "
+        f"{_SECRET_ROTATION_DAYS} days or less (AWS SecretRotation, GCP rotation.rotationPeriod, "
+        "Azure an expiry that triggers rotation)."
+    )
+
+
+@check("KM-ROT-003", points=(Point.VALIDATION,), scope=Scope.FILE, foresees=Point.CROSSGUARD)
+def declared_secret_rotation(files: FileContext) -> Iterator[FileFinding]:
+    """KM-ROT-003 foreseen in the environment files: an AWS secret whose purpose must rotate
+    (api-secret, ai-service-key) and that declares no `aws.rotation_lambda_arn`. The components
+    configure rotation only through that function, so the stack would fail KM-ROT-003:
+    `validate` says so, with the line, and preview folds it into the pack's finding."""
+    for env in files.estate.environments.values():
+        if env.cloud is not Cloud.AWS:
+            continue
+        doc = files.estate.documents[env.name]
+        for index, secret in enumerate(env.secrets):
+            if secret.purpose not in SECRET_ROTATION_PURPOSES:
+                continue
+            if secret.aws is not None and secret.aws.rotation_lambda_arn:
+                continue
+            yield file_finding(
+                "KM-ROT-003",
+                secret.name,
+                SECRET_TYPE,
+                no_secret_rotation_text(f"{secret.purpose.value} secrets"),
+                path=doc.path,
+                line=doc.line_of(("secrets", index)),
+                environment=env.name,
+            )
+
+
 @check("KM-ROT-003", points=(Point.CROSSGUARD, Point.CHECKOV, Point.AUDIT), scope=Scope.STACK)
 def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
     """KM-ROT-003 over the stack: every api-secret or ai-service-key secret rotates at least every
@@ -324,15 +360,7 @@ def secret_rotation(stack: StackFacts, context: Context) -> list[Verdict]:
         elif undecided:
             verdicts.append(unknown(rule, secret, "the secret's rotation"))
         else:
-            verdicts.append(
-                fail(
-                    rule,
-                    secret,
-                    f"no automatic rotation is configured for {what}; rotate it automatically "
-                    f"every {_SECRET_ROTATION_DAYS} days or less (AWS SecretRotation, GCP "
-                    "rotation.rotationPeriod, Azure an expiry that triggers rotation).",
-                )
-            )
+            verdicts.append(fail(rule, secret, no_secret_rotation_text(what)))
     if not judged and not verdicts:
         return [not_applicable(rule, "no api-secret or ai-service-key secrets")]
     return verdicts
