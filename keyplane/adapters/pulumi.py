@@ -571,6 +571,51 @@ def _aws_user_or_group_policy(p: _Props, field: str) -> tuple[Facts, ...]:
     )
 
 
+def sso_principal(permission_set: str) -> str:
+    """How keyplane names the users of an IAM Identity Center permission set (they act through
+    the `AWSReservedSSO_<set>_...` role it provisions in each account)."""
+    return f"aws-sso:{permission_set}"
+
+
+def _permission_set_principal(p: _Props) -> str | Unknown:
+    """The principal of a permission set's policy: the set's ID from its ARN, else the Pulumi
+    name of the in-stack `PermissionSet` it is computed from; UNKNOWN when neither is known."""
+    value = p.get("permissionSetArn")
+    if isinstance(value, str) and value:
+        return sso_principal(value.rsplit("/", 1)[-1])
+    sources = p.resource.property_dependencies.get("permissionSetArn", ())
+    if sources:
+        return sso_principal(sources[0].rsplit("::", 1)[-1])
+    return UNKNOWN
+
+
+def _aws_sso_inline_policy(p: _Props) -> tuple[Facts, ...]:
+    """`aws:ssoadmin/permissionSetInlinePolicy`: an identity policy of a permission set's users,
+    judged like a role's (key-policy delegation applies: they act through an IAM role)."""
+    return (
+        AccessBinding(
+            **_base(p, Cloud.AWS, tags=None),
+            grants=policy_grants(p.get("inlinePolicy"), _permission_set_principal(p)),
+            target=Ref(None, p.resource.property_dependencies.get("inlinePolicy", ())),
+            identity=True,
+        ),
+    )
+
+
+def _aws_sso_managed_policy(p: _Props) -> tuple[Facts, ...]:
+    """`aws:ssoadmin/managedPolicyAttachment`: an AWS managed policy on a permission set (the
+    ones keyplane knows, such as AdministratorAccess, are read; `_managed_policy_grants`)."""
+    principal = _permission_set_principal(p)
+    arn = p.get("managedPolicyArn")
+    if isinstance(principal, Unknown) or isinstance(arn, Unknown):
+        grants: Maybe[tuple[Grant, ...]] = UNKNOWN
+    else:
+        grants = _managed_policy_grants(arn, principal, None)
+    return (
+        AccessBinding(**_base(p, Cloud.AWS, tags=None), grants=grants, target=None, identity=True),
+    )
+
+
 def _aws_policy(p: _Props) -> tuple[Facts, ...]:
     # A managed policy has no principal until it is attached (PolicyAttachment, stack level).
     return (
@@ -2040,6 +2085,8 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "aws-native:cloudtrail:Trail": _aws_native_trail,
         "aws-native:s3:Bucket": _aws_native_bucket,
         "aws:iam/userPolicy:UserPolicy": lambda p: _aws_user_or_group_policy(p, "user"),
+        "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy": _aws_sso_inline_policy,
+        "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment": _aws_sso_managed_policy,
         "aws:iam/groupPolicy:GroupPolicy": lambda p: _aws_user_or_group_policy(p, "group"),
         "aws:iam/userPolicyAttachment:UserPolicyAttachment": _aws_policy_attachment,
         "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": _aws_policy_attachment,

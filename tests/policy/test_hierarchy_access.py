@@ -253,3 +253,53 @@ def test_an_access_policy_of_an_unreadable_shape_is_never_no_access() -> None:
     result = findings(_vault_with_policies(False, ["not an object"]), azure_context())
     acc4 = [f for f in result if f.rule == "KM-ACC-004"]
     assert acc4 and all("cannot judge" in f.message for f in acc4)
+
+
+# --- AWS IAM Identity Center (SSO) permission sets ----------------------------------------------
+
+PERMISSION_SET = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef"
+
+
+def test_a_permission_set_inline_policy_with_kms_star_is_read() -> None:
+    from tests.policy.stacks import aws_context, aws_stack
+
+    policy = res(
+        "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy",
+        "ops-kms",
+        {
+            "instanceArn": "arn:aws:sso:::instance/ssoins-1234567890abcdef",
+            "permissionSetArn": PERMISSION_SET,
+            "inlinePolicy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+            ),
+        },
+    )
+    result = messages([*aws_stack(), policy], aws_context())
+    assert (
+        "KM-ACC-001 ops-kms: grants kms:* to aws-sso:ps-0123456789abcdef; name the principals "
+        "and grant only the actions they need."
+    ) in result
+    # The baseline's key policies do not delegate to IAM: on keys the grant is latent (no
+    # KM-ACC-004 today; the diff reports the change as a risk).
+    assert not any(m.startswith("KM-ACC-004 ") for m in result)
+
+
+def test_administrator_access_on_a_permission_set_is_read() -> None:
+    from tests.policy.stacks import aws_context, aws_stack
+
+    attachment = res(
+        "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
+        "ops-admin",
+        {
+            "instanceArn": "arn:aws:sso:::instance/ssoins-1234567890abcdef",
+            "permissionSetArn": PERMISSION_SET,
+            "managedPolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+        },
+    )
+    result = messages([*aws_stack(), attachment], aws_context())
+    assert any(m.startswith("KM-ACC-001 ops-admin: grants * to aws-sso:") for m in result)
+    # Secrets Manager reads identity policies: the secret is reached, by an undeclared principal.
+    assert any(
+        m.startswith("KM-ACC-004 acme-payments-api: ") and "aws-sso:ps-0123456789abcdef" in m
+        for m in result
+    )
