@@ -60,6 +60,17 @@ class Resource:
             return UNKNOWN
         return self.tags.get(key)
 
+    def date_tag(self, key: str) -> Maybe[date | str | None]:
+        """A tag holding a date (a manual plan's deadline): the date, or the raw text when it is
+        not an ISO date (the rule then names it)."""
+        value = self.tag(key)
+        if not isinstance(value, str):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+
     @property
     def purpose_tag(self) -> Maybe[str | None]:
         return self.tag(TAG_PURPOSE)
@@ -129,13 +140,7 @@ class Key(Resource):
     @property
     def rotate_by(self) -> Maybe[date | str | None]:
         """The manual plan's date; the raw text when it is not an ISO date."""
-        value = self.tag(TAG_ROTATE_BY)
-        if not isinstance(value, str):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return value
+        return self.date_tag(TAG_ROTATE_BY)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -417,13 +422,7 @@ class Certificate(Resource):
     @property
     def renew_by(self) -> Maybe[date | str | None]:
         """The manual plan's date; the raw text when it is not an ISO date."""
-        value = self.tag(TAG_RENEW_BY)
-        if not isinstance(value, str):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return value
+        return self.date_tag(TAG_RENEW_BY)
 
 
 @dataclass(frozen=True, kw_only=True)
