@@ -14,7 +14,12 @@ from typing import Any
 
 from keyplane.facts.access import Condition, Effect, Grant, normalize_aws_principal
 from keyplane.facts.schedule import SchedulePeriod, schedule_period
-from keyplane.facts.signals import Signal, aws_event_pattern_signals, signals_in
+from keyplane.facts.signals import (
+    COMPUTED_DESTINATION,
+    Signal,
+    aws_event_pattern_signals,
+    signals_in,
+)
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import Cloud
 
@@ -320,10 +325,6 @@ def advanced_selector_logs_kms(selector: Any) -> bool:
 #
 # The same CloudWatch metric filters, alarms and EventBridge rules reach keyplane as Pulumi
 # properties and as boto3 answers: what they match, watch and notify is read here, once.
-
-#: A destination computed from another resource (a topic created in the same stack): it exists,
-#: its name is known only after deployment.
-COMPUTED_DESTINATION = "(known after deployment)"
 
 
 def alert_destinations(values: Any, kind: str) -> Maybe[tuple[str, ...]]:

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from keyplane.adapters import tls
 from keyplane.adapters.common import (
-    COMPUTED_DESTINATION,
     advanced_selector_logs_kms,
     alert_destinations,
     as_int,
@@ -79,7 +78,7 @@ from keyplane.facts.model import (
     Vault,
     Versioning,
 )
-from keyplane.facts.signals import Signal, signals_in
+from keyplane.facts.signals import COMPUTED_DESTINATION, Signal, signals_in
 from keyplane.facts.values import UNKNOWN, Maybe, Ref, Unknown
 from keyplane.standard import (
     Algorithm,

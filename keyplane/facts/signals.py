@@ -166,3 +166,8 @@ def aws_event_pattern_signals(pattern: Mapping[str, object]) -> frozenset[Signal
         kms = set(AWS_KMS_EVENTS.values())
         return frozenset(kms | {Signal.FAILED_USE}) if not wanted else signals_in(text, Cloud.AWS)
     return signals_in(text, Cloud.AWS)
+
+
+#: A destination computed from another resource (a topic created in the same stack): it exists,
+#: its name is known only after deployment.
+COMPUTED_DESTINATION = "(known after deployment)"

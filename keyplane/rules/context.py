@@ -56,6 +56,9 @@ class Context:
     shared_keys: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     other_environments: tuple[OtherEnvironment, ...] = ()
     exceptions: tuple[ExceptionScope, ...] = ()
+    #: KM-MON-001: where alerts on key misuse must go (`monitoring.notify`: SNS topic ARNs,
+    #: notification channels, action group IDs); empty when nothing says (any destination).
+    alert_destinations: frozenset[str] = frozenset()
 
     @property
     def effective_tier(self) -> Tier:
@@ -113,6 +116,7 @@ class Context:
             cloud=env.cloud,
             scope=env.scope_id,
             retention_days=env.logging.retention_days,
+            alert_destinations=frozenset(env.monitoring.notify if env.monitoring else ()),
             key_admins=frozenset(env.access.key_admins),
             backup_key_admins=frozenset(env.access.backup_key_admins),
             auditors=frozenset(env.access.auditors),
@@ -164,6 +168,12 @@ SETTINGS_SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             "description": "The environment's account, project or subscription.",
         },
         "retentionDays": {"type": "integer", "minimum": 1},
+        "alertDestinations": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Where KM-MON-001's alerts must go (the environment's "
+            "monitoring.notify).",
+        },
         "keyAdmins": {"type": "array", "items": {"type": "string"}},
         "backupKeyAdmins": {"type": "array", "items": {"type": "string"}},
         "auditors": {"type": "array", "items": {"type": "string"}},
@@ -290,6 +300,11 @@ def settings_from_context(context: Context) -> dict[str, Any]:
         **({"tier": context.tier.value} if context.tier else {}),
         **({"scope": context.scope} if context.scope else {}),
         **({"retentionDays": context.retention_days} if context.retention_days else {}),
+        **(
+            {"alertDestinations": sorted(context.alert_destinations)}
+            if context.alert_destinations
+            else {}
+        ),
         "keyAdmins": sorted(context.key_admins),
         "backupKeyAdmins": sorted(context.backup_key_admins),
         "auditors": sorted(context.auditors),
@@ -333,6 +348,8 @@ def _with_inline(context: Context, settings: Mapping[str, Any]) -> Context:
         changes["scope"] = str(settings["scope"])
     if settings.get("retentionDays") is not None:
         changes["retention_days"] = int(settings["retentionDays"])
+    if settings.get("alertDestinations") is not None:
+        changes["alert_destinations"] = frozenset(str(d) for d in settings["alertDestinations"])
     for key, attr in (
         ("keyAdmins", "key_admins"),
         ("backupKeyAdmins", "backup_key_admins"),

@@ -28,7 +28,7 @@ from keyplane.facts.model import (
     Trail,
     Vault,
 )
-from keyplane.facts.signals import REQUIRED, Signal
+from keyplane.facts.signals import COMPUTED_DESTINATION, REQUIRED, Signal
 from keyplane.facts.values import Ref, Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.context import Context
@@ -80,23 +80,40 @@ def _delivered(stack: StackFacts) -> tuple[set[str], bool]:
     return groups, undecided
 
 
-def _routed(stack: StackFacts, alert: Alert) -> bool | None:
-    """Whether the alert notifies a destination (None: only known after deployment)."""
+def _declared(destination: str, declared: frozenset[str]) -> bool | None:
+    """Whether an alert destination is one the environment declares (`monitoring.notify`; any
+    destination when it declares none); None for one computed in the stack (known only after
+    deployment) when some are declared."""
+    if not declared:
+        return True
+    if destination == COMPUTED_DESTINATION:
+        return None
+    return destination.lower() in declared
+
+
+def _routed(stack: StackFacts, alert: Alert, declared: frozenset[str]) -> bool | None:
+    """Whether the alert notifies a declared destination (None: only known after deployment)."""
     if isinstance(alert.enabled, Unknown):
         return None
     if alert.enabled is False:
         return False
+    found: list[bool | None] = []
     if alert.targets_apart:
-        targets = stack.referring_to(alert, AlertTarget, "rule")
-        if any(t.destination for t in targets if not isinstance(t.destination, Unknown)):
-            return True
-        return None if any(isinstance(t.destination, Unknown) for t in targets) else False
-    if isinstance(alert.destinations, Unknown):
+        for target in stack.referring_to(alert, AlertTarget, "rule"):
+            if isinstance(target.destination, Unknown):
+                found.append(None)
+            elif target.destination:
+                found.append(_declared(target.destination, declared))
+    elif isinstance(alert.destinations, Unknown):
         return None
-    return bool(alert.destinations)
+    else:
+        found = [_declared(d, declared) for d in alert.destinations]
+    if any(f is True for f in found):
+        return True
+    return None if any(f is None for f in found) else False
 
 
-def _coverage(stack: StackFacts, cloud: Cloud) -> _Coverage:
+def _coverage(stack: StackFacts, cloud: Cloud, declared: frozenset[str]) -> _Coverage:
     coverage = _Coverage()
     groups, group_unknown = _delivered(stack) if cloud is Cloud.AWS else (set(), False)
     metrics: dict[str, list[LogMetric]] = {}
@@ -111,7 +128,7 @@ def _coverage(stack: StackFacts, cloud: Cloud) -> _Coverage:
     for alert in stack.of(Alert):
         if alert.cloud is not cloud:
             continue
-        routed = _routed(stack, alert)
+        routed = _routed(stack, alert, declared)
         if routed is False:
             continue
         signals: set[Signal] = set()
@@ -176,7 +193,7 @@ def misuse_alerts(stack: StackFacts, context: Context) -> list[Verdict]:
         ]
     verdicts: list[Verdict] = []
     for cloud in sorted(clouds):
-        coverage = _coverage(stack, cloud)
+        coverage = _coverage(stack, cloud, frozenset(d.lower() for d in context.alert_destinations))
         missing = [s for s in REQUIRED[cloud] if s not in coverage.covered]
         if not missing:
             continue
@@ -191,7 +208,8 @@ def misuse_alerts(stack: StackFacts, context: Context) -> list[Verdict]:
             stack_fail(
                 RULE,
                 context.environment,
-                f"no {cloud.value} alert notifying a destination covers "
+                f"no {cloud.value} alert notifying a "
+                f"{'declared ' if context.alert_destinations else ''}destination covers "
                 f"{', '.join(s.value for s in missing)}; declare monitoring.notify in the "
                 f"environment file, or {_FIX[cloud]}.",
             )

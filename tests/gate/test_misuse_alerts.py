@@ -283,3 +283,40 @@ def test_the_bundled_estate_passes_its_own_gate(env_name: str) -> None:
     assert result.exit_code == 0, result.output
     assert "KM-MON-001" not in result.output
     assert "CKV2_AWS_10" not in result.output
+
+
+# --- the destination must be a declared one (monitoring.notify) ---------------------------------
+
+
+def test_alerts_to_a_destination_the_environment_does_not_declare_do_not_count() -> None:
+    """KM-MON-001 says "to a declared destination": with `monitoring.notify` in the context,
+    an alert routed elsewhere covers nothing; routed to a declared one (any case), it does."""
+    from tests.policy.stacks import ACCOUNT, aws_context, aws_stack, messages
+
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:security-alerts"
+    assert (
+        messages(aws_stack(), aws_context(alert_destinations=frozenset({topic.upper()}))) == set()
+    )
+    other = aws_context(
+        alert_destinations=frozenset({f"arn:aws:sns:eu-west-1:{ACCOUNT}:someone-else"})
+    )
+    found = [m for m in messages(aws_stack(), other) if m.startswith("KM-MON-001")]
+    assert len(found) == 1
+    assert found[0].startswith(
+        "KM-MON-001 prod: no aws alert notifying a declared destination covers"
+    )
+
+
+def test_the_declared_destinations_reach_the_pack_and_checkov_as_settings() -> None:
+    from datetime import date
+
+    from keyplane.rules.context import Context, context_from_settings, settings_from_context
+
+    declared = frozenset({"arn:aws:sns:eu-west-1:111111111111:security-alerts"})
+    context = Context(environment="prod", as_of=date(2026, 11, 23), alert_destinations=declared)
+    settings = settings_from_context(context)
+    assert settings["alertDestinations"] == sorted(declared)
+    again = context_from_settings(
+        settings, default_environment="prod", base_dir=Path("."), today=date(2026, 11, 23)
+    )
+    assert again.alert_destinations == declared
