@@ -177,7 +177,7 @@ def test_each_gap_in_the_alarms_is_a_mandatory_failure_naming_the_signals(
     assert finding["enforcement"] == "mandatory"
     assert finding["resource"] == ENV and finding["type"] == "AWS::Account"
     assert finding["message"] == (
-        f"{RULE} {ENV}: no aws alert notifying a destination covers {missing}{FIX}"
+        f"{RULE} {ENV}: no aws alert notifying a declared destination covers {missing}{FIX}"
     )
     assert [f["rule"] for f in document["findings"] if f["enforcement"] == "mandatory"] == [RULE]
 
@@ -212,7 +212,7 @@ def test_an_eventbridge_rule_that_notifies_no_one_does_not_count(
     [finding] = monitoring(document)
     assert (
         finding["message"]
-        == f"{RULE} {ENV}: no aws alert notifying a destination covers {EVERY_SIGNAL}{FIX}"
+        == f"{RULE} {ENV}: no aws alert notifying a declared destination covers {EVERY_SIGNAL}{FIX}"
     )
 
 
