@@ -98,3 +98,16 @@ def renewal_plan(certificate: Certificate) -> dict[str, str]:
         if certificate.renew_by is not None:
             plan[TAG_RENEW_BY] = certificate.renew_by.isoformat()
     return plan
+
+
+def refuse_duplicate_certificates(certificates: tuple[Certificate, ...]) -> None:
+    """Raise `ComponentInputError` when two declared certificates share a name (each becomes a
+    resource named after it)."""
+    seen: set[str] = set()
+    for certificate in certificates:
+        if certificate.name in seen:
+            raise invalid(
+                "certificates",
+                f"certificate {certificate.name!r} is declared twice; name each one once",
+            )
+        seen.add(certificate.name)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from keyplane.adapters.tls import ACM_KEY_ALGORITHM
-from keyplane.components._common import renewal_plan
+from keyplane.components._common import refuse_duplicate_certificates, renewal_plan
 from keyplane.components.aws._common import invalid, tags
 from keyplane.config.model import Certificate, Environment, Renewal
 from keyplane.standard import KeyPurpose
@@ -34,14 +34,8 @@ class CertificatesArgs:
     certificates: tuple[Certificate, ...]
 
     def __post_init__(self) -> None:
-        seen: set[str] = set()
+        refuse_duplicate_certificates(self.certificates)
         for certificate in self.certificates:
-            if certificate.name in seen:
-                raise invalid(
-                    "certificates",
-                    f"certificate {certificate.name!r} is declared twice; name each one once",
-                )
-            seen.add(certificate.name)
             if certificate.algorithm not in ACM_KEY_ALGORITHM:
                 raise invalid(
                     "certificates",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import certificateregistration as registration
 
-from keyplane.components._common import invalid, renewal_plan, tags
+from keyplane.components._common import invalid, refuse_duplicate_certificates, renewal_plan, tags
 from keyplane.config.model import Certificate, Renewal
 from keyplane.standard import KeyPurpose
 
@@ -43,14 +43,8 @@ class AzureCertificatesArgs:
     certificates: tuple[Certificate, ...]
 
     def __post_init__(self) -> None:
-        seen: set[str] = set()
+        refuse_duplicate_certificates(self.certificates)
         for certificate in self.certificates:
-            if certificate.name in seen:
-                raise invalid(
-                    "certificates",
-                    f"certificate {certificate.name!r} is declared twice; name each one once",
-                )
-            seen.add(certificate.name)
             if certificate.algorithm not in _KEY_SIZES:
                 raise invalid(
                     "certificates",

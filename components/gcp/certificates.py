@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from keyplane.components._common import invalid
+from keyplane.components._common import invalid, refuse_duplicate_certificates
 from keyplane.components.gcp._common import labels
 from keyplane.config.model import Certificate, Renewal
 from keyplane.standard import KeyPurpose
@@ -33,14 +33,8 @@ class GcpCertificatesArgs:
     certificates: tuple[Certificate, ...]
 
     def __post_init__(self) -> None:
-        seen: set[str] = set()
+        refuse_duplicate_certificates(self.certificates)
         for certificate in self.certificates:
-            if certificate.name in seen:
-                raise invalid(
-                    "certificates",
-                    f"certificate {certificate.name!r} is declared twice; name each one once",
-                )
-            seen.add(certificate.name)
             if certificate.renewal is not Renewal.MANAGED:
                 raise invalid(
                     "certificates",
