@@ -18,6 +18,7 @@ import sys
 import tempfile
 import traceback
 from datetime import UTC, date, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,6 +27,8 @@ from rich.console import Console
 
 from keyplane.config import ConfigError, Estate
 from keyplane.estate import load_estate
+from keyplane.findings import Finding
+from keyplane.rules.frameworks import Framework, select_framework
 
 #: Exit codes (DESIGN.md "Command line"): a crash must never read as a policy verdict.
 EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
@@ -52,6 +55,26 @@ AsOfOption = Annotated[
         help="Judge dates (expiry, rotate-by, review) as of this day, YYYY-MM-DD; default today.",
     ),
 ]
+FrameworkOption = Annotated[
+    Framework | None,
+    typer.Option(
+        "--framework",
+        help="Show the findings of the rules mapped to this framework's controls (and every "
+        "mandatory finding: the verdict and exit code do not change).",
+    ),
+]
+
+
+def framework_view(findings: Sequence[Finding], framework: Framework | None) -> list[Finding]:
+    """The findings a report shows under `--framework` (`keyplane.rules.frameworks`), saying
+    on stderr what the view leaves out; all of them without the option."""
+    if framework is None:
+        return list(findings)
+    view = select_framework(findings, framework)
+    note = view.note()
+    if note is not None:
+        stderr.print(f"keyplane: {note}", markup=False)
+    return list(view.shown)
 
 
 def console_style() -> tuple[bool, int | None]:

@@ -12,6 +12,7 @@ from typing import overload
 from keyplane.output import write_output
 from keyplane.reports.findings_json import json_document, json_report
 from keyplane.reports.formats import ReportFormat
+from keyplane.reports.html import html_report
 from keyplane.reports.junit import junit_report
 from keyplane.reports.markdown import markdown_report
 from keyplane.reports.model import Report, ResourceRecord
@@ -21,6 +22,7 @@ from keyplane.reports.table import DEFAULT_WIDTH, summary_line, table_report
 __all__ = [
     "Report",
     "ReportFormat",
+    "html_report",
     "ResourceRecord",
     "json_document",
     "json_report",
@@ -54,6 +56,8 @@ def render_report(
             return junit_report(report)
         case ReportFormat.MARKDOWN:
             return markdown_report(report)
+        case ReportFormat.HTML:
+            return html_report(report)
 
 
 @overload

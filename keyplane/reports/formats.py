@@ -3,8 +3,9 @@
 `Format` is the family; each command's enum takes its values from it, so a format is spelled
 once and a command cannot offer one the reports do not know:
 
-- `ReportFormat` (`preview`, `scan`): the five report formats of `keyplane.reports`.
-- `AuditFormat` (`audit`): table, JSON, Markdown (the evidence needs a header or an object).
+- `ReportFormat` (`preview`, `scan`): the six report formats of `keyplane.reports`.
+- `AuditFormat` (`audit`): table, JSON, Markdown, HTML (the evidence needs a header, an object
+  or a section).
 - `RulesFormat` (`rules`): the catalog as a table, JSON or Markdown.
 - `ValidateFormat` (`validate`): one line per finding, or JSON.
 - `DiffFormat` (`diff`): a pull-request comment, or JSON.
@@ -24,6 +25,7 @@ class Format(StrEnum):
     SARIF = "sarif"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 class ReportFormat(StrEnum):
@@ -34,6 +36,7 @@ class ReportFormat(StrEnum):
     SARIF = Format.SARIF.value
     JUNIT = Format.JUNIT.value
     MARKDOWN = Format.MARKDOWN.value
+    HTML = Format.HTML.value
 
 
 class AuditFormat(StrEnum):
@@ -42,6 +45,7 @@ class AuditFormat(StrEnum):
     TABLE = Format.TABLE.value
     JSON = Format.JSON.value
     MARKDOWN = Format.MARKDOWN.value
+    HTML = Format.HTML.value
 
 
 class RulesFormat(StrEnum):

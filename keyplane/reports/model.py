@@ -19,6 +19,7 @@ from keyplane import __version__
 from keyplane.adapters.coverage import not_judged_text
 from keyplane.adapters.pulumi import unread_type
 from keyplane.findings import Finding, has_mandatory
+from keyplane.reports.dossier import Dossier
 from keyplane.rules.catalog import RULES, Enforcement, Rule
 from keyplane.standard import POLICY_VERSION
 from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN
@@ -83,6 +84,9 @@ class Report:
     #: What the run covered, in words, in place of the resource counts of the text and Markdown
     #: summaries (the audit: declared, found and judged; `scope_text`).
     scope: str | None = None
+    #: What the HTML report shows beyond the findings (exceptions, evidence, policy artefacts);
+    #: the other formats ignore it.
+    dossier: Dossier | None = None
 
     @property
     def environment_path(self) -> str:

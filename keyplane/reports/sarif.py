@@ -27,6 +27,7 @@ from keyplane.reports.model import (
     rule_title,
     short_name,
 )
+from keyplane.rules.frameworks import controls_of
 from keyplane.rules.catalog import Enforcement, Rule, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -164,7 +165,15 @@ def _keyplane_descriptor(rule: Rule) -> dict[str, Any]:
         },
         "defaultConfiguration": {"level": level},
         "properties": {
-            "tags": ["security", "key-management", "keyplane", rule.severity.value],
+            # The compliance controls the rule supports (`nist-800-53:SC-12`), so a code-scanning
+            # alert can be filtered by framework like any other tag.
+            "tags": [
+                "security",
+                "key-management",
+                "keyplane",
+                rule.severity.value,
+                *(control.tag for control in controls_of(rule.id)),
+            ],
             "security-severity": _SECURITY_SEVERITY[rule.severity],
             "severity": rule.severity.value,
             "precision": "very-high",
