@@ -1,7 +1,7 @@
 """The `keyplane` command line: one typer app, one module per command group.
 
 - `keyplane.cli.rules` (`rules`), `validate` (`validate`), `gate` (`preview`, `scan`),
-  `diff` (`diff`), `audit` (`audit`), `docs` (`docs`); `keyplane.cli.prelude` holds what they
+  `diff` (`diff`), `audit` (`audit`), `docs` (`docs`), `report` (`report`); `keyplane.cli.prelude` holds what they
   share (options, exit codes, loading the estate).
 - Exit codes: 0 clean, 1 mandatory violations, 2 bad input or usage, 3 an internal error.
   `KeyplaneGroup` makes that hold for every command: a usage error (unknown option, missing
@@ -28,6 +28,7 @@ from keyplane.cli.diff import diff
 from keyplane.cli.docs import docs
 from keyplane.cli.gate import preview, scan
 from keyplane.cli.pack import pack_app
+from keyplane.cli.report import report
 from keyplane.cli.prelude import (
     EXIT_BAD_INPUT,
     EXIT_CLEAN,
@@ -160,6 +161,7 @@ app.command()(scan)
 app.command()(diff)
 app.command()(audit)
 app.command()(docs)
+app.command()(report)
 app.command()(respond)
 app.command("restore-test")(restore_test)
 app.add_typer(pack_app, name="pack")

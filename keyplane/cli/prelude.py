@@ -65,16 +65,19 @@ FrameworkOption = Annotated[
 ]
 
 
-def framework_view(findings: Sequence[Finding], framework: Framework | None) -> list[Finding]:
-    """The findings a report shows under `--framework` (`keyplane.rules.frameworks`), saying
-    on stderr what the view leaves out; all of them without the option."""
+def framework_view(
+    findings: Sequence[Finding], framework: Framework | None
+) -> tuple[list[Finding], str | None]:
+    """The findings a report shows under `--framework` (`keyplane.rules.frameworks`: the
+    framework's rules, and every mandatory finding), and the note saying what the view leaves
+    out, also printed on stderr; all of them and no note without the option."""
     if framework is None:
-        return list(findings)
+        return list(findings), None
     view = select_framework(findings, framework)
     note = view.note()
     if note is not None:
         stderr.print(f"keyplane: {note}", markup=False)
-    return list(view.shown)
+    return list(view.shown), note
 
 
 def console_style() -> tuple[bool, int | None]:
