@@ -7,6 +7,9 @@
   tenants using them, the justification, and who accepted the risk and when.
 - The **rule traceability matrix**: policy clause → rule → enforcement points → the test files
   that name the rule.
+- The **policy coverage matrix**: every clause of the policy and the procedure → enforced by
+  which rules at which points / provisioned by what / manual with its owner / informative / not
+  covered (`keyplane.rules.clauses`).
 
 Every document is a pure function of its inputs and carries no generation time, so regenerating
 it changes nothing unless the estate, the registry or the tests did.
@@ -15,12 +18,14 @@ it changes nothing unless the estate, the registry or the tests did.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from keyplane.config import Environment, Estate
 from keyplane.reports.markup import cell, code
 from keyplane.rules.catalog import RULES, Point
+from keyplane.rules.clauses import CLAUSES, Coverage
 from keyplane.standard import POLICY_NAME, POLICY_REVIEWED_ON, POLICY_VERSION
 
 #: Where the repository's tests are, when keyplane runs from a checkout.
@@ -180,6 +185,37 @@ def traceability_matrix(tests: Mapping[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def policy_coverage_matrix() -> str:
+    """Every clause of the policy and the procedure and how it is covered, one row per clause
+    (`keyplane.rules.clauses.CLAUSES`, in document order)."""
+    lines = _header("Policy coverage matrix", "the policy's clauses and the rule registry")
+    counts = Counter(clause.coverage[0] for clause in CLAUSES)
+    lines += [
+        f"{len(CLAUSES)} clauses of {POLICY_NAME} and OP-PROC-001 (sections and lifecycle "
+        "steps). Coverage: "
+        + ", ".join(f"{counts.get(kind, 0)} {kind.value}" for kind in Coverage)
+        + " (each clause counted once, by its strongest coverage). Enforced = a rule checks it "
+        "at the points listed (" + ", ".join(f"{p.value} {p.label}" for p in _points()) + ").",
+        "",
+        "| Clause | Title | Coverage | Enforced by (points) | Provisioned by | Manual (owner) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for clause in CLAUSES:
+        enforced = ", ".join(f"{r.id} ({r.enforced_text})" for r in clause.enforced_by) or "-"
+        manual = f"{clause.manual} ({clause.owner})" if clause.manual else "-"
+        lines.append(
+            f"| {_cell(clause.ref)} | {_cell(clause.title)} | "
+            f"{', '.join(k.value for k in clause.coverage)} | {_cell(enforced)} | "
+            f"{_cell(clause.provisioned or '-')} | {_cell(manual)} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _points() -> list[Point]:
+    return sorted(Point, key=_point_key)
+
+
 def _point_key(point: Point) -> int:
     return _POINT_ORDER.index(point.value)
 
@@ -190,4 +226,5 @@ def artefacts(estate: Estate, env: Environment, tests_dir: Path) -> dict[str, st
         f"tenant-isolation-claim-{env.name}.md": tenant_isolation_claim(estate, env),
         f"shared-service-boundary-register-{env.name}.md": shared_service_register(estate, env),
         "rule-traceability-matrix.md": traceability_matrix(rule_test_files(tests_dir)),
+        "policy-coverage-matrix.md": policy_coverage_matrix(),
     }

@@ -28,13 +28,13 @@ from keyplane.cli.diff import diff
 from keyplane.cli.docs import docs
 from keyplane.cli.gate import preview, scan
 from keyplane.cli.pack import pack_app
-from keyplane.cli.report import report
 from keyplane.cli.prelude import (
     EXIT_BAD_INPUT,
     EXIT_CLEAN,
     EXIT_CODES_HELP,
     crash_exit,
 )
+from keyplane.cli.report import report
 from keyplane.cli.respond import respond
 from keyplane.cli.restore_test import restore_test
 from keyplane.cli.rules import rules

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +26,10 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
+    FrameworkOption,
     console_style,
     fail_bad_input,
+    framework_view,
     load_estate_or_exit,
     parse_day,
 )
@@ -38,20 +42,31 @@ from keyplane.engines.audit.aws import (
     run_audit,
 )
 from keyplane.engines.audit.judge import AuditError, AuditResult
-from keyplane.findings import has_mandatory
+from keyplane.findings import Finding, has_mandatory
 from keyplane.reports import Report, json_document, render_report, write_atomic
+from keyplane.reports.dossier import Dossier, dossier_of
 from keyplane.reports.formats import AuditFormat
 from keyplane.rules.catalog import Point, rules_at
 
 
-def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str:
-    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header else; the
-    summary says what was declared, found and judged (JSON: `summary.declared`, `found`,
-    `missing` beside the contract's counts)."""
+def render(
+    result: AuditResult,
+    fmt: AuditFormat,
+    *,
+    color: bool = False,
+    findings: Sequence[Finding] | None = None,
+    dossier: Dossier | None = None,
+) -> str:
+    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a section in HTML,
+    a header else; the summary says what was declared, found and judged (JSON:
+    `summary.declared`, `found`, `missing` beside the contract's counts). `findings`: those to
+    show (`--framework`; default all); `dossier`: the HTML report's exceptions and artefacts."""
     evidence = result.evidence
     inventory = evidence.inventory
+    if fmt is AuditFormat.HTML and dossier is not None:
+        dossier = replace(dossier, evidence=evidence.to_json())
     report = Report(
-        findings=result.findings,
+        findings=result.findings if findings is None else findings,
         resources=result.records,
         environment=evidence.environment,
         command="audit",
@@ -59,6 +74,7 @@ def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str
         started_at=evidence.started_at,
         duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
         scope=inventory.text() if inventory is not None else None,
+        dossier=dossier,
     )
     if fmt is AuditFormat.JSON:
         document = json_document(report)
@@ -69,6 +85,8 @@ def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str
         document["evidence"] = evidence.to_json()
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     text = render_report(report, fmt.value, color=color)
+    if fmt is AuditFormat.HTML:
+        return text
     if fmt is AuditFormat.MARKDOWN:
         header = "".join(f"> {line}\n>\n" for line in evidence.header_lines()).rstrip(">\n")
         return f"{header}\n\n{text}"
@@ -120,6 +138,7 @@ def audit(
             f"{EVENT_HISTORY_DAYS}: CloudTrail's event history).",
         ),
     ] = EVENT_HISTORY_DAYS,
+    framework: FrameworkOption = None,
 ) -> None:
     """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
     today = parse_day(as_of)
@@ -141,10 +160,26 @@ def audit(
         )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
-    text = render(result, format, color=output is None and console_style()[0])
+    shown, note = framework_view(result.findings, framework)
+    dossier = None
+    if format is AuditFormat.HTML:
+        dossier = dossier_of(
+            loaded,
+            loaded.environments[environment],
+            as_of=today,
+            framework=framework.value if framework else None,
+            framework_note=note,
+        )
+    text = render(
+        result,
+        format,
+        color=output is None and console_style()[0],
+        findings=shown,
+        dossier=dossier,
+    )
     if output is not None:
         try:
-            write_atomic(output, render(result, format))
+            write_atomic(output, render(result, format, findings=shown, dossier=dossier))
         except OSError as err:
             fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
     else:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,15 +25,18 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
+    FrameworkOption,
     console_style,
     fail_bad_input,
+    framework_view,
     load_estate_or_exit,
     parse_day,
     stderr,
 )
-from keyplane.config import ConfigError
+from keyplane.config import ConfigError, Estate
 from keyplane.findings import has_mandatory
 from keyplane.reports.formats import ReportFormat
+from keyplane.rules.frameworks import Framework, rules_of
 
 if TYPE_CHECKING:
     from keyplane.gate import GateResult
@@ -64,6 +68,7 @@ def preview(
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    framework: FrameworkOption = None,
 ) -> None:
     """Render the stack offline and judge it: CrossGuard pack, checkov, file-level rules."""
     began = time.monotonic()
@@ -98,6 +103,9 @@ def preview(
         emit_plan,
         environment_file=str(estate / f"{environment}.yaml"),
         began=began,
+        framework=framework,
+        estate=loaded,
+        today=today,
     )
 
 
@@ -115,6 +123,7 @@ def scan(
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    framework: FrameworkOption = None,
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
     began = time.monotonic()
@@ -163,6 +172,9 @@ def scan(
         emit_plan,
         environment_file=str(env_file if env_file.exists() else file),
         began=began,
+        framework=framework,
+        estate=loaded,
+        today=today,
     )
 
 
@@ -192,18 +204,38 @@ def _finish(
     *,
     environment_file: str,
     began: float,
+    framework: Framework | None = None,
+    estate: Estate | None = None,
+    today: date | None = None,
 ) -> None:
     """Write the report and exit. Its duration is the command's wall time up to the report
     (`began`: `time.monotonic()` at the command's start); stages overlap, so their seconds are
-    reported beside it, not added up."""
+    reported beside it, not added up. `--framework` narrows what the report shows, never the
+    exit code; the HTML format gets the environment's dossier when the estate declares it."""
     from keyplane.reports import Report, summary_line, write_atomic, write_report  # noqa: PLC0415
+    from keyplane.reports.dossier import dossier_of  # noqa: PLC0415
 
+    shown, note = framework_view(result.findings, framework)
+    checked = result.checked_rules
+    if framework is not None:
+        checked = tuple(r for r in checked if r in rules_of(framework))
+    env = estate.environments.get(result.environment) if estate is not None else None
+    dossier = None
+    if format is ReportFormat.HTML and estate is not None and env is not None:
+        dossier = dossier_of(
+            estate,
+            env,
+            as_of=today or date.today(),
+            framework=framework.value if framework else None,
+            framework_note=note,
+        )
     report = Report(
-        findings=result.findings,
+        findings=shown,
         resources=result.resources,
         environment=result.environment,
         command=command,
-        checked_rules=result.checked_rules,
+        checked_rules=checked,
+        dossier=dossier,
         environment_file=environment_file,
         source_root=str(Path.cwd()),
         duration_seconds=time.monotonic() - began,

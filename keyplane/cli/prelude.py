@@ -17,8 +17,8 @@ import os
 import sys
 import tempfile
 import traceback
-from datetime import UTC, date, datetime
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 

@@ -126,7 +126,9 @@ def report(
         try:
             write_atomic(output, text)
         except OSError as err:
-            fail_bad_input([f"{err.filename or output}: cannot write: {err.strerror}; check the path"])
+            fail_bad_input(
+                [f"{err.filename or output}: cannot write: {err.strerror}; check the path"]
+            )
         sys.stdout.write(f"{summary_line(page)} (report: {output})\n")
     raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(judged.findings) else EXIT_CLEAN)
 

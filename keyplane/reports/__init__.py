@@ -22,8 +22,8 @@ from keyplane.reports.table import DEFAULT_WIDTH, summary_line, table_report
 __all__ = [
     "Report",
     "ReportFormat",
-    "html_report",
     "ResourceRecord",
+    "html_report",
     "json_document",
     "json_report",
     "junit_report",

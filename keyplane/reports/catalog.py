@@ -44,7 +44,7 @@ def rules_json() -> str:
         {
             "policy_version": POLICY_VERSION,
             "policy_reviewed_on": POLICY_REVIEWED_ON.isoformat(),
-            "frameworks": {f.value: f.title for f in Framework},
+            "frameworks": {f.value: f.full_name for f in Framework},
             "rules": [rule_json(r) for r in RULES.values()],
         },
         indent=2,

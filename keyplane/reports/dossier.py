@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from keyplane.artefacts import DEFAULT_TESTS_DIR, artefacts
 from keyplane.config import Environment, Estate
 
 
@@ -95,15 +94,20 @@ def dossier_of(
     env: Environment,
     *,
     as_of: date,
-    tests_dir: Path = DEFAULT_TESTS_DIR,
+    tests_dir: Path | None = None,
     evidence: Mapping[str, Any] | None = None,
     framework: str | None = None,
     framework_note: str | None = None,
 ) -> Dossier:
     """The dossier of `env`: its exceptions as of `as_of` and the documents `keyplane docs`
-    writes for it (`keyplane.artefacts.artefacts`, with the tests found in `tests_dir`)."""
+    writes for it (`keyplane.artefacts.artefacts`, with the tests found in `tests_dir`;
+    default: the checkout's tests, as `keyplane docs` finds them)."""
+    # Imported here: keyplane.artefacts uses the reports' Markdown helpers.
+    from keyplane.artefacts import DEFAULT_TESTS_DIR, artefacts  # noqa: PLC0415
+
     documents = {
-        document_title(name): text for name, text in artefacts(estate, env, tests_dir).items()
+        document_title(name): text
+        for name, text in artefacts(estate, env, tests_dir or DEFAULT_TESTS_DIR).items()
     }
     return Dossier(
         documents=documents,

@@ -12,17 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from keyplane import __version__
 from keyplane.adapters.coverage import not_judged_text
 from keyplane.adapters.pulumi import unread_type
 from keyplane.findings import Finding, has_mandatory
-from keyplane.reports.dossier import Dossier
 from keyplane.rules.catalog import RULES, Enforcement, Rule
 from keyplane.standard import POLICY_VERSION
 from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN
+
+if TYPE_CHECKING:
+    from keyplane.reports.dossier import Dossier
 
 TOOL_NAME = "keyplane"
 SECRET_TEXT = "[secret]"

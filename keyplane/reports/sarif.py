@@ -27,8 +27,8 @@ from keyplane.reports.model import (
     rule_title,
     short_name,
 )
-from keyplane.rules.frameworks import controls_of
 from keyplane.rules.catalog import Enforcement, Rule, Severity
+from keyplane.rules.frameworks import controls_of
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

@@ -62,7 +62,9 @@ def load_saved_audit(path: Path) -> SavedAudit:
     except UnicodeDecodeError:
         raise _refuse(path, "", "not UTF-8 text (binary data?)") from None
     except json.JSONDecodeError as err:
-        raise _refuse(path, "", f"not valid JSON: {err.msg} at column {err.colno}", err.lineno)
+        raise _refuse(
+            path, "", f"not valid JSON: {err.msg} at column {err.colno}", err.lineno
+        ) from None
     except RecursionError:
         raise _refuse(path, "", "nested too deeply to be an audit report") from None
     return parse_saved_audit(document, path)

@@ -45,7 +45,8 @@ class Framework(StrEnum):
     CIS_AZURE = "cis-azure"
 
     @property
-    def title(self) -> str:
+    def full_name(self) -> str:
+        """`NIST SP 800-53 Rev. 5`: the framework and the version the mappings cite."""
         return FRAMEWORK_NAMES[self]
 
 
@@ -176,8 +177,7 @@ CONTROL_TITLES: Mapping[Framework, Mapping[str, str]] = MappingProxyType(
             "roles to users",
             "2.1": "Ensure that Cloud Audit Logging is configured properly",
             "2.2": "Ensure that sinks are configured for all log entries",
-            "2.3": "Ensure that retention policies on log buckets are configured using Bucket "
-            "Lock",
+            "2.3": "Ensure that retention policies on log buckets are configured using Bucket Lock",
         },
         _CIS_AZURE: {
             "8.5": "Ensure the Key Vault is recoverable",
@@ -219,9 +219,7 @@ MAPPINGS: Mapping[str, Mapping[Framework, tuple[str, ...]]] = MappingProxyType(
         "KM-ROT-004": _m(soc2="CC6.1 CC8.1", iso="8.24 8.32", nist="CM-3 SC-12", pci="3.7.4"),
         "KM-PUR-001": _m(soc2="CC6.1", iso="5.9 8.24", nist="CM-8 SC-12", pci="3.6.1"),
         "KM-ENV-001": _m(soc2="CC6.1", iso="5.9 8.31", nist="CM-8 SC-12", pci="6.5.3"),
-        "KM-ENV-002": _m(
-            soc2="CC6.1", iso="8.3 8.31", nist="AC-3 AC-4 SC-12", pci="6.5.3 7.2.2"
-        ),
+        "KM-ENV-002": _m(soc2="CC6.1", iso="8.3 8.31", nist="AC-3 AC-4 SC-12", pci="6.5.3 7.2.2"),
         "KM-TEN-001": _m(soc2="CC6.1", iso="5.15 8.3", nist="AC-3 AC-4 SC-12"),
         "KM-ACC-001": _m(
             soc2="CC6.1 CC6.3",
@@ -230,7 +228,9 @@ MAPPINGS: Mapping[str, Mapping[Framework, tuple[str, ...]]] = MappingProxyType(
             pci="3.6.1 7.2.2",
             cis_gcp="1.9",
         ),
-        "KM-ACC-002": _m(soc2="CC6.3", iso="5.3 8.2", nist="AC-5 AC-6", pci="7.2.2", cis_gcp="1.11"),
+        "KM-ACC-002": _m(
+            soc2="CC6.3", iso="5.3 8.2", nist="AC-5 AC-6", pci="7.2.2", cis_gcp="1.11"
+        ),
         "KM-ACC-003": _m(soc2="CC6.1", iso="8.2 8.5", nist="AC-3 IA-2 IA-2(1)", pci="8.4.1"),
         "KM-LOG-001": _m(
             soc2="CC7.2",
@@ -243,7 +243,9 @@ MAPPINGS: Mapping[str, Mapping[Framework, tuple[str, ...]]] = MappingProxyType(
         "KM-LOG-002": _m(
             soc2="CC7.2", iso="8.15", nist="AU-9 AU-11", pci="10.3.2 10.5.1", cis_gcp="2.3"
         ),
-        "KM-DEL-001": _m(soc2="CC6.1 A1.2", iso="8.13 8.24", nist="SC-12 SC-12(1)", cis_azure="8.5"),
+        "KM-DEL-001": _m(
+            soc2="CC6.1 A1.2", iso="8.13 8.24", nist="SC-12 SC-12(1)", cis_azure="8.5"
+        ),
         "KM-HSM-001": _m(soc2="CC6.1", iso="8.24", nist="SC-12 SC-13", pci="3.6.1.2"),
         "KM-STO-001": _m(
             soc2="CC6.1", iso="5.17 8.12 8.24", nist="IA-5(7) SC-28", pci="3.6.1.2 8.6.2"
@@ -262,9 +264,7 @@ MAPPINGS: Mapping[str, Mapping[Framework, tuple[str, ...]]] = MappingProxyType(
         "KM-MON-001": _m(
             soc2="CC7.2 CC7.3", iso="8.16", nist="AU-6 SI-4", pci="10.4.1", cis_aws="4.7"
         ),
-        "KM-CRT-001": _m(
-            soc2="CC6.1 CC6.7", iso="8.24", nist="SC-8 SC-12 SC-17", pci="4.2.1"
-        ),
+        "KM-CRT-001": _m(soc2="CC6.1 CC6.7", iso="8.24", nist="SC-8 SC-12 SC-17", pci="4.2.1"),
         "KM-CRT-002": _m(soc2="CC6.7", iso="8.20 8.24", nist="SC-8 SC-13", pci="4.2.1"),
         "KM-BAK-002": _m(soc2="A1.3", iso="8.13", nist="CP-4 CP-9(1)"),
         "KM-COV-001": _m(soc2="CC6.1 CC7.1", iso="5.9", nist="CA-7 CM-8", pci="12.5.1"),
@@ -344,7 +344,9 @@ class FrameworkView(Generic[F]):
         parts = []
         if self.left_out:
             n = len(self.left_out)
-            parts.append(f"{n} advisory finding{'s' if n != 1 else ''} of rules outside it not shown")
+            parts.append(
+                f"{n} advisory finding{'s' if n != 1 else ''} of rules outside it not shown"
+            )
         if self.outside:
             n = len(self.outside)
             parts.append(
@@ -353,7 +355,9 @@ class FrameworkView(Generic[F]):
             )
         if not parts:
             return None
-        return f"--framework {self.framework.value} ({self.framework.title}): " + "; ".join(parts)
+        return f"--framework {self.framework.value} ({self.framework.full_name}): " + "; ".join(
+            parts
+        )
 
 
 def select_framework(findings: Iterable[F], framework: Framework) -> FrameworkView[F]:

@@ -6,7 +6,6 @@ must match them byte for byte: drift is caught here, not by an auditor."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,9 @@ def test_the_cited_documents_are_in_the_repository() -> None:
     assert sorted(p.name for p in POLICY_DIR.glob("*.md")) == sorted(DOCUMENTS)
 
 
-@pytest.mark.skipif(not CANONICAL_DIR.is_dir(), reason="no canonical policy folder beside the checkout")
+@pytest.mark.skipif(
+    not CANONICAL_DIR.is_dir(), reason="no canonical policy folder beside the checkout"
+)
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_the_copies_match_the_canonical_documents(name: str) -> None:
     copy, canonical = POLICY_DIR / name, CANONICAL_DIR / name
