@@ -9,12 +9,12 @@ says so explicitly; a missing browser otherwise fails it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,14 +79,12 @@ def run_browser(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
-def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     hostile = Finding(
         rule="KM-ACC-001",
         enforcement=Enforcement.MANDATORY,
@@ -97,7 +95,7 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     path = tmp_path_factory.mktemp("html") / "report.html"
     path.write_text(html_report(make_report(findings=(*FINDINGS, hostile))), encoding="utf-8")
-    yield path.as_uri()
+    return path.as_uri()
 
 
 def test_the_findings_are_in_the_rendered_dom_and_the_planted_script_did_not_run(
