@@ -28,6 +28,7 @@ FILES = (
     "tenant-isolation-claim-prod.md",
     "shared-service-boundary-register-prod.md",
     "rule-traceability-matrix.md",
+    "policy-coverage-matrix.md",
 )
 
 
