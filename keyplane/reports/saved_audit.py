@@ -67,6 +67,8 @@ def load_saved_audit(path: Path) -> SavedAudit:
         ) from None
     except RecursionError:
         raise _refuse(path, "", "nested too deeply to be an audit report") from None
+    except ValueError as err:  # a number of more digits than Python converts
+        raise _refuse(path, "", f"not valid JSON for an audit report: {err}") from None
     return parse_saved_audit(document, path)
 
 

@@ -126,6 +126,15 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{path}:1: not valid JSON")
 
 
+def test_a_number_python_cannot_read_is_refused_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "audit.json"
+    path.write_text('{"tool": {"command": "audit"}, "n": ' + "9" * 5000 + "}", encoding="utf-8")
+    result = report("--audit-json", str(path))
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{path}: not valid JSON for an audit report: ")
+
+
 def test_an_unknown_environment_is_refused_before_anything_runs(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "nope", "--estate", str(BUNDLED_ESTATE)])
     assert result.exit_code == 2
