@@ -24,6 +24,7 @@ BAD_YAML_VALUES = {
     "offset-out-of-range": "2027-01-01T10:00:00+99:00",
     "int-tag-word": "!!int 'ninety'",
     "bool-tag-word": "!!bool maybe",
+    "timestamp-tag-word": "!!timestamp 'yesterday'",
     "int-too-long": "9" * 5000,
     "binary-prefix-only": "0b_",
     "python-object-tag": "!!python/object/apply:os.system ['true']",
@@ -93,6 +94,20 @@ def _special(kind: str, path: Path) -> None:
 
 
 SPECIAL = ["fifo", "dev-zero", "directory"]
+
+
+@pytest.mark.parametrize("name", ["exceptions.yaml", "shared-services.yaml"])
+def test_a_register_whose_symlink_dangles_is_refused_not_read_as_absent(
+    estate: Path, name: str
+) -> None:
+    """An optional register that is a symlink to nothing was read as no register (exit 0)."""
+    path = estate / name
+    path.unlink()
+    path.symlink_to(estate / "moved.yaml")
+    code, _, err, _ = _run("validate", "--estate", str(estate))
+    _assert_refused(
+        code, err, f"{path}: is a symlink to {estate / 'moved.yaml'}, which does not exist"
+    )
 
 
 @pytest.mark.parametrize("kind", SPECIAL)
@@ -234,6 +249,16 @@ def test_scan_of_an_environment_the_estate_lacks_is_refused(tmp_path: Path) -> N
         "scan", str(path), "--env", "no-such-env", "--estate", str(BUNDLED_ESTATE), "--no-checkov"
     )
     _assert_refused(code, err, f"--env: no environment 'no-such-env' in {BUNDLED_ESTATE}")
+    assert out == ""
+
+
+def test_scan_with_an_estate_given_but_missing_is_refused(tmp_path: Path) -> None:
+    """Judging without the estate named on the command line would drop its context silently."""
+    path = tmp_path / "state.json"
+    path.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}))
+    missing = tmp_path / "no-estate"
+    code, out, err, _ = _run("scan", str(path), "--estate", str(missing), "--no-checkov")
+    _assert_refused(code, err, f"{missing}: estate directory not found")
     assert out == ""
 
 
