@@ -188,3 +188,17 @@ def test_the_pack_ends_when_the_process_that_started_it_is_killed() -> None:
             if starter.poll() is None:
                 starter.kill()
                 starter.wait()
+
+
+def test_grpc_logging_asked_for_globally_stays_off_the_users_stderr() -> None:
+    env = {**os.environ, "GRPC_VERBOSITY": "DEBUG", "GRPC_TRACE": "all"}
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane.cli", "preview", "dev", "--estate", str(BUNDLED_ESTATE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
