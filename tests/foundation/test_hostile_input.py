@@ -232,6 +232,39 @@ def test_a_record_of_the_wrong_shape_or_version_is_refused_naming_it(
     assert out == ""
 
 
+NON_NUMBERS = {
+    "nan": ("NaN", "NaN is not a JSON number"),
+    "minus-infinity": ("-Infinity", "-Infinity is not a JSON number"),
+    "out-of-range": ("1e999", "the number 1e999 is out of range"),
+    "too-long": ("9" * 5000, "a number of 5000 digits"),
+}
+
+
+@pytest.mark.parametrize("command", ["scan", "diff"])
+@pytest.mark.parametrize(("text", "message"), list(NON_NUMBERS.values()), ids=list(NON_NUMBERS))
+def test_a_number_pulumi_never_writes_is_refused_naming_resource_and_field(
+    tmp_path: Path, command: str, text: str, message: str
+) -> None:
+    """NaN and friends gave an exit-2 line naming no resource or field."""
+    path = tmp_path / "state.json"
+    path.write_text(
+        _export(_key(inputs={"rotationPeriodInDays": 0})).replace(
+            '"rotationPeriodInDays": 0', f'"rotationPeriodInDays": {text}'
+        )
+    )
+    args = [command, str(path)] + (["--env", "prod", "--no-checkov"] if command == "scan" else [])
+    if command == "diff":
+        args.append(str(path))
+    code, out, err, _ = _run(*args)
+    _assert_refused(
+        code,
+        err,
+        f"{path}: deployment.resources[0] ({KEY_URN}).inputs.rotationPeriodInDays: "
+        f"not valid JSON for Pulumi: {message}",
+    )
+    assert out == ""
+
+
 def test_version_4_exports_are_read(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}, version=4))
