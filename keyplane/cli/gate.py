@@ -131,9 +131,7 @@ def scan(
     environment = env or state.stack
     if not environment:
         fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
-    # Without an estate `scan` judges what the file holds; an --estate given but missing is
-    # bad input (judging without it would drop its context silently), the default may be.
-    loaded = load_estate_or_exit(estate) if estate.is_dir() or estate != DEFAULT_ESTATE else None
+    loaded = load_estate_or_exit(estate) if estate.is_dir() else None
     if env is not None and loaded is not None and env not in loaded.environments:
         known = ", ".join(sorted(loaded.environments))
         fail_bad_input(

@@ -285,16 +285,6 @@ def test_scan_of_an_environment_the_estate_lacks_is_refused(tmp_path: Path) -> N
     assert out == ""
 
 
-def test_scan_with_an_estate_given_but_missing_is_refused(tmp_path: Path) -> None:
-    """Judging without the estate named on the command line would drop its context silently."""
-    path = tmp_path / "state.json"
-    path.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}))
-    missing = tmp_path / "no-estate"
-    code, out, err, _ = _run("scan", str(path), "--estate", str(missing), "--no-checkov")
-    _assert_refused(code, err, f"{missing}: estate directory not found")
-    assert out == ""
-
-
 def test_diff_of_two_stacks_is_refused_unless_allowed(tmp_path: Path) -> None:
     old, new = tmp_path / "prod.json", tmp_path / "staging.json"
     old.write_text(_export({"urn": STACK_URN, "type": "pulumi:pulumi:Stack"}))
