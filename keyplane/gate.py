@@ -199,15 +199,16 @@ def render_environment(
         main(project_root=estate_dir.resolve().parent)
 
     try:
-        result = render(
-            run_program,
-            project=PROJECT,
-            stack=env.name,
-            config=config,
-            secret_keys=secret_keys,
-            mocks=(mocks_class or PlaceholderMocks)(account, region),
-            on_register=on_register,
-        )
+        with collector.paused():
+            result = render(
+                run_program,
+                project=PROJECT,
+                stack=env.name,
+                config=config,
+                secret_keys=secret_keys,
+                mocks=(mocks_class or PlaceholderMocks)(account, region),
+                on_register=on_register,
+            )
     except pulumi.RunError as err:
         raise RenderError(str(err)) from None
     return result.resources

@@ -83,12 +83,16 @@ def load_pulumi_json(path: Path) -> PulumiState:
         raise _fail(
             path, err.lineno, f"not valid JSON: {err.msg} at column {err.colno}{truncated}", _FIX
         ) from None
-    except _BadNumber as err:
-        raise _fail(path, None, f"not valid JSON for Pulumi: {err}", _FIX) from None
     except RecursionError:
         raise _fail(path, None, f"nested more than {MAX_JSON_DEPTH} levels deep", _FIX) from None
-    if _too_deep(document, MAX_JSON_DEPTH):
+    too_deep, bad_number = _walk(document, MAX_JSON_DEPTH)
+    if too_deep:
         raise _fail(path, None, f"nested more than {MAX_JSON_DEPTH} levels deep", _FIX)
+    if bad_number:
+        where, number = _find_bad_number(document)
+        raise ConfigError(
+            [Problem(str(path), None, where, f"not valid JSON for Pulumi: {number}", fix=_FIX)]
+        )
     return parse_pulumi_json(document, path)
 
 
@@ -99,30 +103,44 @@ MAX_NUMBER_DIGITS = 100
 MAX_JSON_DEPTH = 64
 
 
-class _BadNumber(ValueError):
-    pass
+class _BadNumber:
+    """Stands in, while parsing, for a number Pulumi never writes (NaN, Infinity, out of range,
+    too long): the decoder's hooks do not know where they are, so the refusal is raised after
+    parsing, naming the record and field where the number stands."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return self.problem
 
 
-def _parse_int(text: str) -> int:
+def _parse_int(text: str) -> int | _BadNumber:
     if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise _BadNumber(f"a number of {len(text)} digits")
+        return _BadNumber(f"a number of {len(text)} digits")
     return int(text)
 
 
-def _parse_float(text: str) -> float:
+def _parse_float(text: str) -> float | _BadNumber:
     value = float(text)
     if len(text) > MAX_NUMBER_DIGITS or value in (math.inf, -math.inf):
-        raise _BadNumber(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+        return _BadNumber(
+            f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range"
+        )
     return value
 
 
-def _refuse_constant(name: str) -> float:
-    raise _BadNumber(f"{name} is not a JSON number")
+def _refuse_constant(name: str) -> _BadNumber:
+    return _BadNumber(f"{name} is not a JSON number")
 
 
-def _too_deep(document: Any, limit: int) -> bool:
-    """Whether `document` nests lists and objects more than `limit` levels (iteratively)."""
+def _walk(document: Any, limit: int) -> tuple[bool, bool]:
+    """Whether `document` nests lists and objects more than `limit` levels, and whether it
+    holds a refused number (one iterative pass)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
+    bad_number = isinstance(document, _BadNumber)
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict):
@@ -132,9 +150,35 @@ def _too_deep(document: Any, limit: int) -> bool:
         else:
             continue
         if depth > limit:
-            return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
+            return True, bad_number
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, _BadNumber):
+                bad_number = True
+    return False, bad_number
+
+
+def _find_bad_number(document: Any) -> tuple[str, _BadNumber]:
+    """The location (`deployment.resources[3] (URN).inputs.rotationPeriodInDays`) and value of
+    the first refused number, depth first in document order (only called when there is one)."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, _BadNumber):
+            return where, value
+        if isinstance(value, dict):
+            if isinstance(value.get("urn"), str) and isinstance(value.get("type"), str):
+                where = f"{where} ({value['urn']})"
+            items = [
+                (child, f"{where}.{key}" if where else str(key)) for key, child in value.items()
+            ]
+        elif isinstance(value, list):
+            items = [(child, f"{where}[{index}]") for index, child in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    raise AssertionError("no refused number in the document")  # pragma: no cover
 
 
 #: Stack export format versions keyplane reads: `pulumi stack export` writes 3, and 4 when the

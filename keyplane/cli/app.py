@@ -40,6 +40,7 @@ from keyplane.cli.restore_test import restore_test
 from keyplane.cli.rules import rules
 from keyplane.cli.validate import validate
 from keyplane.config.errors import ConfigError
+from keyplane.engines.audit.aws import DEFAULT_TIMEOUT_SECONDS
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -127,7 +128,9 @@ app = typer.Typer(
     name="keyplane",
     cls=KeyplaneGroup,
     help="Cryptographic key management policy as Pulumi components and deploy-time guard "
-    f"rails. {EXIT_CODES_HELP}",
+    f"rails. {EXIT_CODES_HELP} The live audit runs under one deadline (`audit --timeout`, "
+    f"default {DEFAULT_TIMEOUT_SECONDS:g} s): what it has not read by then is reported "
+    "unverifiable, exit 1 when a mandatory rule is left unknown.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -24,6 +24,7 @@ from keyplane.config.evidence import (
     last_passed_restore,
     load_restore_evidence,
 )
+from keyplane.config.files import is_present
 from keyplane.config.model import (
     Environment,
     ExceptionsFile,
@@ -155,7 +156,7 @@ def load_estate(directory: Path, *, rules: Mapping[str, CatalogRule]) -> Estate:
 
     exceptions: tuple[RiskException, ...] = ()
     exceptions_path = directory / EXCEPTIONS_FILE
-    if exceptions_path.exists():
+    if is_present(exceptions_path):
         try:
             doc = read_yaml(exceptions_path)
             register = _parse(doc, ExceptionsFile, empty_ok=True)
@@ -167,7 +168,7 @@ def load_estate(directory: Path, *, rules: Mapping[str, CatalogRule]) -> Estate:
 
     shared: tuple[SharedKey, ...] = ()
     shared_path = directory / SHARED_SERVICES_FILE
-    if shared_path.exists():
+    if is_present(shared_path):
         try:
             doc = read_yaml(shared_path)
             shared_register = _parse(doc, SharedServicesFile, empty_ok=True)

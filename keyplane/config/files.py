@@ -50,6 +50,9 @@ def read_regular_file(
         # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise refuse(f"is a symlink to {target}, which does not exist", missing_fix) from None
         raise refuse("file not found", missing_fix) from None
     except IsADirectoryError:
         raise refuse("is a directory, not a file") from None
@@ -76,6 +79,13 @@ def read_regular_file(
         raise refuse(f"cannot read the file: {err.strerror}") from None
     finally:
         os.close(fd)
+
+
+def is_present(path: Path) -> bool:
+    """Whether anything is at `path`, a symlink to nothing included: an optional input (a
+    register) whose link dangles must be refused by its reader, not read as absent, which would
+    silently judge without it."""
+    return path.exists() or path.is_symlink()
 
 
 def _size(limit: int) -> str:

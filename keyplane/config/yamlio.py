@@ -245,14 +245,25 @@ def _construct_scalar(constructor: SafeConstructor, node: Node, loc: Loc) -> Any
 
     PyYAML's constructors raise plain Python errors for values their pattern admits but Python
     does not (an impossible date, an offset beyond 24 hours, more than 4,300 digits, `0b_`) and
-    for explicit tags with values of another type.
+    for explicit tags with values of another type (`!!timestamp 'yesterday'` even raises
+    AttributeError).
     """
     try:
         return constructor.construct_object(node)
-    except (ValueError, KeyError, TypeError, OverflowError, ConstructorError) as err:
+    except (
+        ValueError,
+        LookupError,
+        TypeError,
+        ArithmeticError,
+        AttributeError,
+        ConstructorError,
+    ) as err:
         tag = node.tag.rsplit(":", 1)[-1] if node.tag else "value"
         reason = str(err.problem if isinstance(err, ConstructorError) else err).split(";")[0]
-        if isinstance(err, KeyError):
+        # KeyError (`!!bool maybe`) and AttributeError (`!!timestamp 'yesterday'`: PyYAML
+        # matches the text against its pattern and reads the groups of no match) say nothing
+        # a user can act on: name the tag instead.
+        if isinstance(err, LookupError | AttributeError):
             reason = f"{node.value!r} is not a {tag}"
         text = str(node.value)
         raise _BadValue(

@@ -99,3 +99,4 @@ def test_help_states_the_exit_codes() -> None:
         "Exit codes: 0 clean; 1 mandatory violations; 2 bad input or usage; 3 internal error"
         in text
     )
+    assert "The live audit runs under one deadline (`audit --timeout`, default 300 s)" in text

@@ -24,6 +24,7 @@ BAD_YAML_VALUES = {
     "offset-out-of-range": "2027-01-01T10:00:00+99:00",
     "int-tag-word": "!!int 'ninety'",
     "bool-tag-word": "!!bool maybe",
+    "timestamp-tag-word": "!!timestamp 'yesterday'",
     "int-too-long": "9" * 5000,
     "binary-prefix-only": "0b_",
     "python-object-tag": "!!python/object/apply:os.system ['true']",
@@ -93,6 +94,20 @@ def _special(kind: str, path: Path) -> None:
 
 
 SPECIAL = ["fifo", "dev-zero", "directory"]
+
+
+@pytest.mark.parametrize("name", ["exceptions.yaml", "shared-services.yaml"])
+def test_a_register_whose_symlink_dangles_is_refused_not_read_as_absent(
+    estate: Path, name: str
+) -> None:
+    """An optional register that is a symlink to nothing was read as no register (exit 0)."""
+    path = estate / name
+    path.unlink()
+    path.symlink_to(estate / "moved.yaml")
+    code, _, err, _ = _run("validate", "--estate", str(estate))
+    _assert_refused(
+        code, err, f"{path}: is a symlink to {estate / 'moved.yaml'}, which does not exist"
+    )
 
 
 @pytest.mark.parametrize("kind", SPECIAL)
@@ -214,6 +229,39 @@ def test_a_record_of_the_wrong_shape_or_version_is_refused_naming_it(
         args.append(str(path))
     code, out, err, _ = _run(*args)
     _assert_refused(code, err, f"{path}: {message}")
+    assert out == ""
+
+
+NON_NUMBERS = {
+    "nan": ("NaN", "NaN is not a JSON number"),
+    "minus-infinity": ("-Infinity", "-Infinity is not a JSON number"),
+    "out-of-range": ("1e999", "the number 1e999 is out of range"),
+    "too-long": ("9" * 5000, "a number of 5000 digits"),
+}
+
+
+@pytest.mark.parametrize("command", ["scan", "diff"])
+@pytest.mark.parametrize(("text", "message"), list(NON_NUMBERS.values()), ids=list(NON_NUMBERS))
+def test_a_number_pulumi_never_writes_is_refused_naming_resource_and_field(
+    tmp_path: Path, command: str, text: str, message: str
+) -> None:
+    """NaN and friends gave an exit-2 line naming no resource or field."""
+    path = tmp_path / "state.json"
+    path.write_text(
+        _export(_key(inputs={"rotationPeriodInDays": 0})).replace(
+            '"rotationPeriodInDays": 0', f'"rotationPeriodInDays": {text}'
+        )
+    )
+    args = [command, str(path)] + (["--env", "prod", "--no-checkov"] if command == "scan" else [])
+    if command == "diff":
+        args.append(str(path))
+    code, out, err, _ = _run(*args)
+    _assert_refused(
+        code,
+        err,
+        f"{path}: deployment.resources[0] ({KEY_URN}).inputs.rotationPeriodInDays: "
+        f"not valid JSON for Pulumi: {message}",
+    )
     assert out == ""
 
 

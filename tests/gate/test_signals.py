@@ -100,3 +100,105 @@ def test_a_signal_stops_the_gate_its_children_and_removes_its_temporary_files(
         time.sleep(0.05)
     assert not [p for p in seen if _alive(p)], "a child of the gate outlived it"
     assert list(temporary.iterdir()) == []
+
+
+def _cmdlines_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [p for p in found if _alive(p)]
+
+
+def test_a_checkov_that_never_answers_is_stopped_at_its_deadline(tmp_path: Path) -> None:
+    """A hung checkov was waited on for 15 minutes: the deadline is configurable, the refusal
+    one line, and the hung process is gone with its group."""
+    marker = f"keyplane-hung-checkov-{os.getpid()}"
+    env = {
+        **os.environ,
+        "KEYPLANE_CHECKOV": f"bash -c 'sleep 600; : {marker}'",
+        "KEYPLANE_CHECKOV_TIMEOUT": "3",
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane.cli", "preview", "dev", "--estate", str(BUNDLED_ESTATE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "checkov did not finish within 3 s; set KEYPLANE_CHECKOV_TIMEOUT" in lines[0]
+    assert time.monotonic() - started < 90
+    assert _cmdlines_with(marker) == []
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "inf", "nan"])
+def test_a_checkov_deadline_that_is_not_a_positive_number_is_refused(value: str) -> None:
+    env = {**os.environ, "KEYPLANE_CHECKOV_TIMEOUT": value}
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane.cli", "preview", "dev", "--estate", str(BUNDLED_ESTATE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"KEYPLANE_CHECKOV_TIMEOUT: not a positive number of seconds (got {value!r}); set it "
+        "to one such as 600, or unset it for the default"
+    ]
+
+
+_STARTS_A_PACK = """
+import sys, time
+from keyplane.engines.crossguard.harness import CrossGuardPack
+pack = CrossGuardPack(stack="dev", stack_config={"keyplane:environment": "dev"})
+pack.start()
+print(pack._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_pack_ends_when_the_process_that_started_it_is_killed() -> None:
+    """SIGKILL (or the out-of-memory killer) leaves no handler to stop the children: the pack
+    server watches its parent and ends with it."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _STARTS_A_PACK], stdout=subprocess.PIPE, text=True
+    ) as starter:
+        try:
+            assert starter.stdout is not None
+            pack = int(starter.stdout.readline())
+            assert _alive(pack)
+            starter.kill()
+            starter.wait()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(pack):
+                time.sleep(0.1)
+            assert not _alive(pack), "the pack server outlived the process that started it"
+        finally:
+            if starter.poll() is None:
+                starter.kill()
+                starter.wait()
+
+
+def test_grpc_logging_asked_for_globally_stays_off_the_users_stderr() -> None:
+    env = {**os.environ, "GRPC_VERBOSITY": "DEBUG", "GRPC_TRACE": "all"}
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane.cli", "preview", "dev", "--estate", str(BUNDLED_ESTATE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""

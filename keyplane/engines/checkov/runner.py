@@ -35,6 +35,14 @@ PLAN_ENV = "KEYPLANE_PLAN"
 SETTINGS_FILE_ENV = "KEYPLANE_SETTINGS_FILE"
 SETTINGS_ENV = "KEYPLANE_SETTINGS"
 CUSTOM_CHECKS_DIR = checkov_checks_dir()
+#: checkov's deadline in seconds, from the plan being handed over to its answer (overrides the
+#: default below): a checkov that never answers must not hold a CI job for long.
+CHECKOV_TIMEOUT_ENV = "KEYPLANE_CHECKOV_TIMEOUT"
+#: The default deadline: start-up plus time per resource of the plan, about five times what
+#: checkov alone took on the 2-core reference machine under load (~6 ms per resource, 11 s at
+#: 1,819 resources): 175 s at 1,819 resources, 720 s at 20,000. It was a fixed 900 s.
+CHECKOV_BASE_SECONDS = 120.0
+CHECKOV_SECONDS_PER_RESOURCE = 0.03
 #: How built-in CKV_* findings are enforced: checkov's catalogue is broader than the policy
 #: (event notifications, replication...), so its own findings advise; keyplane's rules decide.
 BUILTIN_ENFORCEMENT = Enforcement.ADVISORY
@@ -52,6 +60,27 @@ class CheckovRun:
     seconds: float
     #: What checkov wrote on stderr (its warnings; a check that failed to load is logged here).
     stderr: str = ""
+
+
+def checkov_deadline(resources: int) -> float:
+    """Seconds checkov is given for a plan of `resources` resources: `KEYPLANE_CHECKOV_TIMEOUT`
+    when set, else CHECKOV_BASE_SECONDS plus CHECKOV_SECONDS_PER_RESOURCE each.
+
+    Raises CheckovError when the variable is not a positive number of seconds.
+    """
+    given = os.environ.get(CHECKOV_TIMEOUT_ENV)
+    if given is None or not given.strip():
+        return CHECKOV_BASE_SECONDS + CHECKOV_SECONDS_PER_RESOURCE * resources
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise CheckovError(
+            f"{CHECKOV_TIMEOUT_ENV}: not a positive number of seconds (got {given!r}); "
+            "set it to one such as 600, or unset it for the default"
+        )
+    return seconds
 
 
 def checkov_command() -> list[str]:
@@ -104,9 +133,10 @@ class PendingCheckov:
         environment: str,
         external_checks: Path | None = CUSTOM_CHECKS_DIR,
         settings: Mapping[str, Any] | None = None,
-        timeout_seconds: float = 900,
+        timeout_seconds: float | None = None,
     ) -> None:
         self.external_checks = external_checks
+        #: None: `checkov_deadline` of the plan's size, decided when the plan is handed over.
         self.timeout_seconds = timeout_seconds
         # The plan and the settings travel as files keyplane's checks read: their paths are
         # fixed now, before checkov starts, and the files written when known. (One environment
@@ -150,6 +180,7 @@ class PendingCheckov:
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
         try:
+            timeout = self.timeout_seconds or checkov_deadline(len(urn_by_address))
             plan_path = self._plan_path
             plan_path.write_text(json.dumps(plan), encoding="utf-8")
             arguments = [
@@ -173,12 +204,13 @@ class PendingCheckov:
                 process, given = self._spawn([*checkov_command(), *arguments], stdin=False), None
             self._process = None
             try:
-                stdout, stderr = process.communicate(given, timeout=self.timeout_seconds)
+                stdout, stderr = process.communicate(given, timeout=timeout)
             except subprocess.TimeoutExpired:
                 supervise.stop(process, grace=0)
                 process.communicate()
                 raise CheckovError(
-                    f"checkov did not finish within {self.timeout_seconds:.0f} s"
+                    f"checkov did not finish within {timeout:g} s; set {CHECKOV_TIMEOUT_ENV} "
+                    "to give it longer, or pass --no-checkov"
                 ) from None
         finally:
             self._remove_files()
@@ -239,7 +271,7 @@ def run_checkov(
     types_by_address: Mapping[str, str] | None = None,
     external_checks: Path | None = CUSTOM_CHECKS_DIR,
     settings: Mapping[str, Any] | None = None,
-    timeout_seconds: float = 900,
+    timeout_seconds: float | None = None,
 ) -> CheckovRun:
     """Scan `plan` with checkov; findings carry URNs (or the address when it maps to none).
 

@@ -30,8 +30,11 @@ from typing import IO, Any
 
 # gRPC core logs transport events ("Got goaway ... UNAVAILABLE" when the pack ends) to stderr,
 # where CI logs show them as failures; keyplane reports what goes wrong itself. Read once, at
-# gRPC's first use, so it is set before the import.
-os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+# gRPC's first use, so it is set before the import. Set, not defaulted: a runner's global
+# GRPC_VERBOSITY/GRPC_TRACE (meant for another tool) put 19,000 lines of gRPC's own log on a
+# bundled preview's stderr.
+os.environ["GRPC_VERBOSITY"] = "NONE"
+os.environ.pop("GRPC_TRACE", None)
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2

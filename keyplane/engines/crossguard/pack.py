@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -699,8 +700,31 @@ def policies(settings: Settings, *, secrets: bool = True) -> list[Any]:
     return result
 
 
+#: Seconds between two looks at whether the process that started the pack is still alive.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with_parent() -> None:
+    """End the pack when the process that started it (the engine, or keyplane's gate) is gone.
+
+    A gate killed outright (SIGKILL, the kernel's out-of-memory killer, a CI runner cancelling
+    the job) cannot stop its children; a pack server left behind was seen alive minutes later.
+    An orphan is adopted by another process, so a change of parent PID means the parent died.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="keyplane-parent-watch", daemon=True).start()
+
+
 def serve(pack_dir: Path | None = None) -> None:
-    """Build the pack and serve it (blocks; the engine stops it with SIGINT)."""
+    """Build the pack and serve it (blocks; the engine stops it with SIGINT, keyplane's gate
+    with SIGTERM; it ends by itself when the process that started it dies)."""
+    _exit_with_parent()
     collector.tune()
     secrets = _keep_wire_form()
     if secrets:  # the properties reach policies read-only: one conversion can serve them all
