@@ -42,6 +42,11 @@ def _audit(proxy: Proxy, tmp_path: Path, *options: str) -> tuple[int, dict[str, 
     return code, json.loads(out) if out else {}, err, seconds
 
 
+def _audit_seconds(document: dict[str, Any]) -> float:
+    """The audit's own wall time as its JSON report records it (start-up excluded)."""
+    return float(document["timing"]["duration_seconds"])
+
+
 def _unverifiable(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in document["findings"] if "unverifiable" in f["message"]]
 
@@ -112,8 +117,11 @@ def test_an_answer_without_its_result_field_is_an_error_of_that_call(
 def test_a_throttling_storm_ends_at_the_deadline(proxy: Proxy, tmp_path: Path, kind: str) -> None:
     proxy.faults["*"] = Fault(kind)
     code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "4", "--call-timeout", "2")
-    assert seconds < 4 + 2 + 3, f"took {seconds:.1f} s"
     assert code == 1, err
+    # The deadline bounds the audit itself; the process's start-up (imports) is not part of
+    # it and takes seconds on a loaded 2-core machine, so the wall-clock bound is looser.
+    assert _audit_seconds(document) < 4 + 2 + 3, f"audit took {_audit_seconds(document):.1f} s"
+    assert seconds < 4 + 2 + 20, f"took {seconds:.1f} s"
     assert document["verdict"] != "pass"
     assert {f["rule"] for f in _unverifiable(document) if f["enforcement"] == "mandatory"}
     assert proxy.seen["ListKeys"] > 1  # retried, within the deadline
@@ -122,16 +130,19 @@ def test_a_throttling_storm_ends_at_the_deadline(proxy: Proxy, tmp_path: Path, k
 def test_answers_slower_than_the_call_timeout_are_cut_off(proxy: Proxy, tmp_path: Path) -> None:
     proxy.faults["DescribeKey"] = Fault("slow", seconds=10)
     code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "5", "--call-timeout", "1")
-    assert seconds < 5 + 1 + 3, f"took {seconds:.1f} s"
     assert code == 1, err
+    assert _audit_seconds(document) < 5 + 1 + 3, f"audit took {_audit_seconds(document):.1f} s"
+    assert seconds < 5 + 1 + 20, f"took {seconds:.1f} s"
     unread = [f for f in _unverifiable(document) if "DescribeKey" in f["message"]]
     assert unread and {f["rule"] for f in unread} >= {"KM-ALG-001", "KM-ROT-001"}
 
 
 def test_reset_connections_are_errors_of_the_call(proxy: Proxy, tmp_path: Path) -> None:
     proxy.faults["ListSecrets"] = Fault("reset")
-    code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "6")
-    assert seconds < 6 + 3
+    # A deadline roomy enough that, under load, only the reset call fails: its retries end
+    # after MAX_ATTEMPTS, long before the deadline.
+    code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "120")
+    assert seconds < 60, f"took {seconds:.1f} s"
     assert code == 1, err
     unread = _unverifiable(document)
     assert {f["rule"] for f in unread} == {"KM-ROT-003", "KM-STO-002"}
