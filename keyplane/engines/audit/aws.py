@@ -1148,7 +1148,7 @@ def run_audit(
     if env.cloud is not Cloud.AWS or env.aws is None:
         raise AuditError(
             f"{estate.root / (environment + '.yaml')}: cloud is {env.cloud.value}; the live "
-            "audit covers AWS environments only"
+            "audit covers AWS and GCP environments only"
         )
     import boto3  # noqa: PLC0415 - only the audit needs boto3
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
