@@ -98,6 +98,11 @@ def _facts(type_: str, name: str, urn: str, inputs: Mapping[str, Any]) -> tuple[
     return tuple(replace(f, protect=UNKNOWN) for f in found)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else {} (a field the API left out)."""
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def _clean(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs without the fields the API left out (None): an absent input, as in Pulumi."""
     return {k: v for k, v in inputs.items() if v is not None}
@@ -123,8 +128,7 @@ def key_ring_facts(ring: Mapping[str, Any]) -> tuple[Facts, ...]:
 def key_inputs(key: Mapping[str, Any]) -> dict[str, Any]:
     """A `CryptoKey` answer as `gcp.kms.CryptoKey` inputs."""
     name = str(key.get("name") or "")
-    template = key.get("versionTemplate") if isinstance(key.get("versionTemplate"), dict) else {}
-    primary = key.get("primary") if isinstance(key.get("primary"), dict) else {}
+    template, primary = _object(key.get("versionTemplate")), _object(key.get("primary"))
     # A key answers its template; a key created before templates existed answers only its
     # primary version's settings, which are then what the template would say.
     version_template = _clean(
@@ -188,8 +192,7 @@ def key_state(key: Mapping[str, Any], versions: Iterable[Mapping[str, Any]]) -> 
         state = "PendingDeletion" if scheduled else "Destroyed"
     else:
         state = "Enabled"  # no version yet (import-only keys) or states the API added since
-    primary = key.get("primary") if isinstance(key.get("primary"), dict) else {}
-    created = timestamp(primary.get("createTime")) if primary else None
+    created = timestamp(_object(key.get("primary")).get("createTime"))
     return KeyState(state, scheduled, max(times) if times else None, created)
 
 
@@ -249,7 +252,7 @@ def secret_facts(secret: Mapping[str, Any], project: str) -> tuple[Facts, ...]:
     """A Secret Manager secret's metadata (`Secret`; never a value)."""
     name = str(secret.get("name") or "")
     secret_id = short_name(name)
-    replication = secret.get("replication") if isinstance(secret.get("replication"), dict) else {}
+    replication = _object(secret.get("replication"))
     automatic = replication.get("automatic")
     if automatic is not None:
         replication = {"auto": automatic}  # the REST field `automatic` is pulumi-gcp's `auto`

@@ -10,6 +10,7 @@ next rotation times.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -76,6 +77,7 @@ def _known(value: Any, fill: str) -> Any:
 
 def deploy(resources: list[dict[str, Any]]) -> Cloud:
     """The project after `pulumi up` of `resources` (the preview's `resources`)."""
+    resources = copy.deepcopy(resources)  # the tests change the deployed project, not the render
     cloud = Cloud(PROJECT, NUMBER)
     policy = cloud.policy(f"projects/{PROJECT}")
     policy["bindings"] = [

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from keyplane.adapters import gcp_api
@@ -270,7 +271,7 @@ def make_clients(
         secrets=make(secretmanager_v1.SecretManagerServiceClient),
         projects=make(resourcemanager_v3.ProjectsClient),
         certificates=make(certificate_manager_v1.CertificateManagerClient),
-        session=AuthorizedSession(creds),
+        session=AuthorizedSession(creds),  # type: ignore[no-untyped-call]
         endpoint_url=endpoint_url,
         timeout=(
             call_timeout_seconds or CONNECT_TIMEOUT_SECONDS,
@@ -419,7 +420,7 @@ def rest_call(
         method, clients.url(service, path), params=params, json=body, timeout=clients.timeout
     )
     if response.status_code >= 400:
-        raise from_http_response(response)
+        raise from_http_response(response)  # type: ignore[no-untyped-call]
     if not response.content.strip():
         return {}
     try:
@@ -506,7 +507,7 @@ class Collector:
             return
         for ring in rings:
             out.add(*gcp_api.key_ring_facts(ring))
-        self._run(lambda r=r: self._ring(r, out) for r in rings)
+        self._run(partial(self._ring, r, out) for r in rings)
 
     def _ring(self, ring: Mapping[str, Any], out: Collected) -> None:
         kms, read = self.clients.kms, self.reader
@@ -539,7 +540,7 @@ class Collector:
             with out.lock:
                 out.key_names, out.keys_listed = UNKNOWN, False
             return
-        self._run(lambda k=k: self._key(k, out) for k in keys)
+        self._run(partial(self._key, k, out) for k in keys)
 
     def _key(self, key: Mapping[str, Any], out: Collected) -> None:
         kms, read = self.clients.kms, self.reader
@@ -660,7 +661,7 @@ class Collector:
                 "secretmanager.secrets.getIamPolicy",
             )
 
-        self._run(lambda s=s: policy(s) for s in secrets)
+        self._run(partial(policy, s) for s in secrets)
 
     def _project_policy(self, out: Collected) -> None:
         answer = self._policy(
@@ -697,7 +698,7 @@ class Collector:
             destination = str(sink.get("destination") or "")
             if destination.startswith("storage.googleapis.com/"):
                 buckets.add(destination.removeprefix("storage.googleapis.com/"))
-        self._run(lambda b=b: self._bucket(b, out) for b in sorted(buckets))
+        self._run(partial(self._bucket, b, out) for b in sorted(buckets))
 
     def _bucket(self, name: str, out: Collected) -> None:
         subject = Subject(f"projects/_/buckets/{name}", name, gcp_api.BUCKET_TYPE)
