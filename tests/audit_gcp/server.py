@@ -28,6 +28,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PAGE_SIZE = 2
+#: What GetPublicKey answers (a P-256 public key; no private material exists here).
+PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEuwQ9b0KmSg0Wn2LWQ3C9V1kR1r7n\n"
+    "vQF8v6d9m0o3WQj6bq1o6V8l4jV1n4d7m1cGm3Kp0Q2bVt9s9e8JmA1zXw==\n"
+    "-----END PUBLIC KEY-----\n"
+)
 TOKEN = "test-access-token"
 
 
@@ -233,12 +240,20 @@ def _route(
         cloud.writes.append(f"updatePrimaryVersion {key}")
         return 200, _with_primary(cloud, cloud.keys[key])
     if m := re.fullmatch(r"/v1/(projects/.+/cryptoKeys/[^/]+)", path):
-        return 200, _with_primary(cloud, cloud.keys[m.group(1)])
+        key = cloud.keys[m.group(1)]
+        if method == "PATCH":
+            for name in (query.get("updateMask") or [""])[0].split(","):
+                key[name] = body[name]
+            cloud.writes.append(f"updateCryptoKey {m.group(1)}")
+        return 200, _with_primary(cloud, key)
+    if m := re.fullmatch(r"/v1/(projects/.+/cryptoKeyVersions/[^/]+)/publicKey", path):
+        return 200, {"pem": PUBLIC_KEY, "algorithm": "EC_SIGN_P256_SHA256", "name": m.group(1)}
     if method == "PATCH" and (
         m := re.fullmatch(r"/v1/((projects/.+/cryptoKeys/[^/]+)/cryptoKeyVersions/[^/]+)", path)
     ):
         version = next(v for v in cloud.versions[m.group(2)] if v["name"] == m.group(1))
-        version["state"] = body["state"]
+        # The REST transports send enums as numbers (`$alt=json;enum-encoding=int`).
+        version["state"] = _VERSION_STATES.get(body["state"], body["state"])
         cloud.writes.append(f"updateCryptoKeyVersion {m.group(1)} {body['state']}")
         return 200, version
     # Secret Manager v1
@@ -266,6 +281,10 @@ def _route(
     if path == f"/v1/projects/{p}/locations/global/certificates":
         return 200, _page(cloud.certificates, query, "certificates")
     return 404, f"no such method: {method} {path}"
+
+
+#: CryptoKeyVersion.CryptoKeyVersionState by number.
+_VERSION_STATES = {1: "ENABLED", 2: "DISABLED", 3: "DESTROYED", 4: "DESTROY_SCHEDULED"}
 
 
 def _matches(entry: dict[str, Any], text: str) -> bool:
