@@ -409,3 +409,49 @@ def test_the_pack_and_the_audit_agree_on_one_fixture(
     assert code == 1, err
     live = {(rule, resource.rsplit("/", 1)[-1]) for rule, resource, _ in mandatory(document)}
     assert live == at_preview
+
+
+def test_lifecycle_events_and_a_destroyed_key_are_in_the_evidence(
+    cloud: Cloud, endpoint: str, estate: Path
+) -> None:
+    cloud.entries.append(
+        {
+            "insertId": "rotation-1",
+            "timestamp": "2026-11-20T09:00:00Z",
+            "protoPayload": {
+                "methodName": "UpdateCryptoKeyPrimaryVersion",
+                "resourceName": KEY,
+                "authenticationInfo": {"principalEmail": "kms-admin@acme.example"},
+            },
+        }
+    )
+    signing = f"{RING}/cryptoKeys/release-signing"
+    for version in cloud.versions[signing]:
+        version["state"] = "DESTROYED"
+    code, document, err = run(estate, endpoint)
+    assert code == 1, err
+    assert [m for m in mandatory(document) if m[0] == "KM-DEL-001"] == [
+        (
+            "KM-DEL-001",
+            signing,
+            f"KM-DEL-001 release-signing: environment prod-gcp declares this key but the account "
+            f"has no {signing}; it was destroyed or never created, and data encrypted under it "
+            "may be lost (Policy §11): recreate it (pulumi up) or restore the alias, or record its "
+            "retirement (keys[].retired: on, reason) if it was destroyed under Proc 4.5.",
+        )
+    ]
+    lifecycle = document["evidence"]["lifecycle"]["keys"]
+    # Seen with every version destroyed, and reported as the declared key the project lacks.
+    assert [(k["name"], k["state"]) for k in lifecycle if k["name"] == "release-signing"] == [
+        ("release-signing", "destroyed"),
+        ("release-signing", "missing"),
+    ]
+    keys = {k["name"]: k for k in lifecycle}
+    assert keys["acme-orders-db"]["events"] == [
+        {
+            "time": "2026-11-20T09:00:00Z",
+            "event": "UpdateCryptoKeyPrimaryVersion",
+            "principal": "kms-admin@acme.example",
+            "error": None,
+        }
+    ]

@@ -547,8 +547,6 @@ class Collector:
         name = str(key.get("name"))
         subject = Subject(name, gcp_api.short_name(name), gcp_api.KEY_TYPE)
         with out.lock:
-            if not isinstance(out.key_names, Unknown):
-                out.key_names[name] = name
             out.key_refs[name] = name
         versions = read.read(
             lambda: _messages(
@@ -563,6 +561,10 @@ class Collector:
         )
         state = gcp_api.key_state(key, [] if isinstance(versions, Unknown) else versions)
         with out.lock:
+            # A key whose every version is destroyed is gone (GCP never deletes the key
+            # itself): a declared one is reported missing, as a deleted AWS key is.
+            if not isinstance(out.key_names, Unknown) and state.state != "Destroyed":
+                out.key_names[name] = name
             out.keys_seen.append(KeySeen(subject, state.state))
             if state.scheduled:
                 out.pending.append(

@@ -397,6 +397,7 @@ _STATES = {
     "Enabled": "active",
     "Disabled": "disabled",
     "PendingDeletion": "pending deletion",
+    "Destroyed": "destroyed",
 }
 
 
@@ -410,6 +411,10 @@ def _key_evidence(
     """What a key's state means under the procedure, in words."""
     if state == "Disabled":
         text = "deactivated, retained (Proc 4.4 step 3); not judged as an active key"
+        return text + (f"; {_retirement(retired)}" if retired else "")
+    if state == "Destroyed":
+        # A GCP key is never deleted: with every version destroyed its material is gone.
+        text = "every version destroyed: the key material is gone"
         return text + (f"; {_retirement(retired)}" if retired else "")
     if state == "PendingDeletion":
         when = deletion.astimezone(UTC).date().isoformat() if deletion else "a date AWS did not say"
