@@ -68,7 +68,6 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "events:ListRules": _ALERTS,
         "events:ListTargetsByRule": _ALERTS,
         # GCP (keyplane.engines.audit.gcp)
-        "resourcemanager.projects.get": (),
         # The project's bindings reach every key and secret; its audit configuration is
         # KM-LOG-001's input.
         "resourcemanager.projects.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001", "KM-LOG-001"),

@@ -455,3 +455,15 @@ def test_lifecycle_events_and_a_destroyed_key_are_in_the_evidence(
             "error": None,
         }
     ]
+
+
+def test_every_permission_the_gcp_collector_reads_with_is_mapped_to_rules() -> None:
+    """As for AWS: the collector names permissions only, the rules' side maps each one."""
+    import re
+
+    from keyplane.engines.audit import gcp
+    from keyplane.rules.audit_permissions import UNVERIFIABLE_WITHOUT
+
+    read_with = set(re.findall(r'permission="([^"]+)"', Path(gcp.__file__).read_text()))
+    assert read_with == {p for p in UNVERIFIABLE_WITHOUT if ":" not in p}
+    assert set(gcp.PERMISSIONS) == read_with | {"resourcemanager.projects.get"}

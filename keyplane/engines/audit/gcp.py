@@ -520,8 +520,8 @@ class Collector:
             subject,
             gcp_api.KEY_RING_IAM_TYPE,
             "keyRingId",
-            "the key ring's IAM policy",
-            "cloudkms.keyRings.getIamPolicy",
+            what="the key ring's IAM policy",
+            permission="cloudkms.keyRings.getIamPolicy",
         )
         keys = read.read(
             lambda: _messages(
@@ -583,8 +583,8 @@ class Collector:
             subject,
             gcp_api.KEY_IAM_TYPE,
             "cryptoKeyId",
-            "the key's IAM policy",
-            "cloudkms.cryptoKeys.getIamPolicy",
+            what="the key's IAM policy",
+            permission="cloudkms.cryptoKeys.getIamPolicy",
         )
         from keyplane.facts.model import Key  # noqa: PLC0415
 
@@ -601,6 +601,7 @@ class Collector:
         subject: Subject,
         type_: str,
         target_field: str,
+        *,
         what: str,
         permission: str,
     ) -> Any:
@@ -659,8 +660,8 @@ class Collector:
                 subject,
                 gcp_api.SECRET_IAM_TYPE,
                 "secretId",
-                "the secret's IAM policy",
-                "secretmanager.secrets.getIamPolicy",
+                what="the secret's IAM policy",
+                permission="secretmanager.secrets.getIamPolicy",
             )
 
         self._run(partial(policy, s) for s in secrets)
@@ -673,8 +674,8 @@ class Collector:
             self.project_subject,
             gcp_api.PROJECT_IAM_TYPE,
             "project",
-            "the project's IAM policy and audit configuration",
-            "resourcemanager.projects.getIamPolicy",
+            what="the project's IAM policy and audit configuration",
+            permission="resourcemanager.projects.getIamPolicy",
         )
         if isinstance(answer, dict):
             out.add(*gcp_api.audit_config_facts(self.project, answer))
