@@ -12,9 +12,10 @@ key lifecycle events from Cloud Audit Logs. `keyplane.adapters.gcp_api` writes e
 the pulumi-gcp resource that would declare it, so the facts are the Pulumi adapter's own.
 
 Clients: Cloud KMS, Secret Manager, Resource Manager and Certificate Manager through their
-official libraries' REST transports; Cloud Logging, Cloud Monitoring and Cloud Storage JSON APIs
-through google-auth's `AuthorizedSession` (their libraries either lack a REST transport in the
-versions that share protobuf 5 with pulumi-policy, or drop fields of the answers). `--endpoint-url`
+official libraries' REST transports; the Cloud Logging, Cloud Monitoring and Cloud Storage JSON
+APIs through google-auth's `AuthorizedSession` (their libraries either lack a REST transport in
+the versions that share protobuf 5 with pulumi-policy, or drop fields of the answers). At most
+MAX_WORKERS calls run at once (`Reader`). `--endpoint-url`
 sends every call to one URL (a local server answering as the REST APIs do). The libraries' own
 retries are off: `keyplane.engines.audit.transport.retrying` retries throttling (429, honouring
 Retry-After), 5xx answers, dropped connections, timeouts and answers that are not JSON objects,
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -294,29 +296,34 @@ def as_json(message: Any) -> dict[str, Any]:
 
 
 class Reader:
-    """Read calls with retries under the audit's deadline; what cannot be read becomes UNKNOWN
-    plus an `Unverifiable` record of why (a refused permission, or a fault naming the call)."""
+    """Read calls with retries under the audit's deadline, at most `max_calls` at a time
+    (however the collection nests its tasks); what cannot be read becomes UNKNOWN plus an
+    `Unverifiable` record of why (a refused permission, or a fault naming the call)."""
 
     def __init__(
         self,
         *,
         attempts: int = MAX_ATTEMPTS,
         backoff_seconds: float = BACKOFF_SECONDS,
-        sleep: Callable[[float], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
         deadline: Deadline | None = None,
+        max_calls: int = MAX_WORKERS,
     ) -> None:
-        import time  # noqa: PLC0415
-
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
-        self.sleep = sleep or time.sleep
+        self.sleep = sleep
         self.deadline = deadline
         self.unverifiable: list[Unverifiable] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_calls)
 
     def retrying(self, call: Callable[[], Any], operation: str) -> Any:
+        def limited() -> Any:
+            with self._slots:  # held while the call (and its pages) run, not while backing off
+                return call()
+
         return retrying(
-            call,
+            limited,
             operation,
             transient=_transient,
             attempts=self.attempts,
@@ -609,7 +616,10 @@ class Collector:
         answer = self.reader.read(
             lambda: as_json(
                 client.get_iam_policy(
-                    request={"resource": resource}, retry=None, timeout=self.timeout
+                    # Version 3: conditional bindings come back as written, not mangled.
+                    request={"resource": resource, "options": {"requested_policy_version": 3}},
+                    retry=None,
+                    timeout=self.timeout,
                 )
             ),
             "GetIamPolicy",
