@@ -1,11 +1,13 @@
-"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account and file the
-evidence (the engine is `keyplane.engines.audit`; rendering goes through `keyplane.reports`).
+"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account or GCP project
+and file the evidence (the engine is `keyplane.engines.audit`: `aws.py` or, imported only for a
+GCP environment, `gcp.py`; rendering goes through `keyplane.reports`).
 
 Exit 1 on a mandatory finding, including a mandatory rule left unknown because a read failed
 or the deadline (`--timeout`) passed, a declared key or secret missing from the account, or a key
 pending deletion without a retirement record; 2 when the audit cannot run (invalid estate,
-unknown or non-AWS environment, an endpoint that is not an http(s) URL, `--days` outside 1-90,
-credentials of another account, AWS unreachable).
+unknown environment or one of a cloud the audit does not read, an endpoint that is not an
+http(s) URL, `--days` outside 1-90 (AWS) or 1-400 (GCP), credentials of another account or that
+cannot reach the project, no GCP credentials, the cloud unreachable).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from keyplane.reports import Report, json_document, render_report, write_atomic
 from keyplane.reports.dossier import Dossier, dossier_of
 from keyplane.reports.formats import AuditFormat
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.standard import Cloud
 
 
 def render(
@@ -94,13 +97,16 @@ def render(
 
 
 def audit(
-    environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS).")],
+    environment: Annotated[
+        str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS or GCP).")
+    ],
     estate: EstateOption = DEFAULT_ESTATE,
     endpoint_url: Annotated[
         str | None,
         typer.Option(
             "--endpoint-url",
-            help="Send every AWS call to this URL (moto_server or another local emulator).",
+            help="Send every cloud call to this URL (moto_server, or a local server answering "
+            "as Google's REST APIs do).",
         ),
     ] = None,
     format: Annotated[
@@ -134,30 +140,46 @@ def audit(
         int,
         typer.Option(
             "--days",
-            help=f"List each key's lifecycle events of the last N days (1 to "
-            f"{EVENT_HISTORY_DAYS}: CloudTrail's event history).",
+            help=f"List each key's lifecycle events of the last N days (AWS: 1 to "
+            f"{EVENT_HISTORY_DAYS}, CloudTrail's event history; GCP: 1 to 400, Cloud Audit "
+            "Logs' Admin Activity retention).",
         ),
     ] = EVENT_HISTORY_DAYS,
     framework: FrameworkOption = None,
 ) -> None:
-    """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
+    """Audit the deployed keys, logs, alerts and secrets of an AWS or GCP environment; file the
+    evidence."""
     today = parse_day(as_of)
     try:
         check_endpoint_url(endpoint_url)
-        check_event_days(days)
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
     loaded = load_estate_or_exit(estate)
+    env = loaded.environments.get(environment)
     try:
-        result = run_audit(
-            loaded,
-            environment,
-            as_of=today,
-            endpoint_url=endpoint_url,
-            timeout_seconds=timeout,
-            call_timeout_seconds=call_timeout,
-            event_days=days,
-        )
+        if env is not None and env.cloud is Cloud.GCP:
+            from keyplane.engines.audit import gcp  # noqa: PLC0415 - Google's libraries
+
+            result = gcp.run_audit(
+                loaded,
+                environment,
+                as_of=today,
+                endpoint_url=endpoint_url,
+                timeout_seconds=timeout,
+                call_timeout_seconds=call_timeout,
+                event_days=days,
+            )
+        else:
+            check_event_days(days)
+            result = run_audit(
+                loaded,
+                environment,
+                as_of=today,
+                endpoint_url=endpoint_url,
+                timeout_seconds=timeout,
+                call_timeout_seconds=call_timeout,
+                event_days=days,
+            )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
     shown, note = framework_view(result.findings, framework)

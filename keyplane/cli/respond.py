@@ -107,7 +107,11 @@ def respond(
     ] = False,
     endpoint_url: Annotated[
         str | None,
-        typer.Option("--endpoint-url", help="Send every AWS call to this URL (an emulator)."),
+        typer.Option(
+            "--endpoint-url",
+            help="Send every cloud call to this URL (an emulator, or a local server answering "
+            "as Google's REST APIs do).",
+        ),
     ] = None,
     record_dir: Annotated[
         Path, typer.Option("--record-dir", help="Where the incident record is written.")
@@ -142,7 +146,7 @@ def respond(
         print("Then by hand:")
         for manual in manual_steps(target):
             print(f"  - {manual}")
-        if cloud is Cloud.AWS:
+        if cloud in (Cloud.AWS, Cloud.GCP):
             print("Dry run: nothing was changed. Run again with --apply to carry it out.")
         else:
             print(
@@ -150,7 +154,7 @@ def respond(
                 "these steps by hand."
             )
         raise typer.Exit(EXIT_CLEAN)
-    if cloud is not Cloud.AWS:
+    if cloud not in (Cloud.AWS, Cloud.GCP):
         fail_bad_input(
             [
                 f"keyplane respond: --apply is not yet automated on {_cloud_name(cloud)}: do the "
@@ -161,11 +165,16 @@ def respond(
         check_record_dir(record_dir)
     except OutputError as err:
         fail_bad_input([f"keyplane respond: --record-dir {err}; nothing was changed"])
-    from keyplane.respond.aws import RespondError, respond_aws  # noqa: PLC0415 - boto3
-
     try:
-        _, carry_out = respond_aws(target, reason=reason, days=days, endpoint_url=endpoint_url)
-    except RespondError as err:
+        if cloud is Cloud.GCP:
+            from keyplane.respond.gcp import respond_gcp  # noqa: PLC0415 - Google's libraries
+
+            _, carry_out = respond_gcp(target, reason=reason, days=days, endpoint_url=endpoint_url)
+        else:
+            from keyplane.respond.aws import respond_aws  # noqa: PLC0415 - boto3
+
+            _, carry_out = respond_aws(target, reason=reason, days=days, endpoint_url=endpoint_url)
+    except AuditError as err:  # RespondError of either cloud: nothing was changed
         fail_bad_input([f"keyplane respond: {err}"])
     incident = carry_out()
     code = _report(incident, record_dir)

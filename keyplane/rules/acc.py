@@ -320,7 +320,12 @@ _PURPOSE_SERVICES: Mapping[Cloud, re.Pattern[str]] = MappingProxyType(
     {
         Cloud.AWS: re.compile(
             rf"service:(?:{re.escape(AWS_CLOUDTRAIL_SERVICE)}|{AWS_LOGS_SERVICE_PATTERN})"
-        )
+        ),
+        # The Secret Manager service agent of a project: keyplane's GCP vault grants it the
+        # secrets key so that Secret Manager encrypts the secrets with it (CMEK, KM-STO-002).
+        Cloud.GCP: re.compile(
+            r"serviceAccount:service-[0-9]+@gcp-sa-secretmanager\.iam\.gserviceaccount\.com"
+        ),
     }
 )
 

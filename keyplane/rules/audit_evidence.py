@@ -33,21 +33,25 @@ _CANNOT_JUDGE = re.compile(
     r"deployment\.$",
     re.DOTALL,
 )
-#: Why a rule's input is invisible live, appended to its "not verifiable live" message.
+#: Why a rule's input is invisible live, per cloud, appended to its "not verifiable live"
+#: message.
 _LIVE_NOTES = {
-    "KM-DEL-001": " (Pulumi's protect lives in the stack state, and a key has no deletion window "
-    "until its deletion is scheduled); check them in the stack with keyplane scan",
+    ("KM-DEL-001", "AWS"): " (Pulumi's protect lives in the stack state, and a key has no "
+    "deletion window until its deletion is scheduled); check them in the stack with keyplane scan",
+    ("KM-DEL-001", "GCP"): " (Pulumi's protect lives in the stack state); check it in the stack "
+    "with keyplane scan",
 }
 
 
-def live_message(verdict: Verdict) -> str:
-    """An UNKNOWN verdict's words for a live audit: not "until deployed" but "not visible"."""
+def live_message(verdict: Verdict, cloud: str = "AWS") -> str:
+    """An UNKNOWN verdict's words for a live audit of `cloud` ("AWS", "GCP"): not "until
+    deployed" but "not visible"."""
     match = _CANNOT_JUDGE.match(verdict.message)
     if not match:
         return verdict.message
     return (
-        f"{match['head']}: not verifiable live: {match['what']} cannot be read from AWS"
-        f"{_LIVE_NOTES.get(verdict.rule, '')}."
+        f"{match['head']}: not verifiable live: {match['what']} cannot be read from {cloud}"
+        f"{_LIVE_NOTES.get((verdict.rule, cloud), '')}."
     )
 
 
@@ -125,6 +129,37 @@ def pending_deletion(
         "(CancelKeyDeletion) unless the destruction follows Proc 4.5, then record the key's "
         f"retirement in the environment file (keys[].retired: on, reason).{record} Other rules "
         "are not judged on it.",
+        urn,
+        name,
+        type,
+    )
+
+
+def versions_pending_destruction(
+    urn: str,
+    name: str,
+    type: str,
+    versions: tuple[str, ...],
+    destroy_time: datetime | None,
+    *,
+    retired_on: date | None = None,
+    as_of: date | None = None,
+) -> Verdict | None:
+    """KM-DEL-001 on the evidence: versions of a key in use are scheduled for destruction (GCP
+    key versions): what they encrypted becomes unreadable once destroyed, so it is a FAIL unless
+    the environment file records the key's retirement (no later than `as_of`)."""
+    if retired_on is not None and (as_of is None or retired_on <= as_of):
+        return None
+    numbers = ", ".join(v.rsplit("/", 1)[-1] for v in versions)
+    when = f"; the last on {destroy_time.date().isoformat()}" if destroy_time else ""
+    count = f"{len(versions)} version{'s' if len(versions) != 1 else ''}"
+    return Verdict(
+        "KM-DEL-001",
+        Outcome.FAIL,
+        f"KM-DEL-001 {name}: {count} of the key ({numbers}) scheduled for destruction{when}; "
+        "data they encrypted becomes unreadable (Policy §11): restore them "
+        "(RestoreCryptoKeyVersion) unless the destruction follows Proc 4.5, then record the "
+        "key's retirement in the environment file (keys[].retired: on, reason).",
         urn,
         name,
         type,

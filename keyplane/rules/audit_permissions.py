@@ -67,6 +67,26 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "cloudwatch:DescribeAlarms": _ALERTS,
         "events:ListRules": _ALERTS,
         "events:ListTargetsByRule": _ALERTS,
+        # GCP (keyplane.engines.audit.gcp)
+        # The project's bindings reach every key and secret; its audit configuration is
+        # KM-LOG-001's input.
+        "resourcemanager.projects.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001", "KM-LOG-001"),
+        "cloudkms.keyRings.list": _KEY_METADATA,
+        "cloudkms.keyRings.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001"),
+        "cloudkms.cryptoKeys.list": _KEY_METADATA,
+        "cloudkms.cryptoKeys.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001"),
+        # Versions say whether a key is in use, when its material last changed and what is
+        # scheduled for destruction.
+        "cloudkms.cryptoKeyVersions.list": ("KM-ROT-002", "KM-DEL-001"),
+        "secretmanager.secrets.list": ("KM-ROT-003", "KM-STO-002"),
+        "secretmanager.secrets.getIamPolicy": (*_SECRET_POLICY, "KM-TEN-001"),
+        "logging.sinks.list": ("KM-LOG-001", "KM-LOG-002"),
+        "storage.buckets.get": ("KM-LOG-002",),
+        "logging.logMetrics.list": _ALERTS,
+        "monitoring.alertPolicies.list": _ALERTS,
+        "certificatemanager.certs.list": ("KM-CRT-001",),
+        # Lifecycle events are evidence, no rule's input (as cloudtrail:LookupEvents).
+        "logging.logEntries.list": (),
     }
 )
 
@@ -89,6 +109,29 @@ NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "cloudwatch:DescribeAlarms": _ALERTS,
         "events:ListRules": _ALERTS,
         "events:ListTargetsByRule": _ALERTS,
+        # GCP
+        "resourcemanager.projects.getIamPolicy": ("KM-LOG-001",),
+        "cloudkms.keyRings.list": (
+            "KM-ALG-001",
+            "KM-ROT-001",
+            "KM-ROT-002",
+            "KM-HSM-001",
+            "KM-ACC-002",
+            "KM-DEL-001",
+        ),
+        "cloudkms.cryptoKeys.list": (
+            "KM-ALG-001",
+            "KM-ROT-001",
+            "KM-ROT-002",
+            "KM-HSM-001",
+            "KM-ACC-002",
+            "KM-DEL-001",
+        ),
+        "secretmanager.secrets.list": ("KM-ROT-003", "KM-STO-002"),
+        "logging.sinks.list": ("KM-LOG-001", "KM-LOG-002"),
+        "logging.logMetrics.list": _ALERTS,
+        "monitoring.alertPolicies.list": _ALERTS,
+        "certificatemanager.certs.list": ("KM-CRT-001",),
     }
 )
 

@@ -354,15 +354,18 @@ def test_credentials_of_another_account_are_refused_with_exit_2(
     assert snapshot(endpoint) == before
 
 
-def test_gcp_gets_the_plan_and_apply_says_it_is_not_automated(estate: Path, tmp_path: Path) -> None:
-    code, out, _ = run("respond", "prod-gcp", "--key", "release-signing", "--estate", str(estate))
+def test_azure_gets_the_plan_and_apply_says_it_is_not_automated(
+    estate: Path, tmp_path: Path
+) -> None:
+    # GCP's --apply is automated (tests/audit_gcp/test_respond.py); Azure's is not yet.
+    code, out, _ = run("respond", "prod-azure", "--key", "session-signing", "--estate", str(estate))
     assert code == 0
-    assert "Not yet automated on GCP: do these steps by hand." in out
+    assert "Not yet automated on Azure: do these steps by hand." in out
     code, _, err = run(
-        "respond", "prod-gcp", "--key", "release-signing", "--estate", str(estate), "--apply"
+        "respond", "prod-azure", "--key", "session-signing", "--estate", str(estate), "--apply"
     )
     assert code == 2
-    assert "--apply is not yet automated on GCP" in err
+    assert "--apply is not yet automated on Azure" in err
 
 
 def test_a_restore_test_round_trip_files_the_evidence_validate_reads(

@@ -27,7 +27,6 @@ No rule is named here: which rules a permission serves is the rules' side
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -87,11 +86,32 @@ from keyplane.engines.audit.judge import (
     judge_collected,
     lifecycle_of,
 )
+from keyplane.engines.audit.transport import (
+    BACKOFF_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_SECONDS,
+    MAX_WORKERS,
+    READ_TIMEOUT_SECONDS,
+    CallFault,
+    Deadline,
+    check_endpoint_url,
+    retrying,
+    short,
+)
 from keyplane.facts.values import UNKNOWN, Maybe, Unknown
 from keyplane.rules.context import Context
 from keyplane.standard import Cloud
 
 __all__ = [
+    "BACKOFF_SECONDS",
+    "CONNECT_TIMEOUT_SECONDS",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MAX_ATTEMPTS",
+    "MAX_BACKOFF_SECONDS",
+    "MAX_WORKERS",
+    "READ_TIMEOUT_SECONDS",
     "AuditError",
     "AuditResult",
     "BadAnswer",
@@ -109,19 +129,6 @@ __all__ = [
     "verify_account",
 ]
 
-#: Concurrent describe calls: enough to hide latency, few enough to stay under KMS's quotas.
-MAX_WORKERS = 8
-#: Attempts per call (keyplane's own, with backoff; botocore's retries are off).
-MAX_ATTEMPTS = 6
-BACKOFF_SECONDS = 0.5
-#: The longest single backoff sleep (seconds), before jitter.
-MAX_BACKOFF_SECONDS = 20.0
-#: The audit's overall deadline by default (seconds): `keyplane audit --timeout`.
-DEFAULT_TIMEOUT_SECONDS = 300.0
-#: Per-call socket timeouts by default (seconds): botocore's connect_timeout and read_timeout
-#: (`keyplane audit --call-timeout` sets both).
-CONNECT_TIMEOUT_SECONDS = 10.0
-READ_TIMEOUT_SECONDS = 30.0
 #: Error codes of answers worth asking again (the service's side, not the request's).
 _TRANSIENT = frozenset(
     {"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable"}
@@ -223,42 +230,6 @@ def _status(err: Exception) -> int:
     return status if isinstance(status, int) else 0
 
 
-def check_endpoint_url(url: str | None) -> str | None:
-    """`url` when it is an http(s) URL with a host (or None); AuditError (exit 2) otherwise."""
-    if url is None:
-        return None
-    from urllib.parse import urlsplit  # noqa: PLC0415
-
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        parts, port_ok = None, False
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise AuditError(
-            f"--endpoint-url: not an http(s) URL (got {url!r}); pass one such as "
-            "http://127.0.0.1:5000"
-        )
-    return url
-
-
-class Deadline:
-    """The audit's overall time budget: `seconds` from creation (monotonic clock)."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self._clock = clock
-        self._ends = clock() + seconds
-
-    def remaining(self) -> float:
-        """Seconds left (0 once passed)."""
-        return max(0.0, self._ends - self._clock())
-
-    @property
-    def passed(self) -> bool:
-        return self.remaining() <= 0
-
-
 class BadAnswer(Exception):
     """An answer that is not what the API returns (raised while botocore reads it): `reason`
     names the operation and what was wrong, e.g. "ListKeys: HTTP 200 answer of type text/html,
@@ -269,16 +240,8 @@ class BadAnswer(Exception):
         self.reason = reason
 
 
-class _Fault(Exception):
-    """A call that failed for a reason other than the auditor's permissions."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 #: What `Reader.retrying` raises when it gave up on a call (`reason` names the call and why).
-CallFault = _Fault
+_Fault = CallFault
 
 
 #: The field every successful answer of an operation carries (AWS API reference); an answer
@@ -353,38 +316,15 @@ class Reader:
         transient (throttling, 5xx, a dropped or timed-out connection, a `BadAnswer`), never
         sleeping past the deadline. Raises the ClientError of a final refusal, or `_Fault`
         naming `operation` when it gave up."""
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-        for attempt in range(self.attempts):
-            if self.deadline is not None and self.deadline.passed:
-                raise _Fault(
-                    f"{operation}: not read before the audit's {self.deadline.seconds:g}-second "
-                    "deadline"
-                )
-            try:
-                return call()
-            except ClientError as err:
-                code, status = _code(err), _status(err)
-                if code not in _THROTTLING and code not in _TRANSIENT and status < 500:
-                    raise
-                failure = f"{operation}: {code or 'HTTP ' + str(status)}"
-            except BadAnswer as err:
-                failure = err.reason
-            except (BotoCoreError, ValueError, TypeError, AttributeError, KeyError) as err:
-                # botocore's parsers raise plain Python errors on bodies that do not fit the
-                # operation's shape: that is the answer's fault, not keyplane's.
-                failure = f"{operation}: {type(err).__name__}: {_short(err)}"
-            if attempt + 1 >= self.attempts:
-                raise _Fault(f"{failure} (after {self.attempts} attempts)")
-            delay = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
-            delay *= 1 + random.random() / 2  # noqa: S311 - jitter, not secrecy
-            if self.deadline is not None and delay >= self.deadline.remaining():
-                raise _Fault(
-                    f"{failure}; the audit's {self.deadline.seconds:g}-second deadline "
-                    "left no time to ask again"
-                )
-            self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return retrying(
+            call,
+            operation,
+            transient=_transient,
+            attempts=self.attempts,
+            backoff_seconds=self.backoff_seconds,
+            sleep=self.sleep,
+            deadline=self.deadline,
+        )
 
     def call(
         self,
@@ -476,9 +416,23 @@ def _list_of(answer: Mapping[str, Any], key: str, operation: str) -> list[Any]:
     return items
 
 
-def _short(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 120 else text[:119] + "…"
+def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:
+    """Whether a failed AWS call is worth asking again (throttling, 5xx, a dropped or timed-out
+    connection, a `BadAnswer`), and what failed; None for a final refusal (raised again)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    if isinstance(err, ClientError):
+        code, status = _code(err), _status(err)
+        if code not in _THROTTLING and code not in _TRANSIENT and status < 500:
+            return None
+        return f"{operation}: {code or 'HTTP ' + str(status)}", None
+    if isinstance(err, BadAnswer):
+        return err.reason, None
+    if isinstance(err, BotoCoreError | ValueError | TypeError | AttributeError | KeyError):
+        # botocore's parsers raise plain Python errors on bodies that do not fit the
+        # operation's shape: that is the answer's fault, not keyplane's.
+        return f"{operation}: {type(err).__name__}: {short(err)}", None
+    return None
 
 
 class Collector:
@@ -1194,7 +1148,7 @@ def run_audit(
     if env.cloud is not Cloud.AWS or env.aws is None:
         raise AuditError(
             f"{estate.root / (environment + '.yaml')}: cloud is {env.cloud.value}; the live "
-            "audit covers AWS environments only"
+            "audit covers AWS and GCP environments only"
         )
     import boto3  # noqa: PLC0415 - only the audit needs boto3
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415

@@ -125,6 +125,8 @@ class Lifecycle:
     days: int
     keys: Sequence[KeyLifecycle] = ()
     unverifiable: str | None = None
+    #: Where the events come from (CloudTrail on AWS, Cloud Audit Logs on GCP).
+    source: str = "CloudTrail"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,7 +137,7 @@ class Lifecycle:
         }
 
     def lines(self) -> list[str]:
-        head = f"Key lifecycle, last {self.days} days (CloudTrail): "
+        head = f"Key lifecycle, last {self.days} days ({self.source}): "
         if self.unverifiable is not None:
             head += f"events unverifiable: {self.unverifiable}"
         else:

@@ -45,6 +45,7 @@ from keyplane.rules.audit_evidence import (
     missing_secret,
     pending_deletion,
     secret_age,
+    versions_pending_destruction,
 )
 from keyplane.rules.audit_permissions import not_judged_without, unverifiable_without
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
@@ -89,10 +90,12 @@ class Unverifiable:
 
 @dataclass(frozen=True)
 class PendingDeletion:
-    """A key scheduled for destruction, and when (None when the cloud did not say)."""
+    """A key scheduled for destruction, and when (None when the cloud did not say); with
+    `versions`, only those versions of a key that stays in use are (GCP key versions)."""
 
     key: Subject
     deletion_date: datetime | None
+    versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class Collected:
 
     #: The account itself: the subject of account-wide findings.
     account: Subject
+    #: The cloud, as messages name it ("AWS", "GCP").
+    cloud: str = "AWS"
     facts: list[Facts] = field(default_factory=list)
     pending: list[PendingDeletion] = field(default_factory=list)
     #: Keys with rotation on, and when their material last changed (aware datetime).
@@ -255,6 +260,19 @@ def judge_collected(
     for p in collected.pending:
         name = _declared_key_name(collected, declared, p.key.urn)
         retired = retired_on(declared, name) if name else None
+        if p.versions:
+            verdict = versions_pending_destruction(
+                p.key.urn,
+                p.key.name,
+                p.key.type,
+                p.versions,
+                p.deletion_date,
+                retired_on=retired.on if retired else None,
+                as_of=context.as_of,
+            )
+            if verdict is not None:
+                verdicts.append(verdict)
+            continue
         verdict = pending_deletion(
             p.key.urn,
             p.key.name,
@@ -286,7 +304,7 @@ def judge_collected(
                 else Enforcement.ADVISORY,
                 resource=verdict.urn or verdict.name,
                 type=verdict.type or collected.account.type,
-                message=verdict.message if failed else live_message(verdict),
+                message=verdict.message if failed else live_message(verdict, collected.cloud),
                 engine=Engine.AUDIT,
             )
         )
@@ -327,7 +345,7 @@ def lifecycle_of(
     for event in [] if isinstance(collected.events, Unknown) else collected.events:
         urn = next((collected.key_refs[r] for r in event.refs if r in collected.key_refs), None)
         events.setdefault(urn or (event.refs[0] if event.refs else "unknown key"), []).append(event)
-    deletion = {p.key.urn: p.deletion_date for p in collected.pending}
+    deletion = {p.key.urn: p.deletion_date for p in collected.pending if not p.versions}
     entries: list[KeyLifecycle] = []
     for seen in sorted(collected.keys_seen, key=lambda k: (k.key.name, k.key.urn)):
         urn = seen.key.urn
@@ -379,6 +397,7 @@ _STATES = {
     "Enabled": "active",
     "Disabled": "disabled",
     "PendingDeletion": "pending deletion",
+    "Destroyed": "destroyed",
 }
 
 
@@ -392,6 +411,10 @@ def _key_evidence(
     """What a key's state means under the procedure, in words."""
     if state == "Disabled":
         text = "deactivated, retained (Proc 4.4 step 3); not judged as an active key"
+        return text + (f"; {_retirement(retired)}" if retired else "")
+    if state == "Destroyed":
+        # A GCP key is never deleted: with every version destroyed its material is gone.
+        text = "every version destroyed: the key material is gone"
         return text + (f"; {_retirement(retired)}" if retired else "")
     if state == "PendingDeletion":
         when = deletion.astimezone(UTC).date().isoformat() if deletion else "a date AWS did not say"
