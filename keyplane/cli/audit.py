@@ -1,17 +1,20 @@
-"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account and file the
-evidence (the engine is `keyplane.engines.audit`; rendering goes through `keyplane.reports`).
+"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account or Azure
+subscription and file the evidence (the engine is `keyplane.engines.audit`: `aws.py`, `azure.py`;
+rendering goes through `keyplane.reports`).
 
 Exit 1 on a mandatory finding, including a mandatory rule left unknown because a read failed
 or the deadline (`--timeout`) passed, a declared key or secret missing from the account, or a key
 pending deletion without a retirement record; 2 when the audit cannot run (invalid estate,
-unknown or non-AWS environment, an endpoint that is not an http(s) URL, `--days` outside 1-90,
-credentials of another account, AWS unreachable).
+unknown environment or one of a cloud not audited, an endpoint that is not an http(s) URL,
+`--days` outside 1-90, credentials of another account, or of another Azure tenant or without
+access to the subscription, no Azure credential, the cloud unreachable).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +32,7 @@ from keyplane.cli.prelude import (
     load_estate_or_exit,
     parse_day,
 )
+from keyplane.config import Estate
 from keyplane.engines.audit.aws import (
     CONNECT_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -42,6 +46,7 @@ from keyplane.findings import has_mandatory
 from keyplane.reports import Report, json_document, render_report, write_atomic
 from keyplane.reports.formats import AuditFormat
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.standard import Cloud
 
 
 def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str:
@@ -75,6 +80,30 @@ def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str
     return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
 
 
+def _audit_azure(
+    estate: Estate,
+    environment: str,
+    today: date,
+    endpoint_url: str | None,
+    timeout: float,
+    call_timeout: float | None,
+) -> AuditResult | None:
+    """The audit of an Azure environment (None for other clouds: the AWS audit says)."""
+    env = estate.environments.get(environment)
+    if env is None or env.cloud is not Cloud.AZURE:
+        return None
+    from keyplane.engines.audit.azure import run_azure_audit  # noqa: PLC0415 - Azure only
+
+    return run_azure_audit(
+        estate,
+        environment,
+        as_of=today,
+        endpoint_url=endpoint_url,
+        timeout_seconds=timeout,
+        call_timeout_seconds=call_timeout,
+    )
+
+
 def audit(
     environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS).")],
     estate: EstateOption = DEFAULT_ESTATE,
@@ -82,7 +111,8 @@ def audit(
         str | None,
         typer.Option(
             "--endpoint-url",
-            help="Send every AWS call to this URL (moto_server or another local emulator).",
+            help="Send every AWS call, or every Azure Resource Manager call, to this URL (a "
+            "local emulator or server).",
         ),
     ] = None,
     format: Annotated[
@@ -130,7 +160,8 @@ def audit(
         fail_bad_input([f"keyplane audit: {err}"])
     loaded = load_estate_or_exit(estate)
     try:
-        result = run_audit(
+        result = _audit_azure(loaded, environment, today, endpoint_url, timeout, call_timeout)
+        result = result or run_audit(
             loaded,
             environment,
             as_of=today,
