@@ -40,13 +40,14 @@ _LIVE_NOTES = {
 }
 
 
-def live_message(verdict: Verdict) -> str:
-    """An UNKNOWN verdict's words for a live audit: not "until deployed" but "not visible"."""
+def live_message(verdict: Verdict, cloud: str = "AWS") -> str:
+    """An UNKNOWN verdict's words for a live audit of `cloud` ("AWS", "Azure"): not "until
+    deployed" but "not visible"."""
     match = _CANNOT_JUDGE.match(verdict.message)
     if not match:
         return verdict.message
     return (
-        f"{match['head']}: not verifiable live: {match['what']} cannot be read from AWS"
+        f"{match['head']}: not verifiable live: {match['what']} cannot be read from {cloud}"
         f"{_LIVE_NOTES.get(verdict.rule, '')}."
     )
 

@@ -114,6 +114,8 @@ ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 #: Subscriptions - Get (https://learn.microsoft.com/rest/api/resources/subscriptions/get).
 SUBSCRIPTION_API_VERSION = "2022-12-01"
+#: Scheduled Query Rules (log search alerts) with `criteria.allOf[].query`, as azure-native 3.x.
+QUERY_RULES_API_VERSION = "2022-08-01-preview"
 #: Azure Monitor writes a vault's `AuditEvent` logs to this container of the storage account a
 #: diagnostic setting names (https://learn.microsoft.com/azure/azure-monitor/essentials/
 #: resource-logs#send-to-azure-storage); its immutability policy is KM-LOG-002's evidence.
@@ -410,6 +412,8 @@ class Clients:
     authorization: Any
     monitor: Any
     storage: Any
+    #: Log search alerts in the shape azure-native writes (`criteria`, `actions.actionGroups`).
+    query_rules: Any
 
 
 def _transport_options(call_timeout_seconds: float | None) -> dict[str, Any]:
@@ -445,6 +449,15 @@ def management_clients(
             credential, subscription, base_url=base, **options
         ),
         monitor=MonitorManagementClient(credential, subscription, base_url=base, **options),
+        # The client's default for log search alerts is the 2018 API, whose rules have no
+        # `criteria`: a query alert read with it would be judged as alerting on nothing.
+        query_rules=MonitorManagementClient(
+            credential,
+            subscription,
+            base_url=base,
+            api_version=QUERY_RULES_API_VERSION,
+            **options,
+        ),
         storage=StorageManagementClient(credential, subscription, base_url=base, **options),
     )
 
@@ -586,7 +599,7 @@ class AzureCollector:
         )
 
     def collect(self) -> Collected:
-        out = Collected(account=self.subject)
+        out = Collected(account=self.subject, cloud="Azure")
         kv = self.clients.keyvault
         vaults = self.reader.items(
             lambda: kv.vaults.list_by_resource_group(self.group),
@@ -838,7 +851,7 @@ class AzureCollector:
         for arm in [] if isinstance(activity, Unknown) else activity:
             out.add(*arm_facts(activity_alert_resource(arm)))
         queries = self.reader.items(
-            monitor.scheduled_query_rules.list_by_subscription,
+            self.clients.query_rules.scheduled_query_rules.list_by_subscription,
             operation="Scheduled Query Rules - List By Subscription",
             subject=self.subscription_subject,
             what="the subscription's log search alerts",

@@ -150,6 +150,8 @@ class Collected:
     keys_listed: bool = True
     #: The period's key lifecycle events; UNKNOWN when they could not be read.
     events: Maybe[list[TrailEvent]] = UNKNOWN
+    #: The cloud as findings name it ("AWS", "Azure").
+    cloud: str = "AWS"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *facts: Facts) -> None:
@@ -286,7 +288,7 @@ def judge_collected(
                 else Enforcement.ADVISORY,
                 resource=verdict.urn or verdict.name,
                 type=verdict.type or collected.account.type,
-                message=verdict.message if failed else live_message(verdict),
+                message=verdict.message if failed else live_message(verdict, collected.cloud),
                 engine=Engine.AUDIT,
             )
         )
