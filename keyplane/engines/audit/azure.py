@@ -114,7 +114,12 @@ ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 #: Subscriptions - Get (https://learn.microsoft.com/rest/api/resources/subscriptions/get).
 SUBSCRIPTION_API_VERSION = "2022-12-01"
-#: Scheduled Query Rules (log search alerts) with `criteria.allOf[].query`, as azure-native 3.x.
+#: Azure Monitor's REST API versions the audit reads with: diagnostic settings, activity log
+#: alerts, and log search alerts with `criteria.allOf[].query` (as azure-native 3.x writes them).
+#: Read as JSON through Resource Manager's pipeline (`arm_list`): azure-mgmt-monitor 7 dropped
+#: diagnostic settings, and 6's models fail to compile where warnings are errors.
+DIAGNOSTIC_SETTINGS_API_VERSION = "2021-05-01-preview"
+ACTIVITY_LOG_ALERTS_API_VERSION = "2020-10-01"
 QUERY_RULES_API_VERSION = "2022-08-01-preview"
 #: Azure Monitor writes a vault's `AuditEvent` logs to this container of the storage account a
 #: diagnostic setting names (https://learn.microsoft.com/azure/azure-monitor/essentials/
@@ -410,10 +415,26 @@ class Clients:
 
     keyvault: Any
     authorization: Any
-    monitor: Any
     storage: Any
-    #: Log search alerts in the shape azure-native writes (`criteria`, `actions.actionGroups`).
-    query_rules: Any
+
+
+def arm_list(client: Any, path: str, api_version: str) -> list[dict[str, Any]]:
+    """Every item of a Resource Manager list at `path` (`value`), its `nextLink`s followed,
+    through `client`'s pipeline (credentials, timeouts, answer checks)."""
+    from azure.core.rest import HttpRequest  # noqa: PLC0415
+
+    items: list[dict[str, Any]] = []
+    url: str | None = f"{path}?api-version={api_version}"
+    while url:
+        response = client.send_request(HttpRequest("GET", url))
+        response.raise_for_status()
+        page = response.json()
+        if not isinstance(page, dict) or not isinstance(page.get("value"), list):
+            raise BadAnswer("the list answer has no 'value' list")
+        items.extend(v for v in page["value"] if isinstance(v, dict))
+        next_link = page.get("nextLink")
+        url = next_link if isinstance(next_link, str) and next_link else None
+    return items
 
 
 def _transport_options(call_timeout_seconds: float | None) -> dict[str, Any]:
@@ -435,7 +456,6 @@ def management_clients(
     retries off, per-call timeouts (`call_timeout_seconds` or the defaults), answers checked."""
     from azure.mgmt.authorization import AuthorizationManagementClient  # noqa: PLC0415
     from azure.mgmt.keyvault import KeyVaultManagementClient  # noqa: PLC0415
-    from azure.mgmt.monitor import MonitorManagementClient  # noqa: PLC0415
     from azure.mgmt.storage import StorageManagementClient  # noqa: PLC0415
 
     base = endpoint_url or ARM_ENDPOINT
@@ -447,16 +467,6 @@ def management_clients(
         keyvault=KeyVaultManagementClient(credential, subscription, base_url=base, **options),
         authorization=AuthorizationManagementClient(
             credential, subscription, base_url=base, **options
-        ),
-        monitor=MonitorManagementClient(credential, subscription, base_url=base, **options),
-        # The client's default for log search alerts is the 2018 API, whose rules have no
-        # `criteria`: a query alert read with it would be judged as alerting on nothing.
-        query_rules=MonitorManagementClient(
-            credential,
-            subscription,
-            base_url=base,
-            api_version=QUERY_RULES_API_VERSION,
-            **options,
         ),
         storage=StorageManagementClient(credential, subscription, base_url=base, **options),
     )
@@ -793,7 +803,11 @@ class AzureCollector:
         """The vault's diagnostic settings; returns the storage accounts they write to."""
         uri = str(arm.get("id"))
         settings = self.reader.items(
-            lambda: self.clients.monitor.diagnostic_settings.list(uri),
+            lambda: arm_list(
+                self.clients.keyvault,
+                f"{uri}/providers/Microsoft.Insights/diagnosticSettings",
+                DIAGNOSTIC_SETTINGS_API_VERSION,
+            ),
             operation="Diagnostic Settings - List",
             subject=self._container_subject(arm, "managedHSMs" in uri),
             what="the vault's diagnostic settings",
@@ -840,9 +854,10 @@ class AzureCollector:
             out.add(*arm_facts(immutability_resource(policy, name, AUDIT_LOG_CONTAINER)))
 
     def _alerts(self, out: Collected) -> None:
-        monitor = self.clients.monitor
+        kv = self.clients.keyvault
+        insights = f"/subscriptions/{self.subscription}/providers/Microsoft.Insights"
         activity = self.reader.items(
-            monitor.activity_log_alerts.list_by_subscription_id,
+            lambda: arm_list(kv, f"{insights}/activityLogAlerts", ACTIVITY_LOG_ALERTS_API_VERSION),
             operation="Activity Log Alerts - List By Subscription Id",
             subject=self.subscription_subject,
             what="the subscription's activity log alerts",
@@ -851,7 +866,7 @@ class AzureCollector:
         for arm in [] if isinstance(activity, Unknown) else activity:
             out.add(*arm_facts(activity_alert_resource(arm)))
         queries = self.reader.items(
-            self.clients.query_rules.scheduled_query_rules.list_by_subscription,
+            lambda: arm_list(kv, f"{insights}/scheduledQueryRules", QUERY_RULES_API_VERSION),
             operation="Scheduled Query Rules - List By Subscription",
             subject=self.subscription_subject,
             what="the subscription's log search alerts",
