@@ -30,6 +30,7 @@ workload identity, managed identity, Azure CLI, ...). No rule is named here.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -166,6 +167,9 @@ def default_credential() -> Any:
     """azure-identity's default credential chain (`DefaultAzureCredential`)."""
     from azure.identity import DefaultAzureCredential  # noqa: PLC0415
 
+    # The chain logs each credential it could not use as a warning on stderr; the audit says
+    # why it cannot sign in once, on one line (exit 2).
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     return DefaultAzureCredential()
 
 
