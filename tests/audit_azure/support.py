@@ -21,6 +21,7 @@ import jwt
 from azure.core.credentials import AccessToken
 
 from keyplane.estate import load_estate
+from keyplane.wire import SECRET_SIG, SIG_KEY
 from tests.audit_azure.server import State
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,7 @@ class Resource:
     type: str
     name: str
     inputs: dict[str, Any]
+    protect: bool = False
 
 
 class FakeCredential:
@@ -66,7 +68,7 @@ class FakeCredential:
 def _plain(value: Any) -> Any:
     """Wire values as plain JSON (secrets unwrapped; whole floats as ints, as Azure sends)."""
     if isinstance(value, dict):
-        if "4dabf18193072939515e22adb298388d" in value:
+        if SIG_KEY in value:
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -83,7 +85,7 @@ def _rendered() -> tuple[Resource, ...]:
     env = load_estate(ESTATE).environments[ENV]
     registrations = render_environment(env, ESTATE, today=AS_OF)
     return tuple(
-        Resource(r.type, r.name, _plain(dict(r.inputs)))
+        Resource(r.type, r.name, _plain(dict(r.inputs)), r.protect)
         for r in registrations
         if r.type.startswith("azure-native:")
     )
@@ -265,13 +267,18 @@ def export(resources: list[Resource], path: Path) -> Path:
     stack = f"urn:pulumi:{ENV}::keyplane::pulumi:pulumi:Stack::keyplane-{ENV}"
     states: list[dict[str, Any]] = [{"urn": stack, "type": "pulumi:pulumi:Stack", "custom": False}]
     for r in resources:
+        inputs = copy.deepcopy(r.inputs)
+        if r.type == "azure-native:keyvault:Secret":
+            # As the CLI exports a secret: encrypted, never in plain text.
+            inputs["properties"]["value"] = {SIG_KEY: SECRET_SIG, "ciphertext": "v1:local"}
         states.append(
             {
                 "urn": f"urn:pulumi:{ENV}::keyplane::{r.type}::{r.name}",
                 "type": r.type,
                 "custom": True,
                 "parent": stack,
-                "inputs": r.inputs,
+                "protect": r.protect,
+                "inputs": inputs,
             }
         )
     path.write_text(json.dumps({"version": 3, "deployment": {"resources": states}}))
