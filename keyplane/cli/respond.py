@@ -7,7 +7,8 @@ the first change: the estate, the environment, the key or secret (declared here,
 environment), `--endpoint-url`, the record directory, the caller's account and the key or secret
 in it; any of them wrong is one line on stderr and exit 2, nothing changed. Then each step runs;
 a refused or failed step is recorded and the rest go on (exit 1). The incident record is written
-(JSON and Markdown) into `--record-dir`. GCP and Azure: the plan only, for now.
+(JSON and Markdown) into `--record-dir`. Azure keys: `keyplane.respond.azure`; Azure secrets
+and GCP: the plan only, for now.
 """
 
 from __future__ import annotations
@@ -107,7 +108,11 @@ def respond(
     ] = False,
     endpoint_url: Annotated[
         str | None,
-        typer.Option("--endpoint-url", help="Send every AWS call to this URL (an emulator)."),
+        typer.Option(
+            "--endpoint-url",
+            help="Send every AWS call, or every Azure Resource Manager call, to this URL (an "
+            "emulator or local server).",
+        ),
     ] = None,
     record_dir: Annotated[
         Path, typer.Option("--record-dir", help="Where the incident record is written.")
@@ -142,7 +147,7 @@ def respond(
         print("Then by hand:")
         for manual in manual_steps(target):
             print(f"  - {manual}")
-        if cloud is Cloud.AWS:
+        if _automated(target):
             print("Dry run: nothing was changed. Run again with --apply to carry it out.")
         else:
             print(
@@ -150,10 +155,11 @@ def respond(
                 "these steps by hand."
             )
         raise typer.Exit(EXIT_CLEAN)
-    if cloud is not Cloud.AWS:
+    if not _automated(target):
+        what = "secrets on Azure" if cloud is Cloud.AZURE else _cloud_name(cloud)
         fail_bad_input(
             [
-                f"keyplane respond: --apply is not yet automated on {_cloud_name(cloud)}: do the "
+                f"keyplane respond: --apply is not yet automated on {what}: do the "
                 "steps of the plan (run without --apply) by hand; nothing was changed"
             ]
         )
@@ -164,7 +170,14 @@ def respond(
     from keyplane.respond.aws import RespondError, respond_aws  # noqa: PLC0415 - boto3
 
     try:
-        _, carry_out = respond_aws(target, reason=reason, days=days, endpoint_url=endpoint_url)
+        if cloud is Cloud.AZURE:
+            from keyplane.respond.azure import respond_azure  # noqa: PLC0415 - Azure only
+
+            _, carry_out = respond_azure(
+                target, reason=reason, days=days, endpoint_url=endpoint_url
+            )
+        else:
+            _, carry_out = respond_aws(target, reason=reason, days=days, endpoint_url=endpoint_url)
     except RespondError as err:
         fail_bad_input([f"keyplane respond: {err}"])
     incident = carry_out()
@@ -201,6 +214,11 @@ def _report(incident: Incident, record_dir: Path) -> int:
         )
         return EXIT_VIOLATIONS
     return EXIT_CLEAN
+
+
+def _automated(target: Target) -> bool:
+    """Whether `--apply` carries the plan out for `target` (AWS; Azure keys)."""
+    return target.cloud is Cloud.AWS or (target.cloud is Cloud.AZURE and target.key is not None)
 
 
 def _cloud_name(cloud: Cloud) -> str:

@@ -3,7 +3,7 @@ data plane over TLS on 127.0.0.1, answering with the documented resource shapes.
 
 No emulator of Resource Manager or Key Vault exists, so the tests run Azure's real client
 libraries against this server: the management clients through `base_url` (`--endpoint-url`), the
-data-plane clients through the vault URI each vault reports (`https://127.0.0.1:<port>/dp/<vault>`).
+data-plane clients through the vault URI each vault reports (`https://127.0.0.1:<its port>/`).
 azure-core refuses bearer tokens over plain HTTP, so the server speaks TLS with a certificate made
 for the run (`cryptography`), which the clients trust through `REQUESTS_CA_BUNDLE`.
 
@@ -22,6 +22,7 @@ What it answers (REST reference, api-version ignored):
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import ipaddress
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
@@ -111,7 +112,10 @@ class State:
     def snapshot(self) -> str:
         """Everything deployed, as text (to compare before and after a dry run)."""
         return json.dumps(
-            dict(vars(self).items()),
+            {
+                k: {str(i): x for i, x in v.items()} if isinstance(v, dict) else v
+                for k, v in vars(self).items()
+            },
             sort_keys=True,
             default=lambda o: sorted(o) if isinstance(o, set) else str(o),
         )
@@ -126,29 +130,51 @@ class AzureServer:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        # The handshake happens in each request's thread, not in the accepting one.
-        self.httpd.socket = context.wrap_socket(
-            self.httpd.socket, server_side=True, do_handshake_on_connect=False
-        )
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.httpd = self._listen(None)
         self.port = self.httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        #: Key Vault's data plane: one listener per vault, whose URI is a host root as Azure's
+        #: are (the clients parse `https://<vault host>/keys/<name>/<version>`).
+        self.planes: dict[str, ThreadingHTTPServer] = {}
+        self.threads: list[threading.Thread] = []
+        self.started = False
+
+    def _listen(self, vault: str | None) -> ThreadingHTTPServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, vault))
+        httpd.daemon_threads = True
+        # The handshake happens in each request's thread, not in the accepting one.
+        httpd.socket = self.context.wrap_socket(
+            httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
+        return httpd
+
+    def _serve(self, httpd: ThreadingHTTPServer) -> None:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        self.threads.append(thread)
 
     def start(self) -> AzureServer:
-        self.thread.start()
+        self.started = True
+        for httpd in (self.httpd, *self.planes.values()):
+            self._serve(httpd)
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        for httpd in (self.httpd, *self.planes.values()):
+            httpd.shutdown()
+            httpd.server_close()
+        for thread in self.threads:
+            thread.join(timeout=5)
 
     def vault_uri(self, vault: str) -> str:
-        return f"{self.url}/dp/{vault}/"
+        """The data-plane URI of `vault` (`https://127.0.0.1:<its port>/`)."""
+        if vault not in self.planes:
+            self.planes[vault] = self._listen(vault)
+            if self.started:
+                self._serve(self.planes[vault])
+        return f"https://127.0.0.1:{self.planes[vault].server_address[1]}/"
 
     def fail(
         self,
@@ -187,7 +213,7 @@ _ERROR_CODES = {
 }
 
 
-def _handler(server: AzureServer) -> type[BaseHTTPRequestHandler]:
+def _handler(server: AzureServer, vault: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -220,6 +246,8 @@ def _handler(server: AzureServer) -> type[BaseHTTPRequestHandler]:
         def _handle(self, method: str) -> None:
             parts = urlsplit(self.path)
             path = parts.path.rstrip("/")
+            if vault is not None:  # a vault's data plane
+                path = f"/dp/{vault}{path}"
             query = parse_qs(parts.query)
             body = self._body()
             with server.lock:
@@ -246,7 +274,7 @@ def _handler(server: AzureServer) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 answer = route(server, method, path, query, body)
-            except KeyError:
+            except (KeyError, StopIteration):
                 self._error(404)
                 return
             if isinstance(answer, tuple):
@@ -277,7 +305,12 @@ def _page(server: AzureServer, path: str, query: dict[str, list[str]], items: li
     end = start + server.page_size
     page: dict[str, Any] = {"value": items[start:end]}
     if end < len(items):
-        page["nextLink"] = f"{server.url}{path}?api-version=x&$skiptoken={end}"
+        if path.startswith("/dp/"):
+            vault, rest = path[4:].split("/", 1)
+            link = f"{server.vault_uri(vault).rstrip('/')}/{rest}"
+        else:
+            link = f"{server.url}{path}"
+        page["nextLink"] = f"{link}?api-version=x&$skiptoken={end}"
     return page
 
 
@@ -401,6 +434,7 @@ def _data_plane(
         if rest == ["rotate"] and method == "POST":
             current = versions[-1]
             new = copy.deepcopy(current)
+            new.pop("public", None)
             version = uuid.uuid4().hex
             new["properties"]["keyUriWithVersion"] = f"{new['properties']['keyUri']}/{version}"
             new["properties"]["attributes"].update(
@@ -427,6 +461,8 @@ def _data_plane(
                 if "enabled" in attributes:
                     found["properties"]["attributes"]["enabled"] = attributes["enabled"]
                     found["properties"]["attributes"]["updated"] = _now()
+                if isinstance((body or {}).get("tags"), dict):
+                    found["tags"] = body["tags"]
             return _data_key(found, base, parts[2])
     raise KeyError(path)
 
@@ -449,12 +485,24 @@ def _data_key(key: dict[str, Any], base: str, name: str) -> dict[str, Any]:
         "kid": f"{base}/keys/{name}/{_version(key)}",
         "kty": properties["kty"],
         "key_ops": properties.get("keyOps") or [],
+        **key.setdefault("public", _public(str(properties["kty"]), properties.get("curveName"))),
     }
-    if str(properties["kty"]).startswith("RSA"):
-        jwk |= {"n": "AQAB" * 8, "e": "AQAB"}
-    else:
-        jwk |= {"crv": properties.get("curveName"), "x": "AAAA", "y": "AAAA"}
     return {"key": jwk, "attributes": _attributes(key), "tags": key.get("tags") or {}}
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _public(kty: str, curve: str | None) -> dict[str, Any]:
+    """Real public key material for a new version (the JWK's public members)."""
+    if kty.startswith("RSA"):
+        numbers = rsa.generate_private_key(65537, 2048).public_key().public_numbers()
+        return {"n": _b64(numbers.n), "e": _b64(numbers.e)}
+    curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    point = ec.generate_private_key(curves[curve or "P-256"]).public_key().public_numbers()
+    return {"crv": curve, "x": _b64(point.x), "y": _b64(point.y)}
 
 
 def iter_keys(state: State) -> Iterator[tuple[str, str, dict[str, Any]]]:

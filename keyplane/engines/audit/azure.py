@@ -101,6 +101,7 @@ __all__ = [
     "ROLES",
     "AzureCollector",
     "AzureReader",
+    "CallFault",
     "Identity",
     "declared_resources",
     "default_credential",
@@ -182,6 +183,10 @@ class _Fault(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+#: What `AzureReader.retrying` raises when it gave up on a call (`reason` names the call and why).
+CallFault = _Fault
 
 
 class BadAnswer(Exception):
