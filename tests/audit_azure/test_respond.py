@@ -141,7 +141,7 @@ def test_an_undeployed_key_is_refused_with_nothing_changed(
     del azure.state.keys[next(k for k in azure.state.keys if k[1] == "acme-orders-db")]
     before = azure.state.snapshot()
     code, out, err = respond(azure, "acme-orders-db", "--apply", "--record-dir", str(tmp_path))
-    assert code == 2
+    assert (code, out) == (2, "")
     assert err == (
         "keyplane respond: no vault of resource group kms-prod holds key acme-orders-db; deploy "
         "the key, or check the environment and --endpoint-url\n"
