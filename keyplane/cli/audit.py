@@ -105,7 +105,9 @@ def _audit_azure(
 
 
 def audit(
-    environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS).")],
+    environment: Annotated[
+        str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS or Azure).")
+    ],
     estate: EstateOption = DEFAULT_ESTATE,
     endpoint_url: Annotated[
         str | None,
@@ -151,7 +153,8 @@ def audit(
         ),
     ] = EVENT_HISTORY_DAYS,
 ) -> None:
-    """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
+    """Audit the deployed keys, logs and secrets of an AWS or Azure environment; file the
+    evidence."""
     today = parse_day(as_of)
     try:
         check_endpoint_url(endpoint_url)

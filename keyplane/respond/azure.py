@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from keyplane.config.model import Environment
@@ -131,7 +132,7 @@ class _AzureResponse:
                 try:
                     key = rest_form(
                         self.call(
-                            "Keys - Get", lambda v=vault: kv.keys.get(self.group, v["name"], name)
+                            "Keys - Get", partial(kv.keys.get, self.group, vault["name"], name)
                         )
                     )
                 except AzureError as err:
@@ -221,7 +222,7 @@ class _AzureResponse:
             arm_id = str(assignment["id"])
             self.call(
                 "Role Assignments - Delete By Id",
-                lambda arm_id=arm_id: authorization.role_assignments.delete_by_id(arm_id),
+                partial(authorization.role_assignments.delete_by_id, arm_id),
             )
             principals.append(str(assignment["properties"].get("principalId")))
         return sorted(set(principals))
@@ -340,9 +341,10 @@ def _pem(jwk: Any) -> str:
         public = ec.EllipticCurvePublicNumbers(number(jwk.x), number(jwk.y), curve).public_key()
     else:
         public = rsa.RSAPublicNumbers(number(jwk.e), number(jwk.n)).public_key()
-    return public.public_bytes(
+    pem: bytes = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    )
+    return pem.decode()
 
 
 def respond_azure(

@@ -341,3 +341,21 @@ def test_a_certificate_that_does_not_renew_is_caught(azure: AzureServer) -> None
     found = mandatory(audit(azure))
     assert [r for r, _ in found] == ["KM-CRT-001"], found
     assert "api-internal" in found[0][1]
+
+
+def test_every_operation_the_collector_reads_with_is_mapped_to_rules() -> None:
+    """The Azure collector names Azure operations only; the rules' side maps each one."""
+    import re
+    from pathlib import Path
+
+    from keyplane.engines.audit import azure
+    from keyplane.rules.audit_permissions import NOT_JUDGED_WITHOUT, UNVERIFIABLE_WITHOUT
+
+    source = Path(azure.__file__).read_text()
+    read_with = set(re.findall(r'permission="([^"]+)"', source)) | {
+        "".join(parts) for parts in re.findall(r'permission=\(\s*"([^"]+)"\s*"([^"]+)"', source)
+    }
+    mapped = {p for p in UNVERIFIABLE_WITHOUT if p.startswith("Microsoft.")}
+    assert read_with | {"Microsoft.Resources/subscriptions/read"} == mapped
+    assert set(azure.PERMISSIONS) == mapped
+    assert {p for p in NOT_JUDGED_WITHOUT if p.startswith("Microsoft.")} <= mapped

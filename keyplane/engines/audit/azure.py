@@ -891,13 +891,12 @@ class AzureCollector:
             return
         client = self._certificate_client(uri)
         subject = self._container_subject(vault, False)
-        permission = "Microsoft.KeyVault/vaults/certificates/read"
         listed = self.reader.read(
             lambda: list(client.list_properties_of_certificates()),
             operation="Get Certificates",
             subject=subject,
             what="the vault's certificates",
-            permission=permission,
+            permission="Microsoft.KeyVault/vaults/certificates/read",
         )
         for item in [] if listed is None or isinstance(listed, Unknown) else listed:
             name = str(item.name)
@@ -907,7 +906,7 @@ class AzureCollector:
                 operation="Get Certificate Policy",
                 subject=Subject(arm_id, name, CERTIFICATE_TYPE),
                 what="the certificate's policy (key and renewal)",
-                permission=permission,
+                permission="Microsoft.KeyVault/vaults/certificates/read",
             )
             if policy is None or isinstance(policy, Unknown):
                 continue
