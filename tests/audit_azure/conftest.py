@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -42,7 +43,8 @@ def credential(monkeypatch: pytest.MonkeyPatch) -> FakeCredential:
     return found
 
 
-Deploy = Callable[[list[Resource]], AzureServer]
+class Deploy(Protocol):
+    def __call__(self, resources: list[Resource], page_size: int = 100) -> AzureServer: ...
 
 
 @pytest.fixture

@@ -222,7 +222,7 @@ def deploy(resources: list[Resource], vault_uri: Any, subscription: str = SUBSCR
             )
         elif r.type == "azure-native:storage:StorageAccount":
             name = i.pop("accountName")
-            top = {k: i.pop(k) for k in ("location", "kind", "sku") if k in i}
+            top: dict[str, Any] = {k: i.pop(k) for k in ("location", "kind", "sku") if k in i}
             i.pop("resourceGroupName", None)
             state.storage[name] = {
                 "id": f"{group}/providers/Microsoft.Storage/storageAccounts/{name}",
@@ -247,7 +247,7 @@ def deploy(resources: list[Resource], vault_uri: Any, subscription: str = SUBSCR
             "azure-native:monitor:ScheduledQueryRule",
         ):
             i.pop("resourceGroupName", None)
-            top = {k: i.pop(k) for k in ("location", "kind") if k in i}
+            top = {str(k): i.pop(k) for k in ("location", "kind") if k in i}
             kind = "activityLogAlerts" if "ActivityLog" in r.type else "scheduledQueryRules"
             entry = {
                 "id": f"{group}/providers/Microsoft.Insights/{kind}/{r.name}",

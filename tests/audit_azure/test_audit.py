@@ -11,7 +11,7 @@ import pytest
 from keyplane.engines.audit.azure import AzureReader, run_azure_audit
 from keyplane.engines.audit.judge import AuditError, AuditResult
 from keyplane.estate import load_estate
-from keyplane.findings import Enforcement
+from keyplane.rules.catalog import Enforcement
 from tests.audit_azure.conftest import Deploy
 from tests.audit_azure.server import AzureServer
 from tests.audit_azure.support import (

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from keyplane.cli.app import app
 from keyplane.engines.audit.azure import run_azure_audit
 from keyplane.estate import load_estate
-from keyplane.findings import Enforcement
+from keyplane.rules.catalog import Enforcement
 from tests.audit_azure.conftest import Deploy
 from tests.audit_azure.support import (
     AS_OF,

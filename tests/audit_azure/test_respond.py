@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -37,7 +38,7 @@ def respond(server: AzureServer, key: str, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def versions(server: AzureServer, key: str) -> list[dict]:
+def versions(server: AzureServer, key: str) -> list[dict[str, Any]]:
     [found] = [v for (_, name), v in server.state.keys.items() if name == key]
     return found
 
