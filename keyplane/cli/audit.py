@@ -1,13 +1,15 @@
-"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account or GCP project
-and file the evidence (the engine is `keyplane.engines.audit`: `aws.py` or, imported only for a
-GCP environment, `gcp.py`; rendering goes through `keyplane.reports`).
+"""`keyplane audit ENV`: judge what is deployed in an environment's AWS account, GCP project or
+Azure subscription and file the evidence (the engine is `keyplane.engines.audit`: `aws.py`, or,
+imported only for an environment of their cloud, `gcp.py` and `azure.py`; rendering goes through
+`keyplane.reports`).
 
 Exit 1 on a mandatory finding, including a mandatory rule left unknown because a read failed
 or the deadline (`--timeout`) passed, a declared key or secret missing from the account, or a key
 pending deletion without a retirement record; 2 when the audit cannot run (invalid estate,
 unknown environment or one of a cloud the audit does not read, an endpoint that is not an
-http(s) URL, `--days` outside 1-90 (AWS) or 1-400 (GCP), credentials of another account or that
-cannot reach the project, no GCP credentials, the cloud unreachable).
+http(s) URL, `--days` outside 1-90 (AWS) or 1-400 (GCP), credentials of another account, of
+another Azure tenant, or that cannot reach the project or subscription, no GCP or Azure
+credentials, the cloud unreachable).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +38,7 @@ from keyplane.cli.prelude import (
     load_estate_or_exit,
     parse_day,
 )
+from keyplane.config import Estate
 from keyplane.engines.audit.aws import (
     CONNECT_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -96,9 +100,31 @@ def render(
     return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
 
 
+def _audit_azure(
+    estate: Estate,
+    environment: str,
+    today: date,
+    endpoint_url: str | None,
+    timeout: float,
+    call_timeout: float | None,
+) -> AuditResult:
+    """The audit of an Azure environment (Azure's activity log is not read: `--days` does not
+    apply)."""
+    from keyplane.engines.audit.azure import run_azure_audit  # noqa: PLC0415 - Azure only
+
+    return run_azure_audit(
+        estate,
+        environment,
+        as_of=today,
+        endpoint_url=endpoint_url,
+        timeout_seconds=timeout,
+        call_timeout_seconds=call_timeout,
+    )
+
+
 def audit(
     environment: Annotated[
-        str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS or GCP).")
+        str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS, GCP or Azure).")
     ],
     estate: EstateOption = DEFAULT_ESTATE,
     endpoint_url: Annotated[
@@ -106,7 +132,7 @@ def audit(
         typer.Option(
             "--endpoint-url",
             help="Send every cloud call to this URL (moto_server, or a local server answering "
-            "as Google's REST APIs do).",
+            "as Google's REST APIs or Azure Resource Manager do).",
         ),
     ] = None,
     format: Annotated[
@@ -147,8 +173,8 @@ def audit(
     ] = EVENT_HISTORY_DAYS,
     framework: FrameworkOption = None,
 ) -> None:
-    """Audit the deployed keys, logs, alerts and secrets of an AWS or GCP environment; file the
-    evidence."""
+    """Audit the deployed keys, logs, alerts and secrets of an AWS, GCP or Azure environment;
+    file the evidence."""
     today = parse_day(as_of)
     try:
         check_endpoint_url(endpoint_url)
@@ -169,6 +195,8 @@ def audit(
                 call_timeout_seconds=call_timeout,
                 event_days=days,
             )
+        elif env is not None and env.cloud is Cloud.AZURE:
+            result = _audit_azure(loaded, environment, today, endpoint_url, timeout, call_timeout)
         else:
             check_event_days(days)
             result = run_audit(

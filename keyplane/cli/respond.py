@@ -7,7 +7,8 @@ the first change: the estate, the environment, the key or secret (declared here,
 environment), `--endpoint-url`, the record directory, the caller's account and the key or secret
 in it; any of them wrong is one line on stderr and exit 2, nothing changed. Then each step runs;
 a refused or failed step is recorded and the rest go on (exit 1). The incident record is written
-(JSON and Markdown) into `--record-dir`. GCP and Azure: the plan only, for now.
+(JSON and Markdown) into `--record-dir`. Azure keys: `keyplane.respond.azure`; Azure secrets
+and GCP: the plan only, for now.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def respond(
         typer.Option(
             "--endpoint-url",
             help="Send every cloud call to this URL (an emulator, or a local server answering "
-            "as Google's REST APIs do).",
+            "as Google's REST APIs or Azure Resource Manager do).",
         ),
     ] = None,
     record_dir: Annotated[
@@ -146,7 +147,7 @@ def respond(
         print("Then by hand:")
         for manual in manual_steps(target):
             print(f"  - {manual}")
-        if cloud in (Cloud.AWS, Cloud.GCP):
+        if _automated(target):
             print("Dry run: nothing was changed. Run again with --apply to carry it out.")
         else:
             print(
@@ -154,10 +155,11 @@ def respond(
                 "these steps by hand."
             )
         raise typer.Exit(EXIT_CLEAN)
-    if cloud not in (Cloud.AWS, Cloud.GCP):
+    if not _automated(target):
+        what = "secrets on Azure" if cloud is Cloud.AZURE else _cloud_name(cloud)
         fail_bad_input(
             [
-                f"keyplane respond: --apply is not yet automated on {_cloud_name(cloud)}: do the "
+                f"keyplane respond: --apply is not yet automated on {what}: do the "
                 "steps of the plan (run without --apply) by hand; nothing was changed"
             ]
         )
@@ -170,11 +172,17 @@ def respond(
             from keyplane.respond.gcp import respond_gcp  # noqa: PLC0415 - Google's libraries
 
             _, carry_out = respond_gcp(target, reason=reason, days=days, endpoint_url=endpoint_url)
+        elif cloud is Cloud.AZURE:
+            from keyplane.respond.azure import respond_azure  # noqa: PLC0415 - Azure only
+
+            _, carry_out = respond_azure(
+                target, reason=reason, days=days, endpoint_url=endpoint_url
+            )
         else:
             from keyplane.respond.aws import respond_aws  # noqa: PLC0415 - boto3
 
             _, carry_out = respond_aws(target, reason=reason, days=days, endpoint_url=endpoint_url)
-    except AuditError as err:  # RespondError of either cloud: nothing was changed
+    except AuditError as err:  # RespondError of every cloud: nothing was changed
         fail_bad_input([f"keyplane respond: {err}"])
     incident = carry_out()
     code = _report(incident, record_dir)
@@ -210,6 +218,13 @@ def _report(incident: Incident, record_dir: Path) -> int:
         )
         return EXIT_VIOLATIONS
     return EXIT_CLEAN
+
+
+def _automated(target: Target) -> bool:
+    """Whether `--apply` carries the plan out for `target` (AWS, GCP; Azure keys)."""
+    return target.cloud in (Cloud.AWS, Cloud.GCP) or (
+        target.cloud is Cloud.AZURE and target.key is not None
+    )
 
 
 def _cloud_name(cloud: Cloud) -> str:

@@ -40,11 +40,13 @@ _LIVE_NOTES = {
     "deletion window until its deletion is scheduled); check them in the stack with keyplane scan",
     ("KM-DEL-001", "GCP"): " (Pulumi's protect lives in the stack state); check it in the stack "
     "with keyplane scan",
+    ("KM-DEL-001", "Azure"): " (Pulumi's protect lives in the stack state); check it in the "
+    "stack with keyplane scan",
 }
 
 
 def live_message(verdict: Verdict, cloud: str = "AWS") -> str:
-    """An UNKNOWN verdict's words for a live audit of `cloud` ("AWS", "GCP"): not "until
+    """An UNKNOWN verdict's words for a live audit of `cloud` ("AWS", "GCP", "Azure"): not "until
     deployed" but "not visible"."""
     match = _CANNOT_JUDGE.match(verdict.message)
     if not match:

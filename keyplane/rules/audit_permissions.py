@@ -28,6 +28,9 @@ _SECRET_POLICY = ("KM-ACC-001", "KM-ACC-004", "KM-ENV-002")
 #: missing signal may be covered by what was not read (a false fail) and a covered one cannot be
 #: told apart from a partial answer, so the rule is not judged at all.
 _ALERTS = ("KM-MON-001",)
+#: A Key Vault's or Managed HSM's own settings: purge protection and soft delete, its SKU (HSM
+#: keys), RBAC or legacy access policies, public network access.
+_AZURE_VAULT = ("KM-DEL-001", "KM-STO-002", "KM-HSM-001", "KM-ACC-001", "KM-ACC-002")
 
 #: Permission -> the rules a refused read leaves unverifiable (Policy §5: evidence of each rule).
 UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -87,6 +90,22 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "certificatemanager.certs.list": ("KM-CRT-001",),
         # Lifecycle events are evidence, no rule's input (as cloudtrail:LookupEvents).
         "logging.logEntries.list": (),
+        # Azure (built-in roles Reader, Key Vault Reader, Monitoring Reader; README)
+        "Microsoft.Resources/subscriptions/read": (),
+        "Microsoft.KeyVault/vaults/read": _AZURE_VAULT,
+        "Microsoft.KeyVault/managedHSMs/read": _AZURE_VAULT,
+        "Microsoft.KeyVault/vaults/keys/read": (*_KEY_METADATA, "KM-HSM-001", "KM-DEL-001"),
+        "Microsoft.KeyVault/vaults/secrets/read": ("KM-ROT-003", "KM-STO-002", "KM-PUR-001"),
+        "Microsoft.Authorization/roleAssignments/read": _KEY_POLICY,
+        "Microsoft.Authorization/roleDefinitions/read": _KEY_POLICY,
+        "Microsoft.Insights/diagnosticSettings/read": ("KM-LOG-001", "KM-LOG-002"),
+        "Microsoft.Storage/storageAccounts/read": ("KM-LOG-002",),
+        "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies/read": (
+            "KM-LOG-002",
+        ),
+        "Microsoft.Insights/activityLogAlerts/read": _ALERTS,
+        "Microsoft.Insights/scheduledQueryRules/read": _ALERTS,
+        "Microsoft.KeyVault/vaults/certificates/read": ("KM-CRT-001",),
     }
 )
 
@@ -132,6 +151,20 @@ NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "logging.logMetrics.list": _ALERTS,
         "monitoring.alertPolicies.list": _ALERTS,
         "certificatemanager.certs.list": ("KM-CRT-001",),
+        # Azure: rules judged over the whole environment, whose input is read per vault or
+        # per subscription. (Reads of vaults, keys and secrets are not here: Azure names the
+        # list and the read of one item alike, and one unreadable key must not block the rules
+        # on every other; an item not read is reported unverifiable and never judged.)
+        "Microsoft.Authorization/roleAssignments/read": _KEY_POLICY,
+        "Microsoft.Authorization/roleDefinitions/read": _KEY_POLICY,
+        "Microsoft.Insights/diagnosticSettings/read": ("KM-LOG-001", "KM-LOG-002"),
+        "Microsoft.Storage/storageAccounts/read": ("KM-LOG-002",),
+        "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies/read": (
+            "KM-LOG-002",
+        ),
+        "Microsoft.Insights/activityLogAlerts/read": _ALERTS,
+        "Microsoft.Insights/scheduledQueryRules/read": _ALERTS,
+        "Microsoft.KeyVault/vaults/certificates/read": ("KM-CRT-001",),
     }
 )
 

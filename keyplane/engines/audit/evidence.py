@@ -125,7 +125,8 @@ class Lifecycle:
     days: int
     keys: Sequence[KeyLifecycle] = ()
     unverifiable: str | None = None
-    #: Where the events come from (CloudTrail on AWS, Cloud Audit Logs on GCP).
+    #: Where the events come from (CloudTrail on AWS, Cloud Audit Logs on GCP, Azure's
+    #: activity log).
     source: str = "CloudTrail"
 
     def to_json(self) -> dict[str, Any]:
@@ -170,11 +171,16 @@ class Evidence:
     not_visible: tuple[str, ...] = ()
     inventory: Inventory | None = None
     lifecycle: Lifecycle | None = None
+    #: Azure: the tenant the subscription (`account`) belongs to.
+    tenant: str | None = None
+    #: What `account` is called on its cloud ("subscription" on Azure).
+    account_label: str = "account"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "account": self.account,
+            **({"tenant": self.tenant} if self.tenant is not None else {}),
             "region": self.region,
             "caller_arn": self.caller_arn,
             "started_at": _iso(self.started_at),
@@ -194,8 +200,9 @@ class Evidence:
 
     def header_lines(self) -> list[str]:
         return [
-            f"Live audit evidence ({CONTROL}): account {self.account}, "
-            f"region {self.region}, environment {self.environment}",
+            f"Live audit evidence ({CONTROL}): {self.account_label} {self.account}, "
+            + (f"tenant {self.tenant}, " if self.tenant is not None else "")
+            + f"region {self.region}, environment {self.environment}",
             f"Collected {_iso(self.started_at)} to {_iso(self.finished_at)} by {self.caller_arn}"
             + (f" via {self.endpoint_url}" if self.endpoint_url else ""),
             f"Policy {self.policy_version}, keyplane {self.keyplane_version}, judged as of "

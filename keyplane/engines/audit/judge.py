@@ -155,6 +155,8 @@ class Collected:
     keys_listed: bool = True
     #: The period's key lifecycle events; UNKNOWN when they could not be read.
     events: Maybe[list[TrailEvent]] = UNKNOWN
+    #: The cloud as findings name it ("AWS", "Azure").
+    cloud: str = "AWS"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *facts: Facts) -> None:
