@@ -134,7 +134,7 @@ class Collected:
 
     #: The account itself: the subject of account-wide findings.
     account: Subject
-    #: The cloud, as messages name it ("AWS", "GCP").
+    #: The cloud, as messages name it ("AWS", "GCP", "Azure").
     cloud: str = "AWS"
     facts: list[Facts] = field(default_factory=list)
     pending: list[PendingDeletion] = field(default_factory=list)
@@ -155,8 +155,6 @@ class Collected:
     keys_listed: bool = True
     #: The period's key lifecycle events; UNKNOWN when they could not be read.
     events: Maybe[list[TrailEvent]] = UNKNOWN
-    #: The cloud as findings name it ("AWS", "Azure").
-    cloud: str = "AWS"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *facts: Facts) -> None:
