@@ -11,7 +11,6 @@ credentials of another account, AWS unreachable).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,10 +23,27 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
-    console_style,
     fail_bad_input,
     load_estate_or_exit,
     parse_day,
+)
+from keyplane.cli.reporting import (
+    CheckOption,
+    FailOnOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    MarkdownOption,
+    PolicyConfigOption,
+    QuietOption,
+    SarifOption,
+    SkipCheckOption,
+    SoftFailOption,
+    emit,
+    load_project_defaults,
+    plan_destinations,
+    resolve_estate,
+    resolve_tuning,
 )
 from keyplane.engines.audit.aws import (
     CONNECT_TIMEOUT_SECONDS,
@@ -38,29 +54,55 @@ from keyplane.engines.audit.aws import (
     run_audit,
 )
 from keyplane.engines.audit.judge import AuditError, AuditResult
-from keyplane.findings import has_mandatory
-from keyplane.reports import Report, json_document, render_report, write_atomic
+from keyplane.locations import repository_root
+from keyplane.reports import Report, json_document, render_report, summary_line
 from keyplane.reports.formats import AuditFormat
+from keyplane.reports.model import verdict
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.tuning import Tuning
 
 
-def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str:
-    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header else; the
-    summary says what was declared, found and judged (JSON: `summary.declared`, `found`,
-    `missing` beside the contract's counts)."""
+def audit_report(result: AuditResult, tuning: Tuning | None = None) -> Report:
+    """The audit's findings as a `Report` (tuned: `--skip-check`, `--check`, `--fail-on`...);
+    its summary says what was declared, found and judged."""
     evidence = result.evidence
     inventory = evidence.inventory
-    report = Report(
-        findings=result.findings,
+    tuning = tuning or Tuning()
+    findings, skipped = tuning.apply(result.findings)
+    return Report(
+        findings=findings,
         resources=result.records,
         environment=evidence.environment,
         command="audit",
-        checked_rules=[r.id for r in rules_at(Point.AUDIT)],
+        checked_rules=tuning.checked(r.id for r in rules_at(Point.AUDIT)),
         started_at=evidence.started_at,
         duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
         scope=inventory.text() if inventory is not None else None,
+        source_root=str(repository_root()),
+        working_directory=str(Path.cwd()),
+        fail_on=tuning.fail_on,
+        soft_fail=tuning.soft_fail,
+        skipped=tuple(skipped),
+        selected=tuning.only,
     )
-    if fmt is AuditFormat.JSON:
+
+
+def render(
+    result: AuditResult,
+    fmt: AuditFormat | str,
+    *,
+    color: bool = False,
+    width: int | None = None,
+    tuning: Tuning | None = None,
+) -> str:
+    """The report in `fmt`, with the evidence: an `evidence` object in JSON, a header in the
+    table and Markdown; the summary says what was declared, found and judged (JSON:
+    `summary.declared`, `found`, `missing` beside the contract's counts). SARIF, JUnit (and
+    HTML once registered) are the findings report alone."""
+    evidence = result.evidence
+    inventory = evidence.inventory
+    report = audit_report(result, tuning)
+    if fmt == AuditFormat.JSON:
         document = json_document(report)
         if inventory is not None:
             document["summary"]["declared"] = sum(inventory.declared.values())
@@ -68,14 +110,17 @@ def render(result: AuditResult, fmt: AuditFormat, *, color: bool = False) -> str
             document["summary"]["missing"] = len(inventory.missing)
         document["evidence"] = evidence.to_json()
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    text = render_report(report, fmt.value, color=color)
-    if fmt is AuditFormat.MARKDOWN:
+    text = render_report(report, str(fmt), color=color, width=width)
+    if fmt == AuditFormat.MARKDOWN:
         header = "".join(f"> {line}\n>\n" for line in evidence.header_lines()).rstrip(">\n")
         return f"{header}\n\n{text}"
-    return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
+    if fmt == AuditFormat.TABLE:
+        return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
+    return text
 
 
 def audit(
+    ctx: typer.Context,
     environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS).")],
     estate: EstateOption = DEFAULT_ESTATE,
     endpoint_url: Annotated[
@@ -90,8 +135,16 @@ def audit(
     ] = AuditFormat.TABLE,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to FILE (atomically)."),
+        typer.Option(
+            "--output", "-o", help="Write the console report to FILE instead (atomically)."
+        ),
     ] = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     as_of: AsOfOption = None,
     timeout: Annotated[
         float,
@@ -120,6 +173,11 @@ def audit(
             f"{EVENT_HISTORY_DAYS}: CloudTrail's event history).",
         ),
     ] = EVENT_HISTORY_DAYS,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
 ) -> None:
     """Audit the deployed keys, trails and secrets of an AWS environment; file the evidence."""
     today = parse_day(as_of)
@@ -128,6 +186,29 @@ def audit(
         check_event_days(days)
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    destinations = plan_destinations(
+        console=format.value,
+        output=output,
+        quiet=quiet,
+        files={
+            "json": json_file,
+            "sarif": sarif,
+            "junit": junit,
+            "markdown": markdown,
+            "html": html,
+        },
+    )
     loaded = load_estate_or_exit(estate)
     try:
         result = run_audit(
@@ -141,12 +222,11 @@ def audit(
         )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
-    text = render(result, format, color=output is None and console_style()[0])
-    if output is not None:
-        try:
-            write_atomic(output, render(result, format))
-        except OSError as err:
-            fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
-    else:
-        sys.stdout.write(text)
-    raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)
+    report = audit_report(result, tuning)
+    emit(
+        destinations,
+        lambda fmt, color, width: render(result, fmt, color=color, width=width, tuning=tuning),
+        summary_line(report),
+    )
+    failed = verdict(report.findings, tuning.fail_on) == "FAIL"
+    raise typer.Exit(EXIT_VIOLATIONS if failed and not tuning.soft_fail else EXIT_CLEAN)

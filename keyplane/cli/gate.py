@@ -1,15 +1,16 @@
 """`keyplane preview` and `keyplane scan`: the gate's commands (`keyplane.gate` does the work).
 
 `preview` renders an environment offline and judges it; `scan` judges what the real Pulumi CLI
-wrote. Both report through `keyplane.reports` in a `ReportFormat` and exit 1 on a mandatory
-finding, 2 on bad input (an invalid estate, an unknown environment, a pack or checkov that
-cannot run).
+wrote. Both report through `keyplane.reports`: the console form (`--format`) and any number of
+report files in one run (`keyplane.cli.reporting`), tuned by `--policy-config`, `--skip-check`,
+`--check`, `--fail-on`, `--soft-fail` and the project file (`keyplane.tuning`). Exit 1 on a
+finding that fails the run (unless `--soft-fail`), 2 on bad input (an invalid estate, an unknown
+environment, a destination that cannot be written, a pack or checkov that cannot run).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,24 +25,50 @@ from keyplane.cli.prelude import (
     EXIT_VIOLATIONS,
     AsOfOption,
     EstateOption,
-    console_style,
     fail_bad_input,
     load_estate_or_exit,
     parse_day,
     stderr,
 )
+from keyplane.cli.reporting import (
+    CheckOption,
+    Destinations,
+    FailOnOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    MarkdownOption,
+    PolicyConfigOption,
+    QuietOption,
+    SarifOption,
+    SkipCheckOption,
+    SoftFailOption,
+    StackConfigOption,
+    emit,
+    load_project_defaults,
+    plan_destinations,
+    resolve_estate,
+    resolve_stack_config,
+    resolve_tuning,
+)
 from keyplane.config import ConfigError
-from keyplane.findings import has_mandatory
+from keyplane.locations import repository_root
+from keyplane.output import OutputError, check_destination
 from keyplane.reports.formats import ReportFormat
+from keyplane.tuning import Tuning
 
 if TYPE_CHECKING:
     from keyplane.gate import GateResult
 
 
-FormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")]
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="Console report format.")
+]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout."),
+    typer.Option(
+        "--output", "-o", help="Write the console report to FILE instead (the summary line stays)."
+    ),
 ]
 NoCheckovOption = Annotated[
     bool,
@@ -56,14 +83,43 @@ EmitPlanOption = Annotated[
 ]
 
 
+def _destinations(
+    format: ReportFormat,
+    output: Path | None,
+    quiet: bool,
+    emit_plan: Path | None,
+    files: dict[str, Path | None],
+) -> Destinations:
+    planned = plan_destinations(console=format.value, output=output, files=files, quiet=quiet)
+    if emit_plan is not None:
+        try:
+            check_destination(emit_plan)
+        except OutputError as err:
+            fail_bad_input([f"--emit-plan: {err}; choose another file"])
+    return planned
+
+
 def preview(
+    ctx: typer.Context,
     environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml.")],
     estate: EstateOption = DEFAULT_ESTATE,
     format: FormatOption = ReportFormat.TABLE,
     output: OutputOption = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
+    stack_config: StackConfigOption = None,
 ) -> None:
     """Render the stack offline and judge it: CrossGuard pack, checkov, file-level rules."""
     began = time.monotonic()
@@ -71,6 +127,25 @@ def preview(
     from keyplane.gate import preview as run_preview  # noqa: PLC0415
 
     today = parse_day(as_of)
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    stack_dir = resolve_stack_config(stack_config, defaults)
+    destinations = _destinations(
+        format,
+        output,
+        quiet,
+        emit_plan,
+        {"json": json_file, "sarif": sarif, "junit": junit, "markdown": markdown, "html": html},
+    )
     loaded = load_estate_or_exit(estate)
     if environment not in loaded.environments:
         known = ", ".join(sorted(loaded.environments))
@@ -79,10 +154,16 @@ def preview(
                 f"{estate / (environment + '.yaml')}: no such environment (known: {known}); pass an environment of --estate"
             ]
         )
-    with _progress(format) as progress:
+    with _progress(format, quiet) as progress:
         try:
             result = run_preview(
-                loaded, environment, today=today, run_checkov=not no_checkov, progress=progress
+                loaded,
+                environment,
+                today=today,
+                run_checkov=not no_checkov,
+                progress=progress,
+                stack_config_dir=stack_dir,
+                levels=tuning.pack_config(),
             )
         except RenderError as err:
             fail_bad_input(str(err).splitlines())
@@ -93,15 +174,16 @@ def preview(
     _finish(
         result,
         "preview",
-        format,
-        output,
+        destinations,
         emit_plan,
+        tuning,
         environment_file=str(estate / f"{environment}.yaml"),
         began=began,
     )
 
 
 def scan(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="JSON of `pulumi preview --json` or `pulumi stack export`.")
     ],
@@ -112,9 +194,20 @@ def scan(
     estate: EstateOption = DEFAULT_ESTATE,
     format: FormatOption = ReportFormat.TABLE,
     output: OutputOption = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
     began = time.monotonic()
@@ -122,6 +215,24 @@ def scan(
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
     today = parse_day(as_of)
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    destinations = _destinations(
+        format,
+        output,
+        quiet,
+        emit_plan,
+        {"json": json_file, "sarif": sarif, "junit": junit, "markdown": markdown, "html": html},
+    )
     try:
         state = load_pulumi_json(file)
     except ConfigError as err:
@@ -137,7 +248,7 @@ def scan(
         fail_bad_input(
             [f"--env: no environment {env!r} in {estate} (known: {known}); pass one of them"]
         )
-    with _progress(format) as progress:
+    with _progress(format, quiet) as progress:
         try:
             result = judge(
                 state.resources,
@@ -149,6 +260,7 @@ def scan(
                 run_checkov=not no_checkov,
                 progress=progress,
                 stack_values=state.stack_values,
+                levels=tuning.pack_config(),
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])
@@ -158,9 +270,9 @@ def scan(
     _finish(
         result,
         "scan",
-        format,
-        output,
+        destinations,
         emit_plan,
+        tuning,
         environment_file=str(env_file if env_file.exists() else file),
         began=began,
     )
@@ -174,9 +286,9 @@ def _tool_errors() -> tuple[type[Exception], ...]:
 
 
 @contextmanager
-def _progress(format: ReportFormat) -> Iterator[Callable[[str], None]]:
+def _progress(format: ReportFormat, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """Stage messages on a terminal, for the human format only (never in machine formats)."""
-    if format is not ReportFormat.TABLE or not stderr.is_terminal:
+    if format is not ReportFormat.TABLE or quiet or not stderr.is_terminal:
         yield lambda _: None
         return
     with stderr.status("keyplane: starting") as status:
@@ -186,40 +298,45 @@ def _progress(format: ReportFormat) -> Iterator[Callable[[str], None]]:
 def _finish(
     result: GateResult,
     command: str,
-    format: ReportFormat,
-    output: Path | None,
+    destinations: Destinations,
     emit_plan: Path | None,
+    tuning: Tuning,
     *,
     environment_file: str,
     began: float,
 ) -> None:
-    """Write the report and exit. Its duration is the command's wall time up to the report
+    """Write the reports and exit. Its duration is the command's wall time up to the report
     (`began`: `time.monotonic()` at the command's start); stages overlap, so their seconds are
     reported beside it, not added up."""
-    from keyplane.reports import Report, summary_line, write_atomic, write_report  # noqa: PLC0415
+    from keyplane.reports import Report, render_report, summary_line, write_atomic  # noqa: PLC0415
+    from keyplane.reports.model import verdict  # noqa: PLC0415
 
+    findings, skipped = tuning.apply(result.findings)
     report = Report(
-        findings=result.findings,
+        findings=findings,
         resources=result.resources,
         environment=result.environment,
         command=command,
-        checked_rules=result.checked_rules,
+        checked_rules=tuning.checked(result.checked_rules),
         environment_file=environment_file,
-        source_root=str(Path.cwd()),
+        source_root=str(repository_root()),
+        working_directory=str(Path.cwd()),
         duration_seconds=time.monotonic() - began,
         stage_seconds=result.timings,
+        fail_on=tuning.fail_on,
+        soft_fail=tuning.soft_fail,
+        skipped=tuple(skipped),
+        selected=tuning.only,
     )
-    try:
-        if emit_plan is not None and result.plan is not None:
+    if emit_plan is not None and result.plan is not None:
+        try:
             write_atomic(emit_plan, json.dumps(result.plan.plan, indent=2) + "\n")
-        color, width = console_style()
-        text = write_report(report, format, output, color=color, width=width)
-    except OSError as err:
-        fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
-        return
-    if text is not None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        # The report went to a file: the console still gets the verdict line.
-        sys.stdout.write(f"{summary_line(report)} (report: {output})\n")
-    raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)
+        except OSError as err:
+            fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
+    emit(
+        destinations,
+        lambda fmt, color, width: render_report(report, fmt, color=color, width=width),
+        summary_line(report),
+    )
+    failed = verdict(report.findings, tuning.fail_on) == "FAIL"
+    raise typer.Exit(EXIT_VIOLATIONS if failed and not tuning.soft_fail else EXIT_CLEAN)

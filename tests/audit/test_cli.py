@@ -82,7 +82,9 @@ def test_drift_exits_1_and_the_report_can_go_to_a_file(endpoint: str, tmp_path: 
     code, out, _ = run(
         ENV, "--estate", str(estate), "--endpoint-url", endpoint, "-f", "json", "-o", str(report)
     )
-    assert code == 1 and out == ""
+    # The report is in the file; the console keeps the verdict line (issue 18).
+    assert code == 1 and out.startswith("FAIL: 1 mandatory") and out.count("\n") == 1
+    assert out.endswith(f"(report: {report})\n")
     findings = json.loads(report.read_text())["findings"]
     assert [f["rule"] for f in findings if f["enforcement"] == "mandatory"] == ["KM-ROT-001"]
 
