@@ -27,6 +27,7 @@ from keyplane.cli.audit import audit
 from keyplane.cli.diff import diff
 from keyplane.cli.docs import docs
 from keyplane.cli.gate import preview, scan
+from keyplane.cli.init import init
 from keyplane.cli.pack import pack_app
 from keyplane.cli.prelude import (
     EXIT_BAD_INPUT,
@@ -128,7 +129,8 @@ app = typer.Typer(
     help="Cryptographic key management policy as Pulumi components and deploy-time guard "
     f"rails. {EXIT_CODES_HELP}",
     no_args_is_help=True,
-    add_completion=False,
+    # `keyplane --install-completion` / `--show-completion` (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -154,6 +156,7 @@ def _options(
 
 
 app.command()(rules)
+app.command()(init)
 app.command()(validate)
 app.command()(preview)
 app.command()(scan)

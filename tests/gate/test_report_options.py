@@ -167,8 +167,9 @@ def test_skip_check_shows_the_skipped_mandatory_rule(project: tuple[Path, int]) 
     assert code == 0
     assert "Skipped rules\n  KM-ROT-002 (mandatory, --skip-check, 1 finding not reported)" in stdout
     assert stdout.splitlines()[-1].startswith("PASS: 0 mandatory")
-    assert "skipped: KM-ROT-002 (mandatory, --skip-check, 1 finding not reported)" in (
-        stdout.splitlines()[-1]
+    assert (
+        "skipped: KM-ROT-002 (mandatory, --skip-check, 1 finding not reported)"
+        in (stdout.splitlines()[-1])
     )
     tuning = json.loads(Path("r.json").read_text())["tuning"]
     assert tuning["skipped"] == [
@@ -223,7 +224,9 @@ def test_policy_config_fail_on_and_soft_fail(project: tuple[Path, int]) -> None:
 
 
 def test_a_bad_policy_config_names_file_line_and_entry(project: tuple[Path, int]) -> None:
-    Path("policy.json").write_text('{\n  "all": "advisory",\n  "km-rot-002-rotaton": "mandatory"\n}\n')
+    Path("policy.json").write_text(
+        '{\n  "all": "advisory",\n  "km-rot-002-rotaton": "mandatory"\n}\n'
+    )
     code, _, stderr = preview("--policy-config", "policy.json")
     assert code == 2
     assert stderr.startswith("policy.json:3: km-rot-002-rotaton: no such keyplane policy; name")
@@ -246,7 +249,9 @@ def test_the_project_file_holds_the_defaults(project: tuple[Path, int]) -> None:
         "skip-check, check, fail-on, soft-fail\n"
     )
     Path(".keyplane.yaml").unlink()
-    Path("pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.keyplane]\nfail_on = "high"\n')
+    Path("pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.keyplane]\nfail_on = "high"\n'
+    )
     code, _, stderr = preview()
     assert code == 2
     assert stderr.startswith("pyproject.toml:5: fail_on: unknown key; use one of")
