@@ -266,6 +266,11 @@ def scan(
             fail_bad_input([str(err)])
             return
     result.timings = {"read": read, **result.timings}
+    if loaded is None or environment not in loaded.environments:
+        # No environment file to point at: each finding points at its resource in the file.
+        from keyplane.rules.locate import locate_in_file  # noqa: PLC0415
+
+        result.findings = locate_in_file(result.findings, str(file), state.urn_lines)
     env_file = estate / f"{environment}.yaml"
     _finish(
         result,

@@ -94,6 +94,20 @@ def locate(findings: Iterable[Finding], estate: Estate, environment: str) -> lis
     return located
 
 
+def locate_in_file(
+    findings: Iterable[Finding], path: str, lines: Mapping[str, int]
+) -> list[Finding]:
+    """`findings` without a location pointed at the line of their resource's URN in the file
+    the engine wrote (`pulumi preview --json`, `pulumi stack export`: `lines`, URN to line), for
+    a scan judged without an environment file."""
+    return [
+        replace(f, file=path, line=lines[f.resource])
+        if f.file is None and f.resource in lines
+        else f
+        for f in findings
+    ]
+
+
 def _loc(
     finding: Finding,
     items: Mapping[str, Loc],
@@ -121,4 +135,4 @@ def _loc(
     return ("name",)
 
 
-__all__ = ["family", "locate"]
+__all__ = ["family", "locate", "locate_in_file"]

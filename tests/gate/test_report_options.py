@@ -311,3 +311,30 @@ def test_the_table_fits_80_columns_and_honours_no_color(project: tuple[Path, int
     assert max(len(line) for line in lines) <= 80
     assert any(line.startswith("KM-ROT-002   mandatory") for line in lines)
     assert lines[-1].startswith("FAIL: 1 mandatory, 0 advisory on 1 resource (")
+
+
+def test_a_scan_without_an_estate_points_at_the_resource_in_the_scanned_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(REPO / "tests" / "fixtures" / "pulumi" / "preview.json", tmp_path / "preview.json")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app,
+        ["scan", "preview.json", "--estate", "none", "--no-checkov", "--sarif", "r.sarif", "-q"],
+    )
+    assert result.exit_code == 1, result.stderr
+    lines = Path("preview.json").read_text().splitlines()
+    ledger = next(
+        n
+        for n, text in enumerate(lines, 1)
+        if '"urn": "urn:pulumi:prod::payments::aws:kms/key:Key::ledger"' in text
+    )
+    results = json.loads(Path("r.sarif").read_text())["runs"][0]["results"]
+    on_ledger = [r for r in results if r["locations"][0]["logicalLocations"][0]["name"] == "ledger"]
+    assert on_ledger
+    for found in on_ledger:
+        assert found["locations"][0]["physicalLocation"] == {
+            "artifactLocation": {"uri": "preview.json", "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": ledger},
+        }
