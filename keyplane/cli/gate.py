@@ -95,7 +95,8 @@ def _destinations(
         try:
             check_destination(emit_plan)
         except OutputError as err:
-            fail_bad_input([f"--emit-plan: {err}; choose another file"])
+            advice = "" if ";" in str(err) else "; choose another file"
+            fail_bad_input([f"--emit-plan: {err}{advice}"])
     return planned
 
 

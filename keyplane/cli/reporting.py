@@ -95,7 +95,8 @@ def plan_destinations(
         try:
             check_destination(path)
         except OutputError as err:
-            fail_bad_input([f"{option}: {err}; choose another file"])
+            advice = "" if ";" in str(err) else "; choose another file"
+            fail_bad_input([f"{option}: {err}{advice}"])
         real = os.path.realpath(path)
         if real in seen and not _is_stream(Path(real)):
             fail_bad_input(
