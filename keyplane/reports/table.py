@@ -72,8 +72,7 @@ def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WI
             console.print(Text(f"  {skipped.text()}"))
 
     console.print()
-    # One line whatever its length: CI logs and `tail -1` read the verdict from it.
-    console.print(_summary(report, findings, len(groups)), soft_wrap=True)
+    console.print(_summary(report, findings, len(groups)))
     # Rich pads every cell to the column width: no trailing blanks in logs and files.
     return "".join(f"{row.rstrip()}\n" for row in buffer.getvalue().splitlines())
 
