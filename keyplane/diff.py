@@ -35,6 +35,7 @@ from keyplane.facts.grants import AppliedGrant, grants_on
 from keyplane.facts.model import AccessBinding, Facts, Key, Role, Secret, StackFacts
 from keyplane.facts.values import Ref, Unknown
 from keyplane.reports.markup import COMMENT_LIMIT, code, line
+from keyplane.reports.model import plural
 from keyplane.rules.catalog import Enforcement, Point, get_rule, rules_at
 from keyplane.rules.common import trusted
 from keyplane.rules.context import Context
@@ -810,15 +811,24 @@ def _order(change: Change) -> tuple[int, str]:
     return (0 if change.risks else 1, change.urn)
 
 
+def summary_text(diff: StackDiff) -> str:
+    """`2 changed resources (1 created, 1 updated, 0 replaced, 0 deleted); 1 risk (1 of
+    mandatory rules)`: the Markdown's summary, and the console's line with report files."""
+    summary = diff.summary()
+    return (
+        f"{plural(summary['changes'], 'changed resource')} ({summary['create']} created, "
+        f"{summary['update']} updated, {summary['replace']} replaced, {summary['delete']} "
+        f"deleted); {plural(summary['risks'], 'risk')} ({summary['mandatory']} of mandatory "
+        "rules)"
+    )
+
+
 def markdown_text(diff: StackDiff, *, max_chars: int = COMMENT_LIMIT) -> str:
     """A pull-request comment: a summary table, then details per resource, within `max_chars`."""
-    summary = diff.summary()
     head = [
         "## keyplane diff",
         "",
-        f"{summary['changes']} changed resources ({summary['create']} created, "
-        f"{summary['update']} updated, {summary['replace']} replaced, {summary['delete']} "
-        f"deleted); {summary['risks']} risks ({summary['mandatory']} of mandatory rules).",
+        f"{summary_text(diff)}.",
         "",
     ]
     if not diff.changes:

@@ -10,9 +10,10 @@ exceptions register.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ from keyplane.reports.redaction import (
 )
 from keyplane.rules.catalog import Point, rules_at
 from keyplane.rules.files import config_findings, merge_twins
+from keyplane.rules.locate import locate
 from keyplane.standard import Cloud
 from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
@@ -86,14 +88,18 @@ class GateResult:
 
 
 def stack_config(
-    env: Environment, estate_dir: Path, today: date | None = None
+    env: Environment,
+    estate_dir: Path,
+    today: date | None = None,
+    config_dir: Path | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The stack configuration the program reads: the estate's project's `Pulumi.<env>.yaml`
-    when there is one (`keyplane.locations.stack_config_file`), the environment's own cloud
-    settings otherwise, and placeholders for stack secrets."""
+    (or `config_dir`'s: `--stack-config`) when there is one
+    (`keyplane.locations.stack_config_file`), the environment's own cloud settings otherwise,
+    and placeholders for stack secrets."""
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in read_stack_config(estate_dir, env.name).items():
+    for key, value in read_stack_config(estate_dir, env.name, config_dir).items():
         if isinstance(value, dict) and "secure" in value:
             continue  # an encrypted stack secret: replaced by a placeholder below
         config[str(key)] = value if isinstance(value, str) else json.dumps(value)
@@ -126,14 +132,16 @@ def stack_config(
     return config, secret_keys
 
 
-def read_stack_config(estate_dir: Path, environment: str) -> dict[str, Any]:
+def read_stack_config(
+    estate_dir: Path, environment: str, config_dir: Path | None = None
+) -> dict[str, Any]:
     """The `config` mapping of the estate project's `Pulumi.<environment>.yaml` (empty when the
     project has none), read with the bounded YAML reader. Raises `ConfigError` (exit 2) on a
     file that cannot be read or whose `config` is not a mapping."""
     from keyplane.config.errors import ConfigError, Problem  # noqa: PLC0415
     from keyplane.config.yamlio import read_yaml  # noqa: PLC0415
 
-    stack_file = stack_config_file(estate_dir, environment)
+    stack_file = stack_config_file(estate_dir, environment, config_dir)
     if stack_file is None:
         return {}
     document = read_yaml(stack_file)
@@ -154,10 +162,12 @@ def read_stack_config(estate_dir: Path, environment: str) -> dict[str, Any]:
     return dict(config or {})
 
 
-def stack_config_values(estate_dir: Path, environment: str) -> StackValues | None:
+def stack_config_values(
+    estate_dir: Path, environment: str, config_dir: Path | None = None
+) -> StackValues | None:
     """The stack configuration file's values for KM-STO-001 (encrypted `secure` values marked
     as secrets); None when the project has no configuration for the stack."""
-    config = read_stack_config(estate_dir, environment)
+    config = read_stack_config(estate_dir, environment, config_dir)
     if not config:
         return None
     marked = {
@@ -176,11 +186,14 @@ def render_environment(
     today: date | None = None,
     on_register: Callable[[Registration], None] | None = None,
     mocks_class: type[PlaceholderMocks] | None = None,
+    stack_config_dir: Path | None = None,
 ) -> list[Registration]:
     """Run the real stack program for `env` under the mock engine (preview mode).
 
     `on_register` sees each resource as the program registers it (to pipeline the analysis);
-    `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path).
+    `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path);
+    `stack_config_dir` is `--stack-config`. Raises RenderError when the program stops; a
+    complaint about a stack setting names the stack file and line it was read from.
     """
     import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
 
@@ -189,7 +202,7 @@ def render_environment(
 
     collector.tune()  # the SDK's modules are never garbage
 
-    config, secret_keys = stack_config(env, estate_dir, today)
+    config, secret_keys = stack_config(env, estate_dir, today, stack_config_dir)
     account, region = (
         (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
     )
@@ -210,8 +223,30 @@ def render_environment(
                 on_register=on_register,
             )
     except pulumi.RunError as err:
-        raise RenderError(str(err)) from None
+        stack_file = stack_config_file(estate_dir, env.name, stack_config_dir)
+        raise RenderError(name_stack_file(str(err), stack_file)) from None
     return result.resources
+
+
+#: How the components begin a complaint about a stack setting: `stack config aws:region: ...`.
+_STACK_SETTING = re.compile(r"^stack config ([\w.-]+:[\w.-]+): ")
+
+
+def name_stack_file(message: str, stack_file: Path | None) -> str:
+    """`message` with each complaint about a stack setting prefixed by the file and line it was
+    read from (`stacks/Pulumi.prod.yaml:4: stack config aws:region: ...`); unchanged when the
+    stack has no stack file (the settings then come from the environment file itself)."""
+    from keyplane.config.yamlio import read_yaml  # noqa: PLC0415
+
+    document = read_yaml(stack_file) if stack_file is not None else None
+    lines = []
+    for text in message.splitlines():
+        match = _STACK_SETTING.match(text)
+        if match is not None and document is not None:
+            line = document.lines.get(("config", match.group(1)))
+            text = f"{stack_file}:{line}: {text}" if line else f"{stack_file}: {text}"  # noqa: PLW2901
+        lines.append(text)
+    return "\n".join(lines)
 
 
 class RenderError(Exception):
@@ -231,9 +266,14 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return list(seen.values())
 
 
-def pack_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any]:
-    """The pack's configuration: the settings, and the exception companions that have nothing to
-    report disabled.
+def pack_settings(
+    environment: str,
+    estate: Estate | None,
+    today: date,
+    levels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The pack's configuration: the settings, `levels` (policy name to enforcement level:
+    `--policy-config`), and the exception companions that have nothing to report disabled.
 
     A rule's `-excepted` companion reports the violations an exception covers; when the register
     holds no exception of the rule for this environment it can report nothing, and disabling it
@@ -248,6 +288,8 @@ def pack_settings(environment: str, estate: Estate | None, today: date) -> dict[
         for rule in rules_at(Point.CROSSGUARD):
             if rule.exceptable and rule.id not in excepted:
                 config[rule.excepted_policy_name] = "disabled"
+    for name, level in (levels or {}).items():
+        config.setdefault(name, level)
     return config
 
 
@@ -271,7 +313,14 @@ class CrossGuardStage:
     """
 
     def __init__(
-        self, *, environment: str, estate: Estate | None, today: date, stack: str, project: str
+        self,
+        *,
+        environment: str,
+        estate: Estate | None,
+        today: date,
+        stack: str,
+        project: str,
+        levels: Mapping[str, str] | None = None,
     ) -> None:
         from keyplane.engines.crossguard.harness import CrossGuardPack  # noqa: PLC0415 - loads grpc
 
@@ -279,7 +328,7 @@ class CrossGuardStage:
             stack=stack,
             project=project,
             stack_config={"keyplane:environment": environment},
-            policy_config=pack_settings(environment, estate, today),
+            policy_config=pack_settings(environment, estate, today, levels),
         )
         self._lock = threading.Lock()
         self._ready = False
@@ -369,6 +418,7 @@ def judge(
     checkov: PendingCheckov | None = None,
     stack_values: StackValues | None = None,
     began: float | None = None,
+    levels: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Judge resources with every engine and return the merged findings.
 
@@ -380,7 +430,8 @@ def judge(
     stack outputs and configuration) are judged for plain-text secrets (KM-STO-001). The
     result's resources and plan have every plain-text value KM-STO-001 flagged replaced by a
     secret mark, so that no report or emitted plan copies it. `began`: when the run started
-    (`time.monotonic()`; default now), for the result's `seconds`.
+    (`time.monotonic()`; default now), for the result's `seconds`. `levels`: the pack's
+    policies' enforcement levels (`Tuning.pack_config`).
     """
     began = time.monotonic() if began is None else began
     with ExitStack() as started_here:
@@ -394,6 +445,7 @@ def judge(
                     today=today,
                     stack=stack or environment,
                     project=project,
+                    levels=levels,
                 )
             )
             for resource in resources:
@@ -459,6 +511,9 @@ def _judge(
         # that the pack also reports (a V check and its G twin) folds into the pack's.
         others += config_findings(estate, today, environment=environment)
     findings = _dedupe(merge_twins([*crossguard, *others]))
+    if estate is not None:
+        # Each finding on the line of the field it judges in the environment file (SARIF).
+        findings = locate(findings, estate, environment)
     checked = [r.id for r in rules_at(Point.CROSSGUARD)]
     if checkov is not None:
         checked += [r.id for r in rules_at(Point.CHECKOV) if r.id not in checked]
@@ -523,8 +578,11 @@ def preview(
     today: date,
     run_checkov: bool = True,
     progress: Progress = _silent,
+    stack_config_dir: Path | None = None,
+    levels: Mapping[str, str] | None = None,
 ) -> GateResult:
-    """Render `environment` and judge it. checkov and the pack start first: checkov's start-up
+    """Render `environment` and judge it (`stack_config_dir`: `--stack-config`; `levels`: the
+    pack's enforcement levels, `Tuning.pack_config`). checkov and the pack start first: checkov's start-up
     and the pack's per-resource analysis run while the program renders."""
     began = time.monotonic()
     env = estate.environments[environment]
@@ -556,11 +614,18 @@ def preview(
                 today=today,
                 stack=environment,
                 project=PROJECT,
+                levels=levels,
             )
         )
         progress(f"render: running the stack program for {environment}")
         started = time.monotonic()
-        resources = render_environment(env, estate.root, today=today, on_register=stage.submit)
+        resources = render_environment(
+            env,
+            estate.root,
+            today=today,
+            on_register=stage.submit,
+            stack_config_dir=stack_config_dir,
+        )
         rendered = time.monotonic() - started
         return judge(
             resources,
@@ -572,7 +637,7 @@ def preview(
             timings={"render": rendered},
             crossguard_stage=stage,
             checkov=checkov,
-            stack_values=stack_config_values(estate.root, environment),
+            stack_values=stack_config_values(estate.root, environment, stack_config_dir),
             began=began,
         )
 

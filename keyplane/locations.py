@@ -63,14 +63,20 @@ def pack_default_estate(pack_dir: Path) -> Path | None:
     return None
 
 
-def stack_config_file(estate_dir: Path, environment: str) -> Path | None:
+def stack_config_file(
+    estate_dir: Path, environment: str, config_dir: Path | None = None
+) -> Path | None:
     """The stack config of `environment` in the estate's Pulumi project, if it has one.
 
-    The project is the estate folder's parent (`<project>/environments/`); its stack config dir
-    is Pulumi.yaml's `stackConfigDir`, else `stacks/`. Only the user's project is read, never
-    keyplane's bundled example stacks: an installed gate judging `~/acme/environments` reads
+    `config_dir` (`--stack-config DIR`) names the folder outright. Otherwise the project is the
+    estate folder's parent (`<project>/environments/`); its stack config dir is Pulumi.yaml's
+    `stackConfigDir`, else `stacks/`. Only the user's project is read, never keyplane's bundled
+    example stacks: an installed gate judging `~/acme/environments` reads
     `~/acme/stacks/Pulumi.<env>.yaml` or nothing.
     """
+    if config_dir is not None:
+        given = config_dir / f"Pulumi.{environment}.yaml"
+        return given if given.is_file() else None
     project = estate_dir.resolve().parent
     config_dir = project / DEFAULT_STACK_CONFIG_DIR
     project_file = project / "Pulumi.yaml"
@@ -86,6 +92,17 @@ def stack_config_file(estate_dir: Path, environment: str) -> Path | None:
             config_dir = project / named
     path = config_dir / f"Pulumi.{environment}.yaml"
     return path if path.is_file() else None
+
+
+def repository_root(start: Path | None = None) -> Path:
+    """The root of the git checkout holding `start` (default: the working directory): the
+    nearest folder with a `.git` entry (a folder, or a worktree's file); `start` itself when
+    none has one. Reports give paths relative to it (SARIF's `%SRCROOT%`)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
 
 
 @cache

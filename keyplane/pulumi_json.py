@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,9 @@ class PulumiState:
     ids: dict[str, str] = field(default_factory=dict)
     #: The stack's own values: its outputs and (previews) its configuration (KM-STO-001).
     stack_values: StackValues | None = None
+    #: The line where each URN first appears in the file (findings of a scan without an estate
+    #: point there: the location the engine's own output gives).
+    urn_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,26 @@ def load_pulumi_json(path: Path) -> PulumiState:
         raise ConfigError(
             [Problem(str(path), None, where, f"not valid JSON for Pulumi: {number}", fix=_FIX)]
         )
-    return parse_pulumi_json(document, path)
+    state = parse_pulumi_json(document, path)
+    return replace(state, urn_lines=urn_lines(raw.decode("utf-8")))
+
+
+_URN_MEMBER = re.compile(r'"urn"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def urn_lines(text: str) -> dict[str, int]:
+    """The 1-based line of each `"urn": "..."` member's first appearance in a JSON text."""
+    lines: dict[str, int] = {}
+    line, position = 1, 0
+    for match in _URN_MEMBER.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        try:
+            urn = json.loads(f'"{match.group(1)}"')
+        except json.JSONDecodeError:
+            continue
+        lines.setdefault(urn, line)
+    return lines
 
 
 #: Pulumi writes no number this long; Python refuses more than 4,300 digits with a ValueError.

@@ -27,6 +27,7 @@ from keyplane.cli.audit import audit
 from keyplane.cli.diff import diff
 from keyplane.cli.docs import docs
 from keyplane.cli.gate import preview, scan
+from keyplane.cli.init import init
 from keyplane.cli.pack import pack_app
 from keyplane.cli.prelude import (
     EXIT_BAD_INPUT,
@@ -132,7 +133,8 @@ app = typer.Typer(
     f"default {DEFAULT_TIMEOUT_SECONDS:g} s): what it has not read by then is reported "
     "unverifiable, exit 1 when a mandatory rule is left unknown.",
     no_args_is_help=True,
-    add_completion=False,
+    # `keyplane --install-completion` / `--show-completion` (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -158,6 +160,7 @@ def _options(
 
 
 app.command()(rules)
+app.command()(init)
 app.command()(validate)
 app.command()(preview)
 app.command()(scan)

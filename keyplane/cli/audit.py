@@ -15,8 +15,6 @@ credentials, the cloud unreachable).
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -32,11 +30,28 @@ from keyplane.cli.prelude import (
     AsOfOption,
     EstateOption,
     FrameworkOption,
-    console_style,
     fail_bad_input,
     framework_view,
     load_estate_or_exit,
     parse_day,
+)
+from keyplane.cli.reporting import (
+    CheckOption,
+    FailOnOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    MarkdownOption,
+    PolicyConfigOption,
+    QuietOption,
+    SarifOption,
+    SkipCheckOption,
+    SoftFailOption,
+    emit,
+    load_project_defaults,
+    plan_destinations,
+    resolve_estate,
+    resolve_tuning,
 )
 from keyplane.config import Estate
 from keyplane.engines.audit.aws import (
@@ -48,42 +63,72 @@ from keyplane.engines.audit.aws import (
     run_audit,
 )
 from keyplane.engines.audit.judge import AuditError, AuditResult
-from keyplane.findings import Finding, has_mandatory
-from keyplane.reports import Report, json_document, render_report, write_atomic
+from keyplane.locations import repository_root
+from keyplane.reports import Report, json_document, render_report, summary_line
 from keyplane.reports.dossier import Dossier, dossier_of
 from keyplane.reports.formats import AuditFormat
+from keyplane.reports.model import verdict
 from keyplane.rules.catalog import Point, rules_at
+from keyplane.rules.frameworks import Framework, rules_of, select_framework
 from keyplane.standard import Cloud
+from keyplane.tuning import Tuning
+
+
+def audit_report(
+    result: AuditResult,
+    tuning: Tuning | None = None,
+    *,
+    framework: Framework | None = None,
+    dossier: Dossier | None = None,
+) -> Report:
+    """The audit's findings as a `Report` (tuned: `--skip-check`, `--check`, `--fail-on`...;
+    shown as `--framework` selects); its summary says what was declared, found and judged.
+    `dossier`: the HTML report's exceptions and documents (the evidence is added here)."""
+    evidence = result.evidence
+    inventory = evidence.inventory
+    tuning = tuning or Tuning()
+    findings, skipped = tuning.apply(result.findings)
+    checked = tuning.checked(r.id for r in rules_at(Point.AUDIT))
+    if framework is not None:
+        findings = list(select_framework(findings, framework).shown)
+        checked = [r for r in checked if r in rules_of(framework)]
+    return Report(
+        findings=findings,
+        resources=result.records,
+        environment=evidence.environment,
+        command="audit",
+        checked_rules=checked,
+        dossier=replace(dossier, evidence=evidence.to_json()) if dossier is not None else None,
+        started_at=evidence.started_at,
+        duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
+        scope=inventory.text() if inventory is not None else None,
+        source_root=str(repository_root()),
+        working_directory=str(Path.cwd()),
+        fail_on=tuning.fail_on,
+        soft_fail=tuning.soft_fail,
+        skipped=tuple(skipped),
+        selected=tuning.only,
+    )
 
 
 def render(
     result: AuditResult,
-    fmt: AuditFormat,
+    fmt: AuditFormat | str,
     *,
     color: bool = False,
-    findings: Sequence[Finding] | None = None,
+    width: int | None = None,
+    tuning: Tuning | None = None,
+    framework: Framework | None = None,
     dossier: Dossier | None = None,
 ) -> str:
     """The report in `fmt`, with the evidence: an `evidence` object in JSON, a section in HTML,
-    a header else; the summary says what was declared, found and judged (JSON:
-    `summary.declared`, `found`, `missing` beside the contract's counts). `findings`: those to
-    show (`--framework`; default all); `dossier`: the HTML report's exceptions and artefacts."""
+    a header in the table and Markdown; the summary says what was declared, found and judged
+    (JSON: `summary.declared`, `found`, `missing` beside the contract's counts). SARIF and JUnit
+    are the findings report alone."""
     evidence = result.evidence
     inventory = evidence.inventory
-    if fmt is AuditFormat.HTML and dossier is not None:
-        dossier = replace(dossier, evidence=evidence.to_json())
-    report = Report(
-        findings=result.findings if findings is None else findings,
-        resources=result.records,
-        environment=evidence.environment,
-        command="audit",
-        checked_rules=[r.id for r in rules_at(Point.AUDIT)],
-        started_at=evidence.started_at,
-        duration_seconds=(evidence.finished_at - evidence.started_at).total_seconds(),
-        scope=inventory.text() if inventory is not None else None,
-        dossier=dossier,
-    )
-    if fmt is AuditFormat.JSON:
+    report = audit_report(result, tuning, framework=framework, dossier=dossier)
+    if fmt == AuditFormat.JSON:
         document = json_document(report)
         if inventory is not None:
             document["summary"]["declared"] = sum(inventory.declared.values())
@@ -91,13 +136,13 @@ def render(
             document["summary"]["missing"] = len(inventory.missing)
         document["evidence"] = evidence.to_json()
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    text = render_report(report, fmt.value, color=color)
-    if fmt is AuditFormat.HTML:
-        return text
-    if fmt is AuditFormat.MARKDOWN:
+    text = render_report(report, str(fmt), color=color, width=width)
+    if fmt == AuditFormat.MARKDOWN:
         header = "".join(f"> {line}\n>\n" for line in evidence.header_lines()).rstrip(">\n")
         return f"{header}\n\n{text}"
-    return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
+    if fmt == AuditFormat.TABLE:
+        return "".join(f"{line}\n" for line in evidence.header_lines()) + "\n" + text
+    return text
 
 
 def _audit_azure(
@@ -123,6 +168,7 @@ def _audit_azure(
 
 
 def audit(
+    ctx: typer.Context,
     environment: Annotated[
         str, typer.Argument(help="Environment name: DIR/ENV.yaml (AWS, GCP or Azure).")
     ],
@@ -140,8 +186,16 @@ def audit(
     ] = AuditFormat.TABLE,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to FILE (atomically)."),
+        typer.Option(
+            "--output", "-o", help="Write the console report to FILE instead (atomically)."
+        ),
     ] = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     as_of: AsOfOption = None,
     timeout: Annotated[
         float,
@@ -168,9 +222,14 @@ def audit(
             "--days",
             help=f"List each key's lifecycle events of the last N days (AWS: 1 to "
             f"{EVENT_HISTORY_DAYS}, CloudTrail's event history; GCP: 1 to 400, Cloud Audit "
-            "Logs' Admin Activity retention).",
+            "Logs' Admin Activity retention; not read on Azure).",
         ),
     ] = EVENT_HISTORY_DAYS,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
     framework: FrameworkOption = None,
 ) -> None:
     """Audit the deployed keys, logs, alerts and secrets of an AWS, GCP or Azure environment;
@@ -180,6 +239,29 @@ def audit(
         check_endpoint_url(endpoint_url)
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    destinations = plan_destinations(
+        console=format.value,
+        output=output,
+        quiet=quiet,
+        files={
+            "json": json_file,
+            "sarif": sarif,
+            "junit": junit,
+            "markdown": markdown,
+            "html": html,
+        },
+    )
     loaded = load_estate_or_exit(estate)
     env = loaded.environments.get(environment)
     try:
@@ -210,28 +292,34 @@ def audit(
             )
     except AuditError as err:
         fail_bad_input([f"keyplane audit: {err}"])
-    shown, note = framework_view(result.findings, framework)
+    tuned, _ = tuning.apply(result.findings)
+    _, note = framework_view(tuned, framework)  # prints the note once
     dossier = None
-    if format is AuditFormat.HTML:
+    wants_html = destinations.console == AuditFormat.HTML.value or any(
+        fmt == AuditFormat.HTML.value for fmt, _ in destinations.files
+    )
+    if wants_html and env is not None:
         dossier = dossier_of(
             loaded,
-            loaded.environments[environment],
+            env,
             as_of=today,
             framework=framework.value if framework else None,
             framework_note=note,
         )
-    text = render(
-        result,
-        format,
-        color=output is None and console_style()[0],
-        findings=shown,
-        dossier=dossier,
+    report = audit_report(result, tuning, framework=framework, dossier=dossier)
+    emit(
+        destinations,
+        lambda fmt, color, width: render(
+            result,
+            fmt,
+            color=color,
+            width=width,
+            tuning=tuning,
+            framework=framework,
+            dossier=dossier,
+        ),
+        summary_line(report),
     )
-    if output is not None:
-        try:
-            write_atomic(output, render(result, format, findings=shown, dossier=dossier))
-        except OSError as err:
-            fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
-    else:
-        sys.stdout.write(text)
-    raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)
+    # The verdict is the tuned findings', never the framework view's.
+    failed = verdict(tuned, tuning.fail_on) == "FAIL"
+    raise typer.Exit(EXIT_VIOLATIONS if failed and not tuning.soft_fail else EXIT_CLEAN)

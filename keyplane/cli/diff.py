@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +18,16 @@ from keyplane.cli.prelude import (
     fail_bad_input,
     load_estate_or_exit,
 )
+from keyplane.cli.reporting import (
+    JsonOption,
+    MarkdownOption,
+    QuietOption,
+    emit,
+    plan_destinations,
+)
 from keyplane.config import ConfigError
-from keyplane.diff import StackDiff, diff_resources, json_text, markdown_text
+from keyplane.diff import StackDiff, diff_resources, json_text, markdown_text, summary_text
 from keyplane.pulumi_json import PulumiState, load_pulumi_json
-from keyplane.reports import write_atomic
 from keyplane.reports.formats import DiffFormat
 from keyplane.rules.context import Context
 
@@ -113,6 +118,9 @@ def diff(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
+    json_file: JsonOption = None,
+    markdown: MarkdownOption = None,
+    quiet: QuietOption = False,
     fail_on_risk: Annotated[
         bool,
         typer.Option("--fail-on-risk", help="Exit 1 when a change weakens a mandatory rule."),
@@ -137,6 +145,12 @@ def diff(
     ] = False,
 ) -> None:
     """Security-relevant differences of two stack exports (or of a preview), rule by rule."""
+    destinations = plan_destinations(
+        console=format.value,
+        output=output,
+        quiet=quiet,
+        files={"json": json_file, "markdown": markdown},
+    )
     home_scopes: frozenset[str] | None = None
     context: Context | None = None
     if env is not None:
@@ -150,14 +164,11 @@ def diff(
     result = compute_diff(
         old, new, home_scopes, context, allow_different_stacks=allow_different_stacks
     )
-    text = json_text(result) if format is DiffFormat.JSON else markdown_text(result)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            write_atomic(output, text)
-        except OSError as err:
-            fail_bad_input([f"{output}: cannot write: {err.strerror or err}"])
+    emit(
+        destinations,
+        lambda fmt, _color, _width: json_text(result) if fmt == "json" else markdown_text(result),
+        summary_text(result),
+    )
     raise typer.Exit(
         EXIT_VIOLATIONS if fail_on_risk and result.has_mandatory_risk() else EXIT_CLEAN
     )

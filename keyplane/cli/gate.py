@@ -1,15 +1,16 @@
 """`keyplane preview` and `keyplane scan`: the gate's commands (`keyplane.gate` does the work).
 
 `preview` renders an environment offline and judges it; `scan` judges what the real Pulumi CLI
-wrote. Both report through `keyplane.reports` in a `ReportFormat` and exit 1 on a mandatory
-finding, 2 on bad input (an invalid estate, an unknown environment, a pack or checkov that
-cannot run).
+wrote. Both report through `keyplane.reports`: the console form (`--format`) and any number of
+report files in one run (`keyplane.cli.reporting`), tuned by `--policy-config`, `--skip-check`,
+`--check`, `--fail-on`, `--soft-fail` and the project file (`keyplane.tuning`). Exit 1 on a
+finding that fails the run (unless `--soft-fail`), 2 on bad input (an invalid estate, an unknown
+environment, a destination that cannot be written, a pack or checkov that cannot run).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,26 +27,52 @@ from keyplane.cli.prelude import (
     AsOfOption,
     EstateOption,
     FrameworkOption,
-    console_style,
     fail_bad_input,
     framework_view,
     load_estate_or_exit,
     parse_day,
     stderr,
 )
+from keyplane.cli.reporting import (
+    CheckOption,
+    Destinations,
+    FailOnOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    MarkdownOption,
+    PolicyConfigOption,
+    QuietOption,
+    SarifOption,
+    SkipCheckOption,
+    SoftFailOption,
+    StackConfigOption,
+    emit,
+    load_project_defaults,
+    plan_destinations,
+    resolve_estate,
+    resolve_stack_config,
+    resolve_tuning,
+)
 from keyplane.config import ConfigError, Estate
-from keyplane.findings import has_mandatory
+from keyplane.locations import repository_root
+from keyplane.output import OutputError, check_destination
 from keyplane.reports.formats import ReportFormat
 from keyplane.rules.frameworks import Framework, rules_of
+from keyplane.tuning import Tuning
 
 if TYPE_CHECKING:
     from keyplane.gate import GateResult
 
 
-FormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")]
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="Console report format.")
+]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout."),
+    typer.Option(
+        "--output", "-o", help="Write the console report to FILE instead (the summary line stays)."
+    ),
 ]
 NoCheckovOption = Annotated[
     bool,
@@ -60,15 +87,45 @@ EmitPlanOption = Annotated[
 ]
 
 
+def _destinations(
+    format: ReportFormat,
+    output: Path | None,
+    quiet: bool,
+    emit_plan: Path | None,
+    files: dict[str, Path | None],
+) -> Destinations:
+    planned = plan_destinations(console=format.value, output=output, files=files, quiet=quiet)
+    if emit_plan is not None:
+        try:
+            check_destination(emit_plan)
+        except OutputError as err:
+            advice = "" if ";" in str(err) else "; choose another file"
+            fail_bad_input([f"--emit-plan: {err}{advice}"])
+    return planned
+
+
 def preview(
+    ctx: typer.Context,
     environment: Annotated[str, typer.Argument(help="Environment name: DIR/ENV.yaml.")],
     estate: EstateOption = DEFAULT_ESTATE,
     format: FormatOption = ReportFormat.TABLE,
     output: OutputOption = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
     framework: FrameworkOption = None,
+    stack_config: StackConfigOption = None,
 ) -> None:
     """Render the stack offline and judge it: CrossGuard pack, checkov, file-level rules."""
     began = time.monotonic()
@@ -76,6 +133,25 @@ def preview(
     from keyplane.gate import preview as run_preview  # noqa: PLC0415
 
     today = parse_day(as_of)
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    stack_dir = resolve_stack_config(stack_config, defaults)
+    destinations = _destinations(
+        format,
+        output,
+        quiet,
+        emit_plan,
+        {"json": json_file, "sarif": sarif, "junit": junit, "markdown": markdown, "html": html},
+    )
     loaded = load_estate_or_exit(estate)
     if environment not in loaded.environments:
         known = ", ".join(sorted(loaded.environments))
@@ -84,10 +160,16 @@ def preview(
                 f"{estate / (environment + '.yaml')}: no such environment (known: {known}); pass an environment of --estate"
             ]
         )
-    with _progress(format) as progress:
+    with _progress(format, quiet) as progress:
         try:
             result = run_preview(
-                loaded, environment, today=today, run_checkov=not no_checkov, progress=progress
+                loaded,
+                environment,
+                today=today,
+                run_checkov=not no_checkov,
+                progress=progress,
+                stack_config_dir=stack_dir,
+                levels=tuning.pack_config(),
             )
         except RenderError as err:
             fail_bad_input(str(err).splitlines())
@@ -98,9 +180,9 @@ def preview(
     _finish(
         result,
         "preview",
-        format,
-        output,
+        destinations,
         emit_plan,
+        tuning,
         environment_file=str(estate / f"{environment}.yaml"),
         began=began,
         framework=framework,
@@ -110,6 +192,7 @@ def preview(
 
 
 def scan(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="JSON of `pulumi preview --json` or `pulumi stack export`.")
     ],
@@ -120,9 +203,20 @@ def scan(
     estate: EstateOption = DEFAULT_ESTATE,
     format: FormatOption = ReportFormat.TABLE,
     output: OutputOption = None,
+    json_file: JsonOption = None,
+    sarif: SarifOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    html: HtmlOption = None,
+    quiet: QuietOption = False,
     no_checkov: NoCheckovOption = False,
     emit_plan: EmitPlanOption = None,
     as_of: AsOfOption = None,
+    policy_config: PolicyConfigOption = None,
+    skip_check: SkipCheckOption = None,
+    check: CheckOption = None,
+    fail_on: FailOnOption = None,
+    soft_fail: SoftFailOption = False,
     framework: FrameworkOption = None,
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
@@ -131,6 +225,24 @@ def scan(
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
     today = parse_day(as_of)
+    defaults = load_project_defaults()
+    estate = resolve_estate(ctx, estate, defaults)
+    tuning = resolve_tuning(
+        ctx,
+        defaults,
+        policy_config=policy_config,
+        skip_check=skip_check,
+        check=check,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+    )
+    destinations = _destinations(
+        format,
+        output,
+        quiet,
+        emit_plan,
+        {"json": json_file, "sarif": sarif, "junit": junit, "markdown": markdown, "html": html},
+    )
     try:
         state = load_pulumi_json(file)
     except ConfigError as err:
@@ -146,7 +258,7 @@ def scan(
         fail_bad_input(
             [f"--env: no environment {env!r} in {estate} (known: {known}); pass one of them"]
         )
-    with _progress(format) as progress:
+    with _progress(format, quiet) as progress:
         try:
             result = judge(
                 state.resources,
@@ -158,18 +270,24 @@ def scan(
                 run_checkov=not no_checkov,
                 progress=progress,
                 stack_values=state.stack_values,
+                levels=tuning.pack_config(),
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])
             return
     result.timings = {"read": read, **result.timings}
+    if loaded is None or environment not in loaded.environments:
+        # No environment file to point at: each finding points at its resource in the file.
+        from keyplane.rules.locate import locate_in_file  # noqa: PLC0415
+
+        result.findings = locate_in_file(result.findings, str(file), state.urn_lines)
     env_file = estate / f"{environment}.yaml"
     _finish(
         result,
         "scan",
-        format,
-        output,
+        destinations,
         emit_plan,
+        tuning,
         environment_file=str(env_file if env_file.exists() else file),
         began=began,
         framework=framework,
@@ -186,9 +304,9 @@ def _tool_errors() -> tuple[type[Exception], ...]:
 
 
 @contextmanager
-def _progress(format: ReportFormat) -> Iterator[Callable[[str], None]]:
+def _progress(format: ReportFormat, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """Stage messages on a terminal, for the human format only (never in machine formats)."""
-    if format is not ReportFormat.TABLE or not stderr.is_terminal:
+    if format is not ReportFormat.TABLE or quiet or not stderr.is_terminal:
         yield lambda _: None
         return
     with stderr.status("keyplane: starting") as status:
@@ -198,9 +316,9 @@ def _progress(format: ReportFormat) -> Iterator[Callable[[str], None]]:
 def _finish(
     result: GateResult,
     command: str,
-    format: ReportFormat,
-    output: Path | None,
+    destinations: Destinations,
     emit_plan: Path | None,
+    tuning: Tuning,
     *,
     environment_file: str,
     began: float,
@@ -208,20 +326,25 @@ def _finish(
     estate: Estate | None = None,
     today: date | None = None,
 ) -> None:
-    """Write the report and exit. Its duration is the command's wall time up to the report
+    """Write the reports and exit. Its duration is the command's wall time up to the report
     (`began`: `time.monotonic()` at the command's start); stages overlap, so their seconds are
-    reported beside it, not added up. `--framework` narrows what the report shows, never the
-    exit code; the HTML format gets the environment's dossier when the estate declares it."""
-    from keyplane.reports import Report, summary_line, write_atomic, write_report  # noqa: PLC0415
+    reported beside it, not added up. `--framework` narrows what the reports show, never the
+    exit code; the HTML report gets the environment's dossier when the estate declares it."""
+    from keyplane.reports import Report, render_report, summary_line, write_atomic  # noqa: PLC0415
     from keyplane.reports.dossier import dossier_of  # noqa: PLC0415
+    from keyplane.reports.model import verdict  # noqa: PLC0415
 
-    shown, note = framework_view(result.findings, framework)
-    checked = result.checked_rules
+    findings, skipped = tuning.apply(result.findings)
+    shown, note = framework_view(findings, framework)
+    checked = tuning.checked(result.checked_rules)
     if framework is not None:
-        checked = tuple(r for r in checked if r in rules_of(framework))
+        checked = [r for r in checked if r in rules_of(framework)]
     env = estate.environments.get(result.environment) if estate is not None else None
+    wants_html = destinations.console == ReportFormat.HTML.value or any(
+        fmt == ReportFormat.HTML.value for fmt, _ in destinations.files
+    )
     dossier = None
-    if format is ReportFormat.HTML and estate is not None and env is not None:
+    if wants_html and estate is not None and env is not None:
         dossier = dossier_of(
             estate,
             env,
@@ -237,21 +360,26 @@ def _finish(
         checked_rules=checked,
         dossier=dossier,
         environment_file=environment_file,
-        source_root=str(Path.cwd()),
+        source_root=str(repository_root()),
+        working_directory=str(Path.cwd()),
         duration_seconds=time.monotonic() - began,
         stage_seconds=result.timings,
+        fail_on=tuning.fail_on,
+        soft_fail=tuning.soft_fail,
+        skipped=tuple(skipped),
+        selected=tuning.only,
     )
-    try:
-        if emit_plan is not None and result.plan is not None:
+    if emit_plan is not None and result.plan is not None:
+        try:
             write_atomic(emit_plan, json.dumps(result.plan.plan, indent=2) + "\n")
-        color, width = console_style()
-        text = write_report(report, format, output, color=color, width=width)
-    except OSError as err:
-        fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
-        return
-    if text is not None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        # The report went to a file: the console still gets the verdict line.
-        sys.stdout.write(f"{summary_line(report)} (report: {output})\n")
-    raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(result.findings) else EXIT_CLEAN)
+        except OSError as err:
+            fail_bad_input([f"{err.filename}: cannot write: {err.strerror}; check the path"])
+    emit(
+        destinations,
+        lambda fmt, color, width: render_report(report, fmt, color=color, width=width),
+        summary_line(report),
+    )
+    # The verdict is the tuned findings', never the framework view's (it hides no mandatory
+    # finding, but may hide an advisory one `--fail-on` counts).
+    failed = verdict(findings, tuning.fail_on) == "FAIL"
+    raise typer.Exit(EXIT_VIOLATIONS if failed and not tuning.soft_fail else EXIT_CLEAN)

@@ -20,6 +20,7 @@ from keyplane.cli.prelude import (
 )
 from keyplane.findings import Finding, has_mandatory, summarize
 from keyplane.reports.formats import ValidateFormat
+from keyplane.reports.model import plural
 from keyplane.rules.files import config_findings
 
 
@@ -45,10 +46,13 @@ def validate(
         for finding in findings:
             stdout.print(finding_line(finding), markup=False)
         envs = ", ".join(loaded.environments)
+        counts = summarize(findings)
         stdout.print(
-            f"{estate}: {len(loaded.environments)} environments ({envs}), {len(loaded.exceptions)} exceptions, "
-            f"{len(loaded.shared_keys)} shared keys: valid; "
-            f"{summarize(findings)['mandatory']} mandatory and {summarize(findings)['advisory']} advisory findings.",
+            f"{estate}: {plural(len(loaded.environments), 'environment')} ({envs}), "
+            f"{plural(len(loaded.exceptions), 'exception')}, "
+            f"{plural(len(loaded.shared_keys), 'shared key')}: valid; "
+            f"{counts['mandatory']} mandatory and {counts['advisory']} advisory "
+            f"{'finding' if counts['total'] == 1 else 'findings'}.",
             markup=False,
         )
     raise typer.Exit(EXIT_VIOLATIONS if has_mandatory(findings) else EXIT_CLEAN)

@@ -27,7 +27,7 @@ def json_document(report: Report) -> dict[str, Any]:
         "tool": {"name": TOOL_NAME, "version": report.tool_version, "command": report.command},
         "policy_version": report.policy_version,
         "environment": report.environment,
-        "verdict": verdict(findings).lower(),
+        "verdict": verdict(findings, report.fail_on).lower(),
         "summary": {
             **summarize(findings),
             "resources": len(report.resources),
@@ -48,6 +48,21 @@ def json_document(report: Report) -> dict[str, Any]:
             for r in sorted(report.resources, key=lambda r: r.urn)
         ],
     }
+    if report.fail_on is not None or report.soft_fail or report.skipped or report.selected:
+        document["tuning"] = {
+            "fail_on": report.fail_on.value if report.fail_on is not None else None,
+            "soft_fail": report.soft_fail,
+            "checks": list(report.selected) or None,
+            "skipped": [
+                {
+                    "rule": s.rule,
+                    "reason": s.reason,
+                    "enforcement": s.enforcement.value if s.enforcement else None,
+                    "findings_not_reported": s.hidden,
+                }
+                for s in report.skipped
+            ],
+        }
     if report.started_at is not None or report.duration_seconds is not None:
         timing: dict[str, Any] = {
             "started_at": iso_utc(report.started_at) if report.started_at else None,

@@ -18,11 +18,12 @@ from keyplane.reports.model import (
     Report,
     findings_of,
     fix_text,
+    is_failing,
     iso_utc,
     judged_text,
     keyplane_rule,
 )
-from keyplane.rules.catalog import Enforcement
+from keyplane.rules.catalog import Severity
 
 #: Characters XML 1.0 cannot carry at all (not even escaped).
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -38,16 +39,30 @@ def junit_report(report: Report) -> str:
     for engine in Engine:
         cases = _cases([f for f in findings if f.engine is engine])
         if cases:
-            _suite(root, report, f"{TOOL_NAME}.{engine.value}", cases)
+            _suite(root, report, f"{TOOL_NAME}.{engine.value}", cases, report.fail_on)
 
     reported = {f.rule for f in findings}
     clean = sorted(set(report.checked_rules) - reported)
     if clean:
-        suite = _suite(root, report, f"{TOOL_NAME}.{CLEAN_SUITE.replace(' ', '-')}", [])
+        suite = _suite(root, report, f"{TOOL_NAME}.{CLEAN_SUITE.replace(' ', '-')}", [], None)
         for rule_id in clean:
             ET.SubElement(
                 suite, "testcase", classname=rule_id, name=f"{rule_id} — no violations", time="0"
             )
+        _count(suite)
+
+    if report.skipped:
+        # Skipped rules are listed as skipped tests: CI shows what was not judged.
+        suite = _suite(root, report, f"{TOOL_NAME}.skipped-rules", [], None)
+        for skipped in report.skipped:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=skipped.rule,
+                name=f"{skipped.rule} — skipped",
+                time="0",
+            )
+            ET.SubElement(case, "skipped", message=_text(skipped.text()))
         _count(suite)
 
     _count(root, suites=True)
@@ -65,7 +80,11 @@ def _cases(findings: Sequence[Finding]) -> list[tuple[str, str, list[Finding]]]:
 
 
 def _suite(
-    root: ET.Element, report: Report, name: str, cases: list[tuple[str, str, list[Finding]]]
+    root: ET.Element,
+    report: Report,
+    name: str,
+    cases: list[tuple[str, str, list[Finding]]],
+    fail_on: Severity | None,
 ) -> ET.Element:
     suite = ET.SubElement(root, "testsuite", name=_text(name))
     if report.started_at is not None:
@@ -80,17 +99,23 @@ def _suite(
     ):
         ET.SubElement(properties, "property", name=key, value=_text(value))
     for rule_id, resource, group in cases:
-        _case(suite, rule_id, resource, group)
+        _case(suite, rule_id, resource, group, fail_on)
     _count(suite)
     return suite
 
 
-def _case(suite: ET.Element, rule_id: str, resource: str, group: list[Finding]) -> None:
+def _case(
+    suite: ET.Element,
+    rule_id: str,
+    resource: str,
+    group: list[Finding],
+    fail_on: Severity | None,
+) -> None:
     case = ET.SubElement(suite, "testcase", classname=rule_id, name=_text(resource), time="0")
     details = "\n\n".join(_details(f) for f in group)
-    mandatory = [f for f in group if f.enforcement is Enforcement.MANDATORY]
-    if mandatory:
-        failure = ET.SubElement(case, "failure", message=_text(mandatory[0].message), type=rule_id)
+    failing = [f for f in group if is_failing(f, fail_on)]
+    if failing:
+        failure = ET.SubElement(case, "failure", message=_text(failing[0].message), type=rule_id)
         failure.text = _text(details)
     elif all(f.exception for f in group):
         exceptions = ", ".join(sorted({f.exception or "" for f in group}))

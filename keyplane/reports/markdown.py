@@ -19,9 +19,11 @@ from keyplane.reports.model import (
     fix_text,
     group_by_resource,
     judged_text,
+    plural,
     resource_labels,
     rule_title,
-    verdict,
+    tuning_text,
+    verdict_text,
 )
 from keyplane.rules.catalog import Enforcement
 
@@ -31,8 +33,8 @@ __all__ = ["COMMENT_LIMIT", "cell", "markdown_report"]
 def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
     findings = findings_of(report)
     summary = summarize(findings)
-    outcome = verdict(findings)
-    icon = "❌" if outcome == "FAIL" else "✅"
+    outcome = verdict_text(report, findings)
+    icon = "❌" if outcome.startswith("FAIL") else "✅"
     head = [
         f"## {icon} {TOOL_NAME} {report.command} `{code(report.environment)}`: {outcome}, "
         f"{counts_text(summary)}",
@@ -43,6 +45,16 @@ def markdown_report(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
         + (f" · {report.duration_seconds:.1f} s" if report.duration_seconds is not None else ""),
         "",
     ]
+    tuned = tuning_text(report)
+    if tuned:
+        head += [inline(tuned), ""]
+    if report.skipped:
+        head += [
+            "**Skipped rules** (not judged in this run):",
+            "",
+            *(f"- {inline(s.text())}" for s in report.skipped),
+            "",
+        ]
     if findings:
         head += _rule_table(findings)
     else:
@@ -114,6 +126,6 @@ def _details(resource: str, label: tuple[str, str], group: list[Finding]) -> str
 
 def _truncation_note(shown: int, total: int) -> str:
     return (
-        f"_Details of {total - shown} more of {total} resources left out to stay within the "
+        f"_Details of {total - shown} more of {plural(total, 'resource')} left out to stay within the "
         f"comment size limit; run `{TOOL_NAME} ... --format json` for the full report._\n"
     )

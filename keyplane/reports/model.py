@@ -7,6 +7,7 @@ engine's message or another resource's unmarked input happens to carry one.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,8 +19,8 @@ from urllib.parse import quote
 from keyplane import __version__
 from keyplane.adapters.coverage import not_judged_text
 from keyplane.adapters.pulumi import unread_type
-from keyplane.findings import Finding, has_mandatory
-from keyplane.rules.catalog import RULES, Enforcement, Rule
+from keyplane.findings import Finding
+from keyplane.rules.catalog import RULES, Enforcement, Rule, Severity
 from keyplane.standard import POLICY_VERSION
 from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN
 
@@ -55,6 +56,32 @@ class ResourceRecord(Protocol):
     def inputs(self) -> Mapping[str, Any]: ...
 
 
+#: Severities from the most to the least severe (`--fail-on` counts down this list).
+SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+
+
+@dataclass(frozen=True)
+class SkippedRule:
+    """A rule the run was told not to report (`--skip-check`, a `disabled` level in
+    `--policy-config`, or left out by `--check`): every format says so, never silently."""
+
+    rule: str
+    #: Why, in the option's words: `--skip-check`, `disabled by --policy-config`, `not in --check`.
+    reason: str
+    #: Findings of the rule this run did not report because of it.
+    hidden: int = 0
+    #: The rule's enforcement when it was not skipped (None: not a keyplane rule).
+    enforcement: Enforcement | None = None
+
+    def text(self) -> str:
+        """`KM-ROT-002 (mandatory, --skip-check, 1 finding not reported)`."""
+        parts = [self.enforcement.value] if self.enforcement is not None else []
+        parts.append(self.reason)
+        if self.hidden:
+            parts.append(f"{plural(self.hidden, 'finding')} not reported")
+        return f"{self.rule} ({', '.join(parts)})"
+
+
 @dataclass(frozen=True)
 class Report:
     """One run of `keyplane preview`, `scan` or `audit`, ready to be rendered in any format."""
@@ -74,6 +101,9 @@ class Report:
     environment_file: str | None = None
     #: Absolute file paths under this directory are reported relative to it (SARIF).
     source_root: str | None = None
+    #: The directory relative paths were given from (the CLI's working directory); None: they
+    #: are relative to `source_root` already.
+    working_directory: str | None = None
     #: The tool's home page, shown by SARIF viewers.
     information_uri: str | None = None
     #: When the run started (a naive datetime is taken as local time) and how long it took
@@ -89,6 +119,15 @@ class Report:
     #: What the HTML report shows beyond the findings (exceptions, evidence, policy artefacts);
     #: the other formats ignore it.
     dossier: Dossier | None = None
+    #: `--fail-on`: findings of this severity or above fail the run too (not excepted ones);
+    #: mandatory findings fail it whatever their severity.
+    fail_on: Severity | None = None
+    #: `--soft-fail`: the verdict still says FAIL, the command exits 0.
+    soft_fail: bool = False
+    #: Rules the run did not report (`SkippedRule`), in the order given.
+    skipped: Sequence[SkippedRule] = ()
+    #: `--check`: the only rules reported (empty: every rule).
+    selected: Sequence[str] = ()
 
     @property
     def environment_path(self) -> str:
@@ -139,12 +178,20 @@ def coverage_of(report: Report) -> Coverage:
     return Coverage(judged, len(read), tuple(unread))
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`1 resource`, `2 resources`, `0 resources`; `plural_form` for irregular words
+    (`plural(2, "key policy", "key policies")`)."""
+    if count == 1:
+        return f"{count} {singular}"
+    return f"{count} {plural_form or singular + 's'}"
+
+
 def judged_text(report: Report) -> str:
     """`12 resources judged`, `11 resources judged, 1 read (owned elsewhere, not judged)`, or
     `46 resources judged, 1 not judged: aws:foo/bar:Baz`: never a verdict without what was not
     judged."""
     coverage = coverage_of(report)
-    text = f"{coverage.judged} resources judged"
+    text = f"{plural(coverage.judged, 'resource')} judged"
     if coverage.read:
         text += f", {coverage.read} read (owned elsewhere, not judged)"
     if coverage.not_judged:
@@ -157,7 +204,7 @@ def scope_text(report: Report, resources_with_findings: int) -> str:
     else `on N resources (M resources judged...)` (`judged_text`)."""
     if report.scope is not None:
         return f"· {report.scope}"
-    return f"on {resources_with_findings} resources ({judged_text(report)})"
+    return f"on {plural(resources_with_findings, 'resource')} ({judged_text(report)})"
 
 
 def findings_of(report: Report) -> list[Finding]:
@@ -181,9 +228,57 @@ def _finding_order(finding: Finding) -> tuple[bool, str, str, str, str, str, int
     )
 
 
-def verdict(findings: Iterable[Finding]) -> str:
-    """FAIL when any finding is mandatory (the CLI exits 1), else PASS."""
-    return "FAIL" if has_mandatory(findings) else "PASS"
+def at_or_above(severity: str | None, threshold: Severity) -> bool:
+    """Whether `severity` (a rule's, None for checkov's own checks) is `threshold` or worse."""
+    if severity is None:
+        return False
+    return SEVERITY_ORDER.index(Severity(severity)) <= SEVERITY_ORDER.index(threshold)
+
+
+def is_failing(finding: Finding, fail_on: Severity | None = None) -> bool:
+    """A finding that fails the run: a mandatory one, or with `fail_on` one of that severity
+    or above that no exception covers (an excepted finding's risk was accepted)."""
+    if finding.enforcement is Enforcement.MANDATORY:
+        return True
+    return (
+        fail_on is not None
+        and not finding.exception
+        and finding.enforcement is Enforcement.ADVISORY
+        and at_or_above(finding.severity, fail_on)
+    )
+
+
+def verdict(findings: Iterable[Finding], fail_on: Severity | None = None) -> str:
+    """FAIL when any finding fails the run (`is_failing`: the CLI exits 1 unless
+    `--soft-fail`), else PASS."""
+    return "FAIL" if any(is_failing(f, fail_on) for f in findings) else "PASS"
+
+
+def verdict_text(report: Report, findings: Iterable[Finding]) -> str:
+    """`PASS`, `FAIL`, or `FAIL (soft-fail: exit 0)`."""
+    outcome = verdict(findings, report.fail_on)
+    if outcome == "FAIL" and report.soft_fail:
+        return "FAIL (soft-fail: exit 0)"
+    return outcome
+
+
+def tuning_text(report: Report) -> str:
+    """What the run left out or added, for the summaries: `skipped: KM-ROT-002 (mandatory,
+    --skip-check, 1 finding not reported)`, `only: KM-ROT-002 (--check)`, `fail on: medium
+    and above`; "" when the run was not tuned."""
+    parts = []
+    if report.selected:
+        parts.append(f"only: {', '.join(report.selected)} (--check)")
+    explicit = [s for s in report.skipped if s.reason != NOT_SELECTED]
+    if explicit:
+        parts.append(f"skipped: {'; '.join(s.text() for s in explicit)}")
+    if report.fail_on is not None:
+        parts.append(f"fail on: {report.fail_on.value} and above")
+    return " · ".join(parts)
+
+
+#: `SkippedRule.reason` of a rule left out because `--check` named others.
+NOT_SELECTED = "not in --check"
 
 
 def counts_text(summary: Mapping[str, Any]) -> str:
@@ -265,11 +360,18 @@ def level_of(finding: Finding) -> str:
     return "none"
 
 
-def artifact_uri(path: str, source_root: str | None = None) -> str:
-    """A file path as a SARIF/CI artifact URI: relative paths stay relative (to the repository)."""
+def artifact_uri(
+    path: str, source_root: str | None = None, working_directory: str | None = None
+) -> str:
+    """A file path as a SARIF/CI artifact URI: relative to `source_root` (the repository root)
+    when the file is under it, else an absolute `file:` URI. A relative `path` is taken from
+    `working_directory` when given (the CLI's), else as relative to the repository already."""
     posix = PurePosixPath(path.replace("\\", "/"))
     if not posix.is_absolute():
-        return quote(posix.as_posix())
+        if working_directory is None:
+            return quote(posix.as_posix())
+        posix = PurePosixPath(working_directory.replace("\\", "/")) / posix
+        posix = PurePosixPath(os.path.normpath(posix))
     if source_root is not None:
         root = PurePosixPath(source_root.replace("\\", "/"))
         if posix.is_relative_to(root):

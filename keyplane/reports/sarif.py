@@ -1,8 +1,12 @@
 """`--format sarif`: SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
 
-GitHub needs a file location on every result, so a finding about a deployed resource (which has
-no file of its own) points at line 1 of its environment file, the declared intent it came from;
-the resource itself is the result's logical location.
+GitHub needs a file location on every result: a finding points at the line of the offending
+field in its environment file (the gate locates it: `keyplane.rules.locate`), or at line 1 of the
+environment file when nothing closer is known; the resource itself is the result's logical
+location. Paths under the repository root (`Report.source_root`) are relative to `%SRCROOT%`
+(`originalUriBaseIds`), so annotations land in the checkout wherever it was cloned; others are
+absolute `file:` URIs. Every rule carries `help` and, for keyplane's rules, GitHub's
+`security-severity`.
 See https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import PurePosixPath
 from typing import Any
 
 from keyplane.reports.model import (
@@ -34,13 +39,16 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 #: Key of the stable fingerprint in `partialFingerprints` (bump the suffix if its recipe changes).
 FINGERPRINT_KEY = "keyplaneFinding/v1"
-#: GitHub ranks security alerts by this property: >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium.
+#: GitHub ranks security alerts by this property: >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium,
+#: 0.1-3.9 low.
 _SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
     Severity.HIGH: "8.0",
     Severity.MEDIUM: "5.5",
-    Severity.LOW: "2.0",
+    Severity.LOW: "3.0",
 }
+#: The base every repository-relative `uri` is resolved against (SARIF §3.14.14).
+SRCROOT = "%SRCROOT%"
 
 
 def sarif_document(report: Report) -> dict[str, Any]:
@@ -64,10 +72,14 @@ def sarif_document(report: Report) -> dict[str, Any]:
 
     results = []
     for finding in findings:
+        uri = artifact_uri(
+            finding.file or report.environment_path, report.source_root, report.working_directory
+        )
+        artifact: dict[str, Any] = {"uri": uri}
+        if report.source_root is not None and not uri.startswith("file:"):
+            artifact["uriBaseId"] = SRCROOT
         physical: dict[str, Any] = {
-            "artifactLocation": {
-                "uri": artifact_uri(finding.file or report.environment_path, report.source_root)
-            },
+            "artifactLocation": artifact,
             "region": {"startLine": max(finding.line or 1, 1)},
         }
         location: dict[str, Any] = {
@@ -113,6 +125,10 @@ def sarif_document(report: Report) -> dict[str, Any]:
             "summary": judged_text(report),
         },
     }
+    if report.source_root is not None:
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": directory_uri(report.source_root)}}
+    if report.skipped:
+        run["properties"]["skippedRules"] = [s.text() for s in report.skipped]
     if report.started_at is not None:
         invocation: dict[str, Any] = {
             "executionSuccessful": True,
@@ -128,6 +144,12 @@ def sarif_report(report: Report) -> str:
     return json.dumps(sarif_document(report), indent=2, ensure_ascii=False) + "\n"
 
 
+def directory_uri(path: str) -> str:
+    """An absolute directory as a `file:` URI ending in `/` (SARIF requires the slash)."""
+    uri = PurePosixPath(path.replace("\\", "/")).as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
 def fingerprint(rule_id: str, resource: str) -> str:
     """Stable across runs and line moves: the same rule on the same resource is the same alert."""
     return hashlib.sha256(f"{rule_id}\0{resource}".encode()).hexdigest()
@@ -138,16 +160,24 @@ def _descriptor(rule_id: str, link: str | None) -> dict[str, Any]:
     if rule is not None:
         return _keyplane_descriptor(rule)
     # checkov's built-in checks (and anything else foreign): what the finding itself tells.
+    title = rule_title(rule_id)
     descriptor: dict[str, Any] = {
         "id": rule_id,
         "name": rule_id,
-        "shortDescription": {"text": rule_title(rule_id)},
+        "shortDescription": {"text": title},
+        "help": {
+            "text": f"{title}: an advisory finding of checkov's own catalogue; keyplane's rules "
+            "decide the verdict.",
+            "markdown": f"{title}: an advisory finding of checkov's own catalogue; keyplane's "
+            "rules decide the verdict.",
+        },
         "defaultConfiguration": {"level": "warning"},
         "properties": {"tags": ["security", "checkov" if is_checkov_rule(rule_id) else "external"]},
     }
     if link:
         descriptor["helpUri"] = link
-        descriptor["help"] = {"text": f"See {link}", "markdown": f"See [the guideline]({link})."}
+        descriptor["help"]["text"] += f" See {link}"
+        descriptor["help"]["markdown"] += f" See [the guideline]({link})."
     return descriptor
 
 

@@ -19,7 +19,8 @@ from keyplane.reports.model import (
     group_by_resource,
     resource_labels,
     scope_text,
-    verdict,
+    tuning_text,
+    verdict_text,
 )
 from keyplane.rules.catalog import Enforcement
 
@@ -62,6 +63,13 @@ def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WI
     if not findings:
         console.print()
         console.print(Text("No findings."))
+    if report.skipped:
+        # A skipped rule is shown, never silently dropped (issue 18): a reader of the table sees
+        # what the run did not judge before the verdict.
+        console.print()
+        console.print(Text("Skipped rules", style="bold"))
+        for skipped in report.skipped:
+            console.print(Text(f"  {skipped.text()}"))
 
     console.print()
     console.print(_summary(report, findings, len(groups)))
@@ -70,18 +78,21 @@ def table_report(report: Report, *, color: bool = False, width: int = DEFAULT_WI
 
 
 def _summary(report: Report, findings: list[Finding], resources: int) -> Text:
-    outcome = verdict(findings)
+    outcome = verdict_text(report, findings)
     line = Text.assemble(
-        (outcome, "bold red" if outcome == "FAIL" else "bold green"),
+        (outcome, "bold red" if outcome.startswith("FAIL") else "bold green"),
         f": {counts_text(summarize(findings))} {scope_text(report, resources)}",
     )
     if report.duration_seconds is not None:
         line.append(f" in {report.duration_seconds:.1f} s")
+    tuned = tuning_text(report)
+    if tuned:
+        line.append(f" · {tuned}")
     return line
 
 
 def summary_line(report: Report) -> str:
-    """The table's last line (`PASS: 0 mandatory, 2 advisory on 1 resources (...) in 3.1 s`),
+    """The table's last line (`PASS: 0 mandatory, 2 advisory on 1 resource (...) in 3.1 s`),
     for the console when the report itself goes to a file."""
     findings = findings_of(report)
     return _summary(report, findings, len(group_by_resource(findings))).plain

@@ -82,7 +82,9 @@ def test_drift_exits_1_and_the_report_can_go_to_a_file(endpoint: str, tmp_path: 
     code, out, _ = run(
         ENV, "--estate", str(estate), "--endpoint-url", endpoint, "-f", "json", "-o", str(report)
     )
-    assert code == 1 and out == ""
+    # The report is in the file; the console keeps the verdict line (issue 18).
+    assert code == 1 and out.startswith("FAIL: 1 mandatory") and out.count("\n") == 1
+    assert out.endswith(f"(report: {report})\n")
     findings = json.loads(report.read_text())["findings"]
     assert [f["rule"] for f in findings if f["enforcement"] == "mandatory"] == ["KM-ROT-001"]
 
@@ -124,3 +126,35 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert code == 2 and "estate directory not found" in err
     code, _, err = run(ENV, "--estate", str(estate), "--as-of", "tomorrow")
     assert code == 2 and "--as-of: not a date" in err
+
+
+def test_one_audit_writes_every_report(endpoint: str, tmp_path: Path) -> None:
+    account = build_account(endpoint)
+    client("kms", endpoint).disable_key_rotation(KeyId=account.keys["orders-db"])
+    estate = write_estate(tmp_path)
+    files = {name: tmp_path / f"audit.{name}" for name in ("json", "sarif", "junit", "markdown")}
+    code, out, _ = run(
+        ENV,
+        "--estate",
+        str(estate),
+        "--endpoint-url",
+        endpoint,
+        "--skip-check",
+        "KM-LOG-001",
+        *(part for name, path in files.items() for part in (f"--{name}", str(path))),
+    )
+    assert code == 1
+    # The summary, wrapped to the table's width, ends the console output.
+    last = " ".join(out.split("\n\n")[-1].split())
+    assert last.startswith("FAIL: 1 mandatory")
+    assert "skipped: KM-LOG-001 (mandatory, --skip-check" in last
+    assert last.endswith(f"(reports: {', '.join(str(p) for p in files.values())})")
+    document = json.loads(files["json"].read_text())
+    assert "evidence" in document
+    assert document["tuning"]["skipped"][0]["rule"] == "KM-LOG-001"
+    sarif = json.loads(files["sarif"].read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "error"] == [
+        "KM-ROT-001"
+    ]
+    assert "<failure" in files["junit"].read_text()
+    assert files["markdown"].read_text().startswith("> Live audit evidence")

@@ -154,7 +154,12 @@ def test_fail_on_risk_exits_1_only_with_risks(tmp_path: Path) -> None:
 def test_markdown_is_a_pull_request_comment(tmp_path: Path) -> None:
     output = tmp_path / "diff.md"
     code, out, _ = run(str(BEFORE), str(AFTER), "--output", str(output))
-    assert (code, out) == (0, "")
+    # The comment is in the file; the console keeps the one summary line (issue 18).
+    assert code == 0
+    assert out == (
+        "17 changed resources (2 created, 10 updated, 3 replaced, 2 deleted); 19 risks "
+        f"(19 of mandatory rules) (report: {output})\n"
+    )
     text = output.read_text()
     assert text.startswith("## keyplane diff\n")
     assert "| `weak-algorithm` | `aws:kms/key:Key` | replace | KM-ALG-001, KM-DEL-001 |" in text

@@ -92,18 +92,18 @@ def test_read_and_harmless_types_are_not_reported(tmp_path: Path) -> None:
     [
         (
             "table",
-            r"PASS: 0 mandatory, 1 advisory on 1 resources \(1 resources judged, 1 not "
+            r"PASS: 0 mandatory, 1 advisory on 1 resource \(1 resource judged, 1 not "
             r"judged: aws:ssm/parameter:Parameter\)",
         ),
-        ("markdown", r"1 resources judged, 1 not judged: aws:ssm/parameter:Parameter"),
+        ("markdown", r"1 resource judged, 1 not judged: aws:ssm/parameter:Parameter"),
         (
             "junit",
-            r'name="resources" value="1 resources judged, 1 not judged: '
+            r'name="resources" value="1 resource judged, 1 not judged: '
             r'aws:ssm/parameter:Parameter"',
         ),
         (
             "sarif",
-            r'"summary": "1 resources judged, 1 not judged: '
+            r'"summary": "1 resource judged, 1 not judged: '
             r'aws:ssm/parameter:Parameter"',
         ),
         ("json", r'"not_judged_types": \[\s*"aws:ssm/parameter:Parameter"\s*\]'),

@@ -61,7 +61,7 @@ class Inventory:
             text += f", missing {len(self.missing)} ({', '.join(self.missing)})"
         if self.unknown:
             text += f", presence not verifiable for {' and '.join(self.unknown)}"
-        return f"{text}; {self.judged} resources judged"
+        return f"{text}; {self.judged} {'resource' if self.judged == 1 else 'resources'} judged"
 
     def to_json(self) -> dict[str, Any]:
         return {
