@@ -354,18 +354,18 @@ def test_credentials_of_another_account_are_refused_with_exit_2(
     assert snapshot(endpoint) == before
 
 
-def test_azure_gets_the_plan_and_apply_says_it_is_not_automated(
+def test_an_azure_secret_gets_the_plan_and_apply_says_it_is_not_automated(
     estate: Path, tmp_path: Path
 ) -> None:
-    # GCP's --apply is automated (tests/audit_gcp/test_respond.py); Azure's is not yet.
-    code, out, _ = run("respond", "prod-azure", "--key", "session-signing", "--estate", str(estate))
+    # Keys are automated on every cloud (tests/audit_gcp, tests/audit_azure); an Azure secret's
+    # new value is not (keyplane cannot make one).
+    secret = ["respond", "prod-azure", "--secret", "acme-payments-api", "--estate", str(estate)]
+    code, out, _ = run(*secret)
     assert code == 0
     assert "Not yet automated on Azure: do these steps by hand." in out
-    code, _, err = run(
-        "respond", "prod-azure", "--key", "session-signing", "--estate", str(estate), "--apply"
-    )
+    code, _, err = run(*secret, "--apply")
     assert code == 2
-    assert "--apply is not yet automated on Azure" in err
+    assert "--apply is not yet automated on secrets on Azure" in err
 
 
 def test_a_restore_test_round_trip_files_the_evidence_validate_reads(
