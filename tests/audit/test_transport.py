@@ -130,8 +130,10 @@ def test_answers_slower_than_the_call_timeout_are_cut_off(proxy: Proxy, tmp_path
 
 def test_reset_connections_are_errors_of_the_call(proxy: Proxy, tmp_path: Path) -> None:
     proxy.faults["ListSecrets"] = Fault("reset")
-    code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "6")
-    assert seconds < 6 + 3
+    # The deadline only bounds the run here (the resets end ListSecrets' retries first): 60
+    # seconds leave the other reads room on a loaded machine, where 6 ran out before them.
+    code, document, err, seconds = _audit(proxy, tmp_path, "--timeout", "60")
+    assert seconds < 60 + 3
     assert code == 1, err
     unread = _unverifiable(document)
     assert {f["rule"] for f in unread} == {"KM-ROT-003", "KM-STO-002"}
