@@ -21,52 +21,29 @@ from keyplane.components.aws._common import (
     principal_block,
 )
 from keyplane.config.model import ResolvedKey
+from keyplane.facts.access import (
+    KMS_DATA_KEY_ACTIONS,
+    KMS_ENCRYPT_ACTIONS,
+    KMS_KEY_ADMINISTRATION,
+    KMS_KEY_AUDIT,
+    KMS_MAC_ACTIONS,
+    KMS_SIGN_ACTIONS,
+)
 from keyplane.standard import Usage
 
-#: Key administration: everything to manage the key's life, nothing that touches its material.
-#: AWS's "key administrators" statement without `kms:Create*`: on a key that means CreateAlias
-#: and CreateGrant, and a grant would let an administrator give itself Decrypt.
-ADMIN_ACTIONS: tuple[str, ...] = (
-    "kms:CreateAlias",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-    "kms:RotateKeyOnDemand",
-)
+#: Key administration: everything to manage the key's life, nothing that touches its material,
+#: no grant creation (the patterns and why: `keyplane.facts.access.KMS_KEY_ADMINISTRATION`, the
+#: vocabulary the rules read policies with).
+ADMIN_ACTIONS: tuple[str, ...] = KMS_KEY_ADMINISTRATION
 #: Auditors read metadata and policies, never material.
-AUDIT_ACTIONS: tuple[str, ...] = ("kms:Describe*", "kms:List*", "kms:Get*")
+AUDIT_ACTIONS: tuple[str, ...] = KMS_KEY_AUDIT
 
 #: What a key's users may do, by usage; spelled out, no wildcards (KM-ACC-001).
-_SYMMETRIC_ENCRYPT = (
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:DescribeKey",
-)
+_SYMMETRIC_ENCRYPT = (*KMS_ENCRYPT_ACTIONS, *KMS_DATA_KEY_ACTIONS, "kms:DescribeKey")
 # Asymmetric keys cannot generate data keys; their users read the public key instead.
-_ASYMMETRIC_ENCRYPT = (
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:GetPublicKey",
-    "kms:DescribeKey",
-)
-_SIGN = ("kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey")
-_MAC = ("kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey")
+_ASYMMETRIC_ENCRYPT = (*KMS_ENCRYPT_ACTIONS, "kms:GetPublicKey", "kms:DescribeKey")
+_SIGN = (*KMS_SIGN_ACTIONS, "kms:GetPublicKey", "kms:DescribeKey")
+_MAC = (*KMS_MAC_ACTIONS, "kms:DescribeKey")
 
 #: The KMS `KeyUsage` of each keyplane usage.
 KEY_USAGE: Mapping[Usage, str] = {

@@ -2,8 +2,9 @@
 it protects (Policy §11, KM-BAK-002) and file the evidence `validate` reads
 (`keyplane.config.evidence`).
 
-Only backup-encryption keys; only AWS for now. Without `--apply` it says what it would do and
-calls nothing. With it: exit 0 and a "passed" record; exit 1 and a "failed" record when the
+Only backup-encryption keys; only AWS for now. The canary is decrypted as the declared backup
+role where AWS allows (`keyplane.respond.restore`). Without `--apply` it says what it would do
+and calls nothing. With it: exit 0 and a "passed" record; exit 1 and a "failed" record when the
 round trip fails; exit 2, nothing written, when the input is wrong or the test cannot start.
 """
 
@@ -27,7 +28,7 @@ from keyplane.config.evidence import restore_record_path
 from keyplane.engines.audit.aws import check_endpoint_url
 from keyplane.engines.audit.judge import AuditError
 from keyplane.output import OutputError, check_destination, write_output
-from keyplane.respond.restore import CANARY_BYTES
+from keyplane.respond.restore import CANARY_BYTES, backup_role_of
 from keyplane.standard import Cloud, KeyPurpose
 
 
@@ -81,9 +82,15 @@ def restore_test(
         )
     path = restore_record_path(loaded.root, environment, key)
     if not apply:
+        role = backup_role_of(env, spec)
+        who = (
+            f"as the declared backup role {role} (STS AssumeRole; as the caller if AWS refuses)"
+            if role
+            else "as the caller (no IAM role is declared among the key's users)"
+        )
         print(
             f"Would encrypt a random {CANARY_BYTES}-byte canary with {aws_key_alias(environment, key)}, "
-            f"decrypt it, compare, and write the evidence to {path}."
+            f"decrypt it {who}, compare, and write the evidence to {path}."
         )
         print("Dry run: nothing was called or written. Run again with --apply.")
         raise typer.Exit(EXIT_CLEAN)

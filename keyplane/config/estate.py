@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -20,9 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from keyplane.config.errors import ConfigError, Problem
 from keyplane.config.evidence import (
+    EVIDENCE_DIR,
+    RestoreTest,
     RestoreTestRecord,
-    last_passed_restore,
+    latest_restore_test,
     load_restore_evidence,
+    restore_record_path,
 )
 from keyplane.config.files import is_present
 from keyplane.config.model import (
@@ -69,9 +72,20 @@ class Estate:
     #: Restore tests recorded by `keyplane restore-test`, by (environment, key) (KM-BAK-002).
     restore_tests: Mapping[tuple[str, str], RestoreTestRecord] = field(default_factory=dict)
 
-    def last_restore_test(self, environment: str, key: str) -> date | None:
-        """The day of the last passed `keyplane restore-test` of `key` on record (KM-BAK-002)."""
-        return last_passed_restore(self.restore_tests.get((environment, key)))
+    def restore_test(self, environment: str, key: str) -> RestoreTest | None:
+        """The restore test of `key` that counts for KM-BAK-002 (`latest_restore_test`): the
+        later of its `restore_tested_on` and its `keyplane restore-test` record; None without
+        either, or when the environment does not declare the key."""
+        env = self.environments.get(environment)
+        spec = env.key(key) if env is not None else None
+        if spec is None:
+            return None
+        path = restore_record_path(self.root, environment, key)
+        return latest_restore_test(
+            spec.restore_tested_on,
+            self.restore_tests.get((environment, key)),
+            f"{EVIDENCE_DIR}/{path.name}",
+        )
 
     def exception_scopes(self) -> tuple[ExceptionScope, ...]:
         return tuple(

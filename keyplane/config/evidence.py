@@ -4,14 +4,18 @@
 protects (Policy §11: "tested annually for restoration capability") and writes one JSON record
 per environment and key into `<estate>/evidence/`:
 
-    evidence/restore-test-<env>-<key>.json
+    evidence/restore-test-<env>--<key>.json
     {"kind": "restore-test", "environment": "prod", "key": "platform-backup",
      "key_id": "arn:aws:kms:...", "tested_at": "2026-11-30T10:00:00+00:00",
-     "result": "passed", "caller": "arn:aws:sts::...", "keyplane_version": "0.1.0"}
+     "result": "passed", "caller": "arn:aws:sts::...", "keyplane_version": "0.1.0",
+     "backup_role": "arn:aws:iam::...:role/backup-agent",
+     "decrypted_by": "arn:aws:sts::...:assumed-role/backup-agent/keyplane-restore-test",
+     "as_backup_role": true, "note": null}
 
-The record holds no key material and no canary. `validate` and the gate read the records with
-the estate (`load_restore_evidence`); a record that cannot be read is a problem of the estate
-(exit 2), never a silently missing test.
+The record holds no key material and no canary. `validate`, the gate and the live audit read the
+records with the estate (`load_restore_evidence`); a record that cannot be read is a problem of
+the estate (exit 2), never a silently missing test. `latest_restore_test` is the one place that
+says which test counts: the later of the record and the environment file's `restore_tested_on`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -47,6 +52,15 @@ class RestoreTestRecord(BaseModel):
     result: Literal["passed", "failed"]
     caller: str
     keyplane_version: str
+    #: The role the environment declares for the key's use (a key user), which the test
+    #: assumed to decrypt; None when none is declared. Records before it was added lack it.
+    backup_role: str | None = None
+    #: Who made the Decrypt call (the assumed role's session, or the caller).
+    decrypted_by: str | None = None
+    #: Whether the canary was decrypted as `backup_role` (False: by the caller, see `note`).
+    as_backup_role: bool = False
+    #: Why the caller decrypted instead of the declared role, when it did.
+    note: str | None = None
 
 
 def restore_record_path(estate_dir: Path, environment: str, key: str) -> Path:
@@ -101,8 +115,26 @@ def load_restore_evidence(estate_dir: Path) -> Mapping[tuple[str, str], RestoreT
     return records
 
 
-def last_passed_restore(record: RestoreTestRecord | None) -> date | None:
-    """The day of the record's test when it passed."""
-    if record is None or record.result != "passed":
-        return None
-    return record.tested_at.date()
+@dataclass(frozen=True)
+class RestoreTest:
+    """The restore test of a backup key that counts (KM-BAK-002): its day, whether it passed,
+    and where it is recorded (`restore_tested_on` or the record's file name)."""
+
+    on: date
+    passed: bool
+    source: str
+
+
+def latest_restore_test(
+    declared: date | None, record: RestoreTestRecord | None, record_path: str = ""
+) -> RestoreTest | None:
+    """The test that counts: the later of the environment file's `restore_tested_on` (a passed
+    test, declared) and the `keyplane restore-test` record (passed or failed); on the same day
+    a failed record wins (a failure is never hidden by a declaration). None without either."""
+    tests = []
+    if declared is not None:
+        tests.append(RestoreTest(declared, True, "restore_tested_on"))
+    if record is not None:
+        passed = record.result == "passed"
+        tests.append(RestoreTest(record.tested_at.date(), passed, record_path or EVIDENCE_DIR))
+    return max(tests, key=lambda t: (t.on, not t.passed), default=None)

@@ -84,6 +84,11 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([^/]+)")
 _ASSUMED_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/([^/]+)/[^/]*")
 
 
+def is_aws_role_arn(principal: str) -> bool:
+    """Whether `principal` is an IAM role's ARN (`arn:aws:iam::<account>:role/<path/>name`)."""
+    return _ROLE_ARN.fullmatch(principal) is not None
+
+
 def principal_key(principal: str) -> str:
     """One name per principal within a stack (an account): an IAM role's ARN and the role
     written by name in the same stack compare equal (`aws-role:<name>`)."""
@@ -174,65 +179,105 @@ def principal_scope(principal: str) -> str | None:
 
 # --- AWS IAM actions ----------------------------------------------------------------------------
 
-_KMS_USE = [
-    "Encrypt",
-    "Decrypt",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-]
-_KMS_ADMIN = [
-    "CreateKey",
-    "CreateAlias",
-    "CreateGrant",
-    "CreateCustomKeyStore",
-    "PutKeyPolicy",
-    "UpdateAlias",
-    "UpdateKeyDescription",
-    "UpdatePrimaryRegion",
-    "UpdateCustomKeyStore",
-    "EnableKey",
-    "EnableKeyRotation",
-    "DisableKey",
-    "DisableKeyRotation",
-    "DeleteAlias",
-    "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "TagResource",
-    "UntagResource",
-    "RotateKeyOnDemand",
-    "ImportKeyMaterial",
-    "ReplicateKey",
-    "RevokeGrant",
-    "RetireGrant",
-    "ConnectCustomKeyStore",
-    "DisconnectCustomKeyStore",
-]
-_KMS_READ = [
-    "DescribeKey",
-    "DescribeCustomKeyStores",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
-    "GetPublicKey",
-    "GetParametersForImport",
-    "ListAliases",
-    "ListGrants",
-    "ListKeyPolicies",
-    "ListKeyRotations",
-    "ListKeys",
-    "ListResourceTags",
-    "ListRetirableGrants",
-]
+# The KMS vocabulary, said once: the rules read policies with it (`AWS_ACTIONS`), and the AWS
+# components write key policies and role policies from it (`components/aws/key_policy.py`).
+# https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html
+
+#: Use: encrypt and decrypt with the key (symmetric or asymmetric encryption keys).
+KMS_ENCRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+#: Use: data keys under a symmetric key (envelope encryption); asymmetric keys cannot.
+KMS_DATA_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
+#: Use: data key pairs under a symmetric key.
+KMS_DATA_KEY_PAIR_ACTIONS = (
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+)
+#: Use: sign and verify with an asymmetric signing key.
+KMS_SIGN_ACTIONS = ("kms:Sign", "kms:Verify")
+#: Use: message authentication codes with an HMAC key.
+KMS_MAC_ACTIONS = ("kms:GenerateMac", "kms:VerifyMac")
+#: Use: key agreement with an ECC key.
+KMS_AGREEMENT_ACTIONS = ("kms:DeriveSharedSecret",)
+#: Every use of key material (Access.USE).
+KMS_USE_ACTIONS = (
+    *KMS_ENCRYPT_ACTIONS,
+    *KMS_DATA_KEY_ACTIONS,
+    *KMS_DATA_KEY_PAIR_ACTIONS,
+    *KMS_SIGN_ACTIONS,
+    *KMS_MAC_ACTIONS,
+    *KMS_AGREEMENT_ACTIONS,
+)
+#: Grant management (Access.ADMIN): a grant hands the key's use to a grantee, so whoever may
+#: create one may give itself Decrypt (the administrators' statement leaves CreateGrant out).
+KMS_GRANT_ACTIONS = ("kms:CreateGrant", "kms:RevokeGrant", "kms:RetireGrant")
+#: Administration (Access.ADMIN): the key's life, its policy, aliases and grants; no material.
+KMS_ADMIN_ACTIONS = (
+    "kms:CreateKey",
+    "kms:CreateAlias",
+    "kms:CreateCustomKeyStore",
+    "kms:PutKeyPolicy",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+    "kms:UpdateCustomKeyStore",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:DeleteAlias",
+    "kms:DeleteCustomKeyStore",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:RotateKeyOnDemand",
+    "kms:ImportKeyMaterial",
+    "kms:ReplicateKey",
+    "kms:ConnectCustomKeyStore",
+    "kms:DisconnectCustomKeyStore",
+    *KMS_GRANT_ACTIONS,
+)
+#: Reading metadata, policies and public keys (Access.READ); never material.
+KMS_READ_ACTIONS = (
+    "kms:DescribeKey",
+    "kms:DescribeCustomKeyStores",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:GetPublicKey",
+    "kms:GetParametersForImport",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListKeys",
+    "kms:ListResourceTags",
+    "kms:ListRetirableGrants",
+)
+#: What keyplane's key-administrators statement grants, as IAM patterns: AWS's "key
+#: administrators" statement without `kms:Create*` but CreateAlias (on a key, Create* means
+#: CreateAlias and CreateGrant, and a grant would let an administrator give itself Decrypt).
+#: Matches administration and reading only (tests hold it to that).
+KMS_KEY_ADMINISTRATION = (
+    "kms:CreateAlias",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+)
+#: What keyplane's auditors statement grants, as IAM patterns: reading only.
+KMS_KEY_AUDIT = ("kms:Describe*", "kms:List*", "kms:Get*")
+
 _SM_USE = ["GetSecretValue", "BatchGetSecretValue"]
 _SM_ADMIN = [
     "CreateSecret",
@@ -254,9 +299,9 @@ _SM_ADMIN = [
 _SM_READ = ["DescribeSecret", "ListSecrets", "ListSecretVersionIds", "GetResourcePolicy"]
 
 AWS_ACTIONS: dict[str, Access] = {
-    **{f"kms:{a}": Access.USE for a in _KMS_USE},
-    **{f"kms:{a}": Access.ADMIN for a in _KMS_ADMIN},
-    **{f"kms:{a}": Access.READ for a in _KMS_READ},
+    **dict.fromkeys(KMS_USE_ACTIONS, Access.USE),
+    **dict.fromkeys(KMS_ADMIN_ACTIONS, Access.ADMIN),
+    **dict.fromkeys(KMS_READ_ACTIONS, Access.READ),
     **{f"secretsmanager:{a}": Access.USE for a in _SM_USE},
     **{f"secretsmanager:{a}": Access.ADMIN for a in _SM_ADMIN},
     **{f"secretsmanager:{a}": Access.READ for a in _SM_READ},

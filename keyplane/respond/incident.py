@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -152,17 +153,30 @@ def incident_id(environment: str, name: str, day: datetime) -> str:
 
 
 def check_record_dir(directory: Path) -> None:
-    """Refuse, before any change, a record directory that cannot be written: OutputError when
-    it is not a directory, or it (or the parent it would be created in) is not writable."""
+    """Refuse, before any change, a record directory the record could not be written to.
+
+    Raises OutputError when `directory` is a symbolic link (the record would land wherever the
+    link points when it is written: name the directory itself); when it, or the nearest
+    existing parent it would be created in, is not a directory (a regular file, a dangling
+    link); or when that directory refuses a new file. The last is tried with an anonymous
+    temporary file, gone when closed: `os.access` answers yes to root even on read-only and
+    virtual file systems.
+    """
+    if directory.is_symlink():
+        raise OutputError(directory, "is a symbolic link; name the directory itself")
     probe = directory
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+    while not os.path.lexists(probe) and probe.parent != probe:
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputError(directory, f"{probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(directory, f"directory {probe} is not writable")
+        what = "a dangling symbolic link" if probe.is_symlink() else "not a directory"
+        raise OutputError(directory, f"{probe} is {what}")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise OutputError(
+            directory, f"directory {probe} is not writable ({err.strerror or err})"
+        ) from None
 
 
 def write_record(directory: Path, incident: Incident) -> list[Path]:

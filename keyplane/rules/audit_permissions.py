@@ -20,9 +20,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-_KEY_METADATA = ("KM-ALG-001", "KM-ROT-001", "KM-ROT-002", "KM-PUR-001", "KM-ENV-001", "KM-ACC-001")
+_KEY_METADATA = (
+    "KM-ALG-001",
+    "KM-ROT-001",
+    "KM-ROT-002",
+    "KM-PUR-001",
+    "KM-ENV-001",
+    "KM-ACC-001",
+    "KM-BAK-002",
+)
 _KEY_POLICY = ("KM-ACC-001", "KM-ACC-002", "KM-ACC-004", "KM-ENV-002")
-_KEY_TAGS = ("KM-PUR-001", "KM-ENV-001", "KM-ROT-002", "KM-HSM-001")
+#: KM-BAK-002: the purpose tag says which undeclared keys are backup keys.
+_KEY_TAGS = ("KM-PUR-001", "KM-ENV-001", "KM-ROT-002", "KM-HSM-001", "KM-BAK-002")
 _SECRET_POLICY = ("KM-ACC-001", "KM-ACC-004", "KM-ENV-002")
 #: KM-MON-001 is one verdict over every alert of the account: without one of these reads, a
 #: missing signal may be covered by what was not read (a false fail) and a covered one cannot be
@@ -38,8 +47,9 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # AWS
         "kms:ListKeys": _KEY_METADATA,
         # Names findings use, and how the audit finds the declared keys: without them, whether
-        # a declared key is missing (destroyed) cannot be told.
-        "kms:ListAliases": ("KM-DEL-001",),
+        # a declared key is missing (destroyed) cannot be told, nor which key is a declared
+        # backup key with its restore test (KM-BAK-002).
+        "kms:ListAliases": ("KM-DEL-001", "KM-BAK-002"),
         "kms:DescribeKey": _KEY_METADATA,
         "kms:GetKeyRotationStatus": ("KM-ROT-001", "KM-ROT-002"),
         "kms:ListKeyRotations": ("KM-ROT-002",),
@@ -119,7 +129,11 @@ NOT_JUDGED_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "KM-HSM-001",
             "KM-ACC-002",
             "KM-DEL-001",
+            "KM-BAK-002",
         ),
+        # Without the aliases, no live key can be told to be a declared backup key: judging
+        # them by their tags alone would call each of them undeclared.
+        "kms:ListAliases": ("KM-BAK-002",),
         "cloudtrail:DescribeTrails": ("KM-LOG-001", "KM-LOG-002", *_ALERTS),
         "secretsmanager:ListSecrets": ("KM-ROT-003", "KM-STO-002"),
         "acm:ListCertificates": ("KM-CRT-001",),

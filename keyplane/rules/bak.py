@@ -3,7 +3,8 @@
 The checks of the family at every enforcement point, side by side; each is registered with
 its rule, points and the fact kinds it judges (`keyplane.rules.registry`).
 
-Rules: KM-BAK-001, KM-BAK-002 (restore tests: point V here; point A pending) (title, policy clause, points and severity: the catalog, said once).
+Rules: KM-BAK-001, KM-BAK-002 (restore tests: points V and A, one decision,
+`restore_test_problem`) (title, policy clause, points and severity: the catalog, said once).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 from keyplane.facts.access import (
     Access,
@@ -40,6 +42,9 @@ from keyplane.standard import (
     Cloud,
     KeyPurpose,
 )
+
+if TYPE_CHECKING:
+    from keyplane.config.evidence import RestoreTest
 
 
 @check("KM-BAK-001", points=(Point.CROSSGUARD,), scope=Scope.STACK)
@@ -111,27 +116,32 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
 
 
 def restore_test_problem(
-    declared: date | None, recorded: date | None, as_of: date, *, key: str, environment: str
+    test: RestoreTest | None, as_of: date, *, key: str, environment: str
 ) -> str | None:
-    """KM-BAK-002's decision, shared by the file check and the audit: what is wrong with a
-    backup key's last restore test (the later of the environment file's `restore_tested_on`
-    and a passed `keyplane restore-test` record), or None when it is recent enough."""
-    last = max((d for d in (declared, recorded) if d is not None), default=None)
+    """KM-BAK-002's decision, shared by the file check (V) and the audit (A): what is wrong with
+    a backup key's restore test that counts (`keyplane.config.evidence.latest_restore_test`:
+    the later of `restore_tested_on` and the `keyplane restore-test` record), or None when it
+    passed no more than `RESTORE_TEST_MAX_AGE_DAYS` days before `as_of`."""
     run = f"keyplane restore-test {environment} --key {key} --apply"
-    if last is None:
+    if test is None:
         return (
             "no restore test is on record for this backup key; run "
             f"`{run}` or record the date of a successful test in restore_tested_on."
         )
-    if last > as_of:
+    if test.on > as_of:
         return (
-            f"the restore test is dated {last.isoformat()}, after the judging day "
+            f"the restore test is dated {test.on.isoformat()}, after the judging day "
             f"{as_of.isoformat()}; record the day the test was done."
         )
-    age = (as_of - last).days
+    if not test.passed:
+        return (
+            f"the last restore test, on {test.on.isoformat()}, failed ({test.source}): the key "
+            f"may not recover its backups; find why, fix it and run `{run}`."
+        )
+    age = (as_of - test.on).days
     if age > RESTORE_TEST_MAX_AGE_DAYS:
         return (
-            f"the last restore test was on {last.isoformat()}, {age} days ago (more than "
+            f"the last restore test was on {test.on.isoformat()}, {age} days ago (more than "
             f"{RESTORE_TEST_MAX_AGE_DAYS}); run `{run}` and record it."
         )
     return None
@@ -147,9 +157,11 @@ def restore_tested(files: FileContext) -> Iterator[FileFinding]:
         for index, key in enumerate(env.keys):
             if key.purpose is not KeyPurpose.BACKUP_ENCRYPTION or key.retired is not None:
                 continue
-            record = estate.last_restore_test(env.name, key.name)
             problem = restore_test_problem(
-                key.restore_tested_on, record, files.today, key=key.name, environment=env.name
+                estate.restore_test(env.name, key.name),
+                files.today,
+                key=key.name,
+                environment=env.name,
             )
             if problem is None:
                 continue
@@ -163,3 +175,40 @@ def restore_tested(files: FileContext) -> Iterator[FileFinding]:
                 line=doc.line_of(loc),
                 environment=env.name,
             )
+
+
+@check(
+    "KM-BAK-002",
+    points=(Point.AUDIT,),
+    scope=Scope.STACK,
+    permissions=("kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "kms:ListResourceTags"),
+)
+def restore_tested_live(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-BAK-002 over a live account: every active backup key (declared as one, or tagged
+    `backup-encryption` without being declared) has a restore test that counts
+    (`Context.restore_tests`, judged by `restore_test_problem` as of `context.as_of`). Keys the
+    environment declares for another purpose, or retires, are not judged here."""
+    rule = "KM-BAK-002"
+    verdicts: list[Verdict] = []
+    for key in stack.keys:
+        if key.name in context.restore_tests:
+            problem = restore_test_problem(
+                context.restore_tests[key.name],
+                context.as_of,
+                key=key.name,
+                environment=context.environment,
+            )
+        elif key.name in context.declared_keys:
+            continue
+        elif purpose_of(key) is KeyPurpose.BACKUP_ENCRYPTION:
+            problem = (
+                f"this key is tagged {KeyPurpose.BACKUP_ENCRYPTION.value} but environment "
+                f"{context.environment} does not declare it, so no restore test can be on "
+                "record; declare it under keys[] and run `keyplane restore-test "
+                f"{context.environment} --key <name> --apply`."
+            )
+        else:
+            continue
+        if problem is not None:
+            verdicts.append(fail(rule, key, problem))
+    return verdicts or [not_applicable(rule, "no active backup key without a recent restore test")]

@@ -376,7 +376,6 @@ _RULE_LIST: tuple[Rule, ...] = (
         _points("V A"),
         "Run keyplane restore-test for the key, or record the date of a successful restore "
         "test in restore_tested_on.",
-        pending=_points("A"),
     ),
     Rule(
         "KM-COV-001",

@@ -17,10 +17,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from keyplane.facts.access import principal_key
-from keyplane.standard import PROTECTED_TIERS, Cloud, Isolation, Tier
+from keyplane.standard import PROTECTED_TIERS, Cloud, Isolation, KeyPurpose, Tier
 
 if TYPE_CHECKING:
     from keyplane.config import Environment, Estate
+    from keyplane.config.evidence import RestoreTest
     from keyplane.findings import ExceptionScope
 
 
@@ -59,6 +60,13 @@ class Context:
     #: KM-MON-001: where alerts on key misuse must go (`monitoring.notify`: SNS topic ARNs,
     #: notification channels, action group IDs); empty when nothing says (any destination).
     alert_destinations: frozenset[str] = frozenset()
+    #: The names of the keys the environment declares (any purpose, retired or not).
+    declared_keys: frozenset[str] = frozenset()
+    #: KM-BAK-002: each declared backup-encryption key not being retired -> the restore test
+    #: that counts (`keyplane.config.evidence.latest_restore_test`; None: none on record).
+    restore_tests: Mapping[str, RestoreTest | None] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def effective_tier(self) -> Tier:
@@ -117,6 +125,14 @@ class Context:
             scope=env.scope_id,
             retention_days=env.logging.retention_days,
             alert_destinations=frozenset(env.monitoring.notify if env.monitoring else ()),
+            declared_keys=frozenset(k.name for k in env.keys),
+            restore_tests=MappingProxyType(
+                {
+                    k.name: estate.restore_test(environment, k.name)
+                    for k in env.keys
+                    if k.purpose is KeyPurpose.BACKUP_ENCRYPTION and k.retired is None
+                }
+            ),
             key_admins=frozenset(env.access.key_admins),
             backup_key_admins=frozenset(env.access.backup_key_admins),
             auditors=frozenset(env.access.auditors),

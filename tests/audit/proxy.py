@@ -24,12 +24,19 @@ from typing import Any
 
 HTML = b"<html><head><title>Sign in</title></head><body>Captive portal</body></html>"
 
+#: STS's answer to an AssumeRole the role's trust policy does not allow (query protocol: XML).
+STS_DENIED = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender'
+    b"</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: "
+    b"sts:AssumeRole</Message></Error><RequestId>keyplane-test</RequestId></ErrorResponse>"
+)
+
 
 @dataclass
 class Fault:
     """What to do instead of forwarding: `kind` is throttle, too-many, slow, html, reset,
-    denied (400 AccessDeniedException) or body (answer 200 with `body` as JSON); `seconds` for
-    slow."""
+    denied (400 AccessDeniedException), sts-denied (403 AccessDenied in STS's XML) or body
+    (answer 200 with `body` as JSON); `seconds` for slow."""
 
     kind: str
     seconds: float = 0.0
@@ -81,6 +88,8 @@ class Proxy:
                     self._send(200, "text/html; charset=utf-8", HTML)
                 elif fault.kind == "body":
                     self._send(200, "application/x-amz-json-1.1", json.dumps(fault.body).encode())
+                elif fault.kind == "sts-denied":
+                    self._send(403, "text/xml", STS_DENIED, "AccessDenied")
                 elif fault.kind == "denied":
                     error = json.dumps(
                         {"__type": "AccessDeniedException", "message": "not authorized"}

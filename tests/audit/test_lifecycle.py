@@ -281,9 +281,11 @@ def test_refused_aliases_make_presence_unverifiable_not_missing(tmp_path: Path) 
     session.events.register("provide-client-params.kms.ListAliases", deny)
     result = audit(estate, session)
     assert not [f for f in result.findings if f.resource == f"alias/{ENV}/ledger"]
-    [unread] = [f for f in result.findings if f.resource == f"arn:aws:iam::{ACCOUNT}:root"]
-    assert unread.rule == "KM-DEL-001" and unread.enforcement is Enforcement.ADVISORY
-    assert "grant the auditor kms:ListAliases" in unread.message
+    unread = [f for f in result.findings if f.resource == f"arn:aws:iam::{ACCOUNT}:root"]
+    # KM-BAK-002 too: without the aliases no key can be matched to its declared restore test.
+    assert [f.rule for f in unread] == ["KM-DEL-001", "KM-BAK-002"]
+    assert all(f.enforcement is Enforcement.ADVISORY for f in unread)
+    assert all("grant the auditor kms:ListAliases" in f.message for f in unread)
     assert result.evidence.inventory is not None
     assert result.evidence.inventory.unknown == ("keys",)
 

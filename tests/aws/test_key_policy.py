@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,3 +151,68 @@ def test_a_key_without_administrators_is_refused() -> None:
         'Invalid "admins" argument: a key without administrators cannot be managed, and KMS '
         "refuses such a policy; name at least one administrator"
     )
+
+
+# --- one KMS vocabulary: the components write policies with what the rules read them with ------
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "aws" / "key-policies.json"
+
+
+def rendered_policies() -> dict[str, Any]:
+    """Every AWS key policy of the bundled estate, and each action list the policies use."""
+    from keyplane.components.aws.key_policy import AUDIT_ACTIONS, use_actions
+    from keyplane.standard import Cloud, Usage
+
+    rendered: dict[str, Any] = {
+        f"{env.name}/{key.name}": declared_key_policy(key)
+        for env in bundled().values()
+        if env.cloud is Cloud.AWS
+        for key in env.resolved_keys()
+    }
+    rendered["_actions"] = {
+        "admin": list(ADMIN_ACTIONS),
+        "audit": list(AUDIT_ACTIONS),
+        **{
+            f"use/{usage.value}/{'symmetric' if symmetric else 'asymmetric'}": list(
+                use_actions(usage, symmetric=symmetric)
+            )
+            for usage in Usage
+            for symmetric in (True, False)
+        },
+    }
+    return rendered
+
+
+def test_the_rendered_key_policies_are_those_written_before_the_vocabulary_moved() -> None:
+    """`tests/fixtures/aws/key-policies.json` was rendered before the components took their
+    action lists from `keyplane.facts.access`: every statement, action and order is the same."""
+    assert json.loads(json.dumps(rendered_policies())) == json.loads(FIXTURE.read_text())
+
+
+def test_each_statement_grants_what_the_rules_read_it_as() -> None:
+    """The administrators' patterns match administration and reading only, never a use of the
+    material nor grant creation; the auditors' reading only; users' use and reading only."""
+    from keyplane.components.aws.key_policy import AUDIT_ACTIONS, use_actions
+    from keyplane.facts.access import (
+        KMS_ADMIN_ACTIONS,
+        Access,
+        Target,
+        aws_action_access,
+        is_known_action,
+    )
+    from keyplane.standard import Usage
+
+    admin = frozenset().union(*(aws_action_access(a, Target.KEY) for a in ADMIN_ACTIONS))
+    assert admin == {Access.ADMIN, Access.READ}
+    assert not any(
+        fnmatch.fnmatchcase("kms:creategrant", pattern.lower()) for pattern in ADMIN_ACTIONS
+    )
+    assert {a for a in KMS_ADMIN_ACTIONS if a.startswith("kms:Revoke")} == {"kms:RevokeGrant"}
+    audit = frozenset().union(*(aws_action_access(a, Target.KEY) for a in AUDIT_ACTIONS))
+    assert audit == {Access.READ}
+    for usage in Usage:
+        for symmetric in (True, False):
+            actions = use_actions(usage, symmetric=symmetric)
+            assert all(is_known_action(a) for a in actions)
+            granted = frozenset().union(*(aws_action_access(a) for a in actions))
+            assert granted == {Access.USE, Access.READ}, (usage, symmetric)

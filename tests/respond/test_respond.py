@@ -5,6 +5,7 @@ the commands through the real typer app."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,39 @@ def test_the_dry_run_prints_the_plan_and_changes_nothing(endpoint: str, tmp_path
     assert not (tmp_path / "incidents").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "heading", "step"),
+    [
+        (
+            ("--key", "session-signing"),
+            "Plan for the compromised key session-signing in prod (AWS, token-signing):",
+            "2. revoke: disable the key",
+        ),
+        (
+            ("--secret", "payments-api"),
+            "Plan for the compromised secret payments-api in prod (AWS, api-secret):",
+            "1. rotate: rotate the secret now (RotateSecret",
+        ),
+    ],
+)
+def test_the_dry_run_of_a_signing_key_or_a_secret_changes_nothing(
+    endpoint: str, tmp_path: Path, args: tuple[str, ...], heading: str, step: str
+) -> None:
+    build(endpoint)
+    estate = write_estate(tmp_path)
+    before = snapshot(endpoint)
+    code, out, err = respond(estate, endpoint, tmp_path / "incidents", *args)
+    assert code == 0, err
+    assert out.splitlines()[0] == heading
+    assert f"  {step}" in out
+    assert "Then by hand:" in out
+    assert out.rstrip().endswith(
+        "Dry run: nothing was changed. Run again with --apply to carry it out."
+    )
+    assert snapshot(endpoint) == before
+    assert not (tmp_path / "incidents").exists()
+
+
 def test_apply_rotates_an_encryption_key_then_a_second_run_is_a_no_op(
     endpoint: str, proxy: Proxy, tmp_path: Path
 ) -> None:
@@ -227,8 +261,14 @@ def test_apply_rotates_an_encryption_key_then_a_second_run_is_a_no_op(
         "events": 1,
         "failed": 1,
     }
+    assert rows[1] == {"principal": USER, "action": "Decrypt", "events": 2, "failed": 0}
     assert any("re-encrypt the data" in item for item in record["remaining_manual"])
-    assert "## Remaining manual steps" in record_json.with_suffix(".md").read_text()
+    markdown = record_json.with_suffix(".md").read_text()
+    assert "- **Reason:** leaked in a log" in markdown
+    assert "- **Result:** complete" in markdown
+    intruder = markdown.index(f"| arn:aws:iam::{ACCOUNT}:role/intruder | Decrypt | 1 | 1 |")
+    assert intruder < markdown.index(f"| {USER} | Decrypt | 2 | 0 |")
+    assert "## Remaining manual steps" in markdown
 
     before = snapshot(endpoint)
     code, out, err = respond(estate, proxy.url, records, "--key", "orders-db", "--apply")
@@ -324,20 +364,59 @@ def test_bad_input_is_one_line_exit_2_and_nothing_changes(
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert snapshot(endpoint) == before
+    assert not (tmp_path / "incidents").exists()
 
 
-def test_an_unwritable_record_dir_is_refused_before_any_change(
-    endpoint: str, tmp_path: Path
+def _unwritable(tmp_path: Path) -> tuple[Path, str]:
+    """A directory this process cannot write to: read-only by mode, or (root writes through
+    modes) a directory of /proc, where no file can be created."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        return locked / "incidents", f"directory {locked} is not writable"
+    return Path("/proc/keyplane-incidents"), "directory /proc is not writable"
+
+
+def _record_dir(tmp_path: Path, case: str) -> tuple[Path, str]:
+    """The `--record-dir` of each refused case and the words that say why."""
+    if case == "unwritable":
+        return _unwritable(tmp_path)
+    target = tmp_path / "incidents"
+    if case == "file":
+        target.write_text("")
+        return target, f"{target} is not a directory"
+    if case == "file-parent":
+        (tmp_path / "a-file").write_text("")
+        return tmp_path / "a-file" / "incidents", f"{tmp_path / 'a-file'} is not a directory"
+    if case == "symlink":
+        (tmp_path / "elsewhere").mkdir()
+        target.symlink_to(tmp_path / "elsewhere")
+        return target, "is a symbolic link; name the directory itself"
+    assert case == "dangling-symlink"
+    (tmp_path / "parent").symlink_to(tmp_path / "gone")
+    parent = tmp_path / "parent"
+    return parent / "incidents", f"{parent} is a dangling symbolic link"
+
+
+@pytest.mark.parametrize(
+    "case", ["file", "file-parent", "symlink", "dangling-symlink", "unwritable"]
+)
+def test_a_record_dir_that_cannot_hold_the_record_is_refused_before_any_change(
+    endpoint: str, tmp_path: Path, case: str
 ) -> None:
     build(endpoint)
     estate = write_estate(tmp_path)
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
+    record_dir, why = _record_dir(tmp_path, case)
+    listing = sorted(p.name for p in tmp_path.rglob("*"))
     before = snapshot(endpoint)
-    code, _, err = respond(estate, endpoint, blocker / "incidents", "--key", "orders-db", "--apply")
+    code, out, err = respond(estate, endpoint, record_dir, "--key", "orders-db", "--apply")
     assert code == 2
-    assert "--record-dir" in err and "nothing was changed" in err
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"keyplane respond: --record-dir {record_dir}: cannot write: ")
+    assert why in line and line.endswith("; nothing was changed")
+    assert out == ""
     assert snapshot(endpoint) == before
+    assert sorted(p.name for p in tmp_path.rglob("*")) == listing
 
 
 def test_credentials_of_another_account_are_refused_with_exit_2(
@@ -406,6 +485,10 @@ def test_a_restore_test_round_trip_files_the_evidence_validate_reads(
         "result",
         "caller",
         "keyplane_version",
+        "backup_role",
+        "decrypted_by",
+        "as_backup_role",
+        "note",
     }
     _, out, _ = run(*[*as_of[:-1], record["tested_at"][:10]])
     assert "KM-BAK-002" not in out
@@ -434,6 +517,11 @@ def test_a_restore_test_of_a_key_that_is_not_a_backup_key_is_refused(
     assert not (estate / "evidence").exists()
 
 
+def record_caller(estate: Path) -> str:
+    record = json.loads((estate / "evidence" / "restore-test-prod--vault-backup.json").read_text())
+    return str(record["caller"])
+
+
 def test_a_refused_decrypt_fails_the_restore_test_with_exit_1(
     endpoint: str, tmp_path: Path
 ) -> None:
@@ -453,6 +541,7 @@ def test_a_refused_decrypt_fails_the_restore_test_with_exit_1(
             "--apply",
         )
     assert code == 1
-    assert "Restore test failed: " in out and "Decrypt refused: AccessDeniedException" in out
+    assert "Restore test failed: " in out
+    assert f"Decrypt refused as {record_caller(estate)}: AccessDeniedException" in out
     record = json.loads((estate / "evidence" / "restore-test-prod--vault-backup.json").read_text())
     assert record["result"] == "failed"

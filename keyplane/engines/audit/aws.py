@@ -1216,7 +1216,7 @@ def run_audit(
         inventory=inventory_of(collected, declared),
         lifecycle=Lifecycle(
             event_days,
-            lifecycle_of(collected, declared, as_of),
+            lifecycle_of(collected, declared, as_of, context.restore_tests),
             unverifiable=_events_problem(collected),
         ),
     )

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from keyplane.adapters.boto3 import TrailEvent
+from keyplane.config.evidence import RestoreTest
 from keyplane.engines.audit.evidence import (
     Evidence,
     Inventory,
@@ -336,11 +337,17 @@ def inventory_of(collected: Collected, declared: Sequence[Declared]) -> Inventor
 
 
 def lifecycle_of(
-    collected: Collected, declared: Sequence[Declared], as_of: date
+    collected: Collected,
+    declared: Sequence[Declared],
+    as_of: date,
+    restore_tests: Mapping[str, RestoreTest | None] | None = None,
 ) -> list[KeyLifecycle]:
     """Each key's state and lifecycle events, as evidence (Proc 4.4 step 3, Proc 4.5): every
     customer-managed key the account holds, the declared keys it lacks, and keys the period's
-    events name that are no longer there."""
+    events name that are no longer there. A declared backup key's evidence also says its
+    restore test that counts (`restore_tests`, by declared name: `Context.restore_tests`;
+    Policy §11)."""
+    restore_tests = restore_tests or {}
     events: dict[str, list[TrailEvent]] = {}
     for event in [] if isinstance(collected.events, Unknown) else collected.events:
         urn = next((collected.key_refs[r] for r in event.refs if r in collected.key_refs), None)
@@ -356,7 +363,12 @@ def lifecycle_of(
                 seen.key.name,
                 urn,
                 _STATES.get(seen.state, seen.state),
-                _key_evidence(seen.state, deletion.get(urn), retired, as_of),
+                _key_evidence(seen.state, deletion.get(urn), retired, as_of)
+                + (
+                    _restore_evidence(restore_tests[name])
+                    if name is not None and name in restore_tests
+                    else ""
+                ),
                 tuple(sorted(events.pop(urn, []), key=lambda e: e.time)),
             )
         )
@@ -399,6 +411,14 @@ _STATES = {
     "PendingDeletion": "pending deletion",
     "Destroyed": "destroyed",
 }
+
+
+def _restore_evidence(test: RestoreTest | None) -> str:
+    """A backup key's restore test, in words (KM-BAK-002 judges it)."""
+    if test is None:
+        return "; restore test: none on record"
+    result = "passed" if test.passed else "failed"
+    return f"; restore test: {test.on.isoformat()}, {result} ({test.source})"
 
 
 def _retirement(retired: Retired) -> str:
