@@ -39,7 +39,7 @@ from keyplane.adapters.pulumi import (
 from keyplane.facts.model import Facts, StackFacts, Unread
 from keyplane.facts.values import UNKNOWN
 from keyplane.standard import Cloud
-from keyplane.terraform.azure import BY_TERRAFORM_TYPE, drop_none
+from keyplane.terraform.azure import BY_TERRAFORM_TYPE, NATIVE_REFERENCES, drop_none
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
     MAP_ATTRIBUTES,
@@ -309,11 +309,14 @@ def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
     dependencies: dict[str, dict[str, tuple[str, ...]]] = {}
     for configured in _plan_resources(configuration.get("root_module") or {}):
         by_attribute: dict[str, tuple[str, ...]] = {}
+        # azurerm types are read by the azure-native readers, which follow azure-native names.
+        native = str(configured.get("type")) in BY_TERRAFORM_TYPE
         for attribute, expression in (configured.get("expressions") or {}).items():
             references = expression.get("references") if isinstance(expression, Mapping) else None
             named = tuple(dict.fromkeys(r for r in references or () if r in addresses))
             if named:
-                by_attribute[camel(attribute)] = named
+                name = camel(attribute)
+                by_attribute[NATIVE_REFERENCES.get(name, name) if native else name] = named
         dependencies[str(configured.get("address"))] = by_attribute
     facts: list[Facts] = []
     for resource in resources:

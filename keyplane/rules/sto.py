@@ -41,12 +41,12 @@ def no_plaintext_secrets(facts: Facts, context: Context) -> Verdict:
         return unknown(rule, facts, f"whether {facts.field} is a secret")
     if not facts.plaintext:
         return passed(rule, facts)
+    remedy = facts.remedy or (
+        "pass it as a Pulumi secret (pulumi config set --secret, pulumi.Output.secret) and "
+        "remove it from the code and its history"
+    )
     return fail(
-        rule,
-        facts,
-        f"{facts.field} holds a plain-text value in the {facts.location}; pass it as a Pulumi "
-        "secret (pulumi config set --secret, pulumi.Output.secret) and remove it from the code "
-        "and its history.",
+        rule, facts, f"{facts.field} holds a plain-text value in the {facts.location}; {remedy}."
     )
 
 
