@@ -2139,6 +2139,16 @@ def _azure_classic_assignment(p: _Props) -> tuple[Facts, ...]:
     return _azure_classic(p)
 
 
+def _azure_classic_role_definition(p: _Props) -> tuple[Facts, ...]:
+    """`azure:authorization/roleDefinition:RoleDefinition`: azure-native's shape (`permissions`
+    with `actions`, `dataActions` and their `not` lists), the role's name in `name`."""
+    inputs = {**p.resource.inputs, "roleName": p.resource.inputs.get("name")}
+    native = _Props(dataclasses.replace(p.resource, inputs=inputs), p.secrets_marked)
+    return tuple(
+        dataclasses.replace(f, type=p.resource.type) for f in _azure_role_definition(native)
+    )
+
+
 #: Key Vault's key types for certificates (`keyProperties.keyType`).
 _AZURE_CERTIFICATE_KEY_TYPES = {"RSA": "RSA", "RSA-HSM": "RSA", "EC": "ECDSA", "EC-HSM": "ECDSA"}
 
@@ -2216,6 +2226,7 @@ _CLASSIC_READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = {
     **{row.token: _azure_classic for row in CLASSIC_BY_TOKEN.values() if row.native},
     "azure:authorization/assignment:Assignment": _azure_classic_assignment,
     "azure:keyvault/certificate:Certificate": _azure_classic_certificate,
+    "azure:authorization/roleDefinition:RoleDefinition": _azure_classic_role_definition,
 }
 
 

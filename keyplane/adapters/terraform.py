@@ -36,10 +36,15 @@ from keyplane.adapters.pulumi import (
     PulumiResource,
     facts_from_resource,
 )
-from keyplane.facts.model import Facts, StackFacts, Unread
+from keyplane.facts.model import Facts, SecretValue, StackFacts, Unread
 from keyplane.facts.values import UNKNOWN
 from keyplane.standard import Cloud
-from keyplane.terraform.azure import BY_TERRAFORM_TYPE, NATIVE_REFERENCES, drop_none
+from keyplane.terraform.azure import (
+    BY_TERRAFORM_TYPE,
+    CLASSIC_SECRET_FIELDS,
+    NATIVE_REFERENCES,
+    drop_none,
+)
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
     MAP_ATTRIBUTES,
@@ -249,10 +254,17 @@ def facts_from_values(
         urn=address,
         inputs=wire_inputs(tf_type, marked),
     )
+    return tuple(_as_planned(f, tf_type) for f in facts_from_resource(resource))
+
+
+def _as_planned(facts: Facts, tf_type: str) -> Facts:
+    """Facts read through the Pulumi form, as the plan names them: its Terraform type, a
+    secret value by its azurerm attribute (`value`, not azure-native's `properties.value`)."""
     # Terraform has no `protect`; a plan cannot say whether the stack protects the resource.
-    return tuple(
-        dataclasses.replace(f, type=tf_type, protect=UNKNOWN) for f in facts_from_resource(resource)
-    )
+    if isinstance(facts, SecretValue) and tf_type in BY_TERRAFORM_TYPE:
+        field = CLASSIC_SECRET_FIELDS.get(facts.field, facts.field)
+        return dataclasses.replace(facts, type=tf_type, protect=UNKNOWN, field=field)
+    return dataclasses.replace(facts, type=tf_type, protect=UNKNOWN)
 
 
 def unread(tf_type: str, address: str) -> tuple[Facts, ...]:
@@ -336,8 +348,5 @@ def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
             inputs=wire_inputs(tf_type, marked),
             property_dependencies=dependencies.get(address, {}),
         )
-        facts.extend(
-            dataclasses.replace(f, type=tf_type, protect=UNKNOWN)
-            for f in facts_from_resource(pulumi_form)
-        )
+        facts.extend(_as_planned(f, tf_type) for f in facts_from_resource(pulumi_form))
     return StackFacts(tuple(facts))

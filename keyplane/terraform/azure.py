@@ -685,6 +685,9 @@ CLASSIC_TYPES: tuple[ClassicType, ...] = (
     ),
     ClassicType("azure:keyvault/certificate:Certificate", "azurerm_key_vault_certificate", None),
     ClassicType(
+        "azure:authorization/roleDefinition:RoleDefinition", "azurerm_role_definition", None
+    ),
+    ClassicType(
         "azure:authorization/assignment:Assignment",
         "azurerm_role_assignment",
         "azure-native:authorization:RoleAssignment",
