@@ -1985,16 +1985,20 @@ def _aws_distribution(p: _Props) -> tuple[Facts, ...]:
 
 
 def _gcp_ssl_policy(p: _Props) -> tuple[Facts, ...]:
+    # Named by its ids, so that a target proxy naming it (`sslPolicy`) finds it in the stack.
     return (
-        _tls(
-            p,
-            Cloud.GCP,
-            field="minTlsVersion",
-            value=p.text("minTlsVersion"),
-            minimum_of=tls.gcp_minimum,
-            what="a TLS version",
-            default="TLS_1_0",
-            default_note="GCP's default is TLS_1_0",
+        dataclasses.replace(
+            _tls(
+                p,
+                Cloud.GCP,
+                field="minTlsVersion",
+                value=p.text("minTlsVersion"),
+                minimum_of=tls.gcp_minimum,
+                what="a TLS version",
+                default="TLS_1_0",
+                default_note="GCP's default is TLS_1_0",
+            ),
+            ids=p.ids("name", "id", "selfLink"),
         ),
     )
 
