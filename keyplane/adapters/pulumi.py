@@ -1573,7 +1573,7 @@ def _aws_event_rule(p: _Props) -> tuple[Facts, ...]:
         Alert(
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn"),
-            signals=event_rule_signals(p.get("eventPattern")),
+            signals=event_rule_signals(p.get("eventPattern"), p.get("state")),
             destinations=(),
             enabled=enabled,
             targets_apart=True,
