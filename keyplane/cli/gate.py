@@ -118,6 +118,7 @@ def scan(
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
     began = time.monotonic()
+    from keyplane.engines.checkov.secrets import file_scope  # noqa: PLC0415
     from keyplane.gate import judge  # noqa: PLC0415
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
@@ -149,6 +150,7 @@ def scan(
                 run_checkov=not no_checkov,
                 progress=progress,
                 stack_values=state.stack_values,
+                repository=file_scope(file),
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])

@@ -113,3 +113,14 @@ def _kms_arn_account(value: str) -> str | None:
     if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "kms" and parts[4].isdigit():
         return parts[4]
     return None
+
+
+def committed_key_material(file: str, line: int, kind: str) -> tuple[str, str]:
+    """KM-STO-001 ("no key material is in the repository") on key material a secrets scanner
+    found committed in `file` at `line` (`kind`: what the scanner took it for, `Private Key`):
+    (rule ID, message). The message names the file, the line and the kind, never the value."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}:{line}: {kind} committed to the repository; remove it from the file and "
+        "from the history, rotate it, and keep it in a vault or as a Pulumi secret."
+    )
