@@ -481,6 +481,7 @@ def _immutability_policy_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
 
 def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
     logs = v.get("enabled_log")
+    logs = [*(logs if isinstance(logs, list) else [logs]), *_deprecated_logs(v.get("log"))]
     return {
         "name": v.get("name"),
         "resourceUri": v.get("target_resource_id"),
@@ -498,6 +499,15 @@ def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(log, Mapping)
         ],
     }
+
+
+def _deprecated_logs(blocks: Any) -> list[Any]:
+    """azurerm's deprecated `log` blocks (`category`, `enabled`): the enabled ones."""
+    return [
+        b
+        for b in (blocks if isinstance(blocks, list) else [blocks])
+        if isinstance(b, Mapping) and b.get("enabled", True) is True
+    ]
 
 
 def _role_assignment_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -699,6 +709,7 @@ CLASSIC_TYPES: tuple[ClassicType, ...] = (
         MappingProxyType(
             {
                 "enabled_logs": "enabled_log",
+                "logs": "log",
                 "enabled_metrics": "enabled_metric",
                 "metrics": "metric",
             }

@@ -700,3 +700,29 @@ def test_turning_purge_protection_off_is_a_diff_risk(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     risks = {(c["name"], r["rule"]) for c in document["changes"] for r in c["risks"]}
     assert ("primary-vault", "KM-DEL-001") in risks
+
+
+@pytest.mark.parametrize(("enabled", "expected"), [(True, {"AuditEvent"}), (False, set())])
+def test_a_diagnostic_settings_deprecated_log_blocks_are_read(
+    enabled: bool, expected: set[str]
+) -> None:
+    setting = res(
+        "azure:monitoring/diagnosticSetting:DiagnosticSetting",
+        "kv-diagnostics",
+        {
+            "targetResourceId": f"{VAULTS}/kv-prod",
+            "logs": [{"category": "AuditEvent", "enabled": enabled}],
+            "storageAccountId": STORAGE_ID,
+        },
+    )
+    [facts] = facts_from_resource(setting)
+    assert facts.enabled_logs == frozenset(expected)  # type: ignore[attr-defined]
+    plan = facts_from_values(
+        "azurerm_monitor_diagnostic_setting",
+        {
+            "target_resource_id": f"{VAULTS}/kv-prod",
+            "log": [{"category": "AuditEvent", "enabled": enabled}],
+        },
+        address="azurerm_monitor_diagnostic_setting.kv",
+    )
+    assert [f.enabled_logs for f in plan] == [frozenset(expected)]  # type: ignore[attr-defined]
