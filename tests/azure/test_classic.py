@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, unread_type
 from keyplane.adapters.terraform import facts_from_values
 from keyplane.cli.app import app
-from keyplane.facts.model import AccessBinding, Certificate, Key, SecretValue, Vault
+from keyplane.facts.model import (
+    AccessBinding,
+    Certificate,
+    DiagnosticSetting,
+    Key,
+    SecretValue,
+    Vault,
+)
 from keyplane.terraform.azure import CLASSIC_TYPES
 from tests.checkov.support import checkov_failures, in_process_failures, registration, scan
 from tests.policy.stacks import (
@@ -716,7 +723,7 @@ def test_a_diagnostic_settings_deprecated_log_blocks_are_read(
         },
     )
     [facts] = facts_from_resource(setting)
-    assert facts.enabled_logs == frozenset(expected)  # type: ignore[attr-defined]
+    assert isinstance(facts, DiagnosticSetting) and facts.enabled_logs == frozenset(expected)
     plan = facts_from_values(
         "azurerm_monitor_diagnostic_setting",
         {
@@ -725,4 +732,6 @@ def test_a_diagnostic_settings_deprecated_log_blocks_are_read(
         },
         address="azurerm_monitor_diagnostic_setting.kv",
     )
-    assert [f.enabled_logs for f in plan] == [frozenset(expected)]  # type: ignore[attr-defined]
+    assert [f.enabled_logs for f in plan if isinstance(f, DiagnosticSetting)] == [
+        frozenset(expected)
+    ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from keyplane.adapters.pulumi import PulumiResource
+from keyplane.cli.app import app
 from keyplane.rules.catalog import Enforcement
+from tests.azure.test_classic import export
 from tests.policy.stacks import (
     ADMIN,
     ADMIN_ACTIONS,
@@ -577,3 +582,13 @@ def test_an_eventbridge_rule_covers_failed_use_only_with_read_only_events(
     assert baseline == set()
     mutated = mutate(aws_stack(), "kms-events", ["state"], state)
     assert messages(mutated, aws_context()) == expected
+
+
+def test_an_eventbridge_rule_narrowed_to_write_events_is_a_diff_risk(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(export(aws_stack())))
+    after.write_text(json.dumps(export(mutate(aws_stack(), "kms-events", ["state"], "ENABLED"))))
+    result = CliRunner().invoke(app, ["diff", str(before), str(after), "--format", "json"])
+    document = json.loads(result.stdout)
+    risks = {(c["name"], r["rule"]) for c in document["changes"] for r in c["risks"]}
+    assert ("kms-events", "KM-MON-001") in risks
