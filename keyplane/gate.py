@@ -49,6 +49,7 @@ from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 if TYPE_CHECKING:
     from keyplane.engines.checkov.runner import PendingCheckov
+    from keyplane.engines.checkov.secrets import PendingSecretsScan, ScanScope
     from keyplane.render import PlaceholderMocks
 
 PROJECT = "keyplane"
@@ -419,6 +420,8 @@ def judge(
     stack_values: StackValues | None = None,
     began: float | None = None,
     levels: Mapping[str, str] | None = None,
+    repository: ScanScope | None = None,
+    secrets_scan: PendingSecretsScan | None = None,
 ) -> GateResult:
     """Judge resources with every engine and return the merged findings.
 
@@ -431,10 +434,14 @@ def judge(
     result's resources and plan have every plain-text value KM-STO-001 flagged replaced by a
     secret mark, so that no report or emitted plan copies it. `began`: when the run started
     (`time.monotonic()`; default now), for the result's `seconds`. `levels`: the pack's
-    policies' enforcement levels (`Tuning.pack_config`).
+    policies' enforcement levels (`Tuning.pack_config`). With checkov, the files of
+    `repository` are scanned for committed key material (KM-STO-001) by checkov's secrets
+    framework (`secrets_scan`, when started ahead).
     """
     began = time.monotonic() if began is None else began
     with ExitStack() as started_here:
+        if run_checkov and secrets_scan is None and repository is not None:
+            secrets_scan = started_here.enter_context(repository.start())
         if run_checkov and checkov is None:
             checkov = started_here.enter_context(start_checkov(environment, estate, today))
         if crossguard_stage is None:
@@ -461,6 +468,7 @@ def judge(
             checkov=checkov if run_checkov else None,
             stack_values=stack_values,
             began=began,
+            secrets_scan=secrets_scan if run_checkov else None,
         )
 
 
@@ -476,6 +484,7 @@ def _judge(
     checkov: PendingCheckov | None,
     stack_values: StackValues | None,
     began: float,
+    secrets_scan: PendingSecretsScan | None = None,
 ) -> GateResult:
     everything = resources
     resources = [r for r in everything if not r.read]
@@ -502,6 +511,11 @@ def _judge(
             run = checkov_future.result()
             checkov_findings = run.findings
             timings["checkov"] = run.seconds
+        if secrets_scan is not None:
+            waited = time.monotonic()
+            progress("checkov: scanning the project's files for committed key material")
+            checkov_findings += secrets_scan.findings()
+            timings["secrets"] = time.monotonic() - waited
 
     scopes = estate.exception_scopes() if estate is not None else ()
     own = _stack_value_findings(stack_values, environment, today)
@@ -601,7 +615,13 @@ def preview(
             seconds=time.monotonic() - began,
             checked_rules=rules,
         )
+    from keyplane.engines.checkov.secrets import project_scope  # noqa: PLC0415
+
     with ExitStack() as running:
+        # Started first: the project's files are scanned while the program renders.
+        secrets_scan = (
+            running.enter_context(project_scope(estate.root).start()) if run_checkov else None
+        )
         checkov = (
             running.enter_context(start_checkov(environment, estate, today))
             if run_checkov
@@ -639,6 +659,7 @@ def preview(
             checkov=checkov,
             stack_values=stack_config_values(estate.root, environment, stack_config_dir),
             began=began,
+            secrets_scan=secrets_scan,
         )
 
 

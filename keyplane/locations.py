@@ -63,22 +63,16 @@ def pack_default_estate(pack_dir: Path) -> Path | None:
     return None
 
 
-def stack_config_file(
-    estate_dir: Path, environment: str, config_dir: Path | None = None
-) -> Path | None:
-    """The stack config of `environment` in the estate's Pulumi project, if it has one.
+def project_layout(estate_dir: Path) -> tuple[Path, Path, Path]:
+    """(project, stack config folder, program folder) of the estate's Pulumi project.
 
-    `config_dir` (`--stack-config DIR`) names the folder outright. Otherwise the project is the
-    estate folder's parent (`<project>/environments/`); its stack config dir is Pulumi.yaml's
-    `stackConfigDir`, else `stacks/`. Only the user's project is read, never keyplane's bundled
-    example stacks: an installed gate judging `~/acme/environments` reads
-    `~/acme/stacks/Pulumi.<env>.yaml` or nothing.
+    The project is the estate folder's parent (`<project>/environments/`); its stack config
+    folder is Pulumi.yaml's `stackConfigDir`, else `stacks/`; its program folder is `main` (the
+    folder itself, or a file's folder), else the project.
     """
-    if config_dir is not None:
-        given = config_dir / f"Pulumi.{environment}.yaml"
-        return given if given.is_file() else None
     project = estate_dir.resolve().parent
     config_dir = project / DEFAULT_STACK_CONFIG_DIR
+    main_dir = project
     project_file = project / "Pulumi.yaml"
     if project_file.is_file():
         import yaml  # noqa: PLC0415 - only for projects that have a Pulumi.yaml
@@ -90,6 +84,26 @@ def stack_config_file(
         named = data.get("stackConfigDir") if isinstance(data, dict) else None
         if isinstance(named, str) and named:
             config_dir = project / named
+        main = data.get("main") if isinstance(data, dict) else None
+        if isinstance(main, str) and main:
+            main_dir = project / main
+            if not main_dir.is_dir():
+                main_dir = main_dir.parent
+    return project, config_dir, main_dir
+
+
+def stack_config_file(
+    estate_dir: Path, environment: str, config_dir: Path | None = None
+) -> Path | None:
+    """The stack config of `environment` in the estate's Pulumi project, if it has one.
+
+    `config_dir` (`--stack-config DIR`) names the folder outright; otherwise it is the
+    project's (`project_layout`). Only the user's project is read, never keyplane's bundled
+    example stacks: an installed gate judging `~/acme/environments` reads
+    `~/acme/stacks/Pulumi.<env>.yaml` or nothing.
+    """
+    if config_dir is None:
+        _, config_dir, _ = project_layout(estate_dir)
     path = config_dir / f"Pulumi.{environment}.yaml"
     return path if path.is_file() else None
 

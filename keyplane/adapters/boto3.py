@@ -666,7 +666,7 @@ def event_rule_facts(rule: Mapping[str, Any]) -> Alert:
         protect=UNKNOWN,
         tags=UNKNOWN,  # not read: no rule judges an EventBridge rule's tags
         ids=frozenset({arn, name}),
-        signals=event_rule_signals(rule.get("EventPattern")),
+        signals=event_rule_signals(rule.get("EventPattern"), rule.get("State")),
         destinations=(),
         enabled=UNKNOWN if enabled is None else enabled,
         targets_apart=True,

@@ -363,16 +363,34 @@ def aws_metric(namespace: Any, name: Any) -> Maybe[str | None]:
     return f"{namespace}/{name}" if name and namespace else None
 
 
-def event_rule_signals(pattern: Any) -> Maybe[frozenset[Signal]]:
-    """The signals an EventBridge rule's `EventPattern` (JSON text, or already parsed) matches;
-    none when it has no pattern (a scheduled rule) or the pattern is not a JSON object."""
+#: The EventBridge rule state under which CloudTrail's read-only management events reach it.
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+
+
+def event_rule_signals(pattern: Any, state: Any = None) -> Maybe[frozenset[Signal]]:
+    """The signals an EventBridge rule's `EventPattern` (JSON text, or already parsed) matches
+    under its `State`; none when it has no pattern (a scheduled rule) or the pattern is not a
+    JSON object.
+
+    The use of a key (Decrypt, Encrypt, GenerateDataKey, Sign...) is a read-only management
+    event, and a rule receives read-only management events from CloudTrail only in the state
+    `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html):
+    in any other state (`ENABLED`, the default) the rule never sees a failed use of a key, so
+    it does not signal one (KM-MON-001)."""
     if isinstance(pattern, Unknown):
         return UNKNOWN
     try:
         parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
     except ValueError:
         parsed = None
-    return aws_event_pattern_signals(parsed) if isinstance(parsed, dict) else frozenset()
+    signals = aws_event_pattern_signals(parsed) if isinstance(parsed, dict) else frozenset()
+    if isinstance(state, Unknown) or (
+        isinstance(state, str) and state.upper() == ALL_MANAGEMENT_EVENTS
+    ):
+        # A state known only after deployment leaves the rule undecided (`event_rule_enabled`).
+        return signals
+    return signals - {Signal.FAILED_USE}
 
 
 def event_rule_enabled(state: Any) -> Maybe[bool | None]:

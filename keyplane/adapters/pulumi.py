@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -45,6 +45,7 @@ from keyplane.facts.access import (
     Grant,
     aws_managed_policy_actions,
     azure_access_policy_actions,
+    azure_role_by_name,
 )
 from keyplane.facts.model import (
     AccessBinding,
@@ -89,6 +90,8 @@ from keyplane.standard import (
     algorithm_from_gcp,
     rotates_automatically,
 )
+from keyplane.terraform.azure import CLASSIC_BY_TOKEN, CLASSIC_SECRET_FIELDS, NATIVE_REFERENCES
+from keyplane.terraform.to_plan import BLOCK_NAMES, convert_inputs
 from keyplane.wire import SECRET_SIG, SIG_KEY
 from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
@@ -912,6 +915,27 @@ def _secret_values(p: _Props, cloud: Cloud, secret: Ref, fields: Sequence[str]) 
     return result
 
 
+def _aws_access_key(p: _Props) -> tuple[Facts, ...]:
+    """`aws:iam/accessKey:AccessKey`: its secret access key and SES SMTP password are outputs,
+    kept in the stack's state as they are unless `pgpKey` is set, when AWS's answer is
+    encrypted to that key and only `encryptedSecret` is kept (https://registry.terraform.io/
+    providers/hashicorp/aws/latest/docs/resources/iam_access_key). Read from the inputs, as the
+    engine hands them to a pack: no `pgpKey` means both outputs are kept in clear."""
+    pgp = p.get("pgpKey")
+    plaintext: Maybe[bool] = UNKNOWN if pgp is UNKNOWN else not pgp
+    return (
+        SecretValue(
+            **_base(p, Cloud.AWS, tags=None),
+            secret=Ref(None, (p.resource.urn,)),
+            field="secret",
+            plaintext=plaintext,
+            location="stack state, as does sesSmtpPasswordV4 (the access key has no pgpKey)",
+            remedy="set pgpKey to a PGP public key (or keybase:<user>) so that only the encrypted "
+            "secret is kept, or give the workload a role instead of an access key",
+        ),
+    )
+
+
 def _aws_secret_version(p: _Props) -> tuple[Facts, ...]:
     return tuple(
         _secret_values(
@@ -1341,17 +1365,31 @@ def _azure_access_policy(p: _Props) -> tuple[Facts, ...]:
     )
 
 
+def _expiry_date(value: Any) -> Maybe[date | None]:
+    """Key Vault's `expires` (seconds since the epoch, as ARM takes it) or azurerm's
+    `expiration_date` (RFC 3339 text, as Terraform and pulumi-azure take it) as a date; None
+    when absent or unreadable (read as no expiry, which the rules report)."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            return None
+    seconds = as_int(value)
+    return (
+        None
+        if seconds is None or isinstance(seconds, Unknown)
+        else (datetime.fromtimestamp(seconds, UTC).date())
+    )
+
+
 def _azure_secret(p: _Props) -> tuple[Facts, ...]:
-    expires = p.number("properties", "attributes", "expires")
     secret = Secret(
         **_base(p, Cloud.AZURE),
         ids=p.ids("secretName", "id"),
         container=p.ref("vaultName"),
-        expires=UNKNOWN
-        if isinstance(expires, Unknown)
-        else None
-        if expires is None
-        else datetime.fromtimestamp(expires, UTC).date(),
+        expires=_expiry_date(p.get("properties", "attributes", "expires")),
     )
     values = _secret_values(p, Cloud.AZURE, Ref(None, (p.resource.urn,)), ("properties.value",))
     return (secret, *values)
@@ -1535,7 +1573,7 @@ def _aws_event_rule(p: _Props) -> tuple[Facts, ...]:
         Alert(
             **_base(p, Cloud.AWS),
             ids=p.ids("name", "arn"),
-            signals=event_rule_signals(p.get("eventPattern")),
+            signals=event_rule_signals(p.get("eventPattern"), p.get("state")),
             destinations=(),
             enabled=enabled,
             targets_apart=True,
@@ -1947,16 +1985,20 @@ def _aws_distribution(p: _Props) -> tuple[Facts, ...]:
 
 
 def _gcp_ssl_policy(p: _Props) -> tuple[Facts, ...]:
+    # Named by its ids, so that a target proxy naming it (`sslPolicy`) finds it in the stack.
     return (
-        _tls(
-            p,
-            Cloud.GCP,
-            field="minTlsVersion",
-            value=p.text("minTlsVersion"),
-            minimum_of=tls.gcp_minimum,
-            what="a TLS version",
-            default="TLS_1_0",
-            default_note="GCP's default is TLS_1_0",
+        dataclasses.replace(
+            _tls(
+                p,
+                Cloud.GCP,
+                field="minTlsVersion",
+                value=p.text("minTlsVersion"),
+                minimum_of=tls.gcp_minimum,
+                what="a TLS version",
+                default="TLS_1_0",
+                default_note="GCP's default is TLS_1_0",
+            ),
+            ids=p.ids("name", "id", "selfLink"),
         ),
     )
 
@@ -2050,6 +2092,148 @@ def _azure_storage_tls(p: _Props) -> TlsEndpoint:
     )
 
 
+# --- Azure, the Terraform-bridged provider (pulumi-azure, "classic") ---------------------------
+
+
+def _azure_classic(p: _Props) -> tuple[Facts, ...]:
+    """A pulumi-azure resource read as its azurerm values, through the azure-native reader of
+    the same azurerm type (`keyplane.terraform.azure.CLASSIC_TYPES`): exactly the way checkov's
+    plan of it is read back, so the pack, checkov and the diff get the same facts from either
+    form. Facts keep the classic token and name its inputs (`value`, not `properties.value`)."""
+    # The plan reader's own conversion, so both forms are read alike; imported here because
+    # keyplane.adapters.terraform reads plans through this module's readers.
+    from keyplane.adapters.terraform import mark_unknown, wire_inputs  # noqa: PLC0415
+
+    record = p.resource
+    row = CLASSIC_BY_TOKEN[record.type]
+    assert row.native is not None
+    converted = convert_inputs(record.inputs)
+    renames = BLOCK_NAMES.get(row.terraform_type, {})
+    values = {renames.get(k, k): v for k, v in converted.values.items()}
+    unknown = {renames.get(k, k): v for k, v in converted.unknown.items()}
+    native = dataclasses.replace(
+        record,
+        type=row.native,
+        inputs=wire_inputs(row.terraform_type, mark_unknown(values, unknown)),
+        property_dependencies={
+            NATIVE_REFERENCES.get(name, name): urns
+            for name, urns in record.property_dependencies.items()
+        },
+    )
+    facts = _READERS[row.native](_Props(native, p.secrets_marked))
+    return tuple(_as_classic(f, record.type) for f in facts)
+
+
+def _as_classic(facts: Facts, token: str) -> Facts:
+    if isinstance(facts, SecretValue):
+        field = CLASSIC_SECRET_FIELDS.get(facts.field, facts.field)
+        return dataclasses.replace(facts, type=token, field=field)
+    return dataclasses.replace(facts, type=token)
+
+
+def _azure_classic_assignment(p: _Props) -> tuple[Facts, ...]:
+    """`azure:authorization/assignment:Assignment`: a built-in role may be named rather than
+    given by ID (`roleDefinitionName: Key Vault Crypto Officer`); it is read as its ID, so that
+    a role named is judged like the same role given by ID."""
+    name = p.get("roleDefinitionName")
+    if p.get("roleDefinitionId") is None and isinstance(name, str):
+        role = azure_role_by_name(name)
+        inputs = {**p.resource.inputs, "roleDefinitionId": role or name}
+        p = _Props(dataclasses.replace(p.resource, inputs=inputs), p.secrets_marked)
+    return _azure_classic(p)
+
+
+def _azure_classic_role_definition(p: _Props) -> tuple[Facts, ...]:
+    """`azure:authorization/roleDefinition:RoleDefinition`: azure-native's shape (`permissions`
+    with `actions`, `dataActions` and their `not` lists), the role's name in `name`."""
+    inputs = {**p.resource.inputs, "roleName": p.resource.inputs.get("name")}
+    native = _Props(dataclasses.replace(p.resource, inputs=inputs), p.secrets_marked)
+    return tuple(
+        dataclasses.replace(f, type=p.resource.type) for f in _azure_role_definition(native)
+    )
+
+
+#: Key Vault's key types for certificates (`keyProperties.keyType`).
+_AZURE_CERTIFICATE_KEY_TYPES = {"RSA": "RSA", "RSA-HSM": "RSA", "EC": "ECDSA", "EC-HSM": "ECDSA"}
+
+
+def _azure_classic_certificate(p: _Props) -> tuple[Facts, ...]:
+    """`azure:keyvault/certificate:Certificate`: generated by Key Vault from `certificatePolicy`
+    (renewed by an `AutoRenew` lifetime action, https://learn.microsoft.com/azure/key-vault/
+    certificates/overview-renew-certificate) or imported (`certificate.contents`, which Key
+    Vault never renews, its private key inside the PFX/PEM and `certificate.password`)."""
+    policy = p.get("certificatePolicy")
+    imported = p.get("certificate") is not None
+    actions = [] if policy is UNKNOWN else _classic_lifetime_actions(policy)
+    renews: Maybe[bool]
+    if imported:
+        renews, setting = False, "imported (Key Vault does not renew imported certificates)"
+    elif policy is UNKNOWN or any(a is UNKNOWN for a in actions):
+        renews, setting = UNKNOWN, "certificatePolicy.lifetimeActions"
+    else:
+        kinds = [
+            str((a.get("action") or {}).get("actionType", ""))
+            for a in actions
+            if isinstance(a, dict)
+        ]
+        renews = any(k.lower() == "autorenew" for k in kinds)
+        setting = (
+            "lifetime action " + ", ".join(kinds) if kinds else "no lifetime action (no renewal)"
+        )
+    key = p.get("certificatePolicy", "keyProperties")
+    algorithm: Maybe[str | None]
+    field = ""
+    if imported and key is None:
+        algorithm, problem = UNKNOWN, _pem_algorithm("an imported Key Vault certificate")
+    elif key is UNKNOWN or not isinstance(key, dict):
+        algorithm, problem = UNKNOWN, None
+    else:
+        kty, size, curve = key.get("keyType"), as_int(key.get("keySize")), key.get("curve")
+        problem = None
+        if UNKNOWN in (kty, size, curve):
+            algorithm = UNKNOWN
+        else:
+            family = _AZURE_CERTIFICATE_KEY_TYPES.get(str(kty), str(kty))
+            if family == "ECDSA":
+                algorithm = f"ECDSA-{str(curve or 'P-256').replace('-', '')}"
+            else:
+                algorithm = f"{family}-{size}" if size else family
+            field = "keyProperties " + " ".join(
+                f"{k} {v}" for k, v in (("keyType", kty), ("keySize", size), ("curve", curve)) if v
+            )
+    return _certificate(
+        p,
+        Cloud.AZURE,
+        renews=renews,
+        renewal_setting=setting,
+        origin="imported" if imported else "issued",
+        algorithm=algorithm,
+        algorithm_field=field,
+        algorithm_problem=problem,
+        private_key="certificate.contents" if imported else None,
+        ids=("name", "id", "secretId"),
+    )
+
+
+def _classic_lifetime_actions(policy: Any) -> list[Any]:
+    """`lifetimeActions` (Pulumi's name) or `lifetimeAction` (a plan's block read back), one
+    action or a list."""
+    if not isinstance(policy, dict):
+        return []
+    actions = policy.get("lifetimeActions", policy.get("lifetimeAction"))
+    if actions is UNKNOWN:
+        return [UNKNOWN]
+    return as_list(actions)
+
+
+_CLASSIC_READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = {
+    **{row.token: _azure_classic for row in CLASSIC_BY_TOKEN.values() if row.native},
+    "azure:authorization/assignment:Assignment": _azure_classic_assignment,
+    "azure:keyvault/certificate:Certificate": _azure_classic_certificate,
+    "azure:authorization/roleDefinition:RoleDefinition": _azure_classic_role_definition,
+}
+
+
 _CERTIFICATE_READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = {
     "aws:acm/certificate:Certificate": _aws_acm_certificate,
     "aws:iam/serverCertificate:ServerCertificate": _aws_server_certificate,
@@ -2090,6 +2274,7 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "aws:iam/userPolicyAttachment:UserPolicyAttachment": _aws_policy_attachment,
         "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": _aws_policy_attachment,
         "aws:iam/policyAttachment:PolicyAttachment": _aws_policy_attachment,
+        "aws:iam/accessKey:AccessKey": _aws_access_key,
         "aws:rds/instance:Instance": _self_secret_values("password"),
         "aws:rds/cluster:Cluster": _self_secret_values("masterPassword"),
         "aws:kms/keyPolicy:KeyPolicy": _aws_key_policy,
@@ -2155,6 +2340,7 @@ _READERS: Mapping[str, Callable[[_Props], tuple[Facts, ...]]] = MappingProxyType
         "azure-native:storage:StorageAccount": _azure_storage_account,
         "azure-native:storage:BlobContainerImmutabilityPolicy": _azure_container_policy,
         **_CERTIFICATE_READERS,
+        **_CLASSIC_READERS,
         "aws:cloudwatch/logMetricFilter:LogMetricFilter": _aws_metric_filter,
         "aws:cloudwatch/metricAlarm:MetricAlarm": _aws_metric_alarm,
         "aws:cloudwatch/eventRule:EventRule": _aws_event_rule,
@@ -2187,6 +2373,8 @@ SECRET_VALUE_TYPES = frozenset(
         "gcp:certificatemanager/certificate:Certificate",
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:keyvault:Secret",
+        "azure:keyvault/secret:Secret",
+        "azure:keyvault/certificate:Certificate",
     }
 )
 

@@ -36,10 +36,15 @@ from keyplane.adapters.pulumi import (
     PulumiResource,
     facts_from_resource,
 )
-from keyplane.facts.model import Facts, StackFacts, Unread
+from keyplane.facts.model import Facts, SecretValue, StackFacts, Unread
 from keyplane.facts.values import UNKNOWN
 from keyplane.standard import Cloud
-from keyplane.terraform.azure import BY_TERRAFORM_TYPE, drop_none
+from keyplane.terraform.azure import (
+    BY_TERRAFORM_TYPE,
+    CLASSIC_SECRET_FIELDS,
+    NATIVE_REFERENCES,
+    drop_none,
+)
 from keyplane.terraform.to_plan import (
     BLOCK_NAMES,
     MAP_ATTRIBUTES,
@@ -249,10 +254,17 @@ def facts_from_values(
         urn=address,
         inputs=wire_inputs(tf_type, marked),
     )
+    return tuple(_as_planned(f, tf_type) for f in facts_from_resource(resource))
+
+
+def _as_planned(facts: Facts, tf_type: str) -> Facts:
+    """Facts read through the Pulumi form, as the plan names them: its Terraform type, a
+    secret value by its azurerm attribute (`value`, not azure-native's `properties.value`)."""
     # Terraform has no `protect`; a plan cannot say whether the stack protects the resource.
-    return tuple(
-        dataclasses.replace(f, type=tf_type, protect=UNKNOWN) for f in facts_from_resource(resource)
-    )
+    if isinstance(facts, SecretValue) and tf_type in BY_TERRAFORM_TYPE:
+        field = CLASSIC_SECRET_FIELDS.get(facts.field, facts.field)
+        return dataclasses.replace(facts, type=tf_type, protect=UNKNOWN, field=field)
+    return dataclasses.replace(facts, type=tf_type, protect=UNKNOWN)
 
 
 def unread(tf_type: str, address: str) -> tuple[Facts, ...]:
@@ -309,11 +321,14 @@ def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
     dependencies: dict[str, dict[str, tuple[str, ...]]] = {}
     for configured in _plan_resources(configuration.get("root_module") or {}):
         by_attribute: dict[str, tuple[str, ...]] = {}
+        # azurerm types are read by the azure-native readers, which follow azure-native names.
+        native = str(configured.get("type")) in BY_TERRAFORM_TYPE
         for attribute, expression in (configured.get("expressions") or {}).items():
             references = expression.get("references") if isinstance(expression, Mapping) else None
             named = tuple(dict.fromkeys(r for r in references or () if r in addresses))
             if named:
-                by_attribute[camel(attribute)] = named
+                name = camel(attribute)
+                by_attribute[NATIVE_REFERENCES.get(name, name) if native else name] = named
         dependencies[str(configured.get("address"))] = by_attribute
     facts: list[Facts] = []
     for resource in resources:
@@ -333,8 +348,5 @@ def facts_from_plan(plan: Mapping[str, Any]) -> StackFacts:
             inputs=wire_inputs(tf_type, marked),
             property_dependencies=dependencies.get(address, {}),
         )
-        facts.extend(
-            dataclasses.replace(f, type=tf_type, protect=UNKNOWN)
-            for f in facts_from_resource(pulumi_form)
-        )
+        facts.extend(_as_planned(f, tf_type) for f in facts_from_resource(pulumi_form))
     return StackFacts(tuple(facts))

@@ -221,6 +221,7 @@ def scan(
 ) -> None:
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
     began = time.monotonic()
+    from keyplane.engines.checkov.secrets import file_scope  # noqa: PLC0415
     from keyplane.gate import judge  # noqa: PLC0415
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
@@ -271,6 +272,7 @@ def scan(
                 progress=progress,
                 stack_values=state.stack_values,
                 levels=tuning.pack_config(),
+                repository=file_scope(file),
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])

@@ -659,6 +659,16 @@ def azure_role_id(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
+_AZURE_ROLE_IDS = {name.lower(): role_id for role_id, (name, _) in AZURE_ROLES.items()}
+
+
+def azure_role_by_name(name: str) -> str | None:
+    """The GUID of a built-in role keyplane knows, by its name (`Key Vault Crypto Officer`,
+    compared case-insensitively, as pulumi-azure's `roleDefinitionName` takes it); None for
+    another role."""
+    return _AZURE_ROLE_IDS.get(name.strip().lower())
+
+
 def azure_role_name(role_definition_id: str) -> str:
     known = AZURE_ROLES.get(azure_role_id(role_definition_id))
     return known[0] if known else role_definition_id

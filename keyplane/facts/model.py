@@ -179,6 +179,9 @@ class SecretValue(Resource):
     #: Where the value is written, for messages: `resource inputs`, `stack outputs`,
     #: `stack configuration`.
     location: str = "resource inputs"
+    #: The fix a finding names, when it is not "pass it as a Pulumi secret" (an IAM access key
+    #: keeps its secret in the state unless encrypted with a PGP key).
+    remedy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

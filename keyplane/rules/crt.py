@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from keyplane.facts.model import Certificate, Facts, TlsEndpoint
+from keyplane.facts.model import Certificate, Facts, StackFacts, TlsEndpoint
 from keyplane.facts.values import Unknown
 from keyplane.rules.catalog import Point
 from keyplane.rules.context import Context
-from keyplane.rules.registry import check
+from keyplane.rules.registry import Scope, check
 from keyplane.rules.verdict import Verdict, cannot_judge, fail, not_applicable, passed, unknown
 from keyplane.standard import (
     CERTIFICATE_ALGORITHMS,
@@ -135,9 +135,43 @@ def _version(version: tuple[int, int]) -> str:
     return f"TLS {major}.{minor}" if major >= 1 else "SSL 3.0"
 
 
-@check("KM-CRT-002", points=(Point.CROSSGUARD, Point.CHECKOV), kinds=(TlsEndpoint,))
+@check("KM-CRT-002", points=(Point.CROSSGUARD, Point.CHECKOV), scope=Scope.STACK)
+def tls_minimum_versions(stack: StackFacts, context: Context) -> list[Verdict]:
+    """KM-CRT-002 over the stack: every TLS endpoint setting (`tls_minimum_version`), and each
+    endpoint that leaves the versions to a policy resource (a GCP target proxy's `sslPolicy`)
+    has that policy in the stack; a policy that lives elsewhere is "cannot judge" naming it,
+    never a pass."""
+    rule = "KM-CRT-002"
+    endpoints = stack.of(TlsEndpoint)
+    if not endpoints:
+        return [not_applicable(rule, "no TLS endpoints")]
+    verdicts: list[Verdict] = []
+    for endpoint in endpoints:
+        policy = endpoint.policy
+        if policy is None or endpoint.problem is not None or endpoint.minimum is not None:
+            verdicts.append(tls_minimum_version(endpoint, context))
+        elif not any(
+            isinstance(f, TlsEndpoint) for f in stack.resolve(policy) if f is not endpoint
+        ):
+            if isinstance(policy.value, Unknown) or (not policy.value and not policy.urns):
+                verdicts.append(unknown(rule, endpoint, f"the SSL policy ({endpoint.field})"))
+            else:
+                name = policy.value or ", ".join(policy.urns)
+                verdicts.append(
+                    cannot_judge(
+                        rule,
+                        endpoint,
+                        f"the SSL policy {name} is not in this stack; judge its minimum TLS "
+                        "version with the stack that manages it",
+                    )
+                )
+        else:
+            verdicts.append(tls_minimum_version(endpoint, context))
+    return verdicts
+
+
 def tls_minimum_version(facts: Facts, context: Context) -> Verdict:
-    """KM-CRT-002 on a TLS endpoint setting: the oldest version it accepts is
+    """KM-CRT-002 on one TLS endpoint setting: the oldest version it accepts is
     `TLS_MINIMUM_VERSION` (TLS 1.2) or later; a setting keyplane cannot read is reported."""
     rule = "KM-CRT-002"
     if not isinstance(facts, TlsEndpoint):

@@ -41,12 +41,12 @@ def no_plaintext_secrets(facts: Facts, context: Context) -> Verdict:
         return unknown(rule, facts, f"whether {facts.field} is a secret")
     if not facts.plaintext:
         return passed(rule, facts)
+    remedy = facts.remedy or (
+        "pass it as a Pulumi secret (pulumi config set --secret, pulumi.Output.secret) and "
+        "remove it from the code and its history"
+    )
     return fail(
-        rule,
-        facts,
-        f"{facts.field} holds a plain-text value in the {facts.location}; pass it as a Pulumi "
-        "secret (pulumi config set --secret, pulumi.Output.secret) and remove it from the code "
-        "and its history.",
+        rule, facts, f"{facts.field} holds a plain-text value in the {facts.location}; {remedy}."
     )
 
 
@@ -113,3 +113,14 @@ def _kms_arn_account(value: str) -> str | None:
     if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "kms" and parts[4].isdigit():
         return parts[4]
     return None
+
+
+def committed_key_material(file: str, line: int, kind: str) -> tuple[str, str]:
+    """KM-STO-001 ("no key material is in the repository") on key material a secrets scanner
+    found committed in `file` at `line` (`kind`: what the scanner took it for, `Private Key`):
+    (rule ID, message). The message names the file, the line and the kind, never the value."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}:{line}: {kind} committed to the repository; remove it from the file and "
+        "from the history, rotate it, and keep it in a vault or as a Pulumi secret."
+    )

@@ -17,7 +17,7 @@ CrossGuard pack covers it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -481,6 +481,7 @@ def _immutability_policy_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
 
 def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
     logs = v.get("enabled_log")
+    logs = [*(logs if isinstance(logs, list) else [logs]), *_deprecated_logs(v.get("log"))]
     return {
         "name": v.get("name"),
         "resourceUri": v.get("target_resource_id"),
@@ -498,6 +499,15 @@ def _diagnostic_setting_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(log, Mapping)
         ],
     }
+
+
+def _deprecated_logs(blocks: Any) -> list[Any]:
+    """azurerm's deprecated `log` blocks (`category`, `enabled`): the enabled ones."""
+    return [
+        b
+        for b in (blocks if isinstance(blocks, list) else [blocks])
+        if isinstance(b, Mapping) and b.get("enabled", True) is True
+    ]
 
 
 def _role_assignment_from_azurerm(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -640,3 +650,110 @@ BY_TOKEN: Mapping[str, AzureType] = MappingProxyType({row.token: row for row in 
 BY_TERRAFORM_TYPE: Mapping[str, AzureType] = MappingProxyType(
     {row.terraform_type: row for row in AZURE_TYPES if row.from_azurerm is not None}
 )
+
+
+# --- the Terraform-bridged azure provider (pulumi-azure, "classic") -----------------------------
+# pulumi-azure is bridged from azurerm: its tokens map to azurerm types and its camelCase inputs
+# to azurerm's snake_case attributes one to one (repeated blocks in the plural, `accessPolicies`
+# for `access_policy`; single blocks as objects). So a classic resource is written to the plan as
+# any bridged resource is (`keyplane.terraform.to_plan`), and read as its azurerm values read back
+# through the row above: the classic and azure-native forms of a vault give the same facts.
+
+
+@dataclass(frozen=True)
+class ClassicType:
+    """One pulumi-azure token, its azurerm type, and the azure-native token whose reader reads
+    it (None: keyplane reads the classic form itself)."""
+
+    token: str
+    terraform_type: str
+    native: str | None
+    #: Repeated blocks Pulumi names in the plural: Pulumi's snake_case name → Terraform's.
+    blocks: Mapping[str, str] = field(default_factory=dict)
+
+
+CLASSIC_TYPES: tuple[ClassicType, ...] = (
+    ClassicType(
+        "azure:keyvault/keyVault:KeyVault",
+        "azurerm_key_vault",
+        "azure-native:keyvault:Vault",
+        MappingProxyType({"access_policies": "access_policy", "contacts": "contact"}),
+    ),
+    ClassicType(
+        "azure:keyvault/managedHardwareSecurityModule:ManagedHardwareSecurityModule",
+        "azurerm_key_vault_managed_hardware_security_module",
+        "azure-native:keyvault:ManagedHsm",
+    ),
+    ClassicType("azure:keyvault/key:Key", "azurerm_key_vault_key", "azure-native:keyvault:Key"),
+    ClassicType(
+        "azure:keyvault/secret:Secret", "azurerm_key_vault_secret", "azure-native:keyvault:Secret"
+    ),
+    ClassicType(
+        "azure:keyvault/accessPolicy:AccessPolicy",
+        "azurerm_key_vault_access_policy",
+        "azure-native:keyvault:AccessPolicy",
+    ),
+    ClassicType("azure:keyvault/certificate:Certificate", "azurerm_key_vault_certificate", None),
+    ClassicType(
+        "azure:authorization/roleDefinition:RoleDefinition", "azurerm_role_definition", None
+    ),
+    ClassicType(
+        "azure:authorization/assignment:Assignment",
+        "azurerm_role_assignment",
+        "azure-native:authorization:RoleAssignment",
+    ),
+    ClassicType(
+        "azure:monitoring/diagnosticSetting:DiagnosticSetting",
+        "azurerm_monitor_diagnostic_setting",
+        "azure-native:monitor:DiagnosticSetting",
+        MappingProxyType(
+            {
+                "enabled_logs": "enabled_log",
+                "logs": "log",
+                "enabled_metrics": "enabled_metric",
+                "metrics": "metric",
+            }
+        ),
+    ),
+    ClassicType(
+        "azure:monitoring/activityLogAlert:ActivityLogAlert",
+        "azurerm_monitor_activity_log_alert",
+        "azure-native:monitor:ActivityLogAlert",
+        MappingProxyType({"actions": "action"}),
+    ),
+    ClassicType(
+        "azure:monitoring/scheduledQueryRulesAlertV2:ScheduledQueryRulesAlertV2",
+        "azurerm_monitor_scheduled_query_rules_alert_v2",
+        "azure-native:monitor:ScheduledQueryRule",
+        MappingProxyType({"criterias": "criteria"}),
+    ),
+    ClassicType(
+        "azure:storage/account:Account",
+        "azurerm_storage_account",
+        "azure-native:storage:StorageAccount",
+    ),
+    ClassicType(
+        "azure:storage/containerImmutabilityPolicy:ContainerImmutabilityPolicy",
+        "azurerm_storage_container_immutability_policy",
+        "azure-native:storage:BlobContainerImmutabilityPolicy",
+    ),
+)
+
+#: pulumi-azure token -> its row.
+CLASSIC_BY_TOKEN: Mapping[str, ClassicType] = MappingProxyType(
+    {row.token: row for row in CLASSIC_TYPES}
+)
+
+#: azurerm attributes that reference another resource (camelCase, as Pulumi and a plan's
+#: expressions name them) -> the azure-native input the readers follow the reference by.
+NATIVE_REFERENCES: Mapping[str, str] = MappingProxyType(
+    {
+        "keyVaultId": "vaultName",
+        "targetResourceId": "resourceUri",
+        "logAnalyticsWorkspaceId": "workspaceId",
+        "storageContainerResourceManagerId": "containerName",
+    }
+)
+#: Secret-bearing inputs as the azure-native reader names them -> the azurerm attribute
+#: (camelCase), so that a finding and the report's redaction name the classic input.
+CLASSIC_SECRET_FIELDS: Mapping[str, str] = MappingProxyType({"properties.value": "value"})

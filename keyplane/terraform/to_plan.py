@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keyplane.terraform.azure import BY_TOKEN
+from keyplane.terraform.azure import BY_TOKEN, CLASSIC_BY_TOKEN, CLASSIC_TYPES
 from keyplane.wire import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
 
 TERRAFORM_VERSION = "1.9.8"
@@ -51,6 +51,8 @@ BLOCK_NAMES: Mapping[str, Mapping[str, str]] = {
     "aws_secretsmanager_secret": {"replicas": "replica"},
     "google_project_iam_audit_config": {"audit_log_configs": "audit_log_config"},
     "google_storage_bucket": {"lifecycle_rules": "lifecycle_rule"},
+    # pulumi-azure (classic): its table beside azure-native's.
+    **{row.terraform_type: row.blocks for row in CLASSIC_TYPES if row.blocks},
 }
 
 #: Modules whose Terraform names differ from the Pulumi module name.
@@ -66,6 +68,7 @@ _MODULE_PREFIX = {
 #: Tokens whose Terraform type the generic rule gets wrong.
 _TYPE_OVERRIDES = {
     "aws:cloudtrail/trail:Trail": "aws_cloudtrail",
+    "aws:rds/instance:Instance": "aws_db_instance",
     "aws:s3/bucketV2:BucketV2": "aws_s3_bucket",
     "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": "aws_s3_bucket_object_lock_configuration",
     "aws:s3/bucketVersioningV2:BucketVersioningV2": "aws_s3_bucket_versioning",
@@ -93,6 +96,8 @@ def terraform_type(token: str) -> str | None:
         return _TYPE_OVERRIDES[token]
     if token in BY_TOKEN:
         return BY_TOKEN[token].terraform_type
+    if token in CLASSIC_BY_TOKEN:
+        return CLASSIC_BY_TOKEN[token].terraform_type
     parts = token.split(":")
     if len(parts) != 3 or parts[0] not in ("aws", "gcp"):
         return None

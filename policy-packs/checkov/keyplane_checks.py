@@ -94,6 +94,10 @@ _PROBES: tuple[dict[str, Any], ...] = (
         # Private keys and imported key material written in the inputs (KM-STO-001).
         "private_key": "x",
         "key_material_base64": "x",
+        # Database passwords, and an imported Key Vault certificate's PFX/PEM (KM-STO-001).
+        "password": "x",
+        "master_password": "x",
+        "certificate": [{"contents": "x"}],
         "inline_policies": [{"policy": '{"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}'}],
         # A vault's legacy access policies (azurerm_key_vault access_policy blocks).
         "access_policy": [{"object_id": "x", "key_permissions": ["Get"]}],

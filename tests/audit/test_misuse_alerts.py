@@ -63,8 +63,12 @@ def monitoring(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in document["findings"] if f["rule"] == RULE]
 
 
+#: The state in which a rule receives read-only management events (the use of a key).
+ALL_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+
+
 def event_rule(
-    endpoint_url: str | None, *, target: str | None = TOPIC, state: str = "ENABLED"
+    endpoint_url: str | None, *, target: str | None = TOPIC, state: str = ALL_EVENTS
 ) -> None:
     events = client("events", endpoint_url)
     events.put_rule(Name="kms-misuse", EventPattern=json.dumps(KMS_CALLS), State=state)
@@ -194,9 +198,30 @@ def test_an_eventbridge_rule_on_kms_calls_with_an_sns_target_passes(
     assert document["evidence"]["resources"]["EventBridge rules"] == 1
 
 
+def test_a_plain_enabled_eventbridge_rule_sees_no_failed_use_of_a_key(
+    endpoint: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`ENABLED` receives CloudTrail's write management events only: a failed Decrypt (a
+    read-only event) never reaches the rule."""
+    build_account(endpoint, alarms=False)
+    event_rule(endpoint, state="ENABLED")
+    code, document, err = audit(endpoint, tmp_path)
+    assert code == 1, err
+    [finding] = monitoring(document)
+    assert finding["message"] == (
+        f"{RULE} {ENV}: no aws alert notifying a declared destination covers repeated failed "
+        f"use of a key{FIX}"
+    )
+
+
 @pytest.mark.parametrize(
     ("target", "state"),
-    [(None, "ENABLED"), (f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue", "ENABLED"), (TOPIC, "DISABLED")],
+    [
+        (None, ALL_EVENTS),
+        (f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue", ALL_EVENTS),
+        (TOPIC, "DISABLED"),
+    ],
     ids=["no target", "a queue target", "disabled"],
 )
 def test_an_eventbridge_rule_that_notifies_no_one_does_not_count(

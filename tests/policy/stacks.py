@@ -234,12 +234,14 @@ def aws_stack() -> list[PulumiResource]:
             "audit-logs-versioning",
             {"bucket": "prod-audit-logs", "versioningConfiguration": {"status": "Enabled"}},
         ),
-        # KM-MON-001: every KMS call (failures included) goes to the security topic.
+        # KM-MON-001: every KMS call (failures included) goes to the security topic; the use of
+        # a key is a read-only management event, which a rule receives only in this state.
         res(
             "aws:cloudwatch/eventRule:EventRule",
             "kms-events",
             {
                 "name": "kms-events",
+                "state": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
                 "eventPattern": '{"source": ["aws.kms"], "detail-type": '
                 '["AWS API Call via CloudTrail"]}',
                 "tags": tags(),

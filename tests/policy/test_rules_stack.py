@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from keyplane.adapters.pulumi import PulumiResource
+from keyplane.cli.app import app
 from keyplane.rules.catalog import Enforcement
+from tests.azure.test_classic import export
 from tests.policy.stacks import (
     ADMIN,
     ADMIN_ACTIONS,
@@ -18,6 +24,7 @@ from tests.policy.stacks import (
     BACKUP_AGENT,
     CRYPTO_OFFICER,
     CRYPTO_USER,
+    DELETE,
     DEV_ACCOUNT,
     ENCRYPT_ACTIONS,
     GCP_ADMINS,
@@ -27,8 +34,10 @@ from tests.policy.stacks import (
     ORDERS,
     ROLES,
     STACKS,
+    UNKNOWN_WIRE,
     VAULT,
     VAULTS,
+    aws_context,
     aws_stack,
     azure_assignment,
     azure_stack,
@@ -38,6 +47,7 @@ from tests.policy.stacks import (
     gcp_member,
     gcp_stack,
     key_policy,
+    messages,
     mutate,
     statement,
     urn,
@@ -525,3 +535,60 @@ def test_role_policy_on_keys_that_do_not_delegate_grants_nothing() -> None:
         ],
     )
     assert findings(stack, STACKS["aws"][1]()) == []
+
+
+# --- KM-MON-001: EventBridge rules see a key's use only with all management events -------------
+
+MON_FIX = (
+    "; declare monitoring.notify in the environment file, or deliver the trail to CloudWatch "
+    "Logs with metric filters and alarms (or EventBridge rules) notifying an SNS topic."
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", set()),
+        (
+            "ENABLED",
+            {
+                "KM-MON-001 prod: no aws alert notifying a destination covers repeated failed use "
+                f"of a key{MON_FIX}"
+            },
+        ),
+        (
+            DELETE,
+            {
+                "KM-MON-001 prod: no aws alert notifying a destination covers repeated failed use "
+                f"of a key{MON_FIX}"
+            },
+        ),
+        (
+            UNKNOWN_WIRE,
+            {
+                "KM-MON-001 prod: cannot judge until deployed: where kms-events notifies is only "
+                "known after deployment."
+            },
+        ),
+    ],
+    ids=["all-management-events", "enabled", "default", "unknown"],
+)
+def test_an_eventbridge_rule_covers_failed_use_only_with_read_only_events(
+    state: Any, expected: set[str]
+) -> None:
+    """A failed Decrypt is a read-only management event: EventBridge delivers it to a rule only
+    in the state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS."""
+    baseline = messages(aws_stack(), aws_context())
+    assert baseline == set()
+    mutated = mutate(aws_stack(), "kms-events", ["state"], state)
+    assert messages(mutated, aws_context()) == expected
+
+
+def test_an_eventbridge_rule_narrowed_to_write_events_is_a_diff_risk(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(export(aws_stack())))
+    after.write_text(json.dumps(export(mutate(aws_stack(), "kms-events", ["state"], "ENABLED"))))
+    result = CliRunner().invoke(app, ["diff", str(before), str(after), "--format", "json"])
+    document = json.loads(result.stdout)
+    risks = {(c["name"], r["rule"]) for c in document["changes"] for r in c["risks"]}
+    assert ("kms-events", "KM-MON-001") in risks

@@ -1,0 +1,213 @@
+"""Committed key material (KM-STO-001: "no key material is in the repository"), found by
+checkov's secrets framework (its detect-secrets plugins: private keys, cloud access keys,
+high-entropy strings) over the files of the user's project.
+
+The scan is bounded in what it reads and in time:
+- `preview`: what the Pulumi project holds for keyplane: `Pulumi.yaml`, the estate folder, the
+  stack config folder and the program's folder (`main`), never the whole checkout (a project
+  of keyplane's own carries its tests);
+- `scan FILE`: the file's folder, without JSON files: the scanned document and the stack
+  documents beside it carry their secrets as ciphertext, which a secrets scanner takes for key
+  material (a secret written in clear in them is judged per resource);
+- never `.git`, `.venv`, `node_modules`; a second checkov process beside the plan's, run under
+  `keyplane.supervise` and stopped after `timeout_seconds`.
+
+A finding names the file (relative to the scanned root) and the line, never the value: checkov
+is run with `--compact`, and its code block is not read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keyplane import supervise
+from keyplane.engines.checkov.runner import CheckovError, checkov_command
+from keyplane.findings import Engine, Finding
+from keyplane.rules.catalog import RULES
+from keyplane.rules.sto import committed_key_material
+
+#: Folders never scanned (checkov `--skip-path` takes regular expressions).
+SKIPPED_FOLDERS = (".git", ".venv", "venv", "node_modules", "__pycache__", ".pulumi")
+#: The type a committed-secret finding carries (a file, not a resource).
+FILE_TYPE = "keyplane:repository:File"
+
+
+class PendingSecretsScan:
+    """checkov's secrets framework started now over `paths` (folders and files, below `root`);
+    `findings()` waits for it. Started beside the render and the pack, so that its start-up and
+    scan overlap with them."""
+
+    def __init__(
+        self,
+        root: Path,
+        paths: Sequence[Path],
+        *,
+        skip_json: bool = False,
+        timeout_seconds: float = 300,
+    ) -> None:
+        self.root = root
+        self.timeout_seconds = timeout_seconds
+        arguments: list[str] = []
+        for path in paths:
+            arguments += ["--directory" if path.is_dir() else "--file", str(path)]
+        skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
+        if skip_json:
+            skips.append(r"\.json$")
+        for skip in skips:
+            arguments += ["--skip-path", skip]
+        arguments += [
+            "--framework",
+            "secrets",
+            "--enable-secret-scan-all-files",
+            "--skip-download",
+            "--output",
+            "json",
+            "--compact",
+            "--quiet",
+        ]
+        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+        self._process: subprocess.Popen[str] | None = None
+        if paths:
+            try:
+                self._process = supervise.spawn(
+                    [*checkov_command(), *arguments],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            except FileNotFoundError as err:
+                raise CheckovError(f"cannot start checkov's secrets scan: {err}") from err
+
+    def findings(self) -> list[Finding]:
+        """KM-STO-001 for each piece of committed key material, by file and line."""
+        process, self._process = self._process, None
+        if process is None:
+            return []
+        try:
+            stdout, stderr = process.communicate(timeout=self.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            supervise.stop(process, grace=0)
+            process.communicate()
+            raise CheckovError(
+                f"checkov's secrets scan did not finish within {self.timeout_seconds:.0f} s"
+            ) from None
+        reports = _documents(stdout)
+        if reports is None or process.returncode not in (0, 1):
+            tail = " ".join((stderr or stdout).strip().splitlines()[-3:])
+            raise CheckovError(
+                f"checkov's secrets scan failed (exit {process.returncode}): {tail or 'no output'}"
+            )
+        return self._parse(reports)
+
+    def _parse(self, reports: Any) -> list[Finding]:
+        found: list[Finding] = []
+        seen: set[tuple[str, int]] = set()
+        for report in reports if isinstance(reports, list) else [reports]:
+            if not isinstance(report, dict) or report.get("check_type") != "secrets":
+                continue
+            for check in (report.get("results") or {}).get("failed_checks") or ():
+                if not isinstance(check, dict):
+                    continue
+                file = self._relative(str(check.get("file_abs_path") or check.get("file_path")))
+                lines = check.get("file_line_range") or [0]
+                line = int(lines[0]) if isinstance(lines, list) and lines else 0
+                if (file, line) in seen:
+                    continue
+                seen.add((file, line))
+                kind = str(check.get("check_name") or "a secret")
+                rule, message = committed_key_material(file, line, kind)
+                found.append(
+                    Finding(
+                        rule=rule,
+                        enforcement=RULES[rule].default_enforcement,
+                        resource=file,
+                        type=FILE_TYPE,
+                        message=message,
+                        engine=Engine.CHECKOV,
+                        file=file,
+                        line=line,
+                    )
+                )
+        return found
+
+    def _relative(self, path: str) -> str:
+        try:
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return path.lstrip("/")
+
+    def cancel(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            supervise.stop(process, grace=0)
+            process.communicate()
+
+    def __enter__(self) -> PendingSecretsScan:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cancel()
+
+
+@dataclass(frozen=True)
+class ScanScope:
+    """What to scan for committed key material: `paths` below `root` (findings name files
+    relative to it), JSON files skipped or not."""
+
+    root: Path
+    paths: tuple[Path, ...]
+    skip_json: bool = False
+
+    def start(self) -> PendingSecretsScan:
+        return PendingSecretsScan(self.root, self.paths, skip_json=self.skip_json)
+
+
+def _documents(text: str) -> list[Any] | None:
+    """checkov's JSON output: one document, or (when nothing is found over several paths) one
+    summary object per path, one after another; None when it is not JSON."""
+    decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    position, text = 0, text.strip()
+    while position < len(text):
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return None
+        documents += document if isinstance(document, list) else [document]
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return documents if documents else None
+
+
+def project_scope(estate_dir: Path) -> ScanScope:
+    """What the estate's Pulumi project holds for keyplane (`preview`): the files at its top
+    (`Pulumi.yaml`, a program written there), the estate folder, the stack config folder and the
+    program's folder (`main`); findings name files relative to the project (the estate folder's
+    parent)."""
+    from keyplane.locations import project_layout  # noqa: PLC0415 - reads Pulumi.yaml
+
+    project, config_dir, main_dir = project_layout(estate_dir)
+    paths: list[Path] = []
+    for folder in (estate_dir.resolve(), config_dir.resolve(), main_dir.resolve()):
+        if folder.is_dir() and folder != project and folder not in paths:
+            paths.append(folder)
+    # The project's own files, not its other folders (a checkout's tests, for one).
+    paths += sorted(
+        path for path in project.iterdir() if path.is_file() and path.name not in SKIPPED_FOLDERS
+    )
+    return ScanScope(project, tuple(paths))
+
+
+def file_scope(scanned: Path) -> ScanScope:
+    """`scan FILE`: the file's folder, its JSON files skipped (see the module's docstring)."""
+    folder = scanned.resolve().parent
+    return ScanScope(folder, (folder,), skip_json=True)
