@@ -25,7 +25,6 @@ import typer
 from keyplane.cli.prelude import console_style, fail_bad_input
 from keyplane.config.errors import ConfigError
 from keyplane.output import OutputError, check_destination, write_output
-from keyplane.reports.formats import report_format
 from keyplane.rules.catalog import Severity
 from keyplane.tuning import (
     ProjectDefaults,
@@ -56,8 +55,6 @@ QuietOption = Annotated[
 ]
 #: Console forms whose last line is the summary line.
 _HUMAN_FORMATS = ("table", "text")
-#: The format that has its own module and is refused until that module registers it.
-HTML = "html"
 
 
 @dataclass(frozen=True)
@@ -80,13 +77,9 @@ def plan_destinations(
     quiet: bool = False,
 ) -> Destinations:
     """Check every destination before any work; exit 2 naming the option on the first that
-    cannot be written (missing or unwritable directory, a directory, a socket), on two
-    options naming one file, and on `--html` while no HTML report is registered."""
+    cannot be written (missing or unwritable directory, a directory, a socket), and on two
+    options naming one file."""
     given = [(fmt, path) for fmt, path in files.items() if path is not None]
-    if any(fmt == HTML for fmt, _ in given) and report_format(HTML) is None:
-        fail_bad_input(
-            ["--html: HTML report not available in this keyplane; use --markdown or --json"]
-        )
     named = [(f"--{fmt}", path) for fmt, path in given]
     if output is not None:
         named.insert(0, ("--output", output))

@@ -39,15 +39,6 @@ class ReportFormat(StrEnum):
     HTML = Format.HTML.value
 
 
-def report_format(name: str) -> ReportFormat | None:
-    """The report format called `name`, or None when this keyplane has none of that name (the
-    HTML report is registered by its own module: `--html` is refused until it is)."""
-    try:
-        return ReportFormat(name)
-    except ValueError:
-        return None
-
-
 class AuditFormat(StrEnum):
     """`keyplane audit`: the findings report with the evidence."""
 

@@ -21,7 +21,6 @@ from jsonschema.validators import validator_for
 from typer.testing import CliRunner
 
 from keyplane.cli.app import app
-from keyplane.reports.formats import report_format
 from tests.conftest import BUNDLED_ESTATE, REPO
 from tests.foundation.test_estate import edit
 from tests.reports.test_sarif import official_schema
@@ -68,13 +67,18 @@ def test_one_run_writes_every_report_and_the_console_ends_with_the_summary(
         "out/report.xml",
         "--markdown",
         "out/comment.md",
+        "--html",
+        "out/report.html",
     )
     assert code == 1, stderr
     last = stdout.splitlines()[-1]
     assert last.startswith("FAIL: 1 mandatory, 0 advisory on 1 resource (")
     assert last.endswith(
-        "(reports: out/report.json, out/report.sarif, out/report.xml, out/comment.md)"
+        "(reports: out/report.json, out/report.sarif, out/report.xml, out/comment.md, "
+        "out/report.html)"
     )
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and ROT_002 in page
     # The symlink stays a link; its target got the Markdown.
     assert (out / "comment.md").is_symlink()
     assert target.read_text().startswith("## ❌ keyplane preview `dev`: FAIL")
@@ -102,6 +106,7 @@ def test_one_run_writes_every_report_and_the_console_ends_with_the_summary(
     assert sorted(p.name for p in out.iterdir()) == [
         "comment-target.md",
         "comment.md",
+        "report.html",
         "report.json",
         "report.sarif",
         "report.xml",
@@ -153,13 +158,6 @@ def test_two_reports_to_one_file_are_refused(project: tuple[Path, int]) -> None:
     code, _, stderr = preview("--json", "r.out", "--sarif", "r.out")
     assert code == 2
     assert stderr == "--sarif: r.out is also --json's file; give each report its own file\n"
-
-
-@pytest.mark.skipif(report_format("html") is not None, reason="the HTML report is registered")
-def test_html_is_refused_until_its_format_is_registered(project: tuple[Path, int]) -> None:
-    code, _, stderr = preview("--html", "r.html")
-    assert code == 2
-    assert stderr.startswith("--html: HTML report not available")
 
 
 def test_skip_check_shows_the_skipped_mandatory_rule(project: tuple[Path, int]) -> None:
