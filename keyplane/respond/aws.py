@@ -38,23 +38,24 @@ from keyplane.engines.audit.aws import (
     verify_account,
 )
 from keyplane.engines.audit.judge import AuditError
-from keyplane.respond.incident import Incident, Status, StepResult, incident_id
+from keyplane.respond.incident import (
+    TAG_INCIDENT,
+    TAG_REPLACED_BY,
+    TAG_REPLACES,
+    Incident,
+    RespondError,
+    Status,
+    StepResult,
+    incident_id,
+)
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "RespondError", "respond_aws"]
 
 #: The whole response's deadline (seconds): it makes few calls, but CloudTrail pages slowly.
 DEFAULT_TIMEOUT_SECONDS = 300.0
-TAG_INCIDENT = "keyplane-incident"
-TAG_REPLACES = "keyplane-replaces"
-TAG_REPLACED_BY = "keyplane-replaced-by"
 #: Tags a new key does not copy from the old one (they describe the old key's incident).
 _OWN_TAGS = frozenset({TAG_INCIDENT, TAG_REPLACES, TAG_REPLACED_BY})
-
-
-class RespondError(AuditError):
-    """The response cannot start (exit 2): wrong account, the key or secret not in the
-    account, AWS unreachable. Nothing was changed."""
 
 
 class _Skip(Exception):

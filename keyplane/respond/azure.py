@@ -33,7 +33,6 @@ from functools import partial
 from typing import Any
 
 from keyplane.config.model import Environment
-from keyplane.engines.audit.aws import DEFAULT_TIMEOUT_SECONDS, Deadline, check_endpoint_url
 from keyplane.engines.audit.azure import (
     AzureReader,
     CallFault,
@@ -43,8 +42,20 @@ from keyplane.engines.audit.azure import (
     verify_identity,
 )
 from keyplane.engines.audit.judge import AuditError
-from keyplane.respond.aws import TAG_INCIDENT, TAG_REPLACES, RespondError
-from keyplane.respond.incident import Incident, Status, StepResult, incident_id
+from keyplane.engines.audit.transport import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Deadline,
+    check_endpoint_url,
+)
+from keyplane.respond.incident import (
+    TAG_INCIDENT,
+    TAG_REPLACES,
+    Incident,
+    RespondError,
+    Status,
+    StepResult,
+    incident_id,
+)
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
 __all__ = ["respond_azure"]

@@ -44,19 +44,21 @@ from keyplane.engines.audit.gcp import (
 )
 from keyplane.engines.audit.judge import AuditError
 from keyplane.engines.audit.transport import CallFault, Deadline
-from keyplane.respond.incident import Incident, Status, StepResult, incident_id
+from keyplane.respond.incident import (
+    TAG_INCIDENT,
+    Incident,
+    RespondError,
+    Status,
+    StepResult,
+    incident_id,
+)
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "respond_gcp"]
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
-LABEL_INCIDENT = "keyplane-incident"
+LABEL_INCIDENT = TAG_INCIDENT
 LABEL_VERSION = "keyplane-incident-version"
-
-
-class RespondError(AuditError):
-    """The response cannot start (exit 2): no credentials, the project out of reach, the key or
-    secret not in the project. Nothing was changed."""
 
 
 class _Skip(Exception):

@@ -17,10 +17,34 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from keyplane.engines.audit.judge import AuditError
 from keyplane.output import OutputError, write_outputs
 from keyplane.reports.markup import cell, inline, line
 
-__all__ = ["Incident", "Status", "StepResult", "check_record_dir", "incident_id", "write_record"]
+__all__ = [
+    "TAG_INCIDENT",
+    "TAG_REPLACED_BY",
+    "TAG_REPLACES",
+    "Incident",
+    "RespondError",
+    "Status",
+    "StepResult",
+    "check_record_dir",
+    "incident_id",
+    "write_record",
+]
+
+#: Tags (AWS, Azure) and labels (GCP) the response leaves on keys: the incident that rotated a
+#: key, and which key replaces which. They make a second run of the same incident a no-op.
+TAG_INCIDENT = "keyplane-incident"
+TAG_REPLACES = "keyplane-replaces"
+TAG_REPLACED_BY = "keyplane-replaced-by"
+
+
+class RespondError(AuditError):
+    """The response cannot start (exit 2): wrong account, project, tenant or subscription, no
+    credentials, the key or secret not deployed, the cloud unreachable. Nothing was changed."""
+
 
 #: The record directory by default (`keyplane respond --record-dir`).
 DEFAULT_RECORD_DIR = Path("incidents")
