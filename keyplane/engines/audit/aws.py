@@ -27,8 +27,6 @@ No rule is named here: which rules a permission serves is the rules' side
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -94,10 +92,10 @@ from keyplane.engines.audit.transport import (
     MAX_BACKOFF_SECONDS,
     MAX_WORKERS,
     READ_TIMEOUT_SECONDS,
+    AuditReader,
     CallFault,
     Deadline,
     check_endpoint_url,
-    retrying,
     short,
 )
 from keyplane.facts.values import UNKNOWN, Maybe, Unknown
@@ -291,40 +289,33 @@ def _check_result(answer: Any, operation: str) -> Any:
     return answer
 
 
-class Reader:
+def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:
+    """Whether a failed AWS call is worth asking again (throttling, 5xx, a dropped or timed-out
+    connection, a `BadAnswer`), and what failed; None for a final refusal (raised again)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    if isinstance(err, ClientError):
+        code, status = _code(err), _status(err)
+        if code not in _THROTTLING and code not in _TRANSIENT and status < 500:
+            return None
+        return f"{operation}: {code or 'HTTP ' + str(status)}", None
+    if isinstance(err, BadAnswer):
+        return err.reason, None
+    if isinstance(err, BotoCoreError | ValueError | TypeError | AttributeError | KeyError):
+        # botocore's parsers raise plain Python errors on bodies that do not fit the
+        # operation's shape: that is the answer's fault, not keyplane's.
+        return f"{operation}: {type(err).__name__}: {short(err)}", None
+    return None
+
+
+class Reader(AuditReader):
     """Describe calls with retries under the audit's deadline; what cannot be read becomes
     UNKNOWN plus an `Unverifiable` record of why (a refused permission, or a fault naming the
     call)."""
 
-    def __init__(
-        self,
-        *,
-        attempts: int = MAX_ATTEMPTS,
-        backoff_seconds: float = BACKOFF_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-        deadline: Deadline | None = None,
-    ) -> None:
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        self.deadline = deadline
-        self.unverifiable: list[Unverifiable] = []
-        self._lock = threading.Lock()
-
-    def retrying(self, call: Callable[[], Any], operation: str = "the call") -> Any:
-        """`call()`, again after 1, 2, 4... backoff units (with jitter) while the failure is
-        transient (throttling, 5xx, a dropped or timed-out connection, a `BadAnswer`), never
-        sleeping past the deadline. Raises the ClientError of a final refusal, or `_Fault`
-        naming `operation` when it gave up."""
-        return retrying(
-            call,
-            operation,
-            transient=_transient,
-            attempts=self.attempts,
-            backoff_seconds=self.backoff_seconds,
-            sleep=self.sleep,
-            deadline=self.deadline,
-        )
+    # Transient: throttling, 5xx, a dropped or timed-out connection, a `BadAnswer`; a final
+    # refusal is the ClientError itself.
+    transient = staticmethod(_transient)
 
     def call(
         self,
@@ -402,10 +393,6 @@ class Reader:
             reason = f"{operation}: {code or 'HTTP ' + str(_status(err))}"
             self.record(Unverifiable(subject, what, permission, reason, fault=True))
 
-    def record(self, item: Unverifiable) -> None:
-        with self._lock:
-            self.unverifiable.append(item)
-
 
 def _list_of(answer: Mapping[str, Any], key: str, operation: str) -> list[Any]:
     items = answer.get(key)
@@ -414,25 +401,6 @@ def _list_of(answer: Mapping[str, Any], key: str, operation: str) -> list[Any]:
     if not isinstance(items, list):
         raise BadAnswer(f"{operation}: {key!r} is not a list")
     return items
-
-
-def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:
-    """Whether a failed AWS call is worth asking again (throttling, 5xx, a dropped or timed-out
-    connection, a `BadAnswer`), and what failed; None for a final refusal (raised again)."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    if isinstance(err, ClientError):
-        code, status = _code(err), _status(err)
-        if code not in _THROTTLING and code not in _TRANSIENT and status < 500:
-            return None
-        return f"{operation}: {code or 'HTTP ' + str(status)}", None
-    if isinstance(err, BadAnswer):
-        return err.reason, None
-    if isinstance(err, BotoCoreError | ValueError | TypeError | AttributeError | KeyError):
-        # botocore's parsers raise plain Python errors on bodies that do not fit the
-        # operation's shape: that is the answer's fault, not keyplane's.
-        return f"{operation}: {type(err).__name__}: {short(err)}", None
-    return None
 
 
 class Collector:

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,17 +61,6 @@ from keyplane.adapters.azure_api import (
     vault_resource,
 )
 from keyplane.config import Environment, Estate
-from keyplane.engines.audit.aws import (
-    BACKOFF_SECONDS,
-    CONNECT_TIMEOUT_SECONDS,
-    DEFAULT_TIMEOUT_SECONDS,
-    MAX_ATTEMPTS,
-    MAX_BACKOFF_SECONDS,
-    MAX_WORKERS,
-    READ_TIMEOUT_SECONDS,
-    Deadline,
-    check_endpoint_url,
-)
 from keyplane.engines.audit.evidence import Evidence, Lifecycle
 from keyplane.engines.audit.judge import (
     AuditError,
@@ -87,6 +74,17 @@ from keyplane.engines.audit.judge import (
     inventory_of,
     judge_collected,
     lifecycle_of,
+)
+from keyplane.engines.audit.transport import (
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_WORKERS,
+    READ_TIMEOUT_SECONDS,
+    AuditReader,
+    CallFault,
+    Deadline,
+    check_endpoint_url,
+    short,
 )
 from keyplane.facts.access import AZURE_ROLES, azure_role_id
 from keyplane.facts.model import Key, Secret
@@ -177,18 +175,6 @@ def default_credential() -> Any:
 # --- transport -----------------------------------------------------------------------------------
 
 
-class _Fault(Exception):
-    """A call that failed for a reason other than the auditor's permissions."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-#: What `AzureReader.retrying` raises when it gave up on a call (`reason` names the call and why).
-CallFault = _Fault
-
-
 class BadAnswer(Exception):
     """A successful answer that is not the API's JSON (or a list without its `value`)."""
 
@@ -233,79 +219,38 @@ def _retry_after(err: Exception) -> float | None:
             return None
 
 
-def _short(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 120 else text[:119] + "…"
+def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:
+    """Whether a failed Azure call is worth asking again (429 after its `Retry-After`, 5xx, a
+    dropped or timed-out connection, an answer that is not the API's JSON), what failed and
+    the wait asked; None for a final refusal (403, 404, other 4xx: raised again)."""
+    from azure.core.exceptions import (  # noqa: PLC0415
+        AzureError,
+        DecodeError,
+        DeserializationError,
+        HttpResponseError,
+    )
+
+    if isinstance(err, BadAnswer):
+        return f"{operation}: {err.reason}", None
+    if isinstance(err, DecodeError | DeserializationError):
+        return f"{operation}: the answer is not the API's JSON ({short(err)})", None
+    if isinstance(err, HttpResponseError):
+        status = _status(err)
+        if status != 429 and status < 500:
+            return None
+        return f"{operation}: {_code(err)}", _retry_after(err)
+    if isinstance(err, AzureError | ValueError | TypeError | KeyError | AttributeError):
+        # Connection errors and timeouts; the clients' deserializers raise plain errors on
+        # bodies that do not fit.
+        return f"{operation}: {type(err).__name__}: {short(err)}", None
+    return None
 
 
-class AzureReader:
+class AzureReader(AuditReader):
     """Calls with retries under the audit's deadline; what cannot be read becomes UNKNOWN plus
     an `Unverifiable` record of why (a refused permission, or a fault naming the call)."""
 
-    def __init__(
-        self,
-        *,
-        attempts: int = MAX_ATTEMPTS,
-        backoff_seconds: float = BACKOFF_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-        deadline: Deadline | None = None,
-    ) -> None:
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        self.deadline = deadline
-        self.unverifiable: list[Unverifiable] = []
-        self._lock = threading.Lock()
-
-    def retrying(self, call: Callable[[], Any], operation: str) -> Any:
-        """`call()`, again while the failure is transient (429 after its `Retry-After`, 5xx, a
-        dropped or timed-out connection, a `BadAnswer`), never sleeping past the deadline.
-        Raises the HttpResponseError of a final refusal (403, 404, other 4xx), or `_Fault`
-        naming `operation` when it gave up."""
-        from azure.core.exceptions import (  # noqa: PLC0415
-            AzureError,
-            DecodeError,
-            DeserializationError,
-            HttpResponseError,
-        )
-
-        for attempt in range(self.attempts):
-            if self.deadline is not None and self.deadline.passed:
-                raise _Fault(
-                    f"{operation}: not read before the audit's {self.deadline.seconds:g}-second "
-                    "deadline"
-                )
-            wait: float | None = None
-            try:
-                return call()
-            except BadAnswer as err:
-                failure = f"{operation}: {err.reason}"
-            except (DecodeError, DeserializationError) as err:
-                failure = f"{operation}: the answer is not the API's JSON ({_short(err)})"
-            except HttpResponseError as err:
-                status = _status(err)
-                if status != 429 and status < 500:
-                    raise
-                failure = f"{operation}: {_code(err)}"
-                wait = _retry_after(err)
-            except AzureError as err:  # connection errors and timeouts
-                failure = f"{operation}: {type(err).__name__}: {_short(err)}"
-            except (ValueError, TypeError, KeyError, AttributeError) as err:
-                # The clients' deserializers raise plain errors on bodies that do not fit.
-                failure = f"{operation}: {type(err).__name__}: {_short(err)}"
-            if attempt + 1 >= self.attempts:
-                raise _Fault(f"{failure} (after {self.attempts} attempts)")
-            delay = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
-            delay *= 1 + random.random() / 2  # noqa: S311 - jitter, not secrecy
-            if wait is not None:
-                delay = max(delay, wait)
-            if self.deadline is not None and delay >= self.deadline.remaining():
-                raise _Fault(
-                    f"{failure}; the audit's {self.deadline.seconds:g}-second deadline "
-                    "left no time to ask again"
-                )
-            self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+    transient = staticmethod(_transient)
 
     def read(
         self,
@@ -331,7 +276,7 @@ class AzureReader:
             else:
                 reason = f"{operation}: {_code(err)}"
                 self.record(Unverifiable(subject, what, permission, reason, fault=True))
-        except _Fault as fault:
+        except CallFault as fault:
             self.record(Unverifiable(subject, what, permission, fault.reason, fault=True))
         return UNKNOWN
 
@@ -534,7 +479,7 @@ def verify_identity(
     except ClientAuthenticationError as err:
         first = (str(err).strip().splitlines() or ["no credential"])[0]
         raise AuditError(
-            f"no Azure credential could sign in ({_short(Exception(first))}); {_AUTHENTICATE}"
+            f"no Azure credential could sign in ({short(Exception(first))}); {_AUTHENTICATE}"
         ) from None
     identity = token_identity(str(token.token))
     if identity.tenant is not None and identity.tenant.lower() != tenant.lower():
@@ -556,9 +501,7 @@ def verify_identity(
     try:
         answer = reader.retrying(get, "Subscriptions - Get")
     except ClientAuthenticationError as err:
-        raise AuditError(
-            f"Azure refused the credentials ({_short(err)}); {_AUTHENTICATE}"
-        ) from None
+        raise AuditError(f"Azure refused the credentials ({short(err)}); {_AUTHENTICATE}") from None
     except HttpResponseError as err:
         if _status(err) in (403, 404):
             raise AuditError(
@@ -568,7 +511,7 @@ def verify_identity(
         raise AuditError(
             f"Azure{where} refused to read subscription {subscription}: {_code(err)}"
         ) from None
-    except _Fault as fault:
+    except CallFault as fault:
         raise AuditError(
             f"cannot reach Azure{where} to verify the subscription ({fault.reason}); check the "
             "endpoint and the network, or raise --timeout"

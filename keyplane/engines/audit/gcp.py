@@ -65,10 +65,10 @@ from keyplane.engines.audit.transport import (
     MAX_ATTEMPTS,
     MAX_WORKERS,
     READ_TIMEOUT_SECONDS,
+    AuditReader,
     CallFault,
     Deadline,
     check_endpoint_url,
-    retrying,
     short,
 )
 from keyplane.facts.values import UNKNOWN, Unknown
@@ -295,10 +295,12 @@ def as_json(message: Any) -> dict[str, Any]:
 # --- reading ----------------------------------------------------------------------------------
 
 
-class Reader:
+class Reader(AuditReader):
     """Read calls with retries under the audit's deadline, at most `max_calls` at a time
     (however the collection nests its tasks); what cannot be read becomes UNKNOWN plus an
     `Unverifiable` record of why (a refused permission, or a fault naming the call)."""
+
+    transient = staticmethod(_transient)
 
     def __init__(
         self,
@@ -309,28 +311,17 @@ class Reader:
         deadline: Deadline | None = None,
         max_calls: int = MAX_WORKERS,
     ) -> None:
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        self.deadline = deadline
-        self.unverifiable: list[Unverifiable] = []
-        self._lock = threading.Lock()
+        super().__init__(
+            attempts=attempts, backoff_seconds=backoff_seconds, sleep=sleep, deadline=deadline
+        )
         self._slots = threading.BoundedSemaphore(max_calls)
 
-    def retrying(self, call: Callable[[], Any], operation: str) -> Any:
+    def retrying(self, call: Callable[[], Any], operation: str = "the call") -> Any:
         def limited() -> Any:
             with self._slots:  # held while the call (and its pages) run, not while backing off
                 return call()
 
-        return retrying(
-            limited,
-            operation,
-            transient=_transient,
-            attempts=self.attempts,
-            backoff_seconds=self.backoff_seconds,
-            sleep=self.sleep,
-            deadline=self.deadline,
-        )
+        return super().retrying(limited, operation)
 
     def read(
         self,
@@ -365,10 +356,6 @@ class Reader:
                 self.record(Unverifiable(subject, what, permission, reason, fault=True))
                 return UNKNOWN
             raise
-
-    def record(self, item: Unverifiable) -> None:
-        with self._lock:
-            self.unverifiable.append(item)
 
 
 def _messages(pager: Any) -> list[dict[str, Any]]:

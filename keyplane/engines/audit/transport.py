@@ -13,11 +13,12 @@ enforcement.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from keyplane.engines.audit.judge import AuditError
+from keyplane.engines.audit.judge import AuditError, Unverifiable
 
 #: Concurrent read calls: enough to hide latency, few enough to stay under the clouds' quotas.
 MAX_WORKERS = 8
@@ -128,6 +129,48 @@ def retrying(
             )
         sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AuditReader:
+    """The calls of one audit: retried under its deadline (`retrying`), and what could not be
+    read recorded (`record`, `unverifiable`), from several threads. Each cloud's reader sets
+    `transient`: which of its failures are worth asking again."""
+
+    #: The cloud's classifier of failures (a static method of the subclass).
+    transient: Transient
+
+    def __init__(
+        self,
+        *,
+        attempts: int = MAX_ATTEMPTS,
+        backoff_seconds: float = BACKOFF_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,
+    ) -> None:
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.deadline = deadline
+        self.unverifiable: list[Unverifiable] = []
+        self._lock = threading.Lock()
+
+    def retrying(self, call: Callable[[], Any], operation: str = "the call") -> Any:
+        """`call()`, again while `transient` calls its failure transient, never sleeping past
+        the deadline (`retrying`). Raises the final refusal itself, or `CallFault` naming
+        `operation` when it gave up."""
+        return retrying(
+            call,
+            operation,
+            transient=type(self).transient,
+            attempts=self.attempts,
+            backoff_seconds=self.backoff_seconds,
+            sleep=self.sleep,
+            deadline=self.deadline,
+        )
+
+    def record(self, item: Unverifiable) -> None:
+        with self._lock:
+            self.unverifiable.append(item)
 
 
 def short(err: BaseException) -> str:
