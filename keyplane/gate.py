@@ -440,10 +440,10 @@ def judge(
     """
     began = time.monotonic() if began is None else began
     with ExitStack() as started_here:
-        if run_checkov and secrets_scan is None and repository is not None:
-            secrets_scan = started_here.enter_context(repository.start())
         if run_checkov and checkov is None:
             checkov = started_here.enter_context(start_checkov(environment, estate, today))
+        if checkov is not None and secrets_scan is None and repository is not None:
+            secrets_scan = started_here.enter_context(repository.start(checkov))
         if crossguard_stage is None:
             crossguard_stage = started_here.enter_context(
                 CrossGuardStage(
@@ -618,13 +618,16 @@ def preview(
     from keyplane.engines.checkov.secrets import project_scope  # noqa: PLC0415
 
     with ExitStack() as running:
-        # Started first: the project's files are scanned while the program renders.
-        secrets_scan = (
-            running.enter_context(project_scope(estate.root).start()) if run_checkov else None
-        )
         checkov = (
             running.enter_context(start_checkov(environment, estate, today))
             if run_checkov
+            else None
+        )
+        # Started first: the project's files are scanned (in checkov's one process, as soon as
+        # it has imported itself) while the program renders.
+        secrets_scan = (
+            running.enter_context(project_scope(estate.root).start(checkov))
+            if checkov is not None
             else None
         )
         stage = running.enter_context(

@@ -9,12 +9,15 @@ the wheel: `keyplane.locations`; one per rule with enforcement point C). Its fin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -68,9 +71,20 @@ def checkov_deadline(resources: int) -> float:
 
     Raises CheckovError when the variable is not a positive number of seconds.
     """
+    given = given_deadline()
+    if given is None:
+        return CHECKOV_BASE_SECONDS + CHECKOV_SECONDS_PER_RESOURCE * resources
+    return given
+
+
+def given_deadline() -> float | None:
+    """`KEYPLANE_CHECKOV_TIMEOUT` in seconds, None when unset (or empty).
+
+    Raises CheckovError when it is not a positive number of seconds.
+    """
     given = os.environ.get(CHECKOV_TIMEOUT_ENV)
     if given is None or not given.strip():
-        return CHECKOV_BASE_SECONDS + CHECKOV_SECONDS_PER_RESOURCE * resources
+        return None
     try:
         seconds = float(given)
     except ValueError:
@@ -102,29 +116,86 @@ def _uv_tool_run() -> list[str]:
     return [find_uv_bin(), "tool", "run", "--quiet", "--from", f"checkov=={CHECKOV_VERSION}"]
 
 
-#: Run in checkov's environment: import checkov (seconds of work), then wait for the arguments
-#: on stdin and run it exactly as its `checkov` command does.
-# The collector tuned as in keyplane's own processes (keyplane/collector.py: it took about 43 %
-# of checkov's time on thousands of resources); this runs in checkov's environment, so inline.
-_PRELOAD = """\
-import gc, json, sys, warnings
-from checkov.main import Checkov
-gc.freeze()
-gc.set_threshold(50_000, 20, 100)
-argv = json.loads(sys.stdin.readline() or "null")
-if argv is None:
-    sys.exit(0)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", category=SyntaxWarning)
-    sys.exit(Checkov(argv=argv).run())
-"""
+#: The preloaded checkov's program (`preload.py`, run with `python -c` in checkov's environment:
+#: as a script its folder would come first on the path, and keyplane's `secrets.py` would stand in
+#: for the standard library's).
+_PRELOAD = Path(__file__).with_name("preload.py")
+#: What a run of checkov that cannot be waited for any longer was stopped for.
+_STOPPED = "checkov was stopped before this run ended"
+
+
+@dataclass(frozen=True)
+class CheckovOutput:
+    """What one run of checkov left: its exit status (negative: ended by that signal), its
+    standard output and standard error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class CheckovJob:
+    """One run of checkov started by `PendingCheckov.start_run`; `wait` gives its output."""
+
+    def __init__(
+        self,
+        owner: PendingCheckov,
+        name: str,
+        stdout: Path,
+        stderr: Path,
+        process: subprocess.Popen[str] | None,
+    ) -> None:
+        self.name = name
+        self._owner = owner
+        self._stdout = stdout
+        self._stderr = stderr
+        #: The run's own process (a given `KEYPLANE_CHECKOV` command); None: a fork of the
+        #: preloaded checkov.
+        self._process = process
+
+    def wait(self, timeout: float) -> CheckovOutput:
+        """The run's output, once it has ended (`timeout` seconds at most).
+
+        Raises TimeoutError when it has not ended by then: it is stopped (a run of the
+        preloaded checkov stops that process, with any other run still going in it).
+        """
+        if self._process is not None:
+            try:
+                returncode = self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                supervise.stop(self._process, grace=0)
+                raise TimeoutError(self.name) from None
+            # Grandchildren (uv's checkov) may outlive a command that exited on its own.
+            supervise.stop(self._process, grace=0)
+            return self._output(returncode, "")
+        returncode, note = self._owner._wait_for(self.name, timeout)
+        return self._output(returncode, note)
+
+    def cancel(self) -> None:
+        """Stop waiting for the run (a run in the preloaded checkov ends with that process)."""
+        if self._process is not None:
+            supervise.stop(self._process, grace=0)
+
+    def _output(self, returncode: int, note: str) -> CheckovOutput:
+        texts = []
+        for path in (self._stdout, self._stderr):
+            try:
+                texts.append(path.read_text(encoding="utf-8", errors="replace"))
+            except FileNotFoundError:
+                texts.append("")
+            path.unlink(missing_ok=True)
+        stderr = "\n".join(text for text in (texts[1], note) if text.strip())
+        return CheckovOutput(returncode, texts[0], stderr)
 
 
 class PendingCheckov:
-    """checkov started before its plan exists: its start-up (importing checkov and its checks,
-    several seconds) overlaps with the render; `run` then hands it the plan.
+    """The one checkov process of a run, started before its inputs exist: its start-up
+    (importing checkov and its checks, several seconds) overlaps with the render. Each run
+    (`start_run`: the plan's, `run`; the repository's secrets scan, `secrets.ScanScope.start`)
+    is a fork of it taken after the import (`preload.py`): checkov's start-up is paid once,
+    runs go side by side, and each starts as a lone `checkov` command would.
 
-    With `KEYPLANE_CHECKOV` set, the given command is started when the plan is ready instead.
+    With `KEYPLANE_CHECKOV` set, each run is the given command, started when the run is.
     """
 
     def __init__(
@@ -140,7 +211,8 @@ class PendingCheckov:
         self.timeout_seconds = timeout_seconds
         # The plan and the settings travel as files keyplane's checks read: their paths are
         # fixed now, before checkov starts, and the files written when known. (One environment
-        # variable is capped at 128 KiB on Linux: a large estate's settings exceed it.)
+        # variable is capped at 128 KiB on Linux: a large estate's settings exceed it.) Each
+        # run's output goes to files of its own here too.
         self._dir = Path(tempfile.mkdtemp(prefix="keyplane-checkov-"))
         supervise.track(self._dir)
         self._plan_path = self._dir / "plan.json"
@@ -162,13 +234,67 @@ class PendingCheckov:
         # Mark values known only after apply instead of dropping them, so that keyplane's checks
         # answer "unknown" rather than judge a missing value (read while parsing the plan).
         self._env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
+        self._names: set[str] = set()
+        # The preloaded checkov's ended runs (name: exit status), filled by a reader thread
+        # from its standard output; `_ended` once that output has closed.
+        self._exits: dict[str, int] = {}
+        self._ended = False
+        self._stopped = False
+        self._changed = threading.Condition()
         self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
         if not os.environ.get(CHECKOV_COMMAND_ENV):
             try:
-                self._process = self._spawn([*_uv_tool_run(), "python", "-c", _PRELOAD], stdin=True)
+                with open(self._dir / "checkov.stderr", "w", encoding="utf-8") as stderr:
+                    self._process = self._spawn(
+                        [*_uv_tool_run(), "python", "-c", _PRELOAD.read_text(encoding="utf-8")],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=stderr,
+                    )
             except BaseException:
                 self._remove_files()
                 raise
+            self._reader = threading.Thread(
+                target=self._read_exits, args=(self._process,), daemon=True
+            )
+            self._reader.start()
+
+    def start_run(self, name: str, arguments: Sequence[str]) -> CheckovJob:
+        """Start checkov with `arguments` (as the `checkov` command takes them) now, as the
+        run `name` (one run per name).
+
+        Raises CheckovError when the given `KEYPLANE_CHECKOV` command cannot be started.
+        """
+        if name in self._names:
+            raise ValueError(f"checkov run {name!r} was already started")
+        self._names.add(name)
+        stdout, stderr = self._dir / f"{name}.stdout", self._dir / f"{name}.stderr"
+        if self._process is None:
+            with (
+                open(stdout, "w", encoding="utf-8") as out,
+                open(stderr, "w", encoding="utf-8") as err,
+            ):
+                process = self._spawn(
+                    [*checkov_command(), *arguments],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                )
+            return CheckovJob(self, name, stdout, stderr, process)
+        request = {
+            "name": name,
+            "argv": list(arguments),
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+        }
+        try:
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+        except OSError:
+            pass  # it has ended: the run's wait reports how
+        return CheckovJob(self, name, stdout, stderr, None)
 
     def run(
         self,
@@ -179,9 +305,9 @@ class PendingCheckov:
         """Scan `plan`; findings carry URNs (or the address when it maps to none). The run's
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
+        timeout = self.timeout_seconds or checkov_deadline(len(urn_by_address))
+        plan_path = self._plan_path
         try:
-            timeout = self.timeout_seconds or checkov_deadline(len(urn_by_address))
-            plan_path = self._plan_path
             plan_path.write_text(json.dumps(plan), encoding="utf-8")
             arguments = [
                 "--file",
@@ -198,43 +324,95 @@ class PendingCheckov:
             ]
             if self.external_checks is not None:
                 arguments += ["--external-checks-dir", str(self.external_checks)]
-            if self._process is not None:
-                process, given = self._process, json.dumps(arguments) + "\n"
-            else:
-                process, given = self._spawn([*checkov_command(), *arguments], stdin=False), None
-            self._process = None
             try:
-                stdout, stderr = process.communicate(given, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                supervise.stop(process, grace=0)
-                process.communicate()
+                output = self.start_run("plan", arguments).wait(timeout)
+            except TimeoutError:
                 raise CheckovError(
                     f"checkov did not finish within {timeout:g} s; set {CHECKOV_TIMEOUT_ENV} "
                     "to give it longer, or pass --no-checkov"
                 ) from None
         finally:
-            self._remove_files()
+            plan_path.unlink(missing_ok=True)
+        stdout = output.stdout
         # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
         try:
             reports = json.loads(stdout) if stdout.strip() else None
         except json.JSONDecodeError:
             reports = None
-        if reports is None or process.returncode not in (0, 1):
-            tail = " ".join((stderr or stdout).strip().splitlines()[-3:])
+        if reports is None or output.returncode not in (0, 1):
+            tail = " ".join((output.stderr or stdout).strip().splitlines()[-3:])
             raise CheckovError(
-                f"checkov failed (exit {process.returncode}): {tail or 'no output'}; check that PyPI is "
+                f"checkov failed (exit {output.returncode}): {tail or 'no output'}; check that PyPI is "
                 f"reachable for the first run (`uv tool run --from checkov=={CHECKOV_VERSION} checkov --version`)"
             )
         run = _parse(reports, urn_by_address, types_by_address or {}, time.monotonic() - started)
-        return replace(run, stderr=stderr or "")
+        return replace(run, stderr=output.stderr)
 
     def cancel(self) -> None:
-        """Stop a checkov that will not be given a plan."""
+        """Stop checkov, and every run still going in it; remove its files."""
         process, self._process = self._process, None
         if process is not None:
-            supervise.stop(process, grace=0)
-            process.communicate()
+            self._stop(process)
         self._remove_files()
+
+    def _stop(self, process: subprocess.Popen[str]) -> None:
+        with self._changed:
+            self._stopped = True
+        supervise.stop(process, grace=0)
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        # Its output is closed now that it has ended: the reader ends with it.
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=supervise.KILL_WAIT_SECONDS)
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _read_exits(self, process: subprocess.Popen[str]) -> None:
+        """The reader thread: the preloaded checkov's lines, one per ended run."""
+        assert process.stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in process.stdout:
+                try:
+                    ended = json.loads(line)
+                    name, status = str(ended["name"]), int(ended["exit"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # not one of its lines (something checkov printed on import)
+                with self._changed:
+                    self._exits[name] = status
+                    self._changed.notify_all()
+        with contextlib.suppress(OSError):
+            process.stdout.close()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _wait_for(self, name: str, timeout: float) -> tuple[int, str]:
+        """The exit status of the preloaded checkov's run `name`, and a note on why it ended
+        when the process ended without running it. Raises TimeoutError (and stops the process)
+        when it has not ended within `timeout` seconds."""
+        with self._changed:
+            done = self._changed.wait_for(lambda: name in self._exits or self._ended, timeout)
+            if done and name in self._exits:
+                return self._exits[name], ""
+            stopped = self._stopped
+        process = self._process
+        if not done:
+            if process is not None:
+                self._process = None
+                self._stop(process)
+            raise TimeoutError(name)
+        if stopped or process is None:
+            return -signal.SIGKILL, _STOPPED
+        # The process ended without running it: what it said on the way out (uv unable to
+        # install checkov, an import error) is the reason.
+        try:
+            returncode = process.wait(timeout=supervise.KILL_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            returncode = -signal.SIGKILL
+        note = (self._dir / "checkov.stderr").read_text(encoding="utf-8", errors="replace")
+        return returncode, note
 
     def _remove_files(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -246,16 +424,9 @@ class PendingCheckov:
     def __exit__(self, *_: object) -> None:
         self.cancel()
 
-    def _spawn(self, command: list[str], *, stdin: bool) -> subprocess.Popen[str]:
+    def _spawn(self, command: list[str], **streams: Any) -> subprocess.Popen[str]:
         try:
-            return supervise.spawn(
-                command,
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self._env,
-            )
+            return supervise.spawn(command, text=True, env=self._env, **streams)
         except FileNotFoundError as err:
             raise CheckovError(
                 f"cannot start checkov ({command[0]} not found); install uv with "
@@ -351,6 +522,8 @@ def parse_output(text: str, urn_by_address: Mapping[str, str]) -> list[Finding]:
 __all__: Sequence[str] = [
     "CHECKOV_VERSION",
     "CheckovError",
+    "CheckovJob",
+    "CheckovOutput",
     "CheckovRun",
     "PendingCheckov",
     "run_checkov",

@@ -9,8 +9,10 @@ The scan is bounded in what it reads and in time:
 - `scan FILE`: the file's folder, without JSON files: the scanned document and the stack
   documents beside it carry their secrets as ciphertext, which a secrets scanner takes for key
   material (a secret written in clear in them is judged per resource);
-- never `.git`, `.venv`, `node_modules`; a second checkov process beside the plan's, run under
-  `keyplane.supervise` and stopped after `timeout_seconds`.
+- never `.git`, `.venv`, `node_modules`; a run of the gate's one checkov process beside the
+  plan's (`runner.PendingCheckov`: checkov's start-up is paid once), waited for at most
+  `KEYPLANE_CHECKOV_TIMEOUT` or SCAN_SECONDS; a scan that fails or runs out of time is an error,
+  never an empty result.
 
 A finding names the file (relative to the scanned root) and the line, never the value: checkov
 is run with `--compact`, and its code block is not read.
@@ -19,16 +21,18 @@ is run with `--compact`, and its code block is not read.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keyplane import supervise
-from keyplane.engines.checkov.runner import CheckovError, checkov_command
+from keyplane.engines.checkov.runner import (
+    CHECKOV_TIMEOUT_ENV,
+    CheckovError,
+    PendingCheckov,
+    given_deadline,
+)
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import RULES
 from keyplane.rules.sto import committed_key_material
@@ -37,20 +41,28 @@ from keyplane.rules.sto import committed_key_material
 SKIPPED_FOLDERS = (".git", ".venv", "venv", "node_modules", "__pycache__", ".pulumi")
 #: The type a committed-secret finding carries (a file, not a resource).
 FILE_TYPE = "keyplane:repository:File"
+#: Seconds the scan is waited for once its findings are asked for (unless
+#: `KEYPLANE_CHECKOV_TIMEOUT` says otherwise): it reads a bounded set of files.
+SCAN_SECONDS = 300.0
 
 
 class PendingSecretsScan:
-    """checkov's secrets framework started now over `paths` (folders and files, below `root`);
-    `findings()` waits for it. Started beside the render and the pack, so that its start-up and
-    scan overlap with them."""
+    """checkov's secrets framework started now over `paths` (folders and files, below `root`),
+    as a run of `checkov` (the gate's one checkov process); `findings()` waits for it. Started
+    beside the render and the pack, so that its scan overlaps with them.
+
+    `timeout_seconds`: how long `findings()` waits (None: `KEYPLANE_CHECKOV_TIMEOUT` when set,
+    else SCAN_SECONDS).
+    """
 
     def __init__(
         self,
+        checkov: PendingCheckov,
         root: Path,
         paths: Sequence[Path],
         *,
         skip_json: bool = False,
-        timeout_seconds: float = 300,
+        timeout_seconds: float | None = None,
     ) -> None:
         self.root = root
         self.timeout_seconds = timeout_seconds
@@ -72,39 +84,29 @@ class PendingSecretsScan:
             "--compact",
             "--quiet",
         ]
-        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
-        self._process: subprocess.Popen[str] | None = None
-        if paths:
-            try:
-                self._process = supervise.spawn(
-                    [*checkov_command(), *arguments],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=env,
-                )
-            except FileNotFoundError as err:
-                raise CheckovError(f"cannot start checkov's secrets scan: {err}") from err
+        self._job = checkov.start_run("secrets", arguments) if paths else None
 
     def findings(self) -> list[Finding]:
-        """KM-STO-001 for each piece of committed key material, by file and line."""
-        process, self._process = self._process, None
-        if process is None:
+        """KM-STO-001 for each piece of committed key material, by file and line.
+
+        Raises CheckovError when the scan failed or did not end in time (never an empty
+        answer for a scan that did not run)."""
+        job, self._job = self._job, None
+        if job is None:
             return []
+        timeout = self.timeout_seconds or given_deadline() or SCAN_SECONDS
         try:
-            stdout, stderr = process.communicate(timeout=self.timeout_seconds)
-        except subprocess.TimeoutExpired:
-            supervise.stop(process, grace=0)
-            process.communicate()
+            output = job.wait(timeout)
+        except TimeoutError:
             raise CheckovError(
-                f"checkov's secrets scan did not finish within {self.timeout_seconds:.0f} s"
+                f"checkov's secrets scan did not finish within {timeout:g} s; set "
+                f"{CHECKOV_TIMEOUT_ENV} to give it longer, or pass --no-checkov"
             ) from None
-        reports = _documents(stdout)
-        if reports is None or process.returncode not in (0, 1):
-            tail = " ".join((stderr or stdout).strip().splitlines()[-3:])
+        reports = _documents(output.stdout)
+        if reports is None or output.returncode not in (0, 1):
+            tail = " ".join((output.stderr or output.stdout).strip().splitlines()[-3:])
             raise CheckovError(
-                f"checkov's secrets scan failed (exit {process.returncode}): {tail or 'no output'}"
+                f"checkov's secrets scan failed (exit {output.returncode}): {tail or 'no output'}"
             )
         return self._parse(reports)
 
@@ -146,10 +148,9 @@ class PendingSecretsScan:
             return path.lstrip("/")
 
     def cancel(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            supervise.stop(process, grace=0)
-            process.communicate()
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()
 
     def __enter__(self) -> PendingSecretsScan:
         return self
@@ -167,8 +168,9 @@ class ScanScope:
     paths: tuple[Path, ...]
     skip_json: bool = False
 
-    def start(self) -> PendingSecretsScan:
-        return PendingSecretsScan(self.root, self.paths, skip_json=self.skip_json)
+    def start(self, checkov: PendingCheckov) -> PendingSecretsScan:
+        """The scan, started now as a run of `checkov` (the gate's checkov process)."""
+        return PendingSecretsScan(checkov, self.root, self.paths, skip_json=self.skip_json)
 
 
 def _documents(text: str) -> list[Any] | None:
