@@ -241,9 +241,11 @@ class PendingCheckov:
         self._ended = False
         self._stopped = False
         self._changed = threading.Condition()
+        #: The preloaded checkov (None with `KEYPLANE_CHECKOV`: each run starts that command).
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
-        if not os.environ.get(CHECKOV_COMMAND_ENV):
+        self._preloaded = not os.environ.get(CHECKOV_COMMAND_ENV)
+        if self._preloaded:
             try:
                 with open(self._dir / "checkov.stderr", "w", encoding="utf-8") as stderr:
                     self._process = self._spawn(
@@ -270,7 +272,7 @@ class PendingCheckov:
             raise ValueError(f"checkov run {name!r} was already started")
         self._names.add(name)
         stdout, stderr = self._dir / f"{name}.stdout", self._dir / f"{name}.stderr"
-        if self._process is None:
+        if not self._preloaded:
             with (
                 open(stdout, "w", encoding="utf-8") as out,
                 open(stderr, "w", encoding="utf-8") as err,
@@ -288,12 +290,12 @@ class PendingCheckov:
             "stdout": str(stdout),
             "stderr": str(stderr),
         }
-        try:
-            assert self._process.stdin is not None
-            self._process.stdin.write(json.dumps(request) + "\n")
-            self._process.stdin.flush()
-        except OSError:
-            pass  # it has ended: the run's wait reports how
+        stdin = self._process.stdin if self._process is not None else None
+        # When it has ended (or been stopped), the run's wait reports how.
+        with contextlib.suppress(OSError, ValueError):
+            if stdin is not None:
+                stdin.write(json.dumps(request) + "\n")
+                stdin.flush()
         return CheckovJob(self, name, stdout, stderr, None)
 
     def run(
@@ -350,13 +352,16 @@ class PendingCheckov:
 
     def cancel(self) -> None:
         """Stop checkov, and every run still going in it; remove its files."""
-        process, self._process = self._process, None
-        if process is not None:
-            self._stop(process)
+        self._stop()
         self._remove_files()
 
-    def _stop(self, process: subprocess.Popen[str]) -> None:
+    def _stop(self) -> None:
+        """Stop the preloaded checkov (once; any thread): a run not ended by then is reported
+        as stopped."""
+        process = self._process
         with self._changed:
+            if process is None or self._stopped:
+                return
             self._stopped = True
         supervise.stop(process, grace=0)
         if process.stdin is not None:
@@ -371,9 +376,11 @@ class PendingCheckov:
 
     def _read_exits(self, process: subprocess.Popen[str]) -> None:
         """The reader thread: the preloaded checkov's lines, one per ended run."""
-        assert process.stdout is not None
+        output = process.stdout
+        if output is None:
+            return
         with contextlib.suppress(OSError, ValueError):
-            for line in process.stdout:
+            for line in output:
                 try:
                     ended = json.loads(line)
                     name, status = str(ended["name"]), int(ended["exit"])
@@ -383,7 +390,7 @@ class PendingCheckov:
                     self._exits[name] = status
                     self._changed.notify_all()
         with contextlib.suppress(OSError):
-            process.stdout.close()
+            output.close()
         with self._changed:
             self._ended = True
             self._changed.notify_all()
@@ -399,9 +406,7 @@ class PendingCheckov:
             stopped = self._stopped
         process = self._process
         if not done:
-            if process is not None:
-                self._process = None
-                self._stop(process)
+            self._stop()
             raise TimeoutError(name)
         if stopped or process is None:
             return -signal.SIGKILL, _STOPPED
