@@ -626,7 +626,7 @@ def preview(
         # Started first: the project's files are scanned (in checkov's one process, as soon as
         # it has imported itself) while the program renders.
         secrets_scan = (
-            running.enter_context(project_scope(estate.root).start(checkov))
+            running.enter_context(project_scope(estate.root, stack_config_dir).start(checkov))
             if checkov is not None
             else None
         )

@@ -124,3 +124,14 @@ def committed_key_material(file: str, line: int, kind: str) -> tuple[str, str]:
         f"{rule} {file}:{line}: {kind} committed to the repository; remove it from the file and "
         "from the history, rotate it, and keep it in a vault or as a Pulumi secret."
     )
+
+
+def unread_repository_file(file: str) -> tuple[str, str]:
+    """KM-STO-001 on a file of the repository that the secrets scanner could not read (a
+    dangling link, a file removed or unreadable while it ran): (rule ID, message). Not judged,
+    so never reported as clean."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}: cannot judge: the secrets scan could not read the file, so key material "
+        "in it would go unseen; make it a readable file (or remove it) and run again."
+    )

@@ -119,3 +119,78 @@ def test_checkovs_summaries_one_per_path_are_read() -> None:
     empty = '{"passed": 0, "failed": 0}\n{"passed": 0, "failed": 0}\n'
     assert _documents(empty) == [{"passed": 0, "failed": 0}] * 2
     assert _documents("not json") is None
+
+
+def _service_account_key() -> str:
+    """A GCP service account key file's shape (made at run time), its private key on line 5."""
+    key = {
+        "type": "service_account",
+        "project_id": "acme-prod",
+        "private_key_id": bytes(range(20)).hex(),
+        "private_key": PEM.replace("RSA PRIVATE", "PRIVATE"),
+        "client_email": "deployer@acme-prod.iam.gserviceaccount.com",
+    }
+    return json.dumps(key, indent=2)
+
+
+def test_scan_reports_key_files_beside_the_export_but_not_ciphertext(tmp_path: Path) -> None:
+    path = _export(tmp_path)
+    (tmp_path / "deployer-key.json").write_text(_service_account_key())
+    (tmp_path / "tls.pem").write_text(PEM)
+    # Stack documents carry their secrets as ciphertext: high-entropy, not key material.
+    (tmp_path / "old-state.json").write_text(
+        json.dumps({"ciphertext": base64.b64encode(bytes(range(200))).decode()}, indent=2)
+    )
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted(f["message"] for f in _committed(result.stdout)) == [
+        MESSAGE.format(file="deployer-key.json", line=5),
+        MESSAGE.format(file="tls.pem", line=2),
+    ]
+    assert BODY.splitlines()[0] not in result.stdout
+
+
+def test_a_file_the_scan_cannot_read_is_reported_not_passed(tmp_path: Path) -> None:
+    path = _export(tmp_path)
+    (tmp_path / "deploy.pem").symlink_to(tmp_path / "nowhere.pem")
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [finding] = _committed(result.stdout)
+    assert (finding["enforcement"], finding["resource"], finding["message"]) == (
+        "advisory",
+        "deploy.pem",
+        "KM-STO-001 deploy.pem: cannot judge: the secrets scan could not read the file, so key "
+        "material in it would go unseen; make it a readable file (or remove it) and run again.",
+    )
+
+
+def test_preview_scans_a_stack_config_folder_outside_the_project(tmp_path: Path) -> None:
+    outside = tmp_path / "stack-config"
+    outside.mkdir()
+    config = (REPO / "stacks" / "Pulumi.prod.yaml").read_text()
+    lines = len(config.splitlines())
+    # A value in clear (reported on its own as configuration) that is key material.
+    (outside / "Pulumi.prod.yaml").write_text(
+        config + "  acme:tlsKey: |\n" + "".join(f"    {line}\n" for line in PEM.splitlines())
+    )
+    scope = project_scope(BUNDLED_ESTATE, outside)
+    assert outside.resolve() in scope.paths
+    result = runner.invoke(
+        app,
+        [
+            "preview",
+            "prod",
+            "--estate",
+            str(BUNDLED_ESTATE),
+            "--stack-config",
+            str(outside),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert [f["message"] for f in _committed(result.stdout)] == [
+        # The line of the value's key (checkov reads YAML as YAML).
+        MESSAGE.format(file=f"{outside.resolve().as_posix()}/Pulumi.prod.yaml", line=lines + 1)
+    ]
+    assert BODY.splitlines()[0] not in result.stdout

@@ -6,23 +6,26 @@ The scan is bounded in what it reads and in time:
 - `preview`: what the Pulumi project holds for keyplane: `Pulumi.yaml`, the estate folder, the
   stack config folder and the program's folder (`main`), never the whole checkout (a project
   of keyplane's own carries its tests);
-- `scan FILE`: the file's folder, without JSON files: the scanned document and the stack
-  documents beside it carry their secrets as ciphertext, which a secrets scanner takes for key
-  material (a secret written in clear in them is judged per resource);
+- `scan FILE`: the file's folder, without the file itself (a secret written in clear in it is
+  judged per resource); in JSON files, key material counts (a private key in a service
+  account's key file, a cloud access key) but high-entropy strings do not: the stack documents
+  beside the scanned one carry their secrets as ciphertext, which those detectors take for key
+  material;
 - never `.git`, `.venv`, `node_modules`; a run of the gate's one checkov process beside the
   plan's (`runner.PendingCheckov`: checkov's start-up is paid once), waited for at most
   `KEYPLANE_CHECKOV_TIMEOUT` or SCAN_SECONDS; a scan that fails or runs out of time is an error,
   never an empty result.
 
 A finding names the file (relative to the scanned root) and the line, never the value: checkov
-is run with `--compact`, and its code block is not read.
+is run with `--compact`, and its code block is not read. A file checkov could not read (it logs
+a warning and counts the file clean) is an advisory "cannot judge" on that file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +37,8 @@ from keyplane.engines.checkov.runner import (
     given_deadline,
 )
 from keyplane.findings import Engine, Finding
-from keyplane.rules.catalog import RULES
-from keyplane.rules.sto import committed_key_material
+from keyplane.rules.catalog import RULES, Enforcement
+from keyplane.rules.sto import committed_key_material, unread_repository_file
 
 #: Folders never scanned (checkov `--skip-path` takes regular expressions).
 SKIPPED_FOLDERS = (".git", ".venv", "venv", "node_modules", "__pycache__", ".pulumi")
@@ -44,6 +47,12 @@ FILE_TYPE = "keyplane:repository:File"
 #: Seconds the scan is waited for once its findings are asked for (unless
 #: `KEYPLANE_CHECKOV_TIMEOUT` says otherwise): it reads a bounded set of files.
 SCAN_SECONDS = 300.0
+#: What checkov logs (a warning, on stderr) for a file its secrets scan could not read: it then
+#: counts the file as clean (checkov/secrets/runner.py, `_safe_scan`).
+UNREAD_FILE = re.compile(r"Secret scanning: could not process file (?P<path>.+?)\s*$", re.MULTILINE)
+#: checkov's high-entropy detectors (Base64, Hex, Random): ciphertext looks the same to them
+#: (checkov/secrets/runner.py, `ENTROPY_CHECK_IDS`).
+ENTROPY_CHECKS = frozenset({"CKV_SECRET_6", "CKV_SECRET_19", "CKV_SECRET_80"})
 
 
 class PendingSecretsScan:
@@ -58,20 +67,18 @@ class PendingSecretsScan:
     def __init__(
         self,
         checkov: PendingCheckov,
-        root: Path,
-        paths: Sequence[Path],
+        scope: ScanScope,
         *,
-        skip_json: bool = False,
         timeout_seconds: float | None = None,
     ) -> None:
-        self.root = root
+        self.root = scope.root
+        self.scope = scope
         self.timeout_seconds = timeout_seconds
         arguments: list[str] = []
-        for path in paths:
+        for path in scope.paths:
             arguments += ["--directory" if path.is_dir() else "--file", str(path)]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
-        if skip_json:
-            skips.append(r"\.json$")
+        skips += [f"^{re.escape(str(path.resolve()))}$" for path in scope.skipped]
         for skip in skips:
             arguments += ["--skip-path", skip]
         arguments += [
@@ -84,7 +91,7 @@ class PendingSecretsScan:
             "--compact",
             "--quiet",
         ]
-        self._job = checkov.start_run("secrets", arguments) if paths else None
+        self._job = checkov.start_run("secrets", arguments) if scope.paths else None
 
     def findings(self) -> list[Finding]:
         """KM-STO-001 for each piece of committed key material, by file and line.
@@ -108,7 +115,25 @@ class PendingSecretsScan:
             raise CheckovError(
                 f"checkov's secrets scan failed (exit {output.returncode}): {tail or 'no output'}"
             )
-        return self._parse(reports)
+        return [*self._parse(reports), *self._unread(output.stderr)]
+
+    def _unread(self, stderr: str) -> list[Finding]:
+        """A "cannot judge" (advisory, as every unknown) for each file checkov could not read."""
+        found: list[Finding] = []
+        for file in dict.fromkeys(self._relative(m["path"]) for m in UNREAD_FILE.finditer(stderr)):
+            rule, message = unread_repository_file(file)
+            found.append(
+                Finding(
+                    rule=rule,
+                    enforcement=Enforcement.ADVISORY,
+                    resource=file,
+                    type=FILE_TYPE,
+                    message=message,
+                    engine=Engine.CHECKOV,
+                    file=file,
+                )
+            )
+        return found
 
     def _parse(self, reports: Any) -> list[Finding]:
         found: list[Finding] = []
@@ -124,6 +149,12 @@ class PendingSecretsScan:
                 line = int(lines[0]) if isinstance(lines, list) and lines else 0
                 if (file, line) in seen:
                     continue
+                if (
+                    self.scope.skip_json
+                    and file.endswith(".json")
+                    and check.get("check_id") in ENTROPY_CHECKS
+                ):
+                    continue  # ciphertext of a stack document, not key material
                 seen.add((file, line))
                 kind = str(check.get("check_name") or "a secret")
                 rule, message = committed_key_material(file, line, kind)
@@ -142,10 +173,14 @@ class PendingSecretsScan:
         return found
 
     def _relative(self, path: str) -> str:
+        """`path` relative to the scanned root; a file outside it (a stack config folder
+        named with `--stack-config`) by its absolute path."""
+        # Not resolved: a link is named as found, not by where it points (or fails to).
+        absolute = Path(os.path.abspath(path))
         try:
-            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+            return absolute.relative_to(self.root.resolve()).as_posix()
         except ValueError:
-            return path.lstrip("/")
+            return absolute.as_posix()
 
     def cancel(self) -> None:
         job, self._job = self._job, None
@@ -166,11 +201,16 @@ class ScanScope:
 
     root: Path
     paths: tuple[Path, ...]
+    #: JSON files are judged for key material (a private key, a cloud access key...) but not
+    #: for high-entropy strings: stack documents beside a scanned one carry their secrets as
+    #: ciphertext, which those detectors take for key material.
     skip_json: bool = False
+    #: Files never scanned (the scanned document: its values are judged per resource).
+    skipped: tuple[Path, ...] = ()
 
     def start(self, checkov: PendingCheckov) -> PendingSecretsScan:
         """The scan, started now as a run of `checkov` (the gate's checkov process)."""
-        return PendingSecretsScan(checkov, self.root, self.paths, skip_json=self.skip_json)
+        return PendingSecretsScan(checkov, self)
 
 
 def _documents(text: str) -> list[Any] | None:
@@ -190,16 +230,20 @@ def _documents(text: str) -> list[Any] | None:
     return documents if documents else None
 
 
-def project_scope(estate_dir: Path) -> ScanScope:
+def project_scope(estate_dir: Path, stack_config_dir: Path | None = None) -> ScanScope:
     """What the estate's Pulumi project holds for keyplane (`preview`): the files at its top
     (`Pulumi.yaml`, a program written there), the estate folder, the stack config folder and the
-    program's folder (`main`); findings name files relative to the project (the estate folder's
-    parent)."""
+    program's folder (`main`), and `stack_config_dir` (`--stack-config`) wherever it is;
+    findings name files relative to the project (the estate folder's parent), and files
+    outside it by their absolute path."""
     from keyplane.locations import project_layout  # noqa: PLC0415 - reads Pulumi.yaml
 
     project, config_dir, main_dir = project_layout(estate_dir)
+    folders = [estate_dir, config_dir, main_dir]
+    if stack_config_dir is not None:
+        folders.append(stack_config_dir)
     paths: list[Path] = []
-    for folder in (estate_dir.resolve(), config_dir.resolve(), main_dir.resolve()):
+    for folder in (folder.resolve() for folder in folders):
         if folder.is_dir() and folder != project and folder not in paths:
             paths.append(folder)
     # The project's own files, not its other folders (a checkout's tests, for one).
@@ -210,6 +254,7 @@ def project_scope(estate_dir: Path) -> ScanScope:
 
 
 def file_scope(scanned: Path) -> ScanScope:
-    """`scan FILE`: the file's folder, its JSON files skipped (see the module's docstring)."""
+    """`scan FILE`: the file's folder without the file; in its JSON files (stack documents, key
+    files) key material counts, high-entropy strings do not (see the module's docstring)."""
     folder = scanned.resolve().parent
-    return ScanScope(folder, (folder,), skip_json=True)
+    return ScanScope(folder, (folder,), skip_json=True, skipped=(scanned.resolve(),))
