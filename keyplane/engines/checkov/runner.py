@@ -122,6 +122,8 @@ def _uv_tool_run() -> list[str]:
 _PRELOAD = Path(__file__).with_name("preload.py")
 #: What a run of checkov that cannot be waited for any longer was stopped for.
 _STOPPED = "checkov was stopped before this run ended"
+#: Seconds the preloaded checkov is given to exit on its own once its runs have ended.
+FINISH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -351,22 +353,28 @@ class PendingCheckov:
         return replace(run, stderr=output.stderr)
 
     def cancel(self) -> None:
-        """Stop checkov, and every run still going in it; remove its files."""
-        self._stop()
+        """End checkov: stopped at once with any run still going in it (a run not ended by
+        then is reported as stopped), else let it exit; remove its files."""
+        self._stop(let_finish=True)
         self._remove_files()
 
-    def _stop(self) -> None:
-        """Stop the preloaded checkov (once; any thread): a run not ended by then is reported
-        as stopped."""
+    def _stop(self, *, let_finish: bool = False) -> None:
+        """End the preloaded checkov (once; any thread)."""
         process = self._process
         with self._changed:
             if process is None or self._stopped:
                 return
             self._stopped = True
-        supervise.stop(process, grace=0)
+            idle = let_finish and bool(self._names) and self._names <= self._exits.keys()
         if process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
+        if idle:
+            # Every run has ended: at the end of its input it exits on its own, so what it
+            # used is accounted to keyplane's process (the benchmark's CPU and memory figures).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=FINISH_SECONDS)
+        supervise.stop(process, grace=0)
         # Its output is closed now that it has ended: the reader ends with it.
         if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(timeout=supervise.KILL_WAIT_SECONDS)
