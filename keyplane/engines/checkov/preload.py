@@ -120,3 +120,7 @@ def _serve(checkov: Any, request: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    # Every run has ended and been reported: nothing is left to tear down that the system does
+    # not free itself, and tearing down checkov's heap takes a third of a second.
+    os._exit(0)
