@@ -4,8 +4,8 @@ high-entropy strings) over the files of the user's project.
 
 The scan is bounded in what it reads and in time:
 - `preview`: what the Pulumi project holds for keyplane: `Pulumi.yaml`, the estate folder, the
-  stack config folder and the program's folder (`main`), never the whole checkout (a project
-  of keyplane's own carries its tests);
+  stack config folder (and `--stack-config`'s, wherever it is) and the program's folder
+  (`main`), never the whole checkout (a project of keyplane's own carries its tests);
 - `scan FILE`: the file's folder, without the file itself (a secret written in clear in it is
   judged per resource); in JSON files, key material counts (a private key in a service
   account's key file, a cloud access key) but high-entropy strings do not: the stack documents
@@ -56,7 +56,7 @@ ENTROPY_CHECKS = frozenset({"CKV_SECRET_6", "CKV_SECRET_19", "CKV_SECRET_80"})
 
 
 class PendingSecretsScan:
-    """checkov's secrets framework started now over `paths` (folders and files, below `root`),
+    """checkov's secrets framework started now over `scope` (its folders and files),
     as a run of `checkov` (the gate's one checkov process); `findings()` waits for it. Started
     beside the render and the pack, so that its scan overlaps with them.
 
