@@ -75,7 +75,7 @@ class PendingSecretsScan:
         self.scope = scope
         self.timeout_seconds = timeout_seconds
         arguments: list[str] = []
-        for path in scope.paths:
+        for path in _one_pass(scope):
             arguments += ["--directory" if path.is_dir() else "--file", str(path)]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
         skips += [f"^{re.escape(str(path.resolve()))}$" for path in scope.skipped]
@@ -211,6 +211,24 @@ class ScanScope:
     def start(self, checkov: PendingCheckov) -> PendingSecretsScan:
         """The scan, started now as a run of `checkov` (the gate's checkov process)."""
         return PendingSecretsScan(checkov, self)
+
+
+def _one_pass(scope: ScanScope) -> list[Path]:
+    """What checkov is handed for `scope`: a lone folder as it is; several paths as the files
+    of their folders (not in a skipped folder), since checkov scans each folder it is given in
+    a pass of its own, which costs about 0.15 s of CPU each (the gate waits for that on a
+    loaded two-core machine)."""
+    if len(scope.paths) <= 1:
+        return list(scope.paths)
+    files: list[Path] = []
+    for path in scope.paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for folder, folders, names in os.walk(path):
+            folders[:] = sorted(name for name in folders if name not in SKIPPED_FOLDERS)
+            files += [Path(folder) / name for name in sorted(names)]
+    return list(dict.fromkeys(files))
 
 
 def _documents(text: str) -> list[Any] | None:
