@@ -194,3 +194,12 @@ def test_preview_scans_a_stack_config_folder_outside_the_project(tmp_path: Path)
         MESSAGE.format(file=f"{outside.resolve().as_posix()}/Pulumi.prod.yaml", line=lines + 1)
     ]
     assert BODY.splitlines()[0] not in result.stdout
+
+
+def test_dependency_lock_files_are_not_scanned(tmp_path: Path) -> None:
+    """Package managers write them (names, versions, integrity hashes); in keyplane's own
+    checkout uv.lock was half the lines the scan read."""
+    scope = project_scope(BUNDLED_ESTATE)
+    assert (REPO / "uv.lock").is_file()
+    assert "uv.lock" not in {p.name for p in scope.paths}
+    assert {"Pulumi.yaml", "README.md"} <= {p.name for p in scope.paths}
