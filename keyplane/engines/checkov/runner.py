@@ -236,6 +236,11 @@ class PendingCheckov:
         # Mark values known only after apply instead of dropping them, so that keyplane's checks
         # answer "unknown" rather than judge a missing value (read while parsing the plan).
         self._env.setdefault("EVAL_TF_PLAN_AFTER_UNKNOWN", "true")
+        # Each run's work in the run's own process: by default checkov forks a worker for its
+        # runner (and, in the secrets framework, one per file) and pickles the report back,
+        # which on a shared two-core machine cost the plan's run about a second while the
+        # secrets scan ran beside it (measured on the bundled prod estate).
+        self._env.setdefault("CHECKOV_PARALLELIZATION_TYPE", "none")
         self._names: set[str] = set()
         # The preloaded checkov's ended runs (name: exit status), filled by a reader thread
         # from its standard output; `_ended` once that output has closed.
