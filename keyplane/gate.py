@@ -442,7 +442,7 @@ def judge(
     with ExitStack() as started_here:
         if run_checkov and checkov is None:
             checkov = started_here.enter_context(start_checkov(environment, estate, today))
-        if checkov is not None and secrets_scan is None and repository is not None:
+        if run_checkov and checkov is not None and secrets_scan is None and repository is not None:
             secrets_scan = started_here.enter_context(repository.start(checkov))
         if crossguard_stage is None:
             crossguard_stage = started_here.enter_context(
