@@ -68,19 +68,11 @@ def checkov_deadline(resources: int) -> float:
 
     Raises CheckovError when the variable is not a positive number of seconds.
     """
-    given = os.environ.get(CHECKOV_TIMEOUT_ENV)
-    if given is None or not given.strip():
-        return CHECKOV_BASE_SECONDS + CHECKOV_SECONDS_PER_RESOURCE * resources
+    default = CHECKOV_BASE_SECONDS + CHECKOV_SECONDS_PER_RESOURCE * resources
     try:
-        seconds = float(given)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise CheckovError(
-            f"{CHECKOV_TIMEOUT_ENV}: not a positive number of seconds (got {given!r}); "
-            "set it to one such as 600, or unset it for the default"
-        )
-    return seconds
+        return supervise.deadline_setting(CHECKOV_TIMEOUT_ENV, default)
+    except ValueError as err:
+        raise CheckovError(str(err)) from None
 
 
 def checkov_command() -> list[str]:
