@@ -84,6 +84,7 @@ from keyplane.engines.audit.transport import (
     CallFault,
     Deadline,
     check_endpoint_url,
+    retry_after_seconds,
     short,
 )
 from keyplane.facts.access import AZURE_ROLES, azure_role_id
@@ -195,28 +196,12 @@ def _code(err: Exception) -> str:
 
 
 def _retry_after(err: Exception) -> float | None:
-    """Seconds the service asked to wait (`Retry-After`, or `retry-after-ms`)."""
+    """Seconds the service asked to wait (`retry-after-ms`, `x-ms-retry-after-ms` or
+    `Retry-After`), None when it asked nothing."""
     response = getattr(err, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return float(value) * scale
-            except ValueError:
-                pass
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime  # noqa: PLC0415
-
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
+    return retry_after_seconds(
+        getattr(response, "headers", None), ("retry-after-ms", "x-ms-retry-after-ms")
+    )
 
 
 def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:
