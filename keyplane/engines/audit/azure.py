@@ -40,6 +40,7 @@ from functools import partial
 from typing import Any
 
 from keyplane.adapters.azure_api import (
+    AUDIT_LOG_CONTAINER,
     CERTIFICATE_TYPE,
     KEY_TYPE,
     MANAGED_HSM_TYPE,
@@ -122,10 +123,6 @@ SUBSCRIPTION_API_VERSION = "2022-12-01"
 DIAGNOSTIC_SETTINGS_API_VERSION = "2021-05-01-preview"
 ACTIVITY_LOG_ALERTS_API_VERSION = "2020-10-01"
 QUERY_RULES_API_VERSION = "2022-08-01-preview"
-#: Azure Monitor writes a vault's `AuditEvent` logs to this container of the storage account a
-#: diagnostic setting names (https://learn.microsoft.com/azure/azure-monitor/essentials/
-#: resource-logs#send-to-azure-storage); its immutability policy is KM-LOG-002's evidence.
-AUDIT_LOG_CONTAINER = "insights-logs-auditevent"
 
 #: Azure's activity log keeps 90 days (the lifecycle period the evidence names).
 ACTIVITY_LOG_DAYS = 90
