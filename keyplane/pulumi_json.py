@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -261,6 +261,7 @@ def _from_export(deployment: Mapping[str, Any], path: Path) -> PulumiState:
     resources = [
         _registration(state, path, f"deployment.resources[{i}]") for i, state in enumerate(states)
     ]
+    _check_unique_urns(states, resources, path)
     project, stack = _names(resources)
     ids = {
         str(state["urn"]): str(state["id"])
@@ -399,6 +400,35 @@ def _registration(state: Any, path: Path, where: str, *, read: bool = False) -> 
         },
         read=read or state.get("external") is True,
     )
+
+
+def _check_unique_urns(
+    states: Sequence[Any], resources: Sequence[Registration], path: Path
+) -> None:
+    """An export's live resources have one URN each, as the engine's integrity check requires:
+    only a resource pending deletion (`delete: true`, left by a create-before-delete
+    replacement) may share its URN with the live one. Two live records of one URN are a corrupt
+    or hand-edited export, and judging either would be judging a guess: ConfigError naming both."""
+    first: dict[str, int] = {}
+    for index, (state, resource) in enumerate(zip(states, resources, strict=True)):
+        if state.get("delete") is True:
+            continue
+        earlier = first.setdefault(resource.urn, index)
+        if earlier != index:
+            raise ConfigError(
+                [
+                    Problem(
+                        str(path),
+                        None,
+                        f"deployment.resources[{index}].urn",
+                        f"the URN of deployment.resources[{earlier}] again, and neither is "
+                        "pending deletion (`delete: true`)",
+                        got=resource.urn,
+                        fix="export the stack again with `pulumi stack export`; "
+                        "a hand-edited export must keep each URN once",
+                    )
+                ]
+            )
 
 
 def _urn_list(value: Any) -> bool:

@@ -38,6 +38,28 @@ _temporary: set[Path] = set()
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def deadline_setting(variable: str, default: float) -> float:
+    """Seconds a child is given to answer: the environment variable `variable` when set, else
+    `default`. One reading for every child's deadline (the pack's calls, checkov's run).
+
+    Raises ValueError, with the one-line message to show, when the variable is set to anything
+    but a positive, finite number of seconds.
+    """
+    given = os.environ.get(variable)
+    if given is None or not given.strip():
+        return default
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"{variable}: not a positive number of seconds (got {given!r}); "
+            "set it to one such as 600, or unset it for the default"
+        )
+    return seconds
+
+
 def spawn(command: list[str], **popen_args: Any) -> subprocess.Popen[Any]:
     """Start `command` in a new session (its own process group), watched by this module.
 

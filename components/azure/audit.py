@@ -10,6 +10,7 @@ from typing import Any, cast
 import pulumi
 from pulumi_azure_native import operationalinsights, storage
 
+from keyplane.adapters.azure_api import AUDIT_LOG_CONTAINER
 from keyplane.components.azure import roles
 from keyplane.components.azure._common import (
     after,
@@ -26,9 +27,9 @@ from keyplane.components.azure._common import (
 
 #: Diagnostic settings category group: Key Vault's and Managed HSM's `AuditEvent` logs.
 AUDIT_CATEGORY_GROUP = "audit"
-#: Azure Monitor writes each log category to a container of its own, `insights-logs-<category>`;
-#: keyplane creates it first so that the immutability policy holds from the first log line.
-AUDIT_CONTAINER = "insights-logs-auditevent"
+#: The container Azure Monitor writes the `AuditEvent` logs to: keyplane creates it first so
+#: that the immutability policy holds from the first log line.
+AUDIT_CONTAINER = AUDIT_LOG_CONTAINER
 #: Log Analytics keeps data interactive for 30 to 730 days.
 WORKSPACE_RETENTION_RANGE = (30, 730)
 #: Container immutability policies accept 1 to 146,000 days.

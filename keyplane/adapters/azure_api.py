@@ -33,6 +33,13 @@ from keyplane.facts.model import Certificate, Facts
 from keyplane.facts.values import UNKNOWN, Maybe, Unknown
 from keyplane.standard import Cloud
 
+#: Azure Monitor writes each resource-log category a diagnostic setting sends to a storage account
+#: to a container of its own, `insights-logs-<category>`: a vault's `AuditEvent` logs to this one
+#: (https://learn.microsoft.com/azure/azure-monitor/essentials/resource-logs#send-to-azure-storage).
+#: The components create it with its immutability policy; the audit reads that policy
+#: (KM-LOG-002).
+AUDIT_LOG_CONTAINER = "insights-logs-auditevent"
+
 __all__ = [
     "ACTIVITY_ALERT_TYPE",
     "CERTIFICATE_TYPE",

@@ -176,13 +176,19 @@ def _tf_name(name: str) -> str:
 
 
 def _references(registration: Registration, address_by_urn: Mapping[str, str]) -> dict[str, Any]:
+    """Each property's dependencies as the `references` of its expression: the address of each
+    resource it depends on. Terraform also lists the attribute read (`<address>.id`), which
+    Pulumi does not record; checkov resolves such a reference to the same resource only after
+    scanning every name of the resource's type (`_get_possible_vertices`' fallback), quadratic
+    in the plan's size: at 9,919 resources checkov took 58.2 s with them and 44.3 s without,
+    with the same 16,550 passed and 7 failed checks."""
     expressions: dict[str, Any] = {}
     for prop, urns in registration.property_dependencies.items():
         refs: list[str] = []
         for urn in urns:
             address = address_by_urn.get(urn)
             if address:
-                refs += [f"{address}.id", address]
+                refs.append(address)
         if refs:
             expressions[snake(prop)] = {"references": refs}
     return expressions

@@ -450,11 +450,37 @@ def test_invalid_yaml_syntax(estate: Path) -> None:
 
 
 def test_oversized_file(estate: Path) -> None:
-    (estate / "dev.yaml").write_text("# " + "x" * (1 << 20) + "\n")
+    (estate / "dev.yaml").write_text("# " + "x" * (8 << 20) + "\n")
     assert (
         only_problem(estate)
-        == f"{estate}/dev.yaml: file is larger than 1024 KiB; is this the right file?"
+        == f"{estate}/dev.yaml: file is larger than 8 MiB; is this the right file?"
     )
+
+
+def test_a_large_estate_without_aliases_is_read(tmp_path: Path) -> None:
+    """5,000 tenants (10,000 keys, about 100,000 YAML values, 1.6 MB): no alias, so nothing to
+    refuse; the alias guard once counted every value and the size cap stopped at 1 MiB."""
+    lines = ["name: big", "tier: production", "cloud: aws", "aws:", '  account_id: "111111111111"']
+    lines += [
+        "  region: eu-west-1",
+        "hsm:",
+        "  enabled: false",
+        "logging:",
+        "  retention_days: 400",
+    ]
+    lines.append("tenants:")
+    lines += [f"  - name: t{i:04d}\n    isolation: dedicated" for i in range(5000)]
+    lines.append("keys:")
+    for i in range(5000):
+        for use in ("db", "app"):
+            lines.append(
+                f"  - name: t{i:04d}-{use}\n    purpose: database-encryption\n"
+                f"    algorithm: AES-256\n    tenant: t{i:04d}"
+            )
+    lines += ["access:", "  key_admins: [arn:aws:iam::111111111111:role/key-admin]"]
+    lines += ["  auditors: [arn:aws:iam::111111111111:role/audit]", "  key_users: []"]
+    (tmp_path / "big.yaml").write_text("\n".join(lines) + "\n")
+    assert len(load_estate(tmp_path).environments["big"].keys) == 10_000
 
 
 def test_missing_estate_directory(tmp_path: Path) -> None:

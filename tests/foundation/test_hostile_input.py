@@ -198,6 +198,11 @@ BAD_RECORDS = {
         _export(_key(type=7)),
         f"deployment.resources[0] ({KEY_URN}).type: missing or not a string (got 7)",
     ),
+    "urn-twice": (
+        _export(_key(), _key(protect=True)),
+        f"deployment.resources[1].urn: the URN of deployment.resources[0] again, and neither is "
+        f"pending deletion (`delete: true`) (got '{KEY_URN}'); export the stack again",
+    ),
     "version-999": (
         _export(_key(), version=999),
         "version: stack export format version 999 is not one keyplane reads (it reads 3, 4)",
@@ -263,6 +268,15 @@ def test_a_number_pulumi_never_writes_is_refused_naming_resource_and_field(
         f"not valid JSON for Pulumi: {message}",
     )
     assert out == ""
+
+
+def test_a_urn_repeated_by_a_resource_pending_deletion_is_read(tmp_path: Path) -> None:
+    """A create-before-delete replacement leaves the old resource, `delete: true`, beside the new
+    one under the same URN: a valid export."""
+    path = tmp_path / "state.json"
+    path.write_text(_export(_key(), _key(delete=True)))
+    code, _, err, _ = _run("diff", str(path), str(path))
+    assert code == 0, err
 
 
 def test_version_4_exports_are_read(tmp_path: Path) -> None:

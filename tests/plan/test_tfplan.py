@@ -120,7 +120,7 @@ def test_dependencies_become_configuration_references() -> None:
     converted = to_terraform_plan(render(_program, project="keyplane", stack="prod").resources)
     config = {r["address"]: r for r in converted.plan["configuration"]["root_module"]["resources"]}
     assert config["aws_kms_alias.orders_db_alias"]["expressions"] == {
-        "target_key_id": {"references": ["aws_kms_key.orders_db.id", "aws_kms_key.orders_db"]}
+        "target_key_id": {"references": ["aws_kms_key.orders_db"]}
     }
 
 

@@ -40,6 +40,7 @@ from functools import partial
 from typing import Any
 
 from keyplane.adapters.azure_api import (
+    AUDIT_LOG_CONTAINER,
     CERTIFICATE_TYPE,
     KEY_TYPE,
     MANAGED_HSM_TYPE,
@@ -84,6 +85,7 @@ from keyplane.engines.audit.transport import (
     CallFault,
     Deadline,
     check_endpoint_url,
+    retry_after_seconds,
     short,
 )
 from keyplane.facts.access import AZURE_ROLES, azure_role_id
@@ -121,10 +123,6 @@ SUBSCRIPTION_API_VERSION = "2022-12-01"
 DIAGNOSTIC_SETTINGS_API_VERSION = "2021-05-01-preview"
 ACTIVITY_LOG_ALERTS_API_VERSION = "2020-10-01"
 QUERY_RULES_API_VERSION = "2022-08-01-preview"
-#: Azure Monitor writes a vault's `AuditEvent` logs to this container of the storage account a
-#: diagnostic setting names (https://learn.microsoft.com/azure/azure-monitor/essentials/
-#: resource-logs#send-to-azure-storage); its immutability policy is KM-LOG-002's evidence.
-AUDIT_LOG_CONTAINER = "insights-logs-auditevent"
 
 #: Azure's activity log keeps 90 days (the lifecycle period the evidence names).
 ACTIVITY_LOG_DAYS = 90
@@ -195,28 +193,12 @@ def _code(err: Exception) -> str:
 
 
 def _retry_after(err: Exception) -> float | None:
-    """Seconds the service asked to wait (`Retry-After`, or `retry-after-ms`)."""
+    """Seconds the service asked to wait (`retry-after-ms`, `x-ms-retry-after-ms` or
+    `Retry-After`), None when it asked nothing."""
     response = getattr(err, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return float(value) * scale
-            except ValueError:
-                pass
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime  # noqa: PLC0415
-
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
+    return retry_after_seconds(
+        getattr(response, "headers", None), ("retry-after-ms", "x-ms-retry-after-ms")
+    )
 
 
 def _transient(err: Exception, operation: str) -> tuple[str, float | None] | None:

@@ -29,7 +29,6 @@ them.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 import warnings
@@ -69,6 +68,7 @@ from keyplane.engines.audit.transport import (
     CallFault,
     Deadline,
     check_endpoint_url,
+    retry_after_seconds,
     short,
 )
 from keyplane.facts.values import UNKNOWN, Unknown
@@ -154,21 +154,9 @@ def _status(err: Exception) -> int:
 
 
 def retry_after(err: Exception) -> float | None:
-    """The seconds an answer's Retry-After header asks to wait (delta-seconds or an HTTP date),
-    None when it has none."""
+    """The seconds a failed answer asks to wait (`Retry-After`), None when it asks nothing."""
     response = getattr(err, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    if not value:
-        return None
-    text = str(value).strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(getattr(response, "headers", None))
 
 
 class BadAnswer(Exception):

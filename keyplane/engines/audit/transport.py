@@ -12,10 +12,12 @@ enforcement.
 
 from __future__ import annotations
 
+import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from keyplane.engines.audit.judge import AuditError, Unverifiable
@@ -84,6 +86,34 @@ class CallFault(Exception):
 #: raised again for the collector to read), else (what failed, in words naming the call; the
 #: seconds the service asked to wait, or None).
 Transient = Callable[[Exception, str], "tuple[str, float | None] | None"]
+
+
+def retry_after_seconds(headers: Any, millisecond_headers: Sequence[str] = ()) -> float | None:
+    """The seconds an answer's headers ask the caller to wait before asking again, None when
+    they ask nothing: the first of `millisecond_headers` present (Azure's `retry-after-ms`),
+    else HTTP `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3; a date in the
+    past is 0). A value of another form is ignored, never a crash. `headers`: any mapping with
+    `get` (requests' and azure-core's case-insensitive ones included)."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    for name in millisecond_headers:
+        value = get(name)
+        if value is not None and str(value).strip().isdigit():
+            return int(str(value).strip()) / 1000
+    value = get("Retry-After")
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # an obsolete date form without a zone: HTTP dates are in GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def backoff_delay(attempt: int, backoff_seconds: float, retry_after: float | None = None) -> float:

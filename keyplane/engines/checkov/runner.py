@@ -82,19 +82,12 @@ def given_deadline() -> float | None:
 
     Raises CheckovError when it is not a positive number of seconds.
     """
-    given = os.environ.get(CHECKOV_TIMEOUT_ENV)
-    if given is None or not given.strip():
+    if not os.environ.get(CHECKOV_TIMEOUT_ENV, "").strip():
         return None
     try:
-        seconds = float(given)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise CheckovError(
-            f"{CHECKOV_TIMEOUT_ENV}: not a positive number of seconds (got {given!r}); "
-            "set it to one such as 600, or unset it for the default"
-        )
-    return seconds
+        return supervise.deadline_setting(CHECKOV_TIMEOUT_ENV, 0.0)
+    except ValueError as err:
+        raise CheckovError(str(err)) from None
 
 
 def checkov_command() -> list[str]:

@@ -71,6 +71,17 @@ _ENFORCEMENT = {
 }
 
 
+#: Seconds the pack is given to answer one call (overrides the defaults below): a pack that
+#: hangs (a policy in an endless loop, a wedged server) must not hold a CI job forever.
+PACK_TIMEOUT_ENV = "KEYPLANE_PACK_TIMEOUT"
+#: The default for each call. One resource's Analyze takes well under a millisecond of the pack's
+#: time and queues behind at most `CrossGuardPack.IN_FLIGHT` others; AnalyzeStack gets
+#: PACK_STACK_SECONDS_PER_RESOURCE more per resource (it took about 0.2 ms per resource on the
+#: 2-core reference machine: 50 times that).
+PACK_CALL_SECONDS = 300.0
+PACK_STACK_SECONDS_PER_RESOURCE = 0.01
+
+
 class PackError(RuntimeError):
     """The policy pack could not be started or answered with an error."""
 
@@ -163,6 +174,7 @@ class CrossGuardPack:
         dry_run: bool = True,
         python: str = sys.executable,
         startup_timeout: float = 60.0,
+        call_timeout: float | None = None,
     ) -> None:
         self.pack_dir = Path(pack_dir)
         self.stack = stack
@@ -172,6 +184,17 @@ class CrossGuardPack:
         self.dry_run = dry_run
         self.python = python
         self.startup_timeout = startup_timeout
+        #: Seconds each call may take (`KEYPLANE_PACK_TIMEOUT`, else PACK_CALL_SECONDS);
+        #: AnalyzeStack's default grows with the stack.
+        self._timeout_given = call_timeout is not None or bool(
+            os.environ.get(PACK_TIMEOUT_ENV, "").strip()
+        )
+        try:
+            self.call_timeout = call_timeout or supervise.deadline_setting(
+                PACK_TIMEOUT_ENV, PACK_CALL_SECONDS
+            )
+        except ValueError as err:
+            raise PackError(str(err)) from None
         self.policies: list[PolicyInfo] = []
         self.log = _LogSink()
         self._process: subprocess.Popen[bytes] | None = None
@@ -290,20 +313,20 @@ class CrossGuardPack:
         return int(text)
 
     def _configure(self) -> None:
-        stub = self._require()
-        self.policies = policy_infos(stub.GetAnalyzerInfo(empty_pb2.Empty()))
+        info = self._call(
+            lambda stub: stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=self.call_timeout)
+        )
+        self.policies = policy_infos(info)
         self.configure(self.policy_config)
 
     def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
         """(Re)configure the running pack, as the engine does before analysing a stack:
         ConfigureStack, then Configure with every policy's level explicit."""
-        stub = self._require()
         self.policy_config = dict(policy_config or {})
-        stub.ConfigureStack(
-            stack_configure_request(self.stack, self.project, self.dry_run, self.stack_config)
-        )
+        stack = stack_configure_request(self.stack, self.project, self.dry_run, self.stack_config)
+        self._call(lambda stub: stub.ConfigureStack(stack, timeout=self.call_timeout))
         request = configure_request(self.policies, self.policy_config)
-        self._call(lambda stub: stub.Configure(request))
+        self._call(lambda stub: stub.Configure(request, timeout=self.call_timeout))
 
     def _require(self) -> analyzer_pb2_grpc.AnalyzerStub:
         if self._stub is None:
@@ -315,7 +338,7 @@ class CrossGuardPack:
     def analyze(self, resource: ResourceLike) -> list[Finding]:
         """Analyze one resource (the engine calls this for each resource it registers)."""
         record, request = analyze_request(resource)
-        response = self._call(lambda stub: stub.Analyze(request))
+        response = self._call(lambda stub: stub.Analyze(request, timeout=self.call_timeout))
         return self._findings(response.diagnostics, {record.urn: record}, default=record)
 
     def analyze_later(self, resource: ResourceLike) -> Callable[[], list[Finding]]:
@@ -326,20 +349,17 @@ class CrossGuardPack:
         """
         record, request = analyze_request(resource)
         self._sent[id(resource)] = (resource, request.properties)
-        self._in_flight.acquire()
+        if not self._in_flight.acquire(timeout=self.call_timeout):
+            raise PackError(self._late(self.call_timeout))
         try:
-            call = self._require().Analyze.future(request)
+            call = self._require().Analyze.future(request, timeout=self.call_timeout)
         except BaseException:
             self._in_flight.release()
             raise
         call.add_done_callback(lambda _: self._in_flight.release())
 
         def collect() -> list[Finding]:
-            try:
-                response = call.result()
-            except grpc.RpcError as err:
-                detail = err.details() if hasattr(err, "details") else str(err)
-                raise PackError(f"the policy pack answered with an error: {detail}") from None
+            response = self._call(lambda _: call.result())
             return self._findings(response.diagnostics, {record.urn: record}, default=record)
 
         return collect
@@ -352,10 +372,13 @@ class CrossGuardPack:
         """Send the AnalyzeStack call now; the returned function waits for its findings."""
         records, request = stack_request(resources, self._sent)
         self._sent = {}
-        call = self._require().AnalyzeStack.future(request)
+        timeout = self.call_timeout
+        if not self._timeout_given:
+            timeout += PACK_STACK_SECONDS_PER_RESOURCE * len(records)
+        call = self._require().AnalyzeStack.future(request, timeout=timeout)
 
         def collect() -> list[Finding]:
-            response = self._call(lambda _: call.result())
+            response = self._call(lambda _: call.result(), timeout)
             return self._findings(response.diagnostics, {r.urn: r for r in records}, default=None)
 
         return collect
@@ -368,12 +391,23 @@ class CrossGuardPack:
         findings.extend(self.analyze_stack(resources))
         return findings
 
-    def _call(self, call: Any) -> Any:
+    def _call(self, call: Any, seconds: float | None = None) -> Any:
+        """Make one call (`call(stub)`, given `seconds`, default `call_timeout`, to answer); a
+        gRPC failure becomes a PackError saying what happened."""
         try:
             return call(self._require())
         except grpc.RpcError as err:
+            code = err.code() if hasattr(err, "code") else None
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise PackError(self._late(seconds or self.call_timeout)) from None
             detail = err.details() if hasattr(err, "details") else str(err)
             raise PackError(f"the policy pack answered with an error: {detail}") from None
+
+    def _late(self, seconds: float) -> str:
+        return (
+            f"the policy pack in {self.pack_dir} did not answer within {seconds:g} s; "
+            f"set {PACK_TIMEOUT_ENV} to allow longer (seconds per call)"
+        )
 
     def _findings(
         self,
