@@ -82,3 +82,28 @@ def test_deep_nesting_is_refused_without_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         read(tmp_path, "[" * 20_000 + "]" * 20_000 + "\n")
     assert "nested more than 100 levels deep" in str(err.value.problems[0])
+
+
+def test_a_document_without_aliases_is_bounded_as_one_with_them(tmp_path: Path) -> None:
+    """Without an alias a document expands to its own nodes: counted from the parser's events
+    instead of walking the nodes again, with the same bound and the same refusal."""
+    from keyplane.config import yamlio
+
+    path = tmp_path / "f.yaml"
+    for items, refused in (
+        (yamlio.MAX_EXPANDED_NODES - 1, False),
+        (yamlio.MAX_EXPANDED_NODES, True),
+    ):
+        path.write_text("".join(f"- {i}\n" for i in range(items)))  # the list is a node too
+        if not refused:
+            assert read_yaml(path).data == list(range(items))
+            continue
+        with pytest.raises(ConfigError) as refusal:
+            read_yaml(path)
+        assert [str(p) for p in refusal.value.problems] == [
+            f"{path}:1: document expands to more than {yamlio.MAX_EXPANDED_NODES} values "
+            "through aliases; remove the anchors and aliases"
+        ]
+    # With an alias, the nodes are walked: the same count for the same document.
+    path.write_text("a: &x [1, 2]\nb: *x\nc: [3]\n")
+    assert read_yaml(path).data == {"a": [1, 2], "b": [1, 2], "c": [3]}
