@@ -170,6 +170,7 @@ def preview(
                 progress=progress,
                 stack_config_dir=stack_dir,
                 levels=tuning.pack_config(),
+                keep_plan=emit_plan is not None,
             )
         except RenderError as err:
             fail_bad_input(str(err).splitlines())
@@ -273,6 +274,7 @@ def scan(
                 stack_values=state.stack_values,
                 levels=tuning.pack_config(),
                 repository=file_scope(file),
+                keep_plan=emit_plan is not None,
             )
         except _tool_errors() as err:
             fail_bad_input([str(err)])

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from keyplane.engines.crossguard import harness
 from keyplane.engines.crossguard.structs import FAST_DEPTH, from_struct, to_struct
 from keyplane.pulumi_json import load_pulumi_json
 from tests.conftest import BUNDLED_ESTATE
@@ -21,9 +21,18 @@ from tests.conftest import BUNDLED_ESTATE
 REAL_WORLD = Path(__file__).resolve().parents[3] / "shared" / "cases" / "real-world"
 
 
+def _jsonable(value: Any) -> Any:
+    """What the harness handed `ParseDict` before: mappings as dicts, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _reference(properties: Any) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    json_format.ParseDict(harness._jsonable(properties), struct)
+    json_format.ParseDict(_jsonable(properties), struct)
     return struct
 
 
