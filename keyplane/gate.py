@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -21,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keyplane.adapters.pulumi import PulumiResource
 from keyplane.config import Environment, Estate
 from keyplane.config.stack import (
     AS_OF,
@@ -48,6 +50,7 @@ from keyplane.terraform.to_plan import TerraformPlan, to_terraform_plan
 from keyplane.wire import SECRET_SIG, SIG_KEY, STACK_TYPE, Registration
 
 if TYPE_CHECKING:
+    from keyplane.adapters.pulumi import PulumiResource
     from keyplane.engines.checkov.runner import PendingCheckov
     from keyplane.engines.checkov.secrets import PendingSecretsScan, ScanScope
     from keyplane.engines.crossguard.harness import Prepared
@@ -310,8 +313,13 @@ class CrossGuardStage:
     The engine analyses each resource as the program registers it; so does this stage: `submit`
     sends the resource's Analyze call at once (resources registered while the pack is still
     starting are sent as soon as it is up), and the pack, another process, works through them
-    on the other core while the program goes on rendering. `finish` collects the answers and then
-    runs `AnalyzeStack` once over all resources.
+    on the other core while the program goes on rendering. `analyze_stack` sends AnalyzeStack
+    over all resources once they are all submitted, and `finish` collects every answer.
+
+    The pack answers AnalyzeStack from what it is sent, whatever came before, so the stage sends
+    it as soon as it can: a scan, whose resources are all known at once, has it sent first, and
+    the pack works on the stack in the gaps between Analyze calls (at 9,919 resources the run
+    ended about 0.5 s sooner than with the stack's analysis after the last resource's).
     """
 
     def __init__(
@@ -334,8 +342,10 @@ class CrossGuardStage:
         )
         self._lock = threading.Lock()
         self._ready = False
-        self._waiting: list[Prepared] = []
+        self._waiting: deque[Prepared] = deque()
         self._in_flight: list[Callable[[], list[Finding]]] = []
+        #: AnalyzeStack's request, made before the pack was up (sent first once it is).
+        self._stack_waiting: tuple[list[PulumiResource], Any] | None = None
         self._stack: Callable[[], list[Finding]] | None = None
         self._stack_sent = False
         self._error: BaseException | None = None
@@ -364,30 +374,27 @@ class CrossGuardStage:
                 self._send(prepared)
 
     def analyze_stack(self, resources: Sequence[Registration]) -> None:
-        """Send AnalyzeStack (once every resource's Analyze call is sent); `finish` collects it.
-
-        Its request is made first, while the Analyze calls are still being sent (at 9,919
-        resources it took 0.4 s, which then came after the last of them).
-        """
+        """Send AnalyzeStack over `resources` (every one submitted before); `finish` collects
+        it. Sent at once when the pack is up, else as soon as it is, before the Analyze calls
+        still waiting."""
         if self._stack_sent:
             return
         self._stack_sent = True
         try:
             prepared = self._pack.prepare_stack(resources)
         except BaseException as err:
-            self._starter.join()
             self._error = self._error or err
             return
-        self._starter.join()
-        if self._error is None:
-            try:
-                self._stack = self._pack.analyze_stack_later(prepared=prepared)
-            except BaseException as err:
-                self._error = err
+        with self._lock:
+            if not self._ready:
+                self._stack_waiting = prepared
+                return
+        self._send_stack(prepared)
 
     def finish(self, resources: Sequence[Registration]) -> list[Finding]:
         """Wait for the per-resource analysis and the stack's."""
         self.analyze_stack(resources)
+        self._starter.join()
         if self._error is not None:
             raise self._error
         assert self._stack is not None
@@ -399,16 +406,30 @@ class CrossGuardStage:
             self._pack.start()
         except BaseException as err:  # reported by finish(), on the caller's thread
             self._error = err
-        with self._lock:
-            self._ready = True
-            waiting, self._waiting = self._waiting, []
-            if self._error is None:
-                for resource in waiting:
-                    self._send(resource)
+        while True:
+            # One item at a time, so that AnalyzeStack, when it comes, goes out next.
+            with self._lock:
+                stack, self._stack_waiting = self._stack_waiting, None
+                resource = self._waiting.popleft() if stack is None and self._waiting else None
+                if stack is None and resource is None:
+                    self._ready = True
+                    return
+            if self._error is not None:
+                continue  # dropped: finish() reports the error
+            if stack is not None:
+                self._send_stack(stack)
+            elif resource is not None:
+                self._send(resource)
 
     def _send(self, resource: Prepared) -> None:
         try:
             self._in_flight.append(self._pack.analyze_later(resource))
+        except BaseException as err:
+            self._error = err
+
+    def _send_stack(self, prepared: tuple[list[PulumiResource], Any]) -> None:
+        try:
+            self._stack = self._pack.analyze_stack_later(prepared=prepared)
         except BaseException as err:
             self._error = err
 
@@ -478,6 +499,8 @@ def judge(
             )
             for resource in resources:
                 crossguard_stage.submit(resource)
+            # Every resource is known: AnalyzeStack goes out first (see CrossGuardStage).
+            crossguard_stage.analyze_stack([r for r in resources if not r.read])
         return _judge(
             resources,
             environment=environment,

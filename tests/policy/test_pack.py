@@ -345,3 +345,26 @@ def test_thousands_of_analyze_calls_in_flight_are_all_answered(pack: CrossGuardP
     findings = [f for collect in collectors for f in collect()]
     assert {f.resource for f in findings} <= {r.urn for r in many}
     assert pack._in_flight._value == pack.IN_FLIGHT
+
+
+def test_analyze_stack_before_any_resource_judges_with_the_configured_settings() -> None:
+    """A fresh pack reads what Configure gave (in the background) and judges AnalyzeStack with
+    it even when no Analyze call came first. The stack is named `elsewhere`: the settings name
+    its environment (`prod`, whose tenant `acme` is dedicated, so one of its principals granted
+    the shared key violates KM-TEN-001); without them it would be judged as `elsewhere`, which
+    declares no tenant."""
+    from tests.policy.stacks import edit_policy, statement
+
+    stack = edit_policy(aws_stack(), "session-signing", statement(ORDERS, ["kms:Sign"]))
+    with CrossGuardPack(stack="elsewhere", policy_config=CONFIG) as fresh:
+        first = fresh.analyze_stack(stack)
+        after = fresh.run(stack)
+    with CrossGuardPack(stack="elsewhere", policy_config={}) as bare:
+        unset = bare.analyze_stack(stack)
+    assert [f.message for f in first] == [
+        f"KM-TEN-001 session-signing: tenant acme is dedicated but its principal {ORDERS} is "
+        "granted the shared key session-signing; give the tenant its own key or declare it "
+        "shared."
+    ]
+    assert [f for f in after if f.rule == "KM-TEN-001"] == first
+    assert not any("tenant acme is dedicated" in f.message for f in unset)

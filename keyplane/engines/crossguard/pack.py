@@ -569,7 +569,9 @@ class Settings:
     """The pack's `keyplane-settings`, turned into a check context.
 
     CrossGuard gives each policy only its own configuration, so the `keyplane-settings` policy
-    (first in the pack, run first on every resource) loads it for all the others.
+    (first in the pack, run first on every resource) loads it for all the others. What the
+    engine configured (`preload`, from Configure) is read ahead, and is what a stack policy
+    judges with when AnalyzeStack comes before any resource.
     """
 
     def __init__(self, base_dir: Path, today: date | None = None) -> None:
@@ -577,7 +579,11 @@ class Settings:
         self.today = today
         self._lock = threading.Lock()
         self._loaded: Mapping[str, Any] | None = None
+        #: The configuration Configure gave, until it is loaded.
+        self._pending: dict[str, Any] | None = None
         self._context: Context | None = None
+        #: The context of unusable settings (one, so that policies can share what they build).
+        self._fallback: Context | None = None
         self.error: str | None = None
         self.error_reported = False
 
@@ -594,6 +600,8 @@ class Settings:
 
     def load(self, config: Mapping[str, Any]) -> None:
         with self._lock:
+            if self._pending is not None and dict(config) == self._pending:
+                self._pending = None
             if self._loaded is not None and dict(config) == dict(self._loaded):
                 return
             self._loaded = dict(config)
@@ -608,12 +616,16 @@ class Settings:
                 self.error = None
             except (SettingsError, ValueError, TypeError, KeyError) as err:
                 self._context = None
+                self._fallback = None
                 self.error = str(err)
                 self.error_reported = False
 
     def preload(self, config: Mapping[str, Any]) -> threading.Thread:
-        """Start loading `config` in the background (the estate takes a while to read); the
-        first `load` of the same configuration, or `context`, then waits for it."""
+        """Start loading `config` (the configuration Configure gave) in the background: the
+        estate takes a while to read. `load` of the same configuration, or `context`, waits
+        for it."""
+        with self._lock:
+            self._pending = dict(config)
         thread = threading.Thread(
             target=self.load, args=(dict(config),), name="keyplane-settings", daemon=True
         )
@@ -621,6 +633,9 @@ class Settings:
         return thread
 
     def context(self) -> Context:
+        pending = self._pending
+        if pending is not None:
+            self.load(pending)
         with self._lock:
             if self._context is not None:
                 return self._context
@@ -630,10 +645,12 @@ class Settings:
             if self._context is not None:
                 return self._context
             # Unusable settings were reported by keyplane-settings; judge with the stack's name.
-            return Context(
-                environment=self._default_environment() or "unknown",
-                as_of=self.today or date.today(),
-            )
+            if self._fallback is None:
+                self._fallback = Context(
+                    environment=self._default_environment() or "unknown",
+                    as_of=self.today or date.today(),
+                )
+            return self._fallback
 
 
 def _preload_settings(servicer: Any, settings: Settings) -> None:
