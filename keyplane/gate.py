@@ -326,7 +326,7 @@ class CrossGuardStage:
         self,
         *,
         environment: str,
-        estate: Estate | None,
+        estate: Estate | _Later | None,
         today: date,
         stack: str,
         project: str,
@@ -338,8 +338,13 @@ class CrossGuardStage:
             stack=stack,
             project=project,
             stack_config={"keyplane:environment": environment},
-            policy_config=pack_settings(environment, estate, today, levels),
         )
+        self._settings = (environment, today, levels)
+        #: Set once the pack's configuration is known (at once, unless the estate comes later).
+        self._configurable = threading.Event()
+        self._cancelled = False
+        if not isinstance(estate, _Later):
+            self.configure(estate)
         self._lock = threading.Lock()
         self._ready = False
         self._waiting: deque[Prepared] = deque()
@@ -358,8 +363,45 @@ class CrossGuardStage:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if not self._configurable.is_set():  # left before the estate was given (bad input)
+            self._cancelled = True
+            self._configurable.set()
         self._starter.join()
         self._pack.stop()
+
+    @classmethod
+    def before_estate(
+        cls,
+        *,
+        environment: str,
+        today: date,
+        stack: str,
+        project: str,
+        levels: Mapping[str, str] | None = None,
+    ) -> CrossGuardStage:
+        """A stage whose pack starts before the estate is read (`scan`: the pack's start-up,
+        about half a second, overlaps the reading); `configure` gives it the estate."""
+        return cls(
+            environment=environment,
+            estate=_Later(),
+            today=today,
+            stack=stack,
+            project=project,
+            levels=levels,
+        )
+
+    def configure(self, estate: Estate | None) -> None:
+        """The pack's configuration from `estate` (`pack_settings`), sent once it is up."""
+        environment, today, levels = self._settings
+        self._pack.policy_config = pack_settings(environment, estate, today, levels)
+        self._configurable.set()
+
+    def feed(self, resources: Sequence[Registration]) -> None:
+        """Submit every resource, then AnalyzeStack over them (a scan's: all known at once)."""
+        for resource in resources:
+            self.submit(resource)
+        # Every resource is known: AnalyzeStack goes out first (see the class).
+        self.analyze_stack([r for r in resources if not r.read])
 
     def submit(self, resource: Registration) -> None:
         if resource.type == STACK_TYPE or resource.read:
@@ -403,7 +445,11 @@ class CrossGuardStage:
 
     def _start(self) -> None:
         try:
-            self._pack.start()
+            self._pack.start(configure=False)
+            self._configurable.wait()
+            if self._cancelled:
+                raise PackCancelled
+            self._pack.configure(self._pack.policy_config)
         except BaseException as err:  # reported by finish(), on the caller's thread
             self._error = err
         while True:
@@ -432,6 +478,14 @@ class CrossGuardStage:
             self._stack = self._pack.analyze_stack_later(prepared=prepared)
         except BaseException as err:
             self._error = err
+
+
+class _Later:
+    """The estate of a `CrossGuardStage` that is given later (`CrossGuardStage.configure`)."""
+
+
+class PackCancelled(Exception):
+    """The stage was left before its pack could be configured (the command stopped first)."""
 
 
 def start_checkov(environment: str, estate: Estate | None, today: date) -> PendingCheckov:
@@ -497,10 +551,7 @@ def judge(
                     levels=levels,
                 )
             )
-            for resource in resources:
-                crossguard_stage.submit(resource)
-            # Every resource is known: AnalyzeStack goes out first (see CrossGuardStage).
-            crossguard_stage.analyze_stack([r for r in resources if not r.read])
+            crossguard_stage.feed(resources)
         return _judge(
             resources,
             environment=environment,

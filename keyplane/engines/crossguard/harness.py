@@ -194,7 +194,9 @@ class CrossGuardPack:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, *, configure: bool = True) -> None:
+        """Start the pack and read its policies; configure it (`configure`) unless told not to
+        (the caller then calls `configure` itself, before any analysis)."""
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise PackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         try:
@@ -204,7 +206,9 @@ class CrossGuardPack:
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
             grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
-            self._configure()
+            self.policies = policy_infos(self._stub.GetAnalyzerInfo(empty_pb2.Empty()))
+            if configure:
+                self.configure(self.policy_config)
         except BaseException:
             self.stop()
             raise
@@ -282,11 +286,6 @@ class CrossGuardPack:
                 + (f"\n{tail}" if tail else (f" (printed {text!r})" if text else ""))
             )
         return int(text)
-
-    def _configure(self) -> None:
-        stub = self._require()
-        self.policies = policy_infos(stub.GetAnalyzerInfo(empty_pb2.Empty()))
-        self.configure(self.policy_config)
 
     def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
         """(Re)configure the running pack, as the engine does before analysing a stack:
