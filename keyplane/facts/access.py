@@ -742,6 +742,7 @@ def _union_of_access(actions: Iterable[str], target: Target | None) -> frozenset
     return result
 
 
+@lru_cache(maxsize=4096)
 def is_wildcard_action(action: str) -> bool:
     """`*`, `kms:*`, `Microsoft.KeyVault/vaults/keys/*`: every operation on keys (or secrets),
     administration and use together."""
@@ -749,6 +750,7 @@ def is_wildcard_action(action: str) -> bool:
     return lowered in AWS_WILDCARD_ACTIONS or lowered in AZURE_WILDCARD_OPERATIONS
 
 
+@lru_cache(maxsize=4096)
 def is_broad_role(action: str) -> bool:
     """Owner-like roles: acceptable only for declared key administrators."""
     if action in GCP_BROAD_ROLES:
@@ -756,6 +758,7 @@ def is_broad_role(action: str) -> bool:
     return _is_azure_role(action) and azure_role_id(action) in AZURE_BROAD_ROLES
 
 
+@lru_cache(maxsize=4096)
 def action_label(action: str) -> str:
     """How a message names an action or role."""
     if _is_azure_role(action):

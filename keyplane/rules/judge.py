@@ -61,8 +61,8 @@ def check_resource(rule_id: str, facts: Iterable[Facts], context: Context) -> li
     check = resource_check(rule_id)
     if check is None:
         raise KeyError(f"no resource check for rule {rule_id!r}")
-    verdicts = [check(f, context) for f in facts]
-    return _dedupe(v for v in verdicts if v.outcome in REPORTED)
+    reported = [v for v in (check(f, context) for f in facts) if v.outcome in REPORTED]
+    return _dedupe(reported) if reported else reported
 
 
 def check_stack(rule_id: str, stack: StackFacts, context: Context) -> list[Verdict]:
