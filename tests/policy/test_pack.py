@@ -257,7 +257,7 @@ def test_each_message_is_converted_once_and_never_mistaken_for_another(
     assert once.MessageToDict(struct(a=1, b=2)) is once.MessageToDict(struct(b=2, a=1))
     assert once.MessageToDict(struct(n=1.5)) == {"n": 1.5}
     assert len(converted) == 6
-    once.structs.clear()  # a stack's analysis is over
+    once.structs.clear()  # the engine configures the pack for another stack
     assert once.MessageToDict(struct(n=1)) == {"n": 1.0}
     assert len(converted) == 7
     # Other messages by identity, through json_format; other forms of the call go straight

@@ -133,9 +133,10 @@ class _StructsOnce:
     converted by `structs.from_struct`, to the same plain data as `json_format.MessageToDict`.
     Protobuf maps have no order: upb iterates two equal maps differently (1,004 of 1,819
     resources' properties came in another key order in AnalyzeStack than in Analyze), so the
-    key order of the plain data was arbitrary before and stays so; nothing reads it. Entries go
-    oldest first past `limit` entries or `max_bytes` of keys, and all at once when a stack's
-    analysis ends (`clear`, after AnalyzeStack). Lookups take no lock (one C call under the GIL).
+    key order of the plain data was arbitrary before and stays so (no verdict depends on it).
+    Entries go oldest first past `limit` entries or `max_bytes` of keys, and all at once when
+    the engine configures the pack for a stack (`clear`). Lookups take no lock (one C call
+    under the GIL).
     """
 
     LIMIT = 50_000
@@ -213,8 +214,8 @@ def _convert_each_message_once() -> bool:
     return True
 
 
-def _stack_analysed() -> None:
-    """A stack's analysis is over: what was kept for its resources can go."""
+def _forget_properties() -> None:
+    """A stack's analysis begins: the properties kept for another's can go."""
     converter = getattr(_SDK, "json_format", None)
     if isinstance(converter, _MessagesOnce):
         converter.structs.clear()
@@ -308,7 +309,10 @@ class _PreparedOnce:
     (the pack's process environment does not change), and every enabled policy runs over the
     same objects, each reported under its own name and enforcement level, with the SDK's
     handling of unknown values and "not applicable". keyplane's policies only read what they
-    are given, so sharing it is safe.
+    are given, so sharing it is safe. Which policies are enabled, at which level, is worked out
+    once per configuration (`_Plan`), not for each of the pack's 50 policies on every call,
+    and each call runs under a token of its own (`_Call`) that tells its policies they judge
+    the same resource or stack.
 
     Anything this needs that the SDK lacks (a later SDK reorganising its servicer) leaves the
     SDK's own methods in place: slower, same verdicts.
@@ -436,12 +440,19 @@ class _PreparedOnce:
                 )
             config = servicer._get_policy_config(policy.name)
             if config is None and shared is not None:
-                args = shared
+                args = shared  # policies only read their arguments
             else:
+                properties, options, provider = props
                 args = ResourceValidationArgs(
-                    request.type, props[0], request.urn, request.name, props[1], props[2],
-                    config, stack_tags,
-                )  # fmt: skip
+                    request.type,
+                    properties,
+                    request.urn,
+                    request.name,
+                    options,
+                    provider,
+                    config,
+                    stack_tags,
+                )
                 if config is None:
                     shared = args
             self._validate(servicer, policy, args, report, response, pack_name, pack_version)
@@ -456,7 +467,6 @@ class _PreparedOnce:
             return self._analyze_stack(servicer, request, state)
         finally:
             _CALL.token = None
-            _stack_analysed()
 
     def _analyze_stack(self, servicer: Any, request: Any, state: tuple[Any, ...]) -> Any:
         _, pack_name, pack_version, stack_tags, _ = state
@@ -653,11 +663,12 @@ class Settings:
             return self._fallback
 
 
-def _preload_settings(servicer: Any, settings: Settings) -> None:
-    """Once the engine has configured the pack, read its settings (the estate) while the engine
-    goes on to send resources, as `keyplane-settings` would on the first resource, unless that
-    policy is disabled. At 9,919 resources the estate took 0.5-0.8 s to read, before any
-    resource could be judged."""
+def _configured(servicer: Any, settings: Settings) -> None:
+    """The engine has configured the pack for a stack: forget the properties kept for another,
+    and read the settings (the estate) while the engine goes on to send resources, as
+    `keyplane-settings` would on the first resource, unless that policy is disabled. At 9,919
+    resources the estate took 0.5-0.8 s to read, before any resource could be judged."""
+    _forget_properties()
     for policy in _PreparedOnce.policies_of(servicer):
         if policy.name == SETTINGS_POLICY:
             if servicer._get_enforcement_level(policy) != EnforcementLevel.DISABLED:
@@ -936,7 +947,7 @@ def serve(pack_dir: Path | None = None) -> None:
     if secrets:  # the properties reach policies read-only: one conversion can serve them all
         _convert_each_message_once()
     settings = Settings(pack_dir or Path.cwd())
-    _PreparedOnce.install(on_configure=lambda servicer: _preload_settings(servicer, settings))
+    _PreparedOnce.install(on_configure=lambda servicer: _configured(servicer, settings))
     PolicyPack(
         name=PACK_NAME,
         policies=policies(settings, secrets=secrets),
