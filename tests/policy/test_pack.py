@@ -219,7 +219,7 @@ def test_each_message_is_converted_once_and_never_mistaken_for_another(
     from google.protobuf import json_format, struct_pb2
     from pulumi.runtime.proto import analyzer_pb2
 
-    from keyplane.engines.crossguard import pack
+    from keyplane.engines.crossguard import pack, structs
     from keyplane.engines.crossguard.pack import _MessagesOnce
 
     calls: list[object] = []
@@ -230,7 +230,7 @@ def test_each_message_is_converted_once_and_never_mistaken_for_another(
             calls.append(message)
             return json_format.MessageToDict(message, *args, **kwargs)
 
-    convert = pack.from_struct
+    convert = structs.from_struct
 
     def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
         converted.append(message)
