@@ -170,6 +170,7 @@ def preview(
                 progress=progress,
                 stack_config_dir=stack_dir,
                 levels=tuning.pack_config(),
+                keep_plan=emit_plan is not None,
             )
         except RenderError as err:
             fail_bad_input(str(err).splitlines())
@@ -222,7 +223,7 @@ def scan(
     """Judge what the real Pulumi CLI wrote, with or without keyplane's components."""
     began = time.monotonic()
     from keyplane.engines.checkov.secrets import file_scope  # noqa: PLC0415
-    from keyplane.gate import judge  # noqa: PLC0415
+    from keyplane.gate import CrossGuardStage, judge  # noqa: PLC0415
     from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
 
     today = parse_day(as_of)
@@ -253,30 +254,41 @@ def scan(
     environment = env or state.stack
     if not environment:
         fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
-    loaded = load_estate_or_exit(estate) if estate.is_dir() else None
-    if env is not None and loaded is not None and env not in loaded.environments:
-        known = ", ".join(sorted(loaded.environments))
-        fail_bad_input(
-            [f"--env: no environment {env!r} in {estate} (known: {known}); pass one of them"]
-        )
-    with _progress(format, quiet) as progress:
-        try:
-            result = judge(
-                state.resources,
-                environment=environment,
-                estate=loaded,
-                today=today,
-                stack=state.stack or environment,
-                project=state.project or "keyplane",
-                run_checkov=not no_checkov,
-                progress=progress,
-                stack_values=state.stack_values,
-                levels=tuning.pack_config(),
-                repository=file_scope(file),
+    # The pack starts now: its start-up overlaps reading the estate, which configures it.
+    with CrossGuardStage.before_estate(
+        environment=environment,
+        today=today,
+        stack=state.stack or environment,
+        project=state.project or "keyplane",
+        levels=tuning.pack_config(),
+    ) as stage:
+        loaded = load_estate_or_exit(estate) if estate.is_dir() else None
+        if env is not None and loaded is not None and env not in loaded.environments:
+            known = ", ".join(sorted(loaded.environments))
+            fail_bad_input(
+                [f"--env: no environment {env!r} in {estate} (known: {known}); pass one of them"]
             )
-        except _tool_errors() as err:
-            fail_bad_input([str(err)])
-            return
+        stage.configure(loaded)
+        stage.feed(state.resources)
+        with _progress(format, quiet) as progress:
+            try:
+                result = judge(
+                    state.resources,
+                    environment=environment,
+                    estate=loaded,
+                    today=today,
+                    stack=state.stack or environment,
+                    project=state.project or "keyplane",
+                    run_checkov=not no_checkov,
+                    progress=progress,
+                    crossguard_stage=stage,
+                    stack_values=state.stack_values,
+                    repository=file_scope(file),
+                    keep_plan=emit_plan is not None,
+                )
+            except _tool_errors() as err:
+                fail_bad_input([str(err)])
+                return
     result.timings = {"read": read, **result.timings}
     if loaded is None or environment not in loaded.environments:
         # No environment file to point at: each finding points at its resource in the file.

@@ -404,7 +404,7 @@ def _check_environment(env: Environment, doc: Document, stem: str) -> Iterator[P
         yield problem(("hsm", "subnet_ids"), "duplicate subnet", dup, "list each subnet once")
 
     tenants = {t.name for t in env.tenants}
-    tenant_dups = _duplicates(t.name for t in env.tenants)
+    tenant_dups = _duplicates(t.name for t in env.tenants)  # once: per tenant it was quadratic
     for index, tenant in enumerate(env.tenants):
         if tenant.name in tenant_dups:
             yield problem(

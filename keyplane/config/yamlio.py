@@ -22,7 +22,7 @@ from typing import Any
 from yaml import CSafeLoader
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.error import MarkedYAMLError, YAMLError
-from yaml.events import CollectionEndEvent, CollectionStartEvent
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from keyplane.config.errors import ConfigError, Problem
@@ -84,13 +84,14 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Document:
     try:
         # Parse once: compose the node graph (LibYAML), bound its expansion, then build the
         # plain data and the line of every field from the nodes.
-        _check_depth(text, shown)
+        nodes = _check_depth(text, shown)
         loader = _Loader(text)
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
         data = None
         if node is not None:
-            _check_expansion(node, shown)
+            if nodes is None:  # aliases: count what they add (none without them)
+                _check_expansion(node, shown)
             data = _Builder(loader, lines).build(node, ())
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -235,6 +236,7 @@ class _Builder:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _BadValue(Exception):
@@ -253,6 +255,10 @@ def _construct_scalar(constructor: SafeConstructor, node: Node, loc: Loc) -> Any
     for explicit tags with values of another type (`!!timestamp 'yesterday'` even raises
     AttributeError).
     """
+    if node.tag == STR_TAG and isinstance(node, ScalarNode):
+        # What `construct_yaml_str` returns, without the generic path's bookkeeping (most
+        # values of an estate are strings).
+        return node.value
     try:
         return constructor.construct_object(node)
     except (
@@ -284,15 +290,27 @@ def _field_name(loc: Loc) -> str:
     return name
 
 
-def _check_depth(text: str, shown: str) -> None:
+def _check_depth(text: str, shown: str) -> int | None:
     """Refuse documents nesting collections deeper than MAX_DEPTH, from the parser's events
-    (LibYAML's parser keeps an explicit stack; only its composer recurses)."""
+    (LibYAML's parser keeps an explicit stack; only its composer recurses).
+
+    Returns the number of nodes the document holds when it has no alias (each node then
+    appears once: that is its expansion, and `_check_expansion` has nothing to add; its walk
+    took 0.13 s of a 1,100-tenant estate's 0.46 s), else None.
+    """
     loader = _Loader(text)
     depth = 0
+    nodes = 0
+    aliased = False
     try:
         while loader.check_event():
             event = loader.get_event()
-            if isinstance(event, CollectionStartEvent):
+            if isinstance(event, ScalarEvent):
+                nodes += 1
+            elif isinstance(event, AliasEvent):
+                aliased = True
+            elif isinstance(event, CollectionStartEvent):
+                nodes += 1
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise ConfigError(
@@ -310,6 +328,7 @@ def _check_depth(text: str, shown: str) -> None:
                 depth -= 1
     finally:
         loader.dispose()
+    return None if aliased else nodes
 
 
 def _merge_sources(node: Node) -> list[MappingNode]:

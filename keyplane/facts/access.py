@@ -73,6 +73,9 @@ _GCP_SA_PROJECT = re.compile(
 _GCP_PROJECT_MEMBER = re.compile(r"project(?:Owner|Editor|Viewer):(.+)")
 
 
+# The pure questions below are asked for the same few principals and actions on every key and
+# secret of a stack (at 9,919 resources, 87,000 and 115,000 times): their answers are kept.
+@lru_cache(maxsize=8192)
 def is_wildcard_principal(principal: str) -> bool:
     if principal in WILDCARD_PRINCIPALS:
         return True
@@ -89,6 +92,7 @@ def is_aws_role_arn(principal: str) -> bool:
     return _ROLE_ARN.fullmatch(principal) is not None
 
 
+@lru_cache(maxsize=8192)
 def principal_key(principal: str) -> str:
     """One name per principal within a stack (an account): an IAM role's ARN and the role
     written by name in the same stack compare equal (`aws-role:<name>`)."""
@@ -697,6 +701,7 @@ def action_access(action: str, target: Target | None = None) -> frozenset[Access
     return aws_action_access(action, target)
 
 
+@lru_cache(maxsize=4096)
 def is_known_action(action: str) -> bool:
     """Whether keyplane knows what the action or role means (custom roles it does not, nor a
     predefined Cloud KMS or Secret Manager role missing from `GCP_ROLES`)."""
@@ -720,12 +725,24 @@ def must_be_known(action: str) -> bool:
 
 
 def actions_access(actions: Iterable[str], target: Target | None = None) -> frozenset[Access]:
+    if isinstance(actions, tuple):  # a grant's actions (170,000 calls at 9,919 resources)
+        return _actions_access(actions, target)
+    return _union_of_access(actions, target)
+
+
+@lru_cache(maxsize=4096)
+def _actions_access(actions: tuple[str, ...], target: Target | None) -> frozenset[Access]:
+    return _union_of_access(actions, target)
+
+
+def _union_of_access(actions: Iterable[str], target: Target | None) -> frozenset[Access]:
     result: frozenset[Access] = frozenset()
     for action in actions:
         result |= action_access(action, target)
     return result
 
 
+@lru_cache(maxsize=4096)
 def is_wildcard_action(action: str) -> bool:
     """`*`, `kms:*`, `Microsoft.KeyVault/vaults/keys/*`: every operation on keys (or secrets),
     administration and use together."""
@@ -733,6 +750,7 @@ def is_wildcard_action(action: str) -> bool:
     return lowered in AWS_WILDCARD_ACTIONS or lowered in AZURE_WILDCARD_OPERATIONS
 
 
+@lru_cache(maxsize=4096)
 def is_broad_role(action: str) -> bool:
     """Owner-like roles: acceptable only for declared key administrators."""
     if action in GCP_BROAD_ROLES:
@@ -740,6 +758,7 @@ def is_broad_role(action: str) -> bool:
     return _is_azure_role(action) and azure_role_id(action) in AZURE_BROAD_ROLES
 
 
+@lru_cache(maxsize=4096)
 def action_label(action: str) -> str:
     """How a message names an action or role."""
     if _is_azure_role(action):

@@ -82,3 +82,26 @@ def test_deep_nesting_is_refused_without_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         read(tmp_path, "[" * 20_000 + "]" * 20_000 + "\n")
     assert "nested more than 100 levels deep" in str(err.value.problems[0])
+
+
+def test_a_document_without_aliases_is_not_counted_against_the_alias_bound(
+    tmp_path: Path,
+) -> None:
+    """Without an alias a document expands to its own nodes, bounded by the file size cap: it is
+    read however many values it holds (the alias guard once refused large estates as bombs),
+    while aliases adding more than the bound are refused."""
+    from keyplane.config import yamlio
+
+    path = tmp_path / "f.yaml"
+    items = yamlio.MAX_EXPANDED_NODES + 10
+    path.write_text("".join(f"- {i}\n" for i in range(items)))
+    assert read_yaml(path).data == list(range(items))
+    path.write_text(
+        "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * 101) + "]\n"
+    )
+    with pytest.raises(ConfigError) as refusal:
+        read_yaml(path)
+    assert [str(p) for p in refusal.value.problems] == [
+        f"{path}:2: document expands to more than {yamlio.MAX_EXPANDED_NODES} values "
+        "through aliases; remove the anchors and aliases"
+    ]

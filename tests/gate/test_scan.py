@@ -60,3 +60,45 @@ def test_truncated_file_is_bad_input(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{broken}:")
     assert "not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_pack_started_before_the_estate_is_read_is_stopped_when_the_scan_is_refused(
+    tmp_path: Path,
+) -> None:
+    """`scan` starts the pack before reading the estate; refused there (exit 2), it leaves no
+    pack behind, whatever point of its start-up the pack had reached."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.conftest import BUNDLED_ESTATE
+
+    marker = f"KEYPLANE_TEST_MARKER={uuid.uuid4()}"
+
+    def marked() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    export = FIXTURES / "stack-export.json"
+    command = [sys.executable, "-m", "keyplane.cli", "scan", str(export)]
+    command += ["--env", "no-such-env", "--estate", str(BUNDLED_ESTATE), "--no-checkov"]
+    for _ in range(2):
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env={**os.environ, marker.split("=", maxsplit=1)[0]: marker.split("=")[1]},
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("--env: no environment 'no-such-env'")
+        # At once: a pack left behind would end by itself within half a second (it watches its
+        # parent), which must not be what stops it.
+        assert marked() == []

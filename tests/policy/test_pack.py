@@ -213,30 +213,60 @@ def test_unusable_settings_are_reported_once(reconfigured: CrossGuardPack) -> No
     assert reconfigured.analyze(aws_stack()[1]) == []
 
 
-def test_each_message_is_converted_once_and_never_mistaken_for_another() -> None:
+def test_each_message_is_converted_once_and_never_mistaken_for_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from google.protobuf import json_format, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
 
+    from keyplane.engines.crossguard import pack, structs
     from keyplane.engines.crossguard.pack import _MessagesOnce
 
     calls: list[object] = []
+    converted: list[object] = []
 
     class Counting:
         def MessageToDict(self, message: object, *args: object, **kwargs: object) -> object:
             calls.append(message)
             return json_format.MessageToDict(message, *args, **kwargs)
 
+    convert = structs.from_struct
+
+    def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+        converted.append(message)
+        return convert(message)
+
+    monkeypatch.setattr(pack, "from_struct", from_struct)
     once = _MessagesOnce(Counting(), limit=2)
-    first, second, third = (
-        struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=n)}) for n in (1, 2, 3)
-    )
+
+    def struct(**fields: float) -> struct_pb2.Struct:
+        return struct_pb2.Struct(
+            fields={k: struct_pb2.Value(number_value=v) for k, v in fields.items()}
+        )
+
+    first, second, third = (struct(n=n) for n in (1, 2, 3))
     assert [once.MessageToDict(first) for _ in range(25)] == [{"n": 1.0}] * 25
     assert once.MessageToDict(second) == {"n": 2.0}
     assert once.MessageToDict(third) == {"n": 3.0}  # evicts the first
     assert once.MessageToDict(first) == {"n": 1.0}
-    assert calls == [first, second, third, first]
-    # Other forms of the call go straight through.
+    assert converted == [first, second, third, first]
+    # Properties sent again (AnalyzeStack after Analyze) are recognised by their content, in
+    # any key order; changed properties never get the old ones.
+    again = struct(n=1)
+    assert once.MessageToDict(again) is once.MessageToDict(first)
+    assert once.MessageToDict(struct(a=1, b=2)) is once.MessageToDict(struct(b=2, a=1))
+    assert once.MessageToDict(struct(n=1.5)) == {"n": 1.5}
+    assert len(converted) == 6
+    once.structs.clear()  # the engine configures the pack for another stack
+    assert once.MessageToDict(struct(n=1)) == {"n": 1.0}
+    assert len(converted) == 7
+    # Other messages by identity, through json_format; other forms of the call go straight
+    # through.
+    options = analyzer_pb2.AnalyzerResourceOptions(protect=True)
+    assert [once.MessageToDict(options) for _ in range(3)] == [{"protect": True}] * 3
+    assert calls == [options]
     assert once.MessageToDict(first, preserving_proto_field_name=True) == {"n": 1.0}
-    assert len(calls) == 5
+    assert calls == [options, first]
 
 
 def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,17 +281,19 @@ def test_the_policies_of_one_call_share_property_views(monkeypatch: pytest.Monke
     monkeypatch.setattr(sdk, "unknown_checking_proxy", sdk.unknown_checking_proxy)
     assert _convert_each_message_once()
     message = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=1)})
-    other = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=1)})
+    same = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=1)})
+    other = struct_pb2.Struct(fields={"n": struct_pb2.Value(number_value=2)})
     view = sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(message))
     assert view == {"n": 1.0}
     assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(message)) is view
-    assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(other)) is not view
+    assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(same)) is view
+    assert sdk.unknown_checking_proxy(sdk.json_format.MessageToDict(other)) == {"n": 2.0}
     with pytest.raises(TypeError):
         view["n"] = 2
 
 
 def test_the_memo_rebuilds_for_another_resource_context_or_call() -> None:
-    from keyplane.engines.crossguard.pack import _Memo
+    from keyplane.engines.crossguard.pack import _CALL, _Memo
     from keyplane.rules.context import Context
 
     memo = _Memo()
@@ -278,17 +310,30 @@ def test_the_memo_rebuilds_for_another_resource_context_or_call() -> None:
             built.append(key)
             return f"facts of {key}"
 
-        return memo.get(resource_key, props, context, build)
+        return memo.get(resource_key, lambda: props, context, build)
 
+    # The SDK's own methods: the resource's key and properties tell resources apart.
     props = [{"n": 1}]
     assert get("a", props, first) == "facts of a"
-    assert get("a", props, first) == "facts of a"  # the same objects: not even keyed again
-    assert (built, keyed) == (["a"], ["a"])
     assert get("a", [{"n": 1}], first) == "facts of a"  # equal copies of the same resource
-    assert get("b", [{"n": 1}], first) == "facts of b"  # another resource, equal properties
+    assert get("b", props, first) == "facts of b"  # another resource, the same properties
     assert get("b", [{"n": 2}], first) == "facts of b"  # new properties
     assert get("b", [{"n": 2}], second) == "facts of b"  # another context
     assert built == ["a", "b", "b", "b"]
+    # Under `_PreparedOnce`, each call has its token: one build per call, nothing compared.
+    built.clear()
+    keyed.clear()
+    try:
+        _CALL.token = object()
+        assert [get("c", props, first) for _ in range(3)] == ["facts of c"] * 3
+        assert get("c", props, second) == "facts of c"  # another context
+        _CALL.token = object()  # the next call, whatever it holds
+        assert get("c", props, second) == "facts of c"
+    finally:
+        _CALL.token = None
+    assert (built, keyed) == (["c", "c", "c"], [])
+    assert get("c", props, second) == "facts of c"  # no call: keyed and compared again
+    assert (built, keyed) == (["c", "c", "c", "c"], ["c"])
 
 
 def test_thousands_of_analyze_calls_in_flight_are_all_answered(pack: CrossGuardPack) -> None:
@@ -300,3 +345,26 @@ def test_thousands_of_analyze_calls_in_flight_are_all_answered(pack: CrossGuardP
     findings = [f for collect in collectors for f in collect()]
     assert {f.resource for f in findings} <= {r.urn for r in many}
     assert pack._in_flight._value == pack.IN_FLIGHT
+
+
+def test_analyze_stack_before_any_resource_judges_with_the_configured_settings() -> None:
+    """A fresh pack reads what Configure gave (in the background) and judges AnalyzeStack with
+    it even when no Analyze call came first. The stack is named `elsewhere`: the settings name
+    its environment (`prod`, whose tenant `acme` is dedicated, so one of its principals granted
+    the shared key violates KM-TEN-001); without them it would be judged as `elsewhere`, which
+    declares no tenant."""
+    from tests.policy.stacks import edit_policy, statement
+
+    stack = edit_policy(aws_stack(), "session-signing", statement(ORDERS, ["kms:Sign"]))
+    with CrossGuardPack(stack="elsewhere", policy_config=CONFIG) as fresh:
+        first = fresh.analyze_stack(stack)
+        after = fresh.run(stack)
+    with CrossGuardPack(stack="elsewhere", policy_config={}) as bare:
+        unset = bare.analyze_stack(stack)
+    assert [f.message for f in first] == [
+        f"KM-TEN-001 session-signing: tenant acme is dedicated but its principal {ORDERS} is "
+        "granted the shared key session-signing; give the tenant its own key or declare it "
+        "shared."
+    ]
+    assert [f for f in after if f.rule == "KM-TEN-001"] == first
+    assert not any("tenant acme is dedicated" in f.message for f in unset)

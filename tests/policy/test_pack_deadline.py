@@ -45,7 +45,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.fixture()
+@pytest.fixture
 def hanging_pack(tmp_path: Path) -> Path:
     (tmp_path / "PulumiPolicy.yaml").write_text("name: hangs\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(HANGING_PACK)
@@ -127,7 +127,9 @@ def test_the_gate_reports_a_stopped_pack_instead_of_waiting(
         os.kill(process.pid, signal.SIGSTOP)
         for resource in resources:
             stage.submit(resource)
-        with pytest.raises(PackError, match=r"did not answer within 3 s; set KEYPLANE_PACK_TIMEOUT"):
+        with pytest.raises(
+            PackError, match=r"did not answer within 3 s; set KEYPLANE_PACK_TIMEOUT"
+        ):
             judge(
                 resources,
                 environment="prod",

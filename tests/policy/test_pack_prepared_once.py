@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,67 @@ def test_a_servicer_without_the_expected_state_keeps_the_sdk_methods(sdk: Any) -
     once._original_stack = sdk_method
     assert once.analyze_stack(Stranger(), None, None) == "answer"
     assert calls == ["sdk"]
+
+
+#: Settings that give every call the same context (without them each policy judges with a
+#: context of its own, and nothing is shared between policies).
+SETTINGS = {"keyplane-settings": {"environment": "prod"}}
+
+
+def _sequence(
+    servicer: Any,
+    analyze: Any,
+    analyze_stack: Any,
+    analyzed: Sequence[Any],
+    stacked: Sequence[Any],
+) -> list[str]:
+    """Analyze each of `analyzed`, then AnalyzeStack over `stacked`: every answer, as JSON."""
+    answers = []
+    for resource in analyzed:
+        _, request = harness.analyze_request(resource)
+        again = analyzer_pb2.AnalyzeRequest.FromString(request.SerializeToString())
+        answers.append(analyze(servicer, again, None))
+    _, request = harness.stack_request(stacked)
+    again = analyzer_pb2.AnalyzeStackRequest.FromString(request.SerializeToString())
+    answers.append(analyze_stack(servicer, again, None))
+    return [json_format.MessageToJson(a, sort_keys=True) for a in answers]
+
+
+def test_a_resource_changed_after_its_analyze_call_is_judged_as_analyzestack_sends_it(
+    sdk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pack keeps between calls (each resource's properties, by content) never stands
+    in for what a later call sends: the answers are those of the SDK's own methods with plain
+    `json_format`, which keeps nothing, call for call."""
+    key = next(r for r in aws_stack() if r.type == "aws:kms/key:Key")
+    before = mutate(aws_stack(), key.name, ["rotationPeriodInDays"], 400)  # one resource fails
+    after = mutate(
+        before, "acme-payments-api-rotation", ["rotationRules", "automaticallyAfterDays"], 120.0
+    )
+    slow = "KM-ROT-003 acme-payments-api: rotates about every 120 days"
+    sdk_analyze, sdk_stack = sdk
+    cached = SDK.json_format
+    assert isinstance(cached, pack._MessagesOnce)
+    for analyzed, stacked in ((before, after), (after, before), (after, after)):
+        monkeypatch.setattr(SDK, "json_format", json_format)  # nothing kept between calls
+        expected = _sequence(_servicer("prod", SETTINGS), sdk_analyze, sdk_stack, analyzed, stacked)
+        monkeypatch.setattr(SDK, "json_format", cached)
+        once = pack._PreparedOnce(SDK._PolicyAnalyzerServicer)
+        got = _sequence(
+            _servicer("prod", SETTINGS), once.analyze, once.analyze_stack, analyzed, stacked
+        )
+        assert got == expected
+        assert (slow in got[-1]) == (stacked is after)
+        assert sum("KM-ROT-002" in answer for answer in got[:-1]) == 1
+    # The same properties in another resource are that resource's: its own URN and name.
+    twin = [
+        *before,
+        *(replace(r, name=f"{r.name}-twin", urn=f"{r.urn}-twin") for r in before[:3]),
+    ]
+    monkeypatch.setattr(SDK, "json_format", json_format)
+    expected = _sequence(_servicer("prod", SETTINGS), sdk_analyze, sdk_stack, twin, twin)
+    monkeypatch.setattr(SDK, "json_format", cached)
+    once = pack._PreparedOnce(SDK._PolicyAnalyzerServicer)
+    assert _sequence(_servicer("prod", SETTINGS), once.analyze, once.analyze_stack, twin, twin) == (
+        expected
+    )

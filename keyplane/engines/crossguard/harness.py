@@ -26,7 +26,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 # gRPC core logs transport events ("Got goaway ... UNAVAILABLE" when the pack ends) to stderr,
 # where CI logs show them as failures; keyplane reports what goes wrong itself. Read once, at
@@ -37,11 +37,12 @@ os.environ["GRPC_VERBOSITY"] = "NONE"
 os.environ.pop("GRPC_TRACE", None)
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
 from keyplane import supervise
 from keyplane.adapters.pulumi import PulumiResource, ResourceLike
+from keyplane.engines.crossguard.structs import to_struct
 from keyplane.findings import Engine, Finding
 from keyplane.locations import policy_pack_dir
 from keyplane.rules.catalog import Enforcement
@@ -86,6 +87,13 @@ class PackError(RuntimeError):
     """The policy pack could not be started or answered with an error."""
 
 
+class Prepared(NamedTuple):
+    """A resource's Analyze request, made ahead of sending (`CrossGuardPack.prepare`)."""
+
+    record: PulumiResource
+    request: Any
+
+
 @dataclass(frozen=True)
 class PolicyInfo:
     name: str
@@ -105,24 +113,10 @@ class _LogSink(engine_pb2_grpc.EngineServicer):
         return empty_pb2.Empty()
 
 
-def _struct(inputs: Mapping[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    json_format.ParseDict(_jsonable(inputs), struct)
-    return struct
-
-
 def _properties(resource: ResourceLike, record: PulumiResource) -> struct_pb2.Struct:
     """The inputs in wire form: as the program sent them when the resource was rendered here."""
     wire = getattr(resource, "wire", None)
-    return wire if isinstance(wire, struct_pb2.Struct) else _struct(record.inputs)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    return wire if isinstance(wire, struct_pb2.Struct) else to_struct(record.inputs)
 
 
 def reconcile_config(
@@ -223,7 +217,9 @@ class CrossGuardPack:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, *, configure: bool = True) -> None:
+        """Start the pack and read its policies; configure it (`configure`) unless told not to
+        (the caller then calls `configure` itself, before any analysis)."""
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise PackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         try:
@@ -233,7 +229,12 @@ class CrossGuardPack:
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
             grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
-            self._configure()
+            info = self._call(
+                lambda stub: stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=self.call_timeout)
+            )
+            self.policies = policy_infos(info)
+            if configure:
+                self.configure(self.policy_config)
         except BaseException:
             self.stop()
             raise
@@ -312,13 +313,6 @@ class CrossGuardPack:
             )
         return int(text)
 
-    def _configure(self) -> None:
-        info = self._call(
-            lambda stub: stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=self.call_timeout)
-        )
-        self.policies = policy_infos(info)
-        self.configure(self.policy_config)
-
     def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
         """(Re)configure the running pack, as the engine does before analysing a stack:
         ConfigureStack, then Configure with every policy's level explicit."""
@@ -341,14 +335,20 @@ class CrossGuardPack:
         response = self._call(lambda stub: stub.Analyze(request, timeout=self.call_timeout))
         return self._findings(response.diagnostics, {record.urn: record}, default=record)
 
-    def analyze_later(self, resource: ResourceLike) -> Callable[[], list[Finding]]:
+    def prepare(self, resource: ResourceLike) -> Prepared:
+        """The Analyze request for `resource`, made now (it can be made before the pack is up;
+        AnalyzeStack sends its properties again)."""
+        record, request = analyze_request(resource)
+        self._sent[id(resource)] = (resource, request.properties)
+        return Prepared(record, request)
+
+    def analyze_later(self, resource: ResourceLike | Prepared) -> Callable[[], list[Finding]]:
         """Send the Analyze call now; the returned function waits for its findings.
 
         At most `IN_FLIGHT` calls are outstanding: past that the caller waits for an answer (the
         pack's server cancels some calls when thousands queue up at once).
         """
-        record, request = analyze_request(resource)
-        self._sent[id(resource)] = (resource, request.properties)
+        record, request = resource if isinstance(resource, Prepared) else self.prepare(resource)
         if not self._in_flight.acquire(timeout=self.call_timeout):
             raise PackError(self._late(self.call_timeout))
         try:
@@ -368,10 +368,21 @@ class CrossGuardPack:
         """Analyze the whole stack once (the engine does at the end of a preview or update)."""
         return self.analyze_stack_later(resources)()
 
-    def analyze_stack_later(self, resources: Iterable[ResourceLike]) -> Callable[[], list[Finding]]:
-        """Send the AnalyzeStack call now; the returned function waits for its findings."""
-        records, request = stack_request(resources, self._sent)
+    def prepare_stack(self, resources: Iterable[ResourceLike]) -> tuple[list[PulumiResource], Any]:
+        """The AnalyzeStack request for `resources` and their records (`stack_request`), with
+        the properties the Analyze calls sent, made now."""
+        prepared = stack_request(resources, self._sent)
         self._sent = {}
+        return prepared
+
+    def analyze_stack_later(
+        self,
+        resources: Iterable[ResourceLike] = (),
+        prepared: tuple[list[PulumiResource], Any] | None = None,
+    ) -> Callable[[], list[Finding]]:
+        """Send the AnalyzeStack call now (for `resources`, or the request `prepare_stack`
+        made); the returned function waits for its findings."""
+        records, request = prepared if prepared is not None else self.prepare_stack(resources)
         timeout = self.call_timeout
         if not self._timeout_given:
             timeout += PACK_STACK_SECONDS_PER_RESOURCE * len(records)
@@ -479,7 +490,7 @@ def configure_request(
         entry = request.policyConfig[name]
         entry.enforcementLevel = _LEVELS[level]
         if props:
-            json_format.ParseDict(_jsonable(props), entry.properties)
+            entry.properties.CopyFrom(to_struct(props))
     return request
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from google.protobuf import struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -46,6 +47,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from keyplane import collector
 from keyplane.adapters.pulumi import PulumiResource, facts_from_resource, stack_facts
+from keyplane.engines.crossguard.structs import from_struct
 from keyplane.findings import Engine, apply_exceptions, covering_exception
 from keyplane.locations import pack_default_estate
 from keyplane.rules.catalog import RULES, Enforcement, Point, Rule
@@ -122,14 +124,61 @@ class _ByIdentity:
         return made
 
 
+class _StructsOnce:
+    """Each resource's properties converted once per stack, whatever call they come with.
+
+    `Struct` messages are recognised by their content, serialized with sorted keys (a resource
+    sent again unchanged, as in AnalyzeStack after its Analyze call, has the same; one that
+    changed in between has other bytes, so it can never be given its old properties), and
+    converted by `structs.from_struct`, to the same plain data as `json_format.MessageToDict`.
+    Protobuf maps have no order: upb iterates two equal maps differently (1,004 of 1,819
+    resources' properties came in another key order in AnalyzeStack than in Analyze), so the
+    key order of the plain data was arbitrary before and stays so (no verdict depends on it).
+    Entries go oldest first past `limit` entries or `max_bytes` of keys, and all at once when
+    the engine configures the pack for a stack (`clear`). Lookups take no lock (one C call
+    under the GIL).
+    """
+
+    LIMIT = 50_000
+    MAX_BYTES = 256 * 1024 * 1024
+
+    def __init__(self, limit: int = LIMIT, max_bytes: int = MAX_BYTES) -> None:
+        self.limit = limit
+        self.max_bytes = max_bytes
+        self._cache: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, message: struct_pb2.Struct) -> dict[str, Any]:
+        key = message.SerializeToString(deterministic=True)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        made = from_struct(message)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = made
+                self._bytes += len(key)
+            while self._cache and (len(self._cache) > self.limit or self._bytes > self.max_bytes):
+                old, _ = self._cache.popitem(last=False)
+                self._bytes -= len(old)
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._bytes = 0
+
+
 class _MessagesOnce:
     """`json_format` as `pulumi_policy.policy` sees it, converting each message once.
 
     The SDK converts a resource's properties from protobuf again for every policy: 25 times per
     Analyze call and, in AnalyzeStack, every resource once per stack policy (15 passes over the
-    whole stack). Policies only read the properties (`_keep_wire_form` hands them over
-    read-only), so the conversions are shared. A message is recognised by identity: protobuf
-    (upb) hands out the same object for the same field.
+    whole stack); and AnalyzeStack sends every resource the Analyze calls sent already. Policies
+    only read the properties (`_keep_wire_form` hands them over read-only), so the conversions
+    are shared: properties (`Struct`s) by their content (`_StructsOnce`), other messages by
+    identity (protobuf, upb, hands out the same object for the same field of one request).
     """
 
     LIMIT = 50_000
@@ -137,6 +186,7 @@ class _MessagesOnce:
     def __init__(self, module: Any, limit: int = LIMIT) -> None:
         self._module = module
         self._converted = _ByIdentity(limit)
+        self.structs = _StructsOnce(limit)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
@@ -144,6 +194,8 @@ class _MessagesOnce:
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
             return self._module.MessageToDict(message, *args, **kwargs)
+        if isinstance(message, struct_pb2.Struct):
+            return self._converted.get(message, self.structs.get)
         return self._converted.get(message, self._module.MessageToDict)
 
 
@@ -151,8 +203,7 @@ def _convert_each_message_once() -> bool:
     """See `_MessagesOnce`; without the SDK's module-level `json_format`, nothing changes.
 
     Once each message is converted once, each resource's properties are the same dictionary
-    for every policy, so they get the same read-only view as well: a policy can then tell the
-    resources (or stack) the previous policy judged by identity (`_Memo`).
+    for every policy, so they get the same read-only view as well.
     """
     module = getattr(_sdk, "json_format", None)
     if module is None or not callable(getattr(module, "MessageToDict", None)):
@@ -161,6 +212,13 @@ def _convert_each_message_once() -> bool:
     views = _ByIdentity(_MessagesOnce.LIMIT)
     setattr(_sdk, "unknown_checking_proxy", lambda props: views.get(props, MappingProxyType))  # noqa: B010
     return True
+
+
+def _forget_properties() -> None:
+    """A stack's analysis begins: the properties kept for another's can go."""
+    converter = getattr(_SDK, "json_format", None)
+    if isinstance(converter, _MessagesOnce):
+        converter.structs.clear()
 
 
 #: What `_PreparedOnce` needs of the SDK's servicer: its methods, and the attributes it keeps
@@ -176,11 +234,65 @@ _SERVICER_METHODS = (
     "_get_provider_resource",
     "_map_enforcement_level",
 )
-_SERVICER_STATE = ("policies", "policy_pack_name", "policy_pack_version", "stack_tags")
+_SERVICER_STATE = (
+    "policies",
+    "policy_pack_name",
+    "policy_pack_version",
+    "stack_tags",
+    # Replaced (never changed in place) by each Configure call: what a `_Plan` is made for.
+    "policy_pack_config_enforcement_level",
+)
 _SDK_NAMES = ("proto", "_NotApplicableError", "PolicyResource", "json_format")
 #: The SDK module, for names it does not export (and which `serve` may have replaced): read at
 #: each call, never imported by name.
 _SDK: Any = _sdk
+
+
+class _Plan:
+    """The policies a servicer runs, in the pack's order, with the level each reports at: the
+    SDK's own choice (`_get_enforcement_level`; disabled policies left out; a resource policy
+    still violated after remediation reports as mandatory, a stack policy cannot remediate),
+    made once per configuration instead of for every policy of every call."""
+
+    def __init__(
+        self, resource: Sequence[tuple[Any, EnforcementLevel]], stack: Sequence[tuple[Any, Any]]
+    ) -> None:
+        self.resource = tuple(resource)
+        self.stack = tuple(stack)
+
+    @classmethod
+    def of(cls, servicer: Any, policies: Sequence[Any]) -> _Plan:
+        resource, stack = [], []
+        for policy in policies:
+            level = servicer._get_enforcement_level(policy)
+            if level == EnforcementLevel.DISABLED:
+                continue
+            if level == EnforcementLevel.REMEDIATE:
+                level = EnforcementLevel.MANDATORY
+            if isinstance(policy, ResourceValidationPolicy):
+                resource.append((policy, level))
+            elif isinstance(policy, StackValidationPolicy):
+                stack.append((policy, level))
+        return cls(resource, stack)
+
+
+class _LazyReport:
+    """The SDK's `report_violation` for one policy of one call, made when first used (most
+    policies report nothing on most resources)."""
+
+    __slots__ = ("_args", "_made")
+
+    def __init__(self, servicer: Any, response: Any, policy: Any, level: EnforcementLevel) -> None:
+        self._args = (servicer, response, policy, level)
+        self._made: ReportViolation | None = None
+
+    def __call__(self, message: str, urn: str | None = None) -> None:
+        if self._made is None:
+            servicer, response, policy, level = self._args
+            self._made = servicer._create_report_violation(
+                response, policy.name, policy.description, level, policy.severity
+            )
+        self._made(message, urn)
 
 
 class _PreparedOnce:
@@ -197,7 +309,10 @@ class _PreparedOnce:
     (the pack's process environment does not change), and every enabled policy runs over the
     same objects, each reported under its own name and enforcement level, with the SDK's
     handling of unknown values and "not applicable". keyplane's policies only read what they
-    are given, so sharing it is safe.
+    are given, so sharing it is safe. Which policies are enabled, at which level, is worked out
+    once per configuration (`_Plan`), not for each of the pack's 50 policies on every call,
+    and each call runs under a token of its own (`_Call`) that tells its policies they judge
+    the same resource or stack.
 
     Anything this needs that the SDK lacks (a later SDK reorganising its servicer) leaves the
     SDK's own methods in place: slower, same verdicts.
@@ -212,10 +327,16 @@ class _PreparedOnce:
         # Python mangles `self.__policies` in the class `_PolicyAnalyzerServicer` this way.
         self._prefix = f"_{servicer_class.__name__.lstrip('_')}__"
         self._configured: set[int] = set()
+        #: Per servicer: the configured levels it was made for, and its `_Plan`.
+        self._plans: dict[int, tuple[object, _Plan]] = {}
 
     @classmethod
-    def install(cls) -> bool:
-        """Replace the SDK servicer's Analyze and AnalyzeStack; False when it cannot."""
+    def install(cls, on_configure: Callable[[Any], None] | None = None) -> bool:
+        """Replace the SDK servicer's Analyze and AnalyzeStack; False when it cannot.
+
+        `on_configure(servicer)` runs after each Configure call (the SDK's own), once the
+        policies' configuration is in place.
+        """
         servicer_class = getattr(_sdk, "_PolicyAnalyzerServicer", None)
         if servicer_class is None or not all(
             callable(getattr(servicer_class, name, None)) for name in _SERVICER_METHODS
@@ -236,7 +357,37 @@ class _PreparedOnce:
         for name, method in (("Analyze", analyze), ("AnalyzeStack", analyze_stack)):
             setattr(method, cls.MARK, True)
             setattr(servicer_class, name, method)
+        if on_configure is not None:
+            original_configure = servicer_class.Configure
+
+            def configure(servicer: Any, request: Any, context: Any) -> Any:
+                answer = original_configure(servicer, request, context)
+                on_configure(servicer)
+                return answer
+
+            servicer_class.Configure = configure
         return True
+
+    def plan(self, servicer: Any) -> _Plan | None:
+        """The enabled policies of `servicer` and their levels, as configured now (None when
+        the servicer lacks the SDK's state)."""
+        state = self._state(servicer)
+        if state is None:
+            return None
+        policies, levels = state[0], state[4]
+        known = self._plans.get(id(servicer))
+        if known is not None and known[0] is levels:
+            return known[1]
+        made = _Plan.of(servicer, policies)
+        self._plans[id(servicer)] = (levels, made)
+        return made
+
+    @staticmethod
+    def policies_of(servicer: Any) -> Sequence[Any]:
+        """The servicer's policies (none when it lacks the SDK's state)."""
+        prefix = f"_{type(servicer).__name__.lstrip('_')}__"
+        policies: Sequence[Any] = getattr(servicer, prefix + "policies", ())
+        return policies
 
     def _state(self, servicer: Any) -> tuple[Any, ...] | None:
         try:
@@ -253,17 +404,22 @@ class _PreparedOnce:
         state = self._state(servicer)
         if state is None:
             return self._original_analyze(servicer, request, context)
-        policies, pack_name, pack_version, stack_tags = state
+        _CALL.token = object()
+        try:
+            return self._analyze(servicer, request, state)
+        finally:
+            _CALL.token = None
+
+    def _analyze(self, servicer: Any, request: Any, state: tuple[Any, ...]) -> Any:
+        _, pack_name, pack_version, stack_tags, _ = state
+        plan = self.plan(servicer)
+        assert plan is not None
         self._configure_runtime(servicer)
         proto = _SDK.proto
         response = proto.AnalyzeResponse()
-        prepared: tuple[Any, Any, Any] | None = None
-        for policy in policies:
-            level = servicer._get_enforcement_level(policy)
-            if level == EnforcementLevel.DISABLED or not isinstance(
-                policy, ResourceValidationPolicy
-            ):
-                continue
+        props: Any = None
+        shared: ResourceValidationArgs | None = None  # the arguments of policies without config
+        for policy, level in plan.resource:
             if not policy.has_validation():
                 response.not_applicable.append(
                     proto.PolicyNotApplicable(
@@ -271,13 +427,9 @@ class _PreparedOnce:
                     )
                 )
                 continue
-            if level == EnforcementLevel.REMEDIATE:  # still violated after remediation
-                level = EnforcementLevel.MANDATORY
-            report = servicer._create_report_violation(
-                response, policy.name, policy.description, level, policy.severity
-            )
-            if prepared is None:
-                prepared = (
+            report = _LazyReport(servicer, response, policy, level)
+            if props is None:
+                props = (
                     _SDK.unknown_checking_proxy(
                         _SDK.deserialize_properties(
                             _SDK.json_format.MessageToDict(request.properties)
@@ -286,17 +438,23 @@ class _PreparedOnce:
                     servicer._get_resource_options(request),
                     servicer._get_provider_resource(request),
                 )
-            props, opts, provider = prepared
-            args = ResourceValidationArgs(
-                request.type,
-                props,
-                request.urn,
-                request.name,
-                opts,
-                provider,
-                servicer._get_policy_config(policy.name),
-                stack_tags,
-            )
+            config = servicer._get_policy_config(policy.name)
+            if config is None and shared is not None:
+                args = shared  # policies only read their arguments
+            else:
+                properties, options, provider = props
+                args = ResourceValidationArgs(
+                    request.type,
+                    properties,
+                    request.urn,
+                    request.name,
+                    options,
+                    provider,
+                    config,
+                    stack_tags,
+                )
+                if config is None:
+                    shared = args
             self._validate(servicer, policy, args, report, response, pack_name, pack_version)
         return response
 
@@ -304,19 +462,21 @@ class _PreparedOnce:
         state = self._state(servicer)
         if state is None:
             return self._original_stack(servicer, request, context)
-        policies, pack_name, pack_version, stack_tags = state
+        _CALL.token = object()
+        try:
+            return self._analyze_stack(servicer, request, state)
+        finally:
+            _CALL.token = None
+
+    def _analyze_stack(self, servicer: Any, request: Any, state: tuple[Any, ...]) -> Any:
+        _, pack_name, pack_version, stack_tags, _ = state
+        plan = self.plan(servicer)
+        assert plan is not None
         self._configure_runtime(servicer)
         response = _SDK.proto.AnalyzeResponse()
         resources: list[Any] | None = None
-        for policy in policies:
-            level = servicer._get_enforcement_level(policy)
-            if level == EnforcementLevel.DISABLED or not isinstance(policy, StackValidationPolicy):
-                continue
-            if level == EnforcementLevel.REMEDIATE:  # stack policies cannot remediate
-                level = EnforcementLevel.MANDATORY
-            report = servicer._create_report_violation(
-                response, policy.name, policy.description, level, policy.severity
-            )
+        for policy, level in plan.stack:
+            report = _LazyReport(servicer, response, policy, level)
             if resources is None:
                 resources = self._stack_resources(servicer, request)
             args = StackValidationArgs(
@@ -339,7 +499,7 @@ class _PreparedOnce:
         proto = _SDK.proto
         try:
             result = policy.validate(args, report)
-            if isawaitable(result):
+            if result is not None and isawaitable(result):
                 asyncio.run(_awaited(result))
         except UnknownValueError as err:
             response.diagnostics.append(
@@ -419,7 +579,9 @@ class Settings:
     """The pack's `keyplane-settings`, turned into a check context.
 
     CrossGuard gives each policy only its own configuration, so the `keyplane-settings` policy
-    (first in the pack, run first on every resource) loads it for all the others.
+    (first in the pack, run first on every resource) loads it for all the others. What the
+    engine configured (`preload`, from Configure) is read ahead, and is what a stack policy
+    judges with when AnalyzeStack comes before any resource.
     """
 
     def __init__(self, base_dir: Path, today: date | None = None) -> None:
@@ -427,7 +589,11 @@ class Settings:
         self.today = today
         self._lock = threading.Lock()
         self._loaded: Mapping[str, Any] | None = None
+        #: The configuration Configure gave, until it is loaded.
+        self._pending: dict[str, Any] | None = None
         self._context: Context | None = None
+        #: The context of unusable settings (one, so that policies can share what they build).
+        self._fallback: Context | None = None
         self.error: str | None = None
         self.error_reported = False
 
@@ -444,6 +610,8 @@ class Settings:
 
     def load(self, config: Mapping[str, Any]) -> None:
         with self._lock:
+            if self._pending is not None and dict(config) == self._pending:
+                self._pending = None
             if self._loaded is not None and dict(config) == dict(self._loaded):
                 return
             self._loaded = dict(config)
@@ -458,10 +626,26 @@ class Settings:
                 self.error = None
             except (SettingsError, ValueError, TypeError, KeyError) as err:
                 self._context = None
+                self._fallback = None
                 self.error = str(err)
                 self.error_reported = False
 
+    def preload(self, config: Mapping[str, Any]) -> threading.Thread:
+        """Start loading `config` (the configuration Configure gave) in the background: the
+        estate takes a while to read. `load` of the same configuration, or `context`, waits
+        for it."""
+        with self._lock:
+            self._pending = dict(config)
+        thread = threading.Thread(
+            target=self.load, args=(dict(config),), name="keyplane-settings", daemon=True
+        )
+        thread.start()
+        return thread
+
     def context(self) -> Context:
+        pending = self._pending
+        if pending is not None:
+            self.load(pending)
         with self._lock:
             if self._context is not None:
                 return self._context
@@ -471,10 +655,25 @@ class Settings:
             if self._context is not None:
                 return self._context
             # Unusable settings were reported by keyplane-settings; judge with the stack's name.
-            return Context(
-                environment=self._default_environment() or "unknown",
-                as_of=self.today or date.today(),
-            )
+            if self._fallback is None:
+                self._fallback = Context(
+                    environment=self._default_environment() or "unknown",
+                    as_of=self.today or date.today(),
+                )
+            return self._fallback
+
+
+def _configured(servicer: Any, settings: Settings) -> None:
+    """The engine has configured the pack for a stack: forget the properties kept for another,
+    and read the settings (the estate) while the engine goes on to send resources, as
+    `keyplane-settings` would on the first resource, unless that policy is disabled. At 9,919
+    resources the estate took 0.5-0.8 s to read, before any resource could be judged."""
+    _forget_properties()
+    for policy in _PreparedOnce.policies_of(servicer):
+        if policy.name == SETTINGS_POLICY:
+            if servicer._get_enforcement_level(policy) != EnforcementLevel.DISABLED:
+                settings.preload(servicer._get_policy_config(SETTINGS_POLICY) or {})
+            return
 
 
 def _resource(args: ResourceValidationArgs) -> PulumiResource:
@@ -532,17 +731,29 @@ def _report(
         raise CannotJudge(unknowns)
 
 
+class _Call(threading.local):
+    """The Analyze or AnalyzeStack call this thread is running (`_PreparedOnce`), if any."""
+
+    token: object | None = None
+
+
+_CALL = _Call()
+
+
 class _Memo(threading.local):
     """What the previous policy computed for the same resource (or stack) and context.
 
     The SDK runs every policy of the pack on the same resource one after the other; keyplane
-    builds the facts and verdicts once per resource. Where each message is converted once
-    (`_convert_each_message_once`), the policies of one call see the very same property
-    objects, which tells the call apart at once; otherwise each sees fresh copies, and the
-    resource's key (`key()`) and properties are compared.
+    builds the facts and verdicts once per resource. Under `_PreparedOnce` every call has its
+    own token, so the policies of one call share what the first built, and the next call builds
+    afresh. Without it (the SDK's own methods), the resource's key (`key()`: everything its
+    facts are read from besides the properties) and its properties are compared: equal
+    properties alone are not enough, since resources with the same properties share one
+    converted copy (`_StructsOnce`).
     """
 
     def __init__(self) -> None:
+        self.token: object | None = None
         self.key: tuple[object, ...] = ()
         self.props: Sequence[Mapping[str, Any]] = ()
         self.facts: Any = None
@@ -552,22 +763,26 @@ class _Memo(threading.local):
     def get(
         self,
         key: Callable[[], tuple[object, ...]],
-        props: Sequence[Mapping[str, Any]],
+        props: Callable[[], Sequence[Mapping[str, Any]]],
         context: Context,
         build: Callable[[], Any],
     ) -> Any:
-        if context is self.context and _same_objects(props, self.props):
+        token = _CALL.token
+        if token is not None:
+            if token is not self.token or context is not self.context:
+                self.token, self.context, self.facts = token, context, build()
+                self.key, self.props, self.verdicts = (), (), {}
             return self.facts
-        known = key()
-        if known != self.key or props != self.props or context is not self.context:
-            self.key, self.context, self.facts = known, context, build()
-            self.verdicts = {}
-        self.props = props
+        known, given = key(), props()
+        if (
+            self.token is not None
+            or known != self.key
+            or given != self.props
+            or context is not self.context
+        ):
+            self.token, self.key, self.props = None, known, given
+            self.context, self.facts, self.verdicts = context, build(), {}
         return self.facts
-
-
-def _same_objects(these: Sequence[object], those: Sequence[object]) -> bool:
-    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
 
 
 _RESOURCE_MEMO = _Memo()
@@ -579,8 +794,8 @@ def _resource_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets:
         context = settings.context()
         memo = _RESOURCE_MEMO
         facts = memo.get(
-            lambda: (args.urn, args.resource_type, str(args.opts.protect)),
-            [args.props],
+            lambda: (args.urn, args.resource_type, args.name, args.opts.protect, args.opts.parent),
+            lambda: [args.props],
             context,
             lambda: facts_from_resource(_resource(args), secrets_marked=secrets),
         )
@@ -599,6 +814,8 @@ def _stack_key(args: StackValidationArgs) -> tuple[object, ...]:
     return tuple(
         (
             r.urn,
+            r.resource_type,
+            r.name,
             bool(r.opts.protect),
             r.parent.urn if r.parent is not None else "",
             tuple(d.urn for d in r.dependencies),
@@ -614,7 +831,7 @@ def _stack_policy(rule: Rule, settings: Settings, *, excepted: bool, secrets: bo
         memo = _STACK_MEMO
         stack = memo.get(
             lambda: _stack_key(args),
-            [r.props for r in args.resources],
+            lambda: [r.props for r in args.resources],
             context,
             lambda: stack_facts(_stack_resources(args), secrets_marked=secrets),
         )
@@ -729,8 +946,8 @@ def serve(pack_dir: Path | None = None) -> None:
     secrets = _keep_wire_form()
     if secrets:  # the properties reach policies read-only: one conversion can serve them all
         _convert_each_message_once()
-    _PreparedOnce.install()
     settings = Settings(pack_dir or Path.cwd())
+    _PreparedOnce.install(on_configure=lambda servicer: _configured(servicer, settings))
     PolicyPack(
         name=PACK_NAME,
         policies=policies(settings, secrets=secrets),
