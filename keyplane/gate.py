@@ -192,14 +192,54 @@ def render_environment(
     on_register: Callable[[Registration], None] | None = None,
     mocks_class: type[PlaceholderMocks] | None = None,
     stack_config_dir: Path | None = None,
+    shard: frozenset[str] | None = None,
 ) -> list[Registration]:
     """Run the real stack program for `env` under the mock engine (preview mode).
 
     `on_register` sees each resource as the program registers it (to pipeline the analysis);
     `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path);
-    `stack_config_dir` is `--stack-config`. Raises RenderError when the program stops; a
-    complaint about a stack setting names the stack file and line it was read from.
+    `stack_config_dir` is `--stack-config`. An AWS estate with many tenants is rendered in
+    shards, each in a process of its own (`keyplane.render_shards`), unless `mocks_class` is
+    given; `shard` renders only those tenants' resources (a shard's process). Raises
+    RenderError when the program stops; a complaint about a stack setting names the stack file
+    and line it was read from. Raises `render_shards.ShardError` when a shard's process fails.
     """
+    from keyplane import render_shards  # noqa: PLC0415
+
+    shards = render_shards.plan_shards(env) if mocks_class is None and shard is None else []
+    if len(shards) > 1:
+        job = render_shards.ShardJob(env, estate_dir, today, stack_config_dir, frozenset())
+        return render_shards.render_sharded(
+            job, shards, on_register=on_register, on_warning=_log_warning
+        )
+    return _render_in_process(
+        env,
+        estate_dir,
+        today=today,
+        on_register=on_register,
+        mocks_class=mocks_class,
+        stack_config_dir=stack_config_dir,
+        shard=shard,
+    )
+
+
+def _log_warning(message: str) -> None:
+    """A shard's program warning, logged once as the mock engine logs an unsharded one's."""
+    import logging  # noqa: PLC0415
+
+    logging.getLogger().warning(message)
+
+
+def _render_in_process(
+    env: Environment,
+    estate_dir: Path,
+    *,
+    today: date | None,
+    on_register: Callable[[Registration], None] | None,
+    mocks_class: type[PlaceholderMocks] | None,
+    stack_config_dir: Path | None,
+    shard: frozenset[str] | None,
+) -> list[Registration]:
     import pulumi  # noqa: PLC0415 - the SDK loads slowly; scan does not need it
 
     from keyplane import collector  # noqa: PLC0415
@@ -211,20 +251,25 @@ def render_environment(
     account, region = (
         (env.aws.account_id, env.aws.region) if env.aws else ("000000000000", "us-east-1")
     )
+    from keyplane.components.shard import TenantShard, rendering  # noqa: PLC0415
     from keyplane.program import main  # noqa: PLC0415 - loads the components
+
+    mocks = (mocks_class or PlaceholderMocks)(account, region)
 
     def run_program() -> None:
         main(project_root=estate_dir.resolve().parent)
 
     try:
-        with collector.paused():
+        with collector.paused(), ExitStack() as scope:
+            if shard is not None:
+                scope.enter_context(rendering(TenantShard(shard, mocks.computed)))
             result = render(
                 run_program,
                 project=PROJECT,
                 stack=env.name,
                 config=config,
                 secret_keys=secret_keys,
-                mocks=(mocks_class or PlaceholderMocks)(account, region),
+                mocks=mocks,
                 on_register=on_register,
             )
     except pulumi.RunError as err:

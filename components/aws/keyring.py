@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from keyplane.adapters.boto3 import aws_key_alias
 from keyplane.components.aws._common import invalid, tags, to_json
 from keyplane.components.aws.key_policy import KEY_USAGE, declared_key_policy
+from keyplane.components.shard import renders, stand_in
 from keyplane.config.model import Environment, ResolvedKey
 from keyplane.standard import (
     AWS_DELETION_WINDOW_RANGE,
@@ -21,6 +22,7 @@ from keyplane.standard import (
 )
 
 TYPE = "keyplane:aws:KeyRing"
+KEY_TYPE = "aws:kms/key:Key"
 
 # KMS alias names: `alias/` then letters, digits, `/`, `_` and `-`; keyplane keeps `/` for its own
 # prefixes (`alias/<environment>/<key>`), so names themselves may not contain it.
@@ -153,9 +155,12 @@ class KeyRing(pulumi.ComponentResource):
     the others carry their manual plan in the tags `keyplane-rotation-owner` and
     `keyplane-rotate-by`. Keys with `hsm` are created in the CloudHSM key store.
 
+    In a sharded render (`keyplane.components.shard`) the keys of other shards' tenants are not
+    registered; their ARNs are stand-ins.
+
     Outputs:
         key_arns: declared key name -> key ARN.
-        key_ids: declared key name -> key ID.
+        key_ids: declared key name -> key ID (of the keys registered).
         alias_names: declared key name -> alias name (`alias/<environment>/<key>`).
     """
 
@@ -174,7 +179,12 @@ class KeyRing(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
 
         self.keys, self.aliases, self.alias_names = {}, {}, {}
+        self.key_arns = {}
         for key in args.keys:
+            self.alias_names[key.name] = alias_name(args.environment, key.name)
+            if not renders(key.tenant):
+                self.key_arns[key.name] = stand_in(KEY_TYPE, key.name, "arn")
+                continue
             resource = aws.kms.Key(
                 key.name,
                 aws.kms.KeyArgs(
@@ -198,14 +208,13 @@ class KeyRing(pulumi.ComponentResource):
                 ),
             )
             self.keys[key.name] = resource
-            self.alias_names[key.name] = alias_name(args.environment, key.name)
+            self.key_arns[key.name] = resource.arn
             self.aliases[key.name] = aws.kms.Alias(
                 f"{key.name}-alias",
                 aws.kms.AliasArgs(name=self.alias_names[key.name], target_key_id=resource.key_id),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.key_arns = {k: v.arn for k, v in self.keys.items()}
         self.key_ids = {k: v.key_id for k, v in self.keys.items()}
         self.register_outputs(
             {"key_arns": self.key_arns, "key_ids": self.key_ids, "alias_names": self.alias_names}

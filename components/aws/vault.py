@@ -27,6 +27,7 @@ from keyplane.components.aws._common import (
     to_json,
 )
 from keyplane.components.aws.key_policy import key_policy
+from keyplane.components.shard import renders, stand_in
 from keyplane.config.model import Environment
 from keyplane.standard import (
     AWS_DELETION_WINDOW_DAYS,
@@ -37,6 +38,8 @@ from keyplane.standard import (
 )
 
 TYPE = "keyplane:aws:SecretVault"
+KEY_TYPE = "aws:kms/key:Key"
+SECRET_TYPE = "aws:secretsmanager/secret:Secret"
 
 #: Purpose tag of the keys that encrypt secrets: keys a cloud service (Secrets Manager) uses on
 #: the environment's behalf (Policy §2, "cloud provider-managed keys"), as on GCP.
@@ -282,6 +285,8 @@ class SecretVault(pulumi.ComponentResource):
     key's policy lets each secret's readers decrypt through Secrets Manager, for that secret only.
     Each secret (`<secret>`) has a resource policy (`<secret>-policy`) that denies every other
     account, and, with a rotation Lambda, a rotation schedule (`<secret>-rotation`).
+    In a sharded render (`keyplane.components.shard`) the keys and secrets of other shards'
+    tenants are not registered; their ARNs are stand-ins.
 
     Outputs:
         secret_arns: declared secret name -> secret ARN.
@@ -312,9 +317,15 @@ class SecretVault(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
 
         self.keys, self.secrets, self.policies, self.rotations = {}, {}, {}, {}
-        self.secret_names = {}
+        self.secret_names, self.secret_arns, self.key_arns = {}, {}, {}
         for tenant, secrets in scopes.items():
             key_name = vault_key_name(name, tenant)
+            if not renders(tenant):
+                self.key_arns[key_name] = stand_in(KEY_TYPE, key_name, "arn")
+                for secret in secrets:
+                    self.secret_names[secret.name] = args.secret_name(secret)
+                    self.secret_arns[secret.name] = stand_in(SECRET_TYPE, secret.name, "arn")
+                continue
             key = aws.kms.Key(
                 key_name,
                 aws.kms.KeyArgs(
@@ -335,6 +346,7 @@ class SecretVault(pulumi.ComponentResource):
                 ),
             )
             self.keys[key_name] = key
+            self.key_arns[key_name] = key.arn
             aws.kms.Alias(
                 f"{key_name}-alias",
                 aws.kms.AliasArgs(
@@ -345,8 +357,6 @@ class SecretVault(pulumi.ComponentResource):
             for secret in secrets:
                 self._add_secret(args, secret, key, secret_policies[secret.name])
 
-        self.secret_arns = {k: v.arn for k, v in self.secrets.items()}
-        self.key_arns = {k: v.arn for k, v in self.keys.items()}
         self.register_outputs(
             {
                 "secret_arns": self.secret_arns,
@@ -371,6 +381,7 @@ class SecretVault(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.secrets[secret.name] = resource
+        self.secret_arns[secret.name] = resource.arn
         self.policies[secret.name] = aws.secretsmanager.SecretPolicy(
             f"{secret.name}-policy",
             aws.secretsmanager.SecretPolicyArgs(

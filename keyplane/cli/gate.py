@@ -313,8 +313,9 @@ def scan(
 def _tool_errors() -> tuple[type[Exception], ...]:
     from keyplane.engines.checkov.runner import CheckovError  # noqa: PLC0415
     from keyplane.engines.crossguard.harness import PackError  # noqa: PLC0415
+    from keyplane.render_shards import ShardFailure  # noqa: PLC0415
 
-    return (CheckovError, PackError)
+    return (CheckovError, PackError, ShardFailure)
 
 
 @contextmanager

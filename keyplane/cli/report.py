@@ -162,12 +162,13 @@ def _offline_gate(estate: Estate, environment: str, today: date, *, run_checkov:
     from keyplane.engines.checkov.runner import CheckovError  # noqa: PLC0415
     from keyplane.engines.crossguard.harness import PackError  # noqa: PLC0415
     from keyplane.gate import RenderError, preview  # noqa: PLC0415 - loads the Pulumi SDK
+    from keyplane.render_shards import ShardFailure  # noqa: PLC0415
 
     try:
         result = preview(estate, environment, today=today, run_checkov=run_checkov)
     except RenderError as err:
         fail_bad_input(str(err).splitlines())
-    except (CheckovError, PackError) as err:
+    except (CheckovError, PackError, ShardFailure) as err:
         fail_bad_input([str(err)])
     return _Judged(
         command="preview",

@@ -1,0 +1,270 @@
+"""A large AWS estate is rendered in shards, one process each: the gate must judge exactly the
+registrations of one whole render, and a shard that fails, hangs or disagrees is never judged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.preview_bench import estate_yaml
+from keyplane import render_shards, supervise
+from keyplane.estate import load_estate
+from keyplane.gate import RenderError, preview, render_environment
+from keyplane.render_shards import ShardError, ShardFailure, plan_shards
+from keyplane.standard import Cloud
+from keyplane.wire import Registration
+from tests.conftest import BUNDLED_ESTATE
+from tests.gate.test_signals import _alive, _descendants
+
+TODAY = date(2026, 11, 30)
+
+
+def _normalised(registrations: list[Registration]) -> dict[str, tuple[Any, ...]]:
+    """Each record by URN, dependencies as sets: the SDK gathers them in sets, in no order."""
+    return {
+        r.urn: (
+            r.type,
+            r.name,
+            r.custom,
+            r.parent,
+            frozenset(r.dependencies),
+            r.protect,
+            r.retain_on_delete,
+            r.provider,
+            json.dumps(r.inputs, sort_keys=True),
+            {k: frozenset(v) for k, v in r.property_dependencies.items()},
+            r.read,
+        )
+        for r in registrations
+    }
+
+
+def _bench_estate(tmp_path: Path, tenants: int) -> Path:
+    estate = tmp_path / "environments"
+    estate.mkdir()
+    (estate / "bench.yaml").write_text(estate_yaml(tenants))
+    return estate
+
+
+def _sharded_cases() -> list[str]:
+    estate = load_estate(BUNDLED_ESTATE)
+    return [
+        name
+        for name, env in sorted(estate.environments.items())
+        if env.cloud is Cloud.AWS and len(env.tenants) >= 2
+    ]
+
+
+@pytest.mark.parametrize("environment", _sharded_cases())
+def test_a_sharded_render_registers_what_one_render_does(
+    environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(BUNDLED_ESTATE)
+    env = estate.environments[environment]
+    whole = render_environment(env, estate.root, today=TODAY)
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "1")
+    assert len(plan_shards(env)) == len(env.tenants)
+    seen: list[Registration] = []
+    sharded = render_environment(env, estate.root, today=TODAY, on_register=seen.append)
+    assert _normalised(sharded) == _normalised(whole)
+    # The pack is handed every resource once, when its first shard registers it.
+    assert Counter(r.urn for r in seen) == Counter(r.urn for r in whole)
+
+
+def test_the_benchmark_estate_renders_the_same_in_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(_bench_estate(tmp_path, 12))
+    env = estate.environments["bench"]
+    whole = render_environment(env, estate.root, today=TODAY)
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "4")
+    monkeypatch.setenv(render_shards.WORKERS_VAR, "2")
+    assert [len(s) for s in plan_shards(env)] == [4, 4, 4]
+    sharded = render_environment(env, estate.root, today=TODAY)
+    assert _normalised(sharded) == _normalised(whole)
+    # Shared resources (the roles' policies name every key) depend on every shard's keys.
+    policy = next(r for r in sharded if r.name == "bench-access-key-admin-permissions")
+    keys = {r.urn for r in whole if r.type == "aws:kms/key:Key"}
+    assert keys <= set(policy.dependencies)
+    assert supervise._children == {}
+
+
+def test_findings_of_a_sharded_preview_are_those_of_one_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(_bench_estate(tmp_path, 6))
+    whole = preview(estate, "bench", today=TODAY, run_checkov=False)
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
+    sharded = preview(estate, "bench", today=TODAY, run_checkov=False)
+
+    def shown(findings: Any) -> list[str]:
+        return sorted(json.dumps(f.to_json(), sort_keys=True) for f in findings)
+
+    assert shown(sharded.findings) == shown(whole.findings)
+    assert len(sharded.resources) == len(whole.resources)
+
+
+def test_small_and_non_aws_estates_render_in_one_process() -> None:
+    estate = load_estate(BUNDLED_ESTATE)
+    for env in estate.environments.values():
+        assert plan_shards(env) == []  # too few tenants for two shards of 400
+    gcp = estate.environments["prod-gcp"]
+    os.environ[render_shards.SHARD_TENANTS_VAR] = "1"
+    try:
+        assert plan_shards(gcp) == []
+    finally:
+        del os.environ[render_shards.SHARD_TENANTS_VAR]
+
+
+def _registration(**changes: Any) -> Registration:
+    base = Registration(
+        urn="urn:pulumi:bench::keyplane::aws:iam/role:Role::r",
+        type="aws:iam/role:Role",
+        name="r",
+        custom=True,
+        parent="",
+        dependencies=("urn:a",),
+        protect=False,
+        retain_on_delete=False,
+        provider="",
+        inputs={"name": "r"},
+        property_dependencies={"policy": ("urn:a",)},
+    )
+    return base if not changes else Registration(**{**base.__dict__, **changes})
+
+
+def test_shards_that_register_one_resource_differently_are_a_bug_never_judged() -> None:
+    joined = render_shards._Joined()
+    assert joined.add(_registration())
+    assert not joined.add(
+        _registration(dependencies=("urn:b",), property_dependencies={"policy": ("urn:b",)})
+    )
+    kept = joined.by_urn[_registration().urn]
+    assert kept.dependencies == ("urn:a", "urn:b")
+    assert kept.property_dependencies == {"policy": ("urn:a", "urn:b")}
+    with pytest.raises(ShardError, match=r"registered .*::r differently"):
+        joined.add(_registration(inputs={"name": "other"}))
+    with pytest.raises(ShardError):
+        joined.add(_registration(protect=True))
+
+
+def test_a_program_error_in_a_shard_is_the_programs_own_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(_bench_estate(tmp_path, 4))
+    env = estate.environments["bench"]
+    config = tmp_path / "stacks"
+    config.mkdir()
+    (config / "Pulumi.bench.yaml").write_text("config:\n  aws:region: us-east-2\n")
+    with pytest.raises(RenderError) as whole:
+        render_environment(env, estate.root, stack_config_dir=config)
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
+    with pytest.raises(RenderError) as sharded:
+        render_environment(env, estate.root, stack_config_dir=config)
+    assert str(sharded.value) == str(whole.value)
+    assert "aws:region" in str(sharded.value)
+    assert supervise._children == {}
+
+
+def test_a_shard_that_sends_nothing_past_its_deadline_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(_bench_estate(tmp_path, 4))
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
+    monkeypatch.setenv(render_shards.TIMEOUT_VAR, "0.2")
+    before = _descendants(os.getpid())
+    with pytest.raises(
+        ShardFailure, match=r"sent nothing for 0.2 s; raise KEYPLANE_RENDER_TIMEOUT"
+    ):
+        render_environment(estate.environments["bench"], estate.root)
+    assert supervise._children == {}
+    assert not [p for p in _descendants(os.getpid()) - before if _alive(p)]
+
+
+def test_a_shard_killed_mid_render_is_a_failure_not_a_short_estate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate = load_estate(_bench_estate(tmp_path, 4))
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
+    given = render_shards._Worker.give
+
+    def give_then_kill(worker: Any, index: int, job: Any) -> None:
+        given(worker, index, job)
+        if index == 1:
+            worker._process.kill()
+
+    monkeypatch.setattr(render_shards._Worker, "give", give_then_kill)
+    with pytest.raises(ShardFailure, match=r"render shard 2 of 2 ended without finishing"):
+        render_environment(estate.environments["bench"], estate.root)
+    assert supervise._children == {}
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-3", "2.5"])
+def test_a_shard_size_that_is_not_a_positive_whole_number_is_refused(
+    tmp_path: Path, value: str
+) -> None:
+    estate = _bench_estate(tmp_path, 4)
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane.cli", "preview", "bench", "--estate", str(estate)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, render_shards.SHARD_TENANTS_VAR: value},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"{render_shards.SHARD_TENANTS_VAR}: not a positive whole number (got {value!r}); "
+        "set it to one such as 400, or unset it for the default"
+    ]
+
+
+def test_a_signal_during_a_sharded_render_leaves_no_shard_behind(tmp_path: Path) -> None:
+    estate = _bench_estate(tmp_path, 40)
+    gate = subprocess.Popen(
+        [sys.executable, "-m", "keyplane.cli", "preview", "bench", "--estate", str(estate)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, render_shards.SHARD_TENANTS_VAR: "5"},
+        start_new_session=True,
+    )
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        shards: set[int] = set()
+        while time.monotonic() < deadline and gate.poll() is None and len(shards) < 2:
+            seen |= _descendants(gate.pid)
+            shards = {p for p in seen if b"keyplane.render_shards" in _cmdline(p)}
+            time.sleep(0.05)
+        assert gate.poll() is None, "the gate ended before it could be signalled"
+        assert len(shards) >= 2, "the gate started no shard"
+        gate.send_signal(signal.SIGTERM)
+        _, err = gate.communicate(timeout=15)
+    finally:
+        if gate.poll() is None:
+            os.killpg(gate.pid, signal.SIGKILL)
+            gate.wait()
+    assert gate.returncode == 143, err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.05)
+    assert not [p for p in seen if _alive(p)], "a shard outlived the gate"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
