@@ -193,6 +193,7 @@ def render_environment(
     mocks_class: type[PlaceholderMocks] | None = None,
     stack_config_dir: Path | None = None,
     shard: frozenset[str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Registration]:
     """Run the real stack program for `env` under the mock engine (preview mode).
 
@@ -200,7 +201,8 @@ def render_environment(
     `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path);
     `stack_config_dir` is `--stack-config`. An AWS estate with many tenants is rendered in
     shards, each in a process of its own (`keyplane.render_shards`), unless `mocks_class` is
-    given; `shard` renders only those tenants' resources (a shard's process). Raises
+    given; `shard` renders only those tenants' resources (a shard's process); `progress` is told
+    of the shards. Raises
     RenderError when the program stops; a complaint about a stack setting names the stack file
     and line it was read from. Raises `render_shards.ShardError` when a shard's process fails.
     """
@@ -210,7 +212,7 @@ def render_environment(
     if len(shards) > 1:
         job = render_shards.ShardJob(env, estate_dir, today, stack_config_dir, frozenset())
         return render_shards.render_sharded(
-            job, shards, on_register=on_register, on_warning=_log_warning
+            job, shards, on_register=on_register, on_warning=_log_warning, progress=progress
         )
     return _render_in_process(
         env,
@@ -799,6 +801,7 @@ def preview(
             today=today,
             on_register=stage.submit,
             stack_config_dir=stack_config_dir,
+            progress=progress,
         )
         rendered = time.monotonic() - started
         return judge(

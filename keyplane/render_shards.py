@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 import queue
+import resource
 import subprocess
 import sys
 import threading
@@ -79,6 +80,19 @@ class ShardJob:
     tenants: frozenset[str]
 
 
+@dataclass(frozen=True)
+class ShardedRender:
+    """How the last sharded render in this process went (`last_render`; for the benchmark)."""
+
+    shards: int
+    workers: int
+    #: Peak resident memory of each shard's process, MB, in the order they finished.
+    peak_mb: tuple[float, ...]
+
+
+last_render: ShardedRender | None = None
+
+
 def plan_shards(env: Environment) -> list[frozenset[str]]:
     """The tenant shards of `env`'s render, in declaration order; [] to render in one process
     (not on AWS, or too few tenants for two shards).
@@ -91,9 +105,17 @@ def plan_shards(env: Environment) -> list[frozenset[str]]:
     names = [t.name for t in env.tenants]
     if len(names) < 2 * per_shard:
         return []
+    # As many shards as fit the size, rounded up to a multiple of the shards rendered at once,
+    # so that no shard renders alone at the end while the other CPUs wait.
+    workers = _workers()
     count = -(-len(names) // per_shard)
+    count = -(-count // workers) * workers
     size = -(-len(names) // count)
     return [frozenset(names[i : i + size]) for i in range(0, len(names), size)]
+
+
+def _workers() -> int:
+    return _whole_setting(WORKERS_VAR, os.cpu_count() or 1)
 
 
 def _whole_setting(variable: str, default: int) -> int:
@@ -160,19 +182,21 @@ def render_sharded(
     *,
     on_register: Callable[[Registration], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Registration]:
     """Render `job.env` in `shards` (each a child process) and return the joined registrations.
 
     `on_register` sees each resource once, when its first shard registers it (its dependencies
     are completed later, in the returned list); `on_warning` each distinct warning the program
-    logs. Raises `keyplane.gate.RenderError` (the program's own message) when the program stops;
+    logs; `progress` a line as the render starts and as each shard ends. Raises
+    `keyplane.gate.RenderError` (the program's own message) when the program stops;
     ShardFailure when a shard's process goes silent for `KEYPLANE_RENDER_TIMEOUT` seconds or
     ends without finishing, or a setting is malformed; ShardError when a shard's program raises
     an exception or two shards disagree. No shard's process outlives the call.
     """
     from keyplane.gate import RenderError  # noqa: PLC0415 - the gate imports this module
 
-    workers = min(_whole_setting(WORKERS_VAR, os.cpu_count() or 1), len(shards))
+    workers = min(_workers(), len(shards))
     try:
         silence = supervise.deadline_setting(TIMEOUT_VAR, DEFAULT_TIMEOUT)
     except ValueError as err:
@@ -181,6 +205,12 @@ def render_sharded(
     joined = _Joined()
     order: list[list[str]] = [[] for _ in shards]
     warned: set[str] = set()
+    peaks: list[float] = []
+    if progress is not None:
+        progress(
+            f"render: {len(shards)} shards of up to {max(len(s) for s in shards)} tenants, "
+            f"{workers} at a time"
+        )
     # One process more than the shards rendered at once waits with its imports done (about a
     # second), so that a shard ending is followed at once by the next one's render.
     idle: list[_Worker] = []
@@ -218,14 +248,22 @@ def render_sharded(
                 raise ShardError(f"render shard {index + 1} of {len(shards)} failed: {payload}")
             elif kind == "end":
                 code = running.pop(index).finish()
-                if payload != "done" or code != 0:
+                if payload is None or code != 0:
                     raise ShardFailure(
                         f"render shard {index + 1} of {len(shards)} ended without finishing "
                         f"(exit status {code})"
                     )
+                peaks.append(payload)
+                if progress is not None:
+                    progress(
+                        f"render: shard {len(peaks)} of {len(shards)} done "
+                        f"({len(joined.by_urn)} resources so far)"
+                    )
     finally:
         for worker in (*running.values(), *idle):
             worker.stop()
+    global last_render  # noqa: PLW0603 - read by the benchmark
+    last_render = ShardedRender(len(shards), workers, tuple(peaks))
     seen: set[str] = set()
     result = []
     for urns in order:
@@ -262,18 +300,18 @@ class _Worker:
         process = self._process
         assert process.stdin is not None
         assert process.stdout is not None
-        ended = "cut"
+        ended: float | None = None  # the shard's peak memory (MB) once it has finished
         try:
             with contextlib.suppress(BrokenPipeError):
                 pickle.dump(job, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 process.stdin.close()
             for kind, payload in _messages(process.stdout):
                 if kind == "end":
-                    ended = "done"
+                    ended = float(payload)
                     break
                 self._events.put((index, kind, payload))
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
-            ended = "cut"
+            ended = None
         finally:
             process.stdout.close()
             self._events.put((index, "end", ended))
@@ -384,7 +422,7 @@ def _serve() -> int:
             channel.send("stopped", str(err))
             return 0
         channel.flush()
-        channel.send("end")
+        channel.send("end", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     except BrokenPipeError:
         return 1  # the gate is gone
     except BaseException as err:  # reported to the gate, which exits 3

@@ -76,7 +76,7 @@ def _answers(
         again = analyzer_pb2.AnalyzeRequest.FromString(request.SerializeToString())
         answers.append(analyze(servicer, again, None))
     _, request = harness.stack_request(resources)
-    again = analyzer_pb2.AnalyzeStackRequest.FromString(request.SerializeToString())
+    again = analyzer_pb2.AnalyzeStackRequest.FromString(request)
     answers.append(analyze_stack(servicer, again, None))
     return [json_format.MessageToJson(a, sort_keys=True) for a in answers]
 
@@ -162,7 +162,7 @@ def test_the_stack_is_prepared_once_for_every_stack_policy(
     ]
     assert len(stack_policies) > 2
     _, request = harness.stack_request(resources)
-    once.analyze_stack(servicer, request, None)
+    once.analyze_stack(servicer, analyzer_pb2.AnalyzeStackRequest.FromString(request), None)
     assert sorted(prepared) == sorted(r.urn for r in resources)
     prepared.clear()
     _, single = harness.analyze_request(resources[0])
@@ -205,7 +205,7 @@ def _sequence(
         again = analyzer_pb2.AnalyzeRequest.FromString(request.SerializeToString())
         answers.append(analyze(servicer, again, None))
     _, request = harness.stack_request(stacked)
-    again = analyzer_pb2.AnalyzeStackRequest.FromString(request.SerializeToString())
+    again = analyzer_pb2.AnalyzeStackRequest.FromString(request)
     answers.append(analyze_stack(servicer, again, None))
     return [json_format.MessageToJson(a, sort_keys=True) for a in answers]
 
