@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
-
 
 @dataclass(frozen=True)
 class TenantShard:
@@ -53,8 +51,11 @@ def renders(tenant: str | None) -> bool:
     return _current is None or tenant is None or tenant in _current.tenants
 
 
-def stand_in(type_token: str, name: str, output: str) -> pulumi.Output[Any]:
-    """The output `output` of the resource `name` of `type_token` that another shard registers.
+def stand_in(type_token: str, name: str, output: str) -> Any:
+    """The output `output` of the resource `name` of `type_token` that another shard registers:
+    the plain value the mock engine gives it (an input wherever the resource's output would
+    be; a plain value costs the SDK less than an `Output`, and a shard stands in for every
+    other shard's resources).
 
     Raises LookupError when the mock engine gives that resource no such output.
     """
@@ -63,4 +64,4 @@ def stand_in(type_token: str, name: str, output: str) -> pulumi.Output[Any]:
     value = _current.outputs(type_token, name).get(output)
     if value is None:
         raise LookupError(f"{type_token} {name}: the mock engine gives no {output!r} output")
-    return pulumi.Output.from_input(value)
+    return value

@@ -259,7 +259,8 @@ def _render_in_process(
     mocks = (mocks_class or PlaceholderMocks)(account, region)
 
     def run_program() -> None:
-        main(project_root=estate_dir.resolve().parent)
+        # The stack's configuration names `env`'s file (`stack_config`), already read.
+        main(project_root=estate_dir.resolve().parent, loaded=env)
 
     try:
         with collector.paused(), ExitStack() as scope:

@@ -38,11 +38,14 @@ def load(name: str, estate: str, project_root: Path) -> Environment:
         raise pulumi.RunError("\n".join(lines)) from None
 
 
-def main(project_root: Path | None = None) -> None:
+def main(project_root: Path | None = None, loaded: Environment | None = None) -> None:
     """Deploy the stack's environment and export its outputs.
 
     `project_root` is the folder holding Pulumi.yaml (default: the working directory, where the
-    Pulumi CLI runs a program); a relative `keyplane:estate` is read from there.
+    Pulumi CLI runs a program); a relative `keyplane:estate` is read from there. `loaded`: the
+    environment already read from that file by the offline gate, used when the stack names it
+    (a large estate's file takes a second to read, and a sharded render runs the program in
+    every shard).
     """
     # Imported here: the components load pulumi's cloud SDKs, which `keyplane.program`'s
     # importers (the gate) should not pay for before they render.
@@ -52,10 +55,11 @@ def main(project_root: Path | None = None) -> None:
     )
 
     config = pulumi.Config("keyplane")
-    env = load(
-        config.get("environment") or pulumi.get_stack(),
-        config.get("estate") or DEFAULT_ESTATE,
-        project_root or Path.cwd(),
+    name = config.get("environment") or pulumi.get_stack()
+    env = (
+        loaded
+        if loaded is not None and loaded.name == name
+        else load(name, config.get("estate") or DEFAULT_ESTATE, project_root or Path.cwd())
     )
     for key, value in stack_outputs(deploy_environment(env)).items():
         pulumi.export(key, value)

@@ -120,6 +120,24 @@ def with_roles(
     return dataclasses.replace(key, admins=tuple(admins), auditors=tuple(auditors))
 
 
+def all_in_order(items: Sequence[pulumi.Input[str]]) -> pulumi.Output[Sequence[str]]:
+    """`Output.all(*items)`, for lists where most items may be plain values (a sharded render's
+    stand-ins for other shards' keys, `keyplane.components.shard`): one `Output` over the
+    outputs among them, the plain values put back in their places (the SDK makes an `Output`
+    of every item it is given, about 0.15 ms each)."""
+    if all(isinstance(item, pulumi.Output) for item in items):
+        return pulumi.Output.all(*items)
+    positions = [i for i, item in enumerate(items) if not isinstance(item, str)]
+
+    def placed(resolved: Sequence[str]) -> list[str]:
+        values = [item if isinstance(item, str) else "" for item in items]
+        for position, value in zip(positions, resolved, strict=True):
+            values[position] = value
+        return values
+
+    return pulumi.Output.all(*(items[i] for i in positions)).apply(placed)
+
+
 class DeferredArns:
     """A list of ARNs known only later, always resolved in the end.
 
@@ -293,10 +311,10 @@ class AwsEnvironment(pulumi.ComponentResource):
             )
             vault_keys = list(self.vault.key_arns.values()) if self.vault else []
             managed = [self.key_ring.key_arns[k.name] for k in keys if admin_role in k.admins]
-            administered.resolve(pulumi.Output.all(*managed, *vault_keys, self.audit.log_key_arn))
+            administered.resolve(all_in_order([*managed, *vault_keys, self.audit.log_key_arn]))
             audited.resolve(
-                pulumi.Output.all(
-                    *self.key_ring.key_arns.values(), *vault_keys, self.audit.log_key_arn
+                all_in_order(
+                    [*self.key_ring.key_arns.values(), *vault_keys, self.audit.log_key_arn]
                 )
             )
         finally:

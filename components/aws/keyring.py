@@ -166,7 +166,7 @@ class KeyRing(pulumi.ComponentResource):
 
     keys: dict[str, aws.kms.Key]
     aliases: dict[str, aws.kms.Alias]
-    key_arns: dict[str, pulumi.Output[str]]
+    key_arns: dict[str, pulumi.Input[str]]
     key_ids: dict[str, pulumi.Output[str]]
     alias_names: dict[str, str]
 
@@ -174,7 +174,8 @@ class KeyRing(pulumi.ComponentResource):
         self, name: str, args: KeyRingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         # Everything that can fail is computed before the component registers.
-        policies = {key.name: to_json(declared_key_policy(key)) for key in args.keys}
+        # (Serialized only for the keys registered: a shard's render skips the rest.)
+        policies = {key.name: declared_key_policy(key) for key in args.keys}
         all_tags = {key.name: key_tags(args.environment, key) for key in args.keys}
         super().__init__(TYPE, name, None, opts)
 
@@ -195,7 +196,7 @@ class KeyRing(pulumi.ComponentResource):
                     enable_key_rotation=True if key.rotation_days is not None else None,
                     rotation_period_in_days=key.rotation_days,
                     deletion_window_in_days=key.deletion_window_days,
-                    policy=policies[key.name],
+                    policy=to_json(policies[key.name]),
                     bypass_policy_lockout_safety_check=False,
                     multi_region=False,
                     is_enabled=True,

@@ -298,18 +298,19 @@ class SecretVault(pulumi.ComponentResource):
     secrets: dict[str, aws.secretsmanager.Secret]
     policies: dict[str, aws.secretsmanager.SecretPolicy]
     rotations: dict[str, aws.secretsmanager.SecretRotation]
-    secret_arns: dict[str, pulumi.Output[str]]
+    secret_arns: dict[str, pulumi.Input[str]]
     secret_names: dict[str, str]
-    key_arns: dict[str, pulumi.Output[str]]
+    key_arns: dict[str, pulumi.Input[str]]
 
     def __init__(
         self, name: str, args: SecretVaultArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         scopes = args.scopes()
+        # (Serialized only for what is registered: a shard's render skips the rest.)
         key_policies = {
-            tenant: to_json(vault_key_policy(args, secrets)) for tenant, secrets in scopes.items()
+            tenant: vault_key_policy(args, secrets) for tenant, secrets in scopes.items()
         }
-        secret_policies = {s.name: to_json(secret_policy(args, s)) for s in args.secrets}
+        secret_policies = {s.name: secret_policy(args, s) for s in args.secrets}
         key_tags = {
             tenant: tags(args.environment, purpose=VAULT_KEY_PURPOSE, tenant=tenant)
             for tenant in scopes
@@ -336,7 +337,7 @@ class SecretVault(pulumi.ComponentResource):
                     enable_key_rotation=True,
                     rotation_period_in_days=PURPOSES[VAULT_KEY_PURPOSE].max_rotation_days,
                     deletion_window_in_days=args.deletion_window_days,
-                    policy=key_policies[tenant],
+                    policy=to_json(key_policies[tenant]),
                     bypass_policy_lockout_safety_check=False,
                     multi_region=False,
                     tags=key_tags[tenant],
@@ -355,7 +356,7 @@ class SecretVault(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for secret in secrets:
-                self._add_secret(args, secret, key, secret_policies[secret.name])
+                self._add_secret(args, secret, key, to_json(secret_policies[secret.name]))
 
         self.register_outputs(
             {
