@@ -181,6 +181,7 @@ def key_facts(
         protection=protection,
         custom_key_store=store,
         grants=_key_grants(policy_grants(policy), kms_grants),
+        created=created if isinstance(created := metadata.get("CreationDate"), datetime) else None,
     )
 
 

@@ -123,6 +123,8 @@ class RestoreTest:
     on: date
     passed: bool
     source: str
+    #: The tested key's ID (a `keyplane restore-test` record; None for `restore_tested_on`).
+    key_id: str | None = None
 
 
 def latest_restore_test(
@@ -136,5 +138,9 @@ def latest_restore_test(
         tests.append(RestoreTest(declared, True, "restore_tested_on"))
     if record is not None:
         passed = record.result == "passed"
-        tests.append(RestoreTest(record.tested_at.date(), passed, record_path or EVIDENCE_DIR))
+        tests.append(
+            RestoreTest(
+                record.tested_at.date(), passed, record_path or EVIDENCE_DIR, record.key_id or None
+            )
+        )
     return max(tests, key=lambda t: (t.on, not t.passed), default=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
@@ -132,6 +132,9 @@ class Key(Resource):
     #: For an AWS multi-Region replica: its primary key, whose material, algorithm and rotation
     #: it shares (rules on those judge the primary); its policy, tags and window are its own.
     replica_of: Ref | None = None
+    #: When the key was created (a live account's answer; None where it is not read): a
+    #: restore test older than the key tested another key (KM-BAK-002).
+    created: datetime | None = None
 
     @property
     def rotation_owner(self) -> Maybe[str | None]:

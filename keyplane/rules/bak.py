@@ -21,6 +21,7 @@ from keyplane.facts.access import (
 )
 from keyplane.facts.grants import grants_on, same_ref
 from keyplane.facts.model import (
+    Key,
     StackFacts,
 )
 from keyplane.rules.catalog import Point
@@ -116,12 +117,20 @@ def backup_separation(stack: StackFacts, context: Context) -> list[Verdict]:
 
 
 def restore_test_problem(
-    test: RestoreTest | None, as_of: date, *, key: str, environment: str
+    test: RestoreTest | None,
+    as_of: date,
+    *,
+    key: str,
+    environment: str,
+    live: Key | None = None,
 ) -> str | None:
     """KM-BAK-002's decision, shared by the file check (V) and the audit (A): what is wrong with
     a backup key's restore test that counts (`keyplane.config.evidence.latest_restore_test`:
     the later of `restore_tested_on` and the `keyplane restore-test` record), or None when it
-    passed no more than `RESTORE_TEST_MAX_AGE_DAYS` days before `as_of`."""
+    passed no more than `RESTORE_TEST_MAX_AGE_DAYS` days before `as_of`. With `live` (the
+    audit: the key in the account), a test older than the key, or a record of another key ID,
+    tested the key this one replaced (`keyplane respond` replaces a suspected key) and does not
+    count."""
     run = f"keyplane restore-test {environment} --key {key} --apply"
     if test is None:
         return (
@@ -132,6 +141,17 @@ def restore_test_problem(
         return (
             f"the restore test is dated {test.on.isoformat()}, after the judging day "
             f"{as_of.isoformat()}; record the day the test was done."
+        )
+    if live is not None and live.created is not None and test.on < live.created.date():
+        return (
+            f"the restore test on record ({test.on.isoformat()}, {test.source}) is older than "
+            f"this key, created {live.created.date().isoformat()}: it tested the key this one "
+            f"replaced; run `{run}`."
+        )
+    if live is not None and test.key_id is not None and test.key_id not in live.ids:
+        return (
+            f"the restore test on record ({test.on.isoformat()}, {test.source}) is of key "
+            f"{test.key_id}, not of this one: it tested the key this one replaced; run `{run}`."
         )
     if not test.passed:
         return (
@@ -197,6 +217,7 @@ def restore_tested_live(stack: StackFacts, context: Context) -> list[Verdict]:
                 context.as_of,
                 key=key.name,
                 environment=context.environment,
+                live=key,
             )
         elif key.name in context.declared_keys:
             continue

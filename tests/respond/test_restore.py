@@ -6,6 +6,7 @@ the live audit (point A) through `keyplane.rules.bak.restore_test_problem`."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,19 +218,64 @@ def test_the_audit_judges_the_declared_restore_test_of_a_backup_key(
     endpoint: str, tmp_path: Path
 ) -> None:
     build(endpoint)
-    estate = estate_with_backup_role(tmp_path, tested_on="2026-01-10")
-    _, findings = audit(estate, endpoint, "2027-01-10")
+    # moto creates the key today: a test declared that day counts for a year.
+    today = date.today()
+    estate = estate_with_backup_role(tmp_path, tested_on=today.isoformat())
+    _, findings = audit(estate, endpoint, (today + timedelta(days=365)).isoformat())
     assert findings == []
-    _, findings = audit(estate, endpoint, "2027-01-11")
+    _, findings = audit(estate, endpoint, (today + timedelta(days=366)).isoformat())
     assert [(f["message"], f["enforcement"], f["engine"]) for f in findings] == [
         (
-            "KM-BAK-002 vault-backup: the last restore test was on 2026-01-10, 366 days ago "
-            f"(more than 365); {FIX} and record it.",
+            f"KM-BAK-002 vault-backup: the last restore test was on {today.isoformat()}, 366 "
+            f"days ago (more than 365); {FIX} and record it.",
             "mandatory",
             "audit",
         )
     ]
     assert findings[0]["resource"].startswith(f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/")
+
+
+def test_a_restore_test_older_than_the_key_tested_the_key_it_replaced(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """`keyplane respond` replaces a suspected key under the same name: the old key's restore
+    test must not count for the new one (it was a silent pass)."""
+    build(endpoint)
+    today = date.today()
+    before = today - timedelta(days=30)
+    estate = estate_with_backup_role(tmp_path, tested_on=before.isoformat())
+    # Point V cannot know which key the account holds: the declared test counts there.
+    code, out, _ = run("validate", "--estate", str(estate), "--as-of", today.isoformat())
+    assert "KM-BAK-002" not in out, out
+    _, findings = audit(estate, endpoint, today.isoformat())
+    assert [f["message"] for f in findings] == [
+        f"KM-BAK-002 vault-backup: the restore test on record ({before.isoformat()}, "
+        f"restore_tested_on) is older than this key, created {today.isoformat()}: it tested the "
+        f"key this one replaced; {FIX}."
+    ]
+
+
+def test_a_restore_test_record_of_another_key_id_does_not_count(
+    endpoint: str, tmp_path: Path
+) -> None:
+    build(endpoint)
+    create_backup_role(endpoint)
+    estate = estate_with_backup_role(tmp_path)
+    code, _, err = restore_test(estate, endpoint, "--apply")
+    assert code == 0, err
+    path = restore_record_path(estate, ENV, "vault-backup")
+    record = json.loads(path.read_text())
+    day = record["tested_at"][:10]
+    _, findings = audit(estate, endpoint, day)
+    assert findings == []
+    replaced = "0f9c5a52-0000-4000-8000-000000000000"
+    path.write_text(json.dumps({**record, "key_id": replaced}))
+    _, findings = audit(estate, endpoint, day)
+    assert [f["message"] for f in findings] == [
+        f"KM-BAK-002 vault-backup: the restore test on record ({day}, "
+        f"evidence/restore-test-prod--vault-backup.json) is of key {replaced}, not of this one: "
+        f"it tested the key this one replaced; {FIX}."
+    ]
 
 
 def test_the_audit_reads_the_evidence_restore_test_writes(endpoint: str, tmp_path: Path) -> None:
@@ -262,8 +308,9 @@ def test_the_audit_reports_an_undeclared_key_tagged_for_backups(
 
     build(endpoint)
     create_key(client("kms", endpoint), "stray-backup", "backup-encryption")
-    estate = estate_with_backup_role(tmp_path, tested_on="2026-11-01")
-    _, findings = audit(estate, endpoint, "2026-11-30")
+    today = date.today().isoformat()
+    estate = estate_with_backup_role(tmp_path, tested_on=today)
+    _, findings = audit(estate, endpoint, today)
     assert [f["message"] for f in findings] == [
         "KM-BAK-002 stray-backup: this key is tagged backup-encryption but environment prod "
         "does not declare it, so no restore test can be on record; declare it under keys[] and "
