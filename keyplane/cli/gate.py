@@ -261,6 +261,7 @@ def scan(
         stack=state.stack or environment,
         project=state.project or "keyplane",
         levels=tuning.pack_config(),
+        resources=len(state.resources),
     ) as stage:
         loaded = load_estate_or_exit(estate) if estate.is_dir() else None
         if env is not None and loaded is not None and env not in loaded.environments:
