@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -98,7 +98,31 @@ def load_pulumi_json(path: Path) -> PulumiState:
             [Problem(str(path), None, where, f"not valid JSON for Pulumi: {number}", fix=_FIX)]
         )
     state = parse_pulumi_json(document, path)
-    return replace(state, urn_lines=urn_lines(raw.decode("utf-8")))
+    return replace(state, urn_lines=UrnLines(raw))
+
+
+class UrnLines(Mapping[str, int]):
+    """`urn_lines` of a file's bytes (UTF-8), worked out on first use: only a scan without an
+    environment file points its findings at lines of the file (about 0.1 s at 9,919
+    resources, otherwise spent on every scan)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw: bytes | None = raw
+        self._lines: dict[str, int] = {}
+
+    def _worked_out(self) -> dict[str, int]:
+        if self._raw is not None:
+            self._lines, self._raw = urn_lines(self._raw.decode("utf-8")), None
+        return self._lines
+
+    def __getitem__(self, urn: str) -> int:
+        return self._worked_out()[urn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._worked_out())
+
+    def __len__(self) -> int:
+        return len(self._worked_out())
 
 
 _URN_MEMBER = re.compile(r'"urn"\s*:\s*"((?:[^"\\]|\\.)*)"')
