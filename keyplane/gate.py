@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from keyplane.adapters.pulumi import PulumiResource
     from keyplane.engines.checkov.runner import PendingCheckov
     from keyplane.engines.checkov.secrets import PendingSecretsScan, ScanScope
-    from keyplane.engines.crossguard.harness import Prepared
+    from keyplane.engines.crossguard.harness import CrossGuardPack, Prepared
     from keyplane.render import PlaceholderMocks
 
 PROJECT = "keyplane"
@@ -349,6 +349,8 @@ class CrossGuardStage:
             stack_config={"keyplane:environment": environment},
         )
         self._settings = (environment, today, levels)
+        #: The environment, stack and project the pack was started for.
+        self.started_for = (environment, stack, project)
         #: Set once the pack's configuration is known (at once, unless the estate comes later).
         self._configurable = threading.Event()
         self._cancelled = False
@@ -366,6 +368,8 @@ class CrossGuardStage:
         self._starter = threading.Thread(
             target=self._start, name="keyplane-crossguard", daemon=True
         )
+        #: Packs started after the first (`more_packs`).
+        self._joiners: list[threading.Thread] = []
 
     def __enter__(self) -> CrossGuardStage:
         self._starter.start()
@@ -376,6 +380,8 @@ class CrossGuardStage:
             self._cancelled = True
             self._configurable.set()
         self._starter.join()
+        for joiner in self._joiners:
+            joiner.join()  # before the stop: a pack still starting is stopped with the others
         self._pack.stop()
 
     @classmethod
@@ -400,6 +406,34 @@ class CrossGuardStage:
             levels=levels,
             resources=resources,
         )
+
+    def more_packs(self, resources: int) -> None:
+        """Start the packs a scan of `resources` resources gets beyond the first
+        (`harness.pack_processes`), for a stage started before the count was known (`scan`
+        starts its pack before it parses the file); each takes Analyze calls once it is up and
+        configured."""
+        from keyplane.engines.crossguard.harness import pack_processes  # noqa: PLC0415
+
+        for _ in range(pack_processes(resources) - len(self._pack.packs)):
+            joiner = threading.Thread(
+                target=self._join,
+                args=(self._pack.new_pack(),),
+                name="keyplane-crossguard-more",
+                daemon=True,
+            )
+            self._joiners.append(joiner)
+            joiner.start()
+
+    def _join(self, pack: CrossGuardPack) -> None:
+        try:
+            pack.start(configure=False)
+            self._configurable.wait()
+            if self._cancelled:
+                raise PackCancelled
+            pack.configure(self._pack.policy_config)
+            self._pack.join(pack)
+        except BaseException as err:  # reported by finish(), on the caller's thread
+            self._error = self._error or err
 
     def configure(self, estate: Estate | None) -> None:
         """The pack's configuration from `estate` (`pack_settings`), sent once it is up."""
@@ -448,6 +482,8 @@ class CrossGuardStage:
         """Wait for the per-resource analysis and the stack's."""
         self.analyze_stack(resources)
         self._starter.join()
+        for joiner in self._joiners:
+            joiner.join()
         if self._error is not None:
             raise self._error
         assert self._stack is not None

@@ -68,14 +68,21 @@ def _fail(path: Path, line: int | None, problem: str, fix: str) -> ConfigError:
 _FIX = "pass the output of `pulumi preview --json` or `pulumi stack export`"
 
 
-def load_pulumi_json(path: Path) -> PulumiState:
-    """Read a preview digest or a stack export; ConfigError (exit 2) on anything else.
+def read_pulumi_json(path: Path) -> bytes:
+    """The bytes of a file `load_pulumi_json` reads: only a regular file of at most
+    MAX_JSON_BYTES (a FIFO, a device or a directory is refused before reading; ConfigError)."""
+    return read_regular_file(path, str(path), MAX_JSON_BYTES, _FIX)
+
+
+def load_pulumi_json(path: Path, raw: bytes | None = None) -> PulumiState:
+    """Read a preview digest or a stack export (`raw`: its bytes, when `read_pulumi_json`
+    read them already); ConfigError (exit 2) on anything else.
 
     Only a regular file of at most MAX_JSON_BYTES is read (a FIFO, a device or a directory is
     refused before reading); numbers longer than MAX_NUMBER_DIGITS, NaN and Infinity, and
     nesting deeper than MAX_JSON_DEPTH are refused rather than judged.
     """
-    raw = read_regular_file(path, str(path), MAX_JSON_BYTES, _FIX)
+    raw = read_pulumi_json(path) if raw is None else raw
     try:
         document = json.loads(
             raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
@@ -99,6 +106,22 @@ def load_pulumi_json(path: Path) -> PulumiState:
         )
     state = parse_pulumi_json(document, path)
     return replace(state, urn_lines=UrnLines(raw))
+
+
+_FIRST_URN = re.compile(rb'"urn"\s*:\s*"urn:pulumi:([^":\\]+)::([^":\\]+)::')
+
+
+def peek_names(raw: bytes) -> tuple[str, str] | None:
+    """The (project, stack) the first `"urn"` member of a file's bytes names, found without
+    parsing the file (`scan` starts the pack with them while it parses); None when no member
+    has that form. A guess only: the parsed file's `PulumiState` is what counts."""
+    match = _FIRST_URN.search(raw)
+    if match is None:
+        return None
+    try:
+        return match.group(2).decode("utf-8"), match.group(1).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 class UrnLines(Mapping[str, int]):

@@ -20,7 +20,7 @@ from keyplane.engines.crossguard.harness import PackPool, pack_processes
 from keyplane.estate import load_estate
 from keyplane.findings import Finding
 from keyplane.gate import PROJECT, render_environment
-from keyplane.pulumi_json import load_pulumi_json
+from keyplane.pulumi_json import load_pulumi_json, peek_names
 from keyplane.rules.catalog import Enforcement
 from keyplane.wire import STACK_TYPE
 from tests.conftest import BUNDLED_ESTATE, REPO
@@ -219,3 +219,43 @@ def test_a_pool_whose_second_pack_fails_to_start_leaves_no_pack(
         pool.start()
     assert len(pack_spawns) == 1
     assert processes and processes[0].returncode is not None  # stopped, not left running
+
+
+def test_the_pack_starts_for_the_first_urns_stack_and_is_replaced_when_the_file_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scan` starts its pack before parsing the file, for the stack and project its first
+    `"urn"` member names; when the parsed file names another (here the first URN is written
+    with an escape, so the guess comes from a URN of another stack), that pack is stopped and
+    one for the file's stack judges it, with the findings of a file without the trap."""
+    started: list[tuple[str, Any]] = []
+    spawn = supervise.spawn
+
+    def recording(command: list[str], **popen_args: Any) -> Any:
+        process = spawn(command, **popen_args)
+        if "pulumi.policy" in command:
+            started.append((popen_args["env"]["PULUMI_STACK"], process))
+        return process
+
+    monkeypatch.setattr(supervise, "spawn", recording)
+    document = json.loads((FIXTURES / "stack-export.json").read_text())
+    # A resource of another stack second in the file: the first URN a guess can read when the
+    # stack's own URN (first) is written with an escape.
+    stray = {"urn": "urn:pulumi:other::payments::pulumi:providers:aws::stray", "type": "x:y:Z"}
+    document["deployment"]["resources"].insert(1, stray)
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(document))
+    trapped = tmp_path / "trapped.json"
+    trapped.write_text(plain.read_text().replace("urn:pulumi:prod::", "urn:pulumi:pro\\u0064::", 1))
+    assert json.loads(trapped.read_text()) == document  # the same document, written otherwise
+    assert peek_names(plain.read_bytes()) == ("payments", "prod")
+    assert peek_names(trapped.read_bytes()) == ("payments", "other")
+
+    plain_code, plain_report = _scan(plain, tmp_path / "no-estate")
+    assert [stack for stack, _ in started] == ["prod"]
+    code, report = _scan(trapped, tmp_path / "no-estate")
+    assert [stack for stack, _ in started] == ["prod", "other", "prod"]
+    assert all(process.poll() is not None for _, process in started)
+    assert code == plain_code
+    assert report["findings"] == plain_report["findings"]
+    assert report["findings"]

@@ -486,7 +486,10 @@ class PackPool:
 
     def __init__(self, processes: int = 1, **pack_args: Any) -> None:
         """`processes` packs (at least one), each `CrossGuardPack(**pack_args)`."""
+        self._pack_args = pack_args
         self.packs = [CrossGuardPack(**pack_args) for _ in range(max(1, processes))]
+        #: The packs Analyze calls go to: those started with the pool and those joined since.
+        self._serving = list(self.packs)
 
     def __enter__(self) -> PackPool:
         self.start()
@@ -509,8 +512,8 @@ class PackPool:
         return self.packs[0].policies
 
     def start(self, *, configure: bool = True) -> None:
-        """Start every pack at once (`CrossGuardPack.start`); on any failure every pack is
-        stopped and the first failure raised."""
+        """Start the pool's packs at once (`CrossGuardPack.start`); on any failure every pack
+        is stopped and the first failure raised."""
         errors: list[BaseException] = []
 
         def start(pack: CrossGuardPack) -> None:
@@ -519,10 +522,11 @@ class PackPool:
             except BaseException as err:
                 errors.append(err)
 
-        others = [threading.Thread(target=start, args=(pack,)) for pack in self.packs[1:]]
+        first, *rest = self._serving  # not those `new_pack` added: their callers start them
+        others = [threading.Thread(target=start, args=(pack,)) for pack in rest]
         for thread in others:
             thread.start()
-        start(self.packs[0])
+        start(first)
         for thread in others:
             thread.join()
         if errors:
@@ -533,9 +537,21 @@ class PackPool:
         for pack in self.packs:
             pack.stop()
 
+    def new_pack(self) -> CrossGuardPack:
+        """One more pack like the others, not started (it is stopped with the pool): the
+        caller starts and configures it, then `join`s it to the pool."""
+        pack = CrossGuardPack(**self._pack_args)
+        pack.policy_config = dict(self.policy_config)
+        self.packs.append(pack)
+        return pack
+
+    def join(self, pack: CrossGuardPack) -> None:
+        """Send Analyze calls to `pack` (from `new_pack`, started and configured) too."""
+        self._serving = [*self._serving, pack]
+
     def configure(self, policy_config: Mapping[str, Any] | None = None) -> None:
-        """Configure every pack alike (`CrossGuardPack.configure`)."""
-        for pack in self.packs:
+        """Configure every pack in service alike (`CrossGuardPack.configure`)."""
+        for pack in self._serving:
             pack.configure(policy_config)
 
     def prepare(self, resource: ResourceLike) -> Prepared:
@@ -548,7 +564,7 @@ class PackPool:
     def analyze_later(self, resource: ResourceLike | Prepared) -> Callable[[], list[Finding]]:
         """`CrossGuardPack.analyze_later` on the pack with the fewest calls outstanding."""
         prepared = resource if isinstance(resource, Prepared) else self.prepare(resource)
-        pack = min(self.packs, key=lambda p: p.outstanding)
+        pack = min(self._serving, key=lambda p: p.outstanding)
         return pack.analyze_later(prepared)
 
     def analyze_stack_later(
