@@ -128,3 +128,24 @@ def test_urn_lines_are_worked_out_only_when_asked_for() -> None:
     assert lazy._lines == {}  # nothing worked out yet
     assert dict(lazy) == urn_lines(raw.decode("utf-8"))
     assert len(lazy) > 0
+
+
+def test_a_scan_without_an_html_report_loads_no_template_engine(tmp_path: Path) -> None:
+    """jinja2 and markdown-it serve the HTML report only (56 ms of every start-up)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from keyplane.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['scan', {str(FIXTURES / 'preview.json')!r}, '--estate', "
+        f"{str(tmp_path / 'none')!r}, '--no-checkov', '--format', 'json'])\n"
+        "assert r.exit_code == 1, r.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'markdown_it')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
