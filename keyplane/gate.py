@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from keyplane.adapters.pulumi import PulumiResource
     from keyplane.engines.checkov.runner import PendingCheckov
     from keyplane.engines.checkov.secrets import PendingSecretsScan, ScanScope
-    from keyplane.engines.crossguard.harness import Prepared
+    from keyplane.engines.crossguard.harness import CrossGuardPack, Prepared
     from keyplane.render import PlaceholderMocks
 
 PROJECT = "keyplane"
@@ -368,6 +368,10 @@ class CrossGuardStage:
     it as soon as it can: a scan, whose resources are all known at once, has it sent first, and
     the pack works on the stack in the gaps between Analyze calls (at 9,919 resources the run
     ended about 0.5 s sooner than with the stack's analysis after the last resource's).
+
+    `resources`: how many resources will be analysed, when known up front (a scan): a large
+    scan shares its Analyze calls among packs (`harness.pack_processes`); a preview, whose
+    resources come as the program renders them, uses one.
     """
 
     def __init__(
@@ -379,15 +383,22 @@ class CrossGuardStage:
         stack: str,
         project: str,
         levels: Mapping[str, str] | None = None,
+        resources: int = 0,
     ) -> None:
-        from keyplane.engines.crossguard.harness import CrossGuardPack  # noqa: PLC0415 - loads grpc
+        from keyplane.engines.crossguard.harness import (  # noqa: PLC0415 - loads grpc
+            PackPool,
+            pack_processes,
+        )
 
-        self._pack = CrossGuardPack(
+        self._pack = PackPool(
+            pack_processes(resources),
             stack=stack,
             project=project,
             stack_config={"keyplane:environment": environment},
         )
         self._settings = (environment, today, levels)
+        #: The environment, stack and project the pack was started for.
+        self.started_for = (environment, stack, project)
         #: Set once the pack's configuration is known (at once, unless the estate comes later).
         self._configurable = threading.Event()
         self._cancelled = False
@@ -405,6 +416,8 @@ class CrossGuardStage:
         self._starter = threading.Thread(
             target=self._start, name="keyplane-crossguard", daemon=True
         )
+        #: Packs started after the first (`more_packs`).
+        self._joiners: list[threading.Thread] = []
 
     def __enter__(self) -> CrossGuardStage:
         self._starter.start()
@@ -415,6 +428,8 @@ class CrossGuardStage:
             self._cancelled = True
             self._configurable.set()
         self._starter.join()
+        for joiner in self._joiners:
+            joiner.join()  # before the stop: a pack still starting is stopped with the others
         self._pack.stop()
 
     @classmethod
@@ -426,6 +441,7 @@ class CrossGuardStage:
         stack: str,
         project: str,
         levels: Mapping[str, str] | None = None,
+        resources: int = 0,
     ) -> CrossGuardStage:
         """A stage whose pack starts before the estate is read (`scan`: the pack's start-up,
         about half a second, overlaps the reading); `configure` gives it the estate."""
@@ -436,7 +452,36 @@ class CrossGuardStage:
             stack=stack,
             project=project,
             levels=levels,
+            resources=resources,
         )
+
+    def more_packs(self, resources: int) -> None:
+        """Start the packs a scan of `resources` resources gets beyond the first
+        (`harness.pack_processes`), for a stage started before the count was known (`scan`
+        starts its pack before it parses the file); each takes Analyze calls once it is up and
+        configured."""
+        from keyplane.engines.crossguard.harness import pack_processes  # noqa: PLC0415
+
+        for _ in range(pack_processes(resources) - len(self._pack.packs)):
+            joiner = threading.Thread(
+                target=self._join,
+                args=(self._pack.new_pack(),),
+                name="keyplane-crossguard-more",
+                daemon=True,
+            )
+            self._joiners.append(joiner)
+            joiner.start()
+
+    def _join(self, pack: CrossGuardPack) -> None:
+        try:
+            pack.start(configure=False)
+            self._configurable.wait()
+            if self._cancelled:
+                raise PackCancelled
+            pack.configure(self._pack.policy_config)
+            self._pack.join(pack)
+        except BaseException as err:  # reported by finish(), on the caller's thread
+            self._error = self._error or err
 
     def configure(self, estate: Estate | None) -> None:
         """The pack's configuration from `estate` (`pack_settings`), sent once it is up."""
@@ -485,6 +530,8 @@ class CrossGuardStage:
         """Wait for the per-resource analysis and the stack's."""
         self.analyze_stack(resources)
         self._starter.join()
+        for joiner in self._joiners:
+            joiner.join()
         if self._error is not None:
             raise self._error
         assert self._stack is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -68,14 +68,21 @@ def _fail(path: Path, line: int | None, problem: str, fix: str) -> ConfigError:
 _FIX = "pass the output of `pulumi preview --json` or `pulumi stack export`"
 
 
-def load_pulumi_json(path: Path) -> PulumiState:
-    """Read a preview digest or a stack export; ConfigError (exit 2) on anything else.
+def read_pulumi_json(path: Path) -> bytes:
+    """The bytes of a file `load_pulumi_json` reads: only a regular file of at most
+    MAX_JSON_BYTES (a FIFO, a device or a directory is refused before reading; ConfigError)."""
+    return read_regular_file(path, str(path), MAX_JSON_BYTES, _FIX)
+
+
+def load_pulumi_json(path: Path, raw: bytes | None = None) -> PulumiState:
+    """Read a preview digest or a stack export (`raw`: its bytes, when `read_pulumi_json`
+    read them already); ConfigError (exit 2) on anything else.
 
     Only a regular file of at most MAX_JSON_BYTES is read (a FIFO, a device or a directory is
     refused before reading); numbers longer than MAX_NUMBER_DIGITS, NaN and Infinity, and
     nesting deeper than MAX_JSON_DEPTH are refused rather than judged.
     """
-    raw = read_regular_file(path, str(path), MAX_JSON_BYTES, _FIX)
+    raw = read_pulumi_json(path) if raw is None else raw
     try:
         document = json.loads(
             raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
@@ -98,7 +105,47 @@ def load_pulumi_json(path: Path) -> PulumiState:
             [Problem(str(path), None, where, f"not valid JSON for Pulumi: {number}", fix=_FIX)]
         )
     state = parse_pulumi_json(document, path)
-    return replace(state, urn_lines=urn_lines(raw.decode("utf-8")))
+    return replace(state, urn_lines=UrnLines(raw))
+
+
+_FIRST_URN = re.compile(rb'"urn"\s*:\s*"urn:pulumi:([^":\\]+)::([^":\\]+)::')
+
+
+def peek_names(raw: bytes) -> tuple[str, str] | None:
+    """The (project, stack) the first `"urn"` member of a file's bytes names, found without
+    parsing the file (`scan` starts the pack with them while it parses); None when no member
+    has that form. A guess only: the parsed file's `PulumiState` is what counts."""
+    match = _FIRST_URN.search(raw)
+    if match is None:
+        return None
+    try:
+        return match.group(2).decode("utf-8"), match.group(1).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+class UrnLines(Mapping[str, int]):
+    """`urn_lines` of a file's bytes (UTF-8), worked out on first use: only a scan without an
+    environment file points its findings at lines of the file (about 0.1 s at 9,919
+    resources, otherwise spent on every scan)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw: bytes | None = raw
+        self._lines: dict[str, int] = {}
+
+    def _worked_out(self) -> dict[str, int]:
+        if self._raw is not None:
+            self._lines, self._raw = urn_lines(self._raw.decode("utf-8")), None
+        return self._lines
+
+    def __getitem__(self, urn: str) -> int:
+        return self._worked_out()[urn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._worked_out())
+
+    def __len__(self) -> int:
+        return len(self._worked_out())
 
 
 _URN_MEMBER = re.compile(r'"urn"\s*:\s*"((?:[^"\\]|\\.)*)"')

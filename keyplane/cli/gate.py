@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -224,7 +224,7 @@ def scan(
     began = time.monotonic()
     from keyplane.engines.checkov.secrets import file_scope  # noqa: PLC0415
     from keyplane.gate import CrossGuardStage, judge  # noqa: PLC0415
-    from keyplane.pulumi_json import load_pulumi_json  # noqa: PLC0415
+    from keyplane.pulumi_json import load_pulumi_json, peek_names, read_pulumi_json  # noqa: PLC0415
 
     today = parse_day(as_of)
     defaults = load_project_defaults()
@@ -245,23 +245,47 @@ def scan(
         emit_plan,
         {"json": json_file, "sarif": sarif, "junit": junit, "markdown": markdown, "html": html},
     )
-    try:
-        state = load_pulumi_json(file)
-    except ConfigError as err:
-        fail_bad_input([str(p) for p in err.problems])
-        return
-    read = time.monotonic() - began
-    environment = env or state.stack
-    if not environment:
-        fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
-    # The pack starts now: its start-up overlaps reading the estate, which configures it.
-    with CrossGuardStage.before_estate(
-        environment=environment,
-        today=today,
-        stack=state.stack or environment,
-        project=state.project or "keyplane",
-        levels=tuning.pack_config(),
-    ) as stage:
+
+    def start_pack(
+        within: ExitStack, environment: str, stack: str, project: str, resources: int
+    ) -> CrossGuardStage:
+        return within.enter_context(
+            CrossGuardStage.before_estate(
+                environment=environment,
+                today=today,
+                stack=stack or environment,
+                project=project or "keyplane",
+                levels=tuning.pack_config(),
+                resources=resources,
+            )
+        )
+
+    with ExitStack() as running:
+        guessed = running.enter_context(ExitStack())
+        try:
+            raw = read_pulumi_json(file)
+            # The pack starts now, for the stack the file's first URN names: its start-up
+            # overlaps the parsing (0.4 s at 9,919 resources) and the reading of the estate,
+            # which configures it.
+            names = peek_names(raw)
+            early = start_pack(guessed, env or names[1], names[1], names[0], 0) if names else None
+            state = load_pulumi_json(file, raw)
+        except ConfigError as err:
+            fail_bad_input([str(p) for p in err.problems])
+            return
+        read = time.monotonic() - began
+        environment = env or state.stack
+        if not environment:
+            fail_bad_input([f"{file}: no resources name their stack; pass --env ENV"])
+        wanted = (environment, state.stack or environment, state.project or "keyplane")
+        if early is not None and early.started_for == wanted:
+            stage = early
+            stage.more_packs(len(state.resources))
+        else:  # the first URN did not name the file's stack: a pack for the right one
+            guessed.close()
+            stage = start_pack(
+                running, environment, state.stack, state.project, len(state.resources)
+            )
         loaded = load_estate_or_exit(estate) if estate.is_dir() else None
         if env is not None and loaded is not None and env not in loaded.environments:
             known = ", ".join(sorted(loaded.environments))

@@ -102,3 +102,50 @@ def test_the_pack_started_before_the_estate_is_read_is_stopped_when_the_scan_is_
         # At once: a pack left behind would end by itself within half a second (it watches its
         # parent), which must not be what stops it.
         assert marked() == []
+
+
+def test_without_an_environment_file_findings_point_at_their_resource_in_the_file(
+    tmp_path: Path,
+) -> None:
+    export = FIXTURES / "preview.json"
+    _, report, _ = scan(str(export), "--estate", str(tmp_path / "none"))
+    lines = export.read_text().splitlines()
+    located = [f for f in report["findings"] if f.get("location")]
+    assert located
+    for finding in located:
+        assert finding["location"]["file"] == str(export)
+        line = finding["location"]["line"]
+        # The first line that names the resource's URN.
+        first = next(i for i, text in enumerate(lines, 1) if f'"{finding["resource"]}"' in text)
+        assert line == first, finding
+
+
+def test_urn_lines_are_worked_out_only_when_asked_for() -> None:
+    from keyplane.pulumi_json import UrnLines, urn_lines
+
+    raw = (FIXTURES / "preview.json").read_bytes()
+    lazy = UrnLines(raw)
+    assert lazy._lines == {}  # nothing worked out yet
+    assert dict(lazy) == urn_lines(raw.decode("utf-8"))
+    assert len(lazy) > 0
+
+
+def test_a_scan_without_an_html_report_loads_no_template_engine(tmp_path: Path) -> None:
+    """jinja2 and markdown-it serve the HTML report only (56 ms of every start-up)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from keyplane.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['scan', {str(FIXTURES / 'preview.json')!r}, '--estate', "
+        f"{str(tmp_path / 'none')!r}, '--no-checkov', '--format', 'json'])\n"
+        "assert r.exit_code == 1, r.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'markdown_it')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

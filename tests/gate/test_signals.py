@@ -202,3 +202,59 @@ def test_grpc_logging_asked_for_globally_stays_off_the_users_stderr() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == ""
+
+
+def test_a_signal_stops_a_scan_with_two_packs(tmp_path: Path) -> None:
+    """A large scan runs two packs (`harness.PackPool`): a signal ends the scan and both."""
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "pulumi" / "stack-export.json"
+    script = (
+        "import sys, time\n"
+        "from keyplane import gate\n"
+        "from keyplane.engines.crossguard import harness\n"
+        "harness.RESOURCES_FOR_TWO_PACKS = 1\n"
+        "harness.usable_cpus = lambda: 2\n"
+        "def waiting(self, resources):\n"
+        "    time.sleep(120)  # both packs up: the scan is signalled here\n"
+        "gate.CrossGuardStage.finish = waiting\n"
+        f"sys.argv = ['keyplane', 'scan', {str(fixture)!r}, '--no-checkov', "
+        f"'--estate', {str(tmp_path / 'none')!r}]\n"
+        "from keyplane.cli import main\n"
+        "main()\n"
+    )
+    scan = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+    def packs() -> set[int]:
+        found = set()
+        for pid in _descendants(scan.pid):
+            try:
+                if b"pulumi.policy" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
+                    found.add(pid)
+            except OSError:
+                continue
+        return found
+
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and scan.poll() is None and len(seen) < 2:
+            seen |= packs()
+            time.sleep(0.05)
+        assert scan.poll() is None, "the scan ended before it could be signalled"
+        assert len(seen) == 2, "the scan did not start two packs"
+        scan.send_signal(signal.SIGTERM)
+        _, err = scan.communicate(timeout=15)
+    finally:
+        if scan.poll() is None:
+            os.killpg(scan.pid, signal.SIGKILL)
+            scan.wait()
+    assert scan.returncode == 143, err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.05)
+    assert not [p for p in seen if _alive(p)], "a pack outlived the scan"

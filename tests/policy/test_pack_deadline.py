@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from keyplane.engines.crossguard import harness
 from keyplane.engines.crossguard.harness import PACK_TIMEOUT_ENV, CrossGuardPack, PackError
 from keyplane.gate import CrossGuardStage, judge
 from keyplane.wire import Registration
@@ -92,12 +93,15 @@ def test_a_deadline_that_is_not_a_positive_number_is_refused(
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("packs", [1, 2])
 def test_the_gate_reports_a_stopped_pack_instead_of_waiting(
-    monkeypatch: pytest.MonkeyPatch,
+    packs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """keyplane's own pack, frozen with SIGSTOP once it is up (a wedged server): the gate's
-    judgement fails with the deadline's message, and the frozen process is killed on exit."""
+    judgement fails with the deadline's message, and the frozen process is killed on exit;
+    with two packs (a large scan) the second is the one frozen, and both are stopped."""
     monkeypatch.setenv(PACK_TIMEOUT_ENV, "3")
+    monkeypatch.setattr(harness, "usable_cpus", lambda: 2)
     resources = [
         Registration(
             urn=r.urn,
@@ -120,9 +124,12 @@ def test_the_gate_reports_a_stopped_pack_instead_of_waiting(
         today=date(2026, 11, 30),
         stack="prod",
         project="keyplane",
+        resources=harness.RESOURCES_FOR_TWO_PACKS if packs == 2 else 0,
     ) as stage:
         stage._starter.join()
-        process = stage._pack._process
+        assert len(stage._pack.packs) == packs
+        processes = [pack._process for pack in stage._pack.packs]
+        process = processes[-1]
         assert process is not None
         os.kill(process.pid, signal.SIGSTOP)
         for resource in resources:
@@ -139,4 +146,4 @@ def test_the_gate_reports_a_stopped_pack_instead_of_waiting(
                 crossguard_stage=stage,
             )
     assert time.monotonic() - started < 90
-    assert not _alive(process.pid)
+    assert not any(_alive(p.pid) for p in processes if p is not None)
