@@ -18,8 +18,8 @@ registrations as they are made (the pack analyses them meanwhile) and joins them
 What the gate judges is thus the registrations of one whole render (a test compares them,
 record by record, on every bundled estate and on the benchmark's). Settings (environment
 variables): `KEYPLANE_RENDER_SHARD_TENANTS` tenants per shard (default 400; the memory of one
-shard's process), `KEYPLANE_RENDER_WORKERS` shards rendered at once (default: the number of
-CPUs), `KEYPLANE_RENDER_TIMEOUT` seconds a shard may go without sending anything (default 600).
+shard's process), `KEYPLANE_RENDER_WORKERS` shards rendered at once (default: the processors
+keyplane may run on), `KEYPLANE_RENDER_TIMEOUT` seconds a shard may go without sending anything (default 600).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def plan_shards(env: Environment) -> list[frozenset[str]]:
 
 
 def _workers() -> int:
-    return _whole_setting(WORKERS_VAR, os.cpu_count() or 1)
+    return _whole_setting(WORKERS_VAR, supervise.usable_cpus())
 
 
 def _whole_setting(variable: str, default: int) -> int:

@@ -60,6 +60,14 @@ def deadline_setting(variable: str, default: float) -> float:
     return seconds
 
 
+def usable_cpus() -> int:
+    """The processors this process may run on (its affinity, where the system tells it): how
+    many children may work at once."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def spawn(command: list[str], **popen_args: Any) -> subprocess.Popen[Any]:
     """Start `command` in a new session (its own process group), watched by this module.
 

@@ -622,10 +622,8 @@ def pack_processes(resources: int, cpus: int | None = None) -> int:
 
 
 def usable_cpus() -> int:
-    """The processors this process may run on (its affinity, where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """The processors this process may run on (`supervise.usable_cpus`)."""
+    return supervise.usable_cpus()
 
 
 def policy_infos(info: Any) -> list[PolicyInfo]:
