@@ -34,8 +34,8 @@ def main() -> None:
 
     # The collector tuned as in keyplane's own processes (keyplane/collector.py: it took about
     # 43 % of checkov's time on thousands of resources); inline, as keyplane is not importable
-    # here. Frozen, the imported heap is also left alone by the forks' collections, so the
-    # pages they share with this process stay shared.
+    # here. Frozen, the imported heap is also left alone by any collection, so the pages the
+    # forks share with this process stay shared (the forks do not collect: `_serve`).
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     _quiet_debug_log()
@@ -98,6 +98,11 @@ def _serve(checkov: Any, request: dict[str, Any]) -> None:
     files, and exit with the status its command would have."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # No cyclic collections in a run (as keyplane's render, `keyplane/collector.py`): what
+    # checkov builds lives until the run ends, which ends the process. Measured on the plan of
+    # 9,919 resources with keyplane's checks, two alternating pairs: 14.8 and 17.7 s of CPU
+    # tuned, 13.1 and 13.7 s without, the same peak memory (626 MB).
+    gc.disable()
     status = 3
     try:
         for fd, path, flags in (
