@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -68,8 +69,10 @@ _JSON_ATTRIBUTES = frozenset({"policy", "assume_role_policy", "policy_data"})
 _LIST_BLOCKS = frozenset({"rules", "versionings"})
 
 
+@lru_cache(maxsize=4096)
 def camel(name: str) -> str:
-    """snake_case → camelCase (`enable_key_rotation` → `enableKeyRotation`)."""
+    """snake_case → camelCase (`enable_key_rotation` → `enableKeyRotation`). Cached: every
+    resource of a type repeats its attribute names (about 20 names converted per resource)."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

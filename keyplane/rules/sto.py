@@ -115,6 +115,18 @@ def _kms_arn_account(value: str) -> str | None:
     return None
 
 
+def oversized_repository_file(file: str, size: int, limit: int, setting: str) -> tuple[str, str]:
+    """KM-STO-001 on a file of the repository larger than the secrets scanner reads (`size` and
+    `limit` in bytes; `setting`: what raises the limit): (rule ID, message). Not judged, so
+    never reported as clean."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}: cannot judge: the file is larger than the secrets scan reads ({size:,} "
+        f"bytes, above {limit:,}), so key material in it would go unseen; set {setting} to 0 "
+        "(no limit) or above its size to scan it, or remove the file."
+    )
+
+
 def committed_key_material(file: str, line: int, kind: str) -> tuple[str, str]:
     """KM-STO-001 ("no key material is in the repository") on key material a secrets scanner
     found committed in `file` at `line` (`kind`: what the scanner took it for, `Private Key`):

@@ -294,6 +294,120 @@ def to_terraform_plan(resources: Iterable[Registration]) -> TerraformPlan:
     return TerraformPlan(plan, {a: u for u, a in address_by_urn.items()}, tuple(unmapped))
 
 
+# --- the plan in parts, for checkov ----------------------------------------------------------
+
+#: Resources per file of a plan handed to checkov in parts (`split_plan`). checkov's plan reader
+#: looks each resource up in a list of its file's resources twice (its configuration in
+#: `plan_parser.parse_tf_plan`, its context in `plan_utils.get_entity_context`): quadratic in
+#: the resources of one file, so files of this many keep that cost a fixed share per resource.
+PART_RESOURCES = 500
+
+
+def split_plan(
+    plan: Mapping[str, Any], resources_per_part: int = PART_RESOURCES
+) -> list[dict[str, Any]]:
+    """`plan` (a plan of one root module, as `to_terraform_plan` writes) as plans of at most
+    `resources_per_part` resources each, in order, each resource with its change and its
+    configuration; `merge_plans` joins them back.
+
+    checkov judges the parts as the whole when they are handed to it as files of one folder: it
+    resolves references between the files of a folder, as Terraform does between the files of a
+    module. The provider configuration is in the first part only (checkov judges providers once
+    per file). A plan with child modules, or of no more resources than a part, is one part.
+    """
+    planned = plan.get("planned_values") or {}
+    root = planned.get("root_module") or {}
+    resources = root.get("resources") or []
+    configuration = plan.get("configuration") or {}
+    configured_root = configuration.get("root_module") or {}
+    if (
+        len(resources) <= resources_per_part
+        or root.get("child_modules")
+        or configured_root.get("child_modules")
+    ):
+        return [dict(plan)]
+    changes: dict[str, list[Any]] = {}
+    for change in plan.get("resource_changes") or ():
+        changes.setdefault(str(change.get("address")), []).append(change)
+    configured: dict[str, list[Any]] = {}
+    for resource in configured_root.get("resources") or ():
+        configured.setdefault(str(resource.get("address")), []).append(resource)
+    parts: list[dict[str, Any]] = []
+    for start in range(0, len(resources), resources_per_part):
+        chunk = resources[start : start + resources_per_part]
+        addresses = list(dict.fromkeys(str(r.get("address")) for r in chunk))
+        part_configuration: dict[str, Any] = {
+            key: value
+            for key, value in configuration.items()
+            if key != "root_module" and (not parts or key != "provider_config")
+        }
+        part_configuration["root_module"] = {
+            **{k: v for k, v in configured_root.items() if k != "resources"},
+            "resources": [c for a in addresses for c in configured.get(a, ())],
+        }
+        parts.append(
+            {
+                **{k: v for k, v in plan.items() if k not in _PARTED},
+                "planned_values": {
+                    **{k: v for k, v in planned.items() if k != "root_module"},
+                    "root_module": {
+                        **{k: v for k, v in root.items() if k != "resources"},
+                        "resources": chunk,
+                    },
+                },
+                "resource_changes": [c for a in addresses for c in changes.get(a, ())],
+                "configuration": part_configuration,
+            }
+        )
+    # Changes and configurations of no planned resource (none in keyplane's plans) stay too.
+    planned_addresses = {str(r.get("address")) for r in resources}
+    parts[0]["resource_changes"] += [
+        c for a, cs in changes.items() if a not in planned_addresses for c in cs
+    ]
+    parts[0]["configuration"]["root_module"]["resources"] += [
+        c for a, cs in configured.items() if a not in planned_addresses for c in cs
+    ]
+    return parts
+
+
+#: The sections of a plan that `split_plan` divides between the parts.
+_PARTED = frozenset({"planned_values", "resource_changes", "configuration"})
+
+
+def merge_plans(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One plan of the resources, changes and configuration of `parts` (in order; the parts of
+    `split_plan`, or plans given side by side); the other sections are the first part's, the
+    provider configurations all of theirs."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    merged: dict[str, Any] = dict(parts[0]) if parts else {}
+    resources: list[Any] = []
+    child_modules: list[Any] = []
+    changes: list[Any] = []
+    configured: list[Any] = []
+    configured_children: list[Any] = []
+    providers: dict[str, Any] = {}
+    for part in parts:
+        root = (part.get("planned_values") or {}).get("root_module") or {}
+        resources += root.get("resources") or []
+        child_modules += root.get("child_modules") or []
+        changes += part.get("resource_changes") or []
+        configuration = part.get("configuration") or {}
+        configured_root = configuration.get("root_module") or {}
+        configured += configured_root.get("resources") or []
+        configured_children += configured_root.get("child_modules") or []
+        providers.update(configuration.get("provider_config") or {})
+    merged["planned_values"] = {
+        "root_module": {"resources": resources, "child_modules": child_modules}
+    }
+    merged["resource_changes"] = changes
+    merged["configuration"] = {
+        "provider_config": providers,
+        "root_module": {"resources": configured, "child_modules": configured_children},
+    }
+    return merged
+
+
 def describe_mapping(tokens: Sequence[str]) -> list[tuple[str, str | None]]:
     """(Pulumi token, Terraform type or None) for documentation and tests."""
     return [(token, terraform_type(token)) for token in tokens]

@@ -10,10 +10,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from keyplane.cli.app import app
-from keyplane.engines.checkov.secrets import _documents, file_scope, project_scope
+from keyplane.engines.checkov.runner import CheckovError
+from keyplane.engines.checkov.secrets import (
+    _documents,
+    file_scope,
+    project_scope,
+    scan_size_limit,
+)
 from tests.conftest import BUNDLED_ESTATE, REPO
 
 runner = CliRunner()
@@ -203,3 +210,67 @@ def test_dependency_lock_files_are_not_scanned(tmp_path: Path) -> None:
     assert (REPO / "uv.lock").is_file()
     assert "uv.lock" not in {p.name for p in scope.paths}
     assert {"Pulumi.yaml", "README.md"} <= {p.name for p in scope.paths}
+
+
+def test_a_file_larger_than_the_secrets_scan_reads_is_reported_not_passed(tmp_path: Path) -> None:
+    """checkov's secrets scan skips a file above CHECKOV_MAX_FILE_SIZE (5 MB by default),
+    saying so at info level only: keyplane reports it as not judged. The document `scan`
+    judges is never part of the secrets scan, whatever its size."""
+    path = _export(tmp_path)
+    document = json.loads(path.read_text())
+    document["deployment"]["resources"][0]["outputs"] = {"notes": "x" * 5_100_000}
+    path.write_text(json.dumps(document))
+    # Key material in it: unseen by the scan, so the file must be reported as not judged.
+    (tmp_path / "bundle.pem").write_text(PEM + "#\n" * 2_500_001)
+    size = (tmp_path / "bundle.pem").stat().st_size
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(f["enforcement"], f["resource"], f["message"]) for f in _committed(result.stdout)] == [
+        (
+            "advisory",
+            "bundle.pem",
+            f"KM-STO-001 bundle.pem: cannot judge: the file is larger than the secrets scan reads "
+            f"({size:,} bytes, above 5,000,000), so key material in it would go unseen; set "
+            "CHECKOV_MAX_FILE_SIZE to 0 (no limit) or above its size to scan it, or remove the file.",
+        )
+    ]
+
+
+def test_the_secrets_scan_size_limit_is_checkovs_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the limit a file is scanned (its key material found), above it reported as not
+    judged; `CHECKOV_MAX_FILE_SIZE` sets the limit for both checkov and keyplane."""
+    monkeypatch.setenv("CHECKOV_MAX_FILE_SIZE", "4000")
+    path = _export(tmp_path)
+    (tmp_path / "small.pem").write_text(PEM)
+    (tmp_path / "large.pem").write_text(PEM + "#\n" * 2_000)
+    assert (tmp_path / "small.pem").stat().st_size < 4000 < (tmp_path / "large.pem").stat().st_size
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted(
+        (f["resource"], f["message"].split(": ")[1]) for f in _committed(result.stdout)
+    ) == [
+        ("large.pem", "cannot judge"),
+        (
+            "small.pem",
+            "Private Key committed to the repository; remove it from the file and from the history, rotate it, and keep it in a vault or as a Pulumi secret.",
+        ),
+    ]
+    monkeypatch.setenv("CHECKOV_MAX_FILE_SIZE", "0")
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted(f["message"] for f in _committed(result.stdout)) == [
+        MESSAGE.format(file="large.pem", line=2),
+        MESSAGE.format(file="small.pem", line=2),
+    ]
+
+
+def test_an_unusable_secrets_scan_size_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHECKOV_MAX_FILE_SIZE", "5MB")
+    with pytest.raises(
+        CheckovError, match=r"^CHECKOV_MAX_FILE_SIZE: not a number of bytes \(got '5MB'\)"
+    ):
+        scan_size_limit()

@@ -28,6 +28,7 @@ from keyplane import supervise
 from keyplane.findings import Engine, Finding
 from keyplane.locations import checkov_checks_dir, keyplane_import_root
 from keyplane.rules.catalog import RULES, Enforcement
+from keyplane.terraform.to_plan import split_plan
 
 CHECKOV_VERSION = "3.3.30"
 #: Overrides the command that starts checkov (for example a checkov already on PATH).
@@ -37,6 +38,8 @@ CHECKOV_COMMAND_ENV = "KEYPLANE_CHECKOV"
 PLAN_ENV = "KEYPLANE_PLAN"
 SETTINGS_FILE_ENV = "KEYPLANE_SETTINGS_FILE"
 SETTINGS_ENV = "KEYPLANE_SETTINGS"
+#: checkov's own: the size in bytes above which it reads a JSON document with the JSON parser.
+PLAN_JSON_SIZE_ENV = "CHECKOV_MAX_IAC_FILE_SIZE"
 CUSTOM_CHECKS_DIR = checkov_checks_dir()
 #: checkov's deadline in seconds, from the plan being handed over to its answer (overrides the
 #: default below): a checkov that never answers must not hold a CI job for long.
@@ -210,13 +213,15 @@ class PendingCheckov:
         # run's output goes to files of its own here too.
         self._dir = Path(tempfile.mkdtemp(prefix="keyplane-checkov-"))
         supervise.track(self._dir)
-        self._plan_path = self._dir / "plan.json"
+        # The plan is written in parts, files of one folder (`to_plan.split_plan`): checkov's
+        # cost per resource grows with the resources of one file, not with those of a folder.
+        self._plan_dir = self._dir / "plan"
         self._env = {
             **os.environ,
             "KEYPLANE_ENVIRONMENT": environment,
             # Where the checks import keyplane from: never keyplane's site-packages.
             "KEYPLANE_ROOT": str(keyplane_import_root()),
-            PLAN_ENV: str(self._plan_path),
+            PLAN_ENV: str(self._plan_dir),
         }
         if settings is not None:
             settings_path = self._dir / "settings.json"
@@ -234,6 +239,13 @@ class PendingCheckov:
         # which on a shared two-core machine cost the plan's run about a second while the
         # secrets scan ran beside it (measured on the bundled prod estate).
         self._env.setdefault("CHECKOV_PARALLELIZATION_TYPE", "none")
+        # The plan read by the JSON parser rather than by PyYAML with line marks: checkov reads a
+        # plan JSON with PyYAML's pure-Python loader unless it is larger than this many bytes
+        # (checkov/cloudformation/parser/cfn_yaml.py, `load`). keyplane's plan is one line, so
+        # the marks say nothing, and checkov's checks give the same verdicts either way
+        # (compared, passed and failed, on the bundled estates and the benchmark's plans).
+        # Measured at 1,819 resources: 6.1 -> 4.2 s of CPU and 390 -> 313 MB peak.
+        self._env.setdefault(PLAN_JSON_SIZE_ENV, "0")
         self._names: set[str] = set()
         # The preloaded checkov's ended runs (name: exit status), filled by a reader thread
         # from its standard output; `_ended` once that output has closed.
@@ -308,12 +320,14 @@ class PendingCheckov:
         `seconds` count from here: what the caller waits for once the plan is ready."""
         started = time.monotonic()
         timeout = self.timeout_seconds or checkov_deadline(len(urn_by_address))
-        plan_path = self._plan_path
         try:
-            plan_path.write_text(json.dumps(plan), encoding="utf-8")
-            arguments = [
-                "--file",
-                str(plan_path),
+            self._plan_dir.mkdir(exist_ok=True)
+            arguments: list[str] = []
+            for number, part in enumerate(split_plan(plan)):
+                part_path = self._plan_dir / f"plan-{number:04d}.json"
+                part_path.write_text(json.dumps(part), encoding="utf-8")
+                arguments += ["--file", str(part_path)]
+            arguments += [
                 "--framework",
                 "terraform_plan",
                 "--skip-download",
@@ -334,7 +348,7 @@ class PendingCheckov:
                     "to give it longer, or pass --no-checkov"
                 ) from None
         finally:
-            plan_path.unlink(missing_ok=True)
+            shutil.rmtree(self._plan_dir, ignore_errors=True)
         stdout = output.stdout
         # checkov exits 1 when a check failed; anything else non-zero, or no JSON, is an error.
         try:

@@ -20,7 +20,11 @@ The scan is bounded in what it reads and in time:
 
 A finding names the file (relative to the scanned root) and the line, never the value: checkov
 is run with `--compact`, and its code block is not read. A file checkov could not read (it logs
-a warning and counts the file clean) is an advisory "cannot judge" on that file.
+a warning and counts the file clean) is an advisory "cannot judge" on that file, and so is a
+file larger than checkov's secrets scan reads (`CHECKOV_MAX_FILE_SIZE`, 5 MB by default: checkov
+skips it, saying so only at info level, and counts it clean). Such a file is reported rather
+than scanned: the scan stays bounded in time, and the user decides (raise the limit, or remove
+the file). The document `scan` judges is never part of the scan, whatever its size.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +46,11 @@ from keyplane.engines.checkov.runner import (
 )
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import RULES, Enforcement
-from keyplane.rules.sto import committed_key_material, unread_repository_file
+from keyplane.rules.sto import (
+    committed_key_material,
+    oversized_repository_file,
+    unread_repository_file,
+)
 
 #: Folders never scanned (checkov `--skip-path` takes regular expressions).
 SKIPPED_FOLDERS = (".git", ".venv", "venv", "node_modules", "__pycache__", ".pulumi")
@@ -66,6 +76,12 @@ SCAN_SECONDS = 300.0
 #: What checkov logs (a warning, on stderr) for a file its secrets scan could not read: it then
 #: counts the file as clean (checkov/secrets/runner.py, `_safe_scan`).
 UNREAD_FILE = re.compile(r"Secret scanning: could not process file (?P<path>.+?)\s*$", re.MULTILINE)
+#: checkov's own setting: the size in bytes above which its secrets scan skips a file, logged at
+#: info level only (unseen) and counted clean (checkov/secrets/runner.py, `_safe_scan`); 0 or
+#: less: no limit. Read by checkov when it starts, from the environment keyplane gives it.
+SCAN_SIZE_ENV = "CHECKOV_MAX_FILE_SIZE"
+#: checkov's default for it.
+DEFAULT_SCAN_SIZE = 5_000_000
 #: checkov's high-entropy detectors (Base64, Hex, Random): ciphertext looks the same to them
 #: (checkov/secrets/runner.py, `ENTROPY_CHECK_IDS`).
 ENTROPY_CHECKS = frozenset({"CKV_SECRET_6", "CKV_SECRET_19", "CKV_SECRET_80"})
@@ -132,7 +148,38 @@ class PendingSecretsScan:
             raise CheckovError(
                 f"checkov's secrets scan failed (exit {output.returncode}): {tail or 'no output'}"
             )
-        return [*self._parse(reports), *self._unread(output.stderr)]
+        return [*self._parse(reports), *self._unread(output.stderr), *self._oversized()]
+
+    def _oversized(self) -> list[Finding]:
+        """A "cannot judge" (advisory) for each file of the scope larger than checkov's secrets
+        scan reads: it skips such a file and counts it clean. Every file of the scope is
+        looked at, a few more than checkov reads (it also leaves out hidden folders): each one
+        reported is one the scan did not read."""
+        limit = scan_size_limit()
+        if limit is None:
+            return []
+        found: list[Finding] = []
+        for path in dict.fromkeys(scope_files(self.scope)):
+            try:
+                status = path.stat()
+            except OSError:
+                continue  # gone, or a dangling link: checkov reports it unread
+            if not stat.S_ISREG(status.st_mode) or status.st_size <= limit:
+                continue
+            file = self._relative(str(path))
+            rule, message = oversized_repository_file(file, status.st_size, limit, SCAN_SIZE_ENV)
+            found.append(
+                Finding(
+                    rule=rule,
+                    enforcement=Enforcement.ADVISORY,
+                    resource=file,
+                    type=FILE_TYPE,
+                    message=message,
+                    engine=Engine.CHECKOV,
+                    file=file,
+                )
+            )
+        return found
 
     def _unread(self, stderr: str) -> list[Finding]:
         """A "cannot judge" (advisory, as every unknown) for each file checkov could not read."""
@@ -237,15 +284,40 @@ def _one_pass(scope: ScanScope) -> list[Path]:
     loaded two-core machine)."""
     if len(scope.paths) <= 1:
         return list(scope.paths)
-    files: list[Path] = []
+    return list(dict.fromkeys(scope_files(scope)))
+
+
+def scope_files(scope: ScanScope) -> Iterator[Path]:
+    """The files of `scope`: its files and those of its folders (in name order), leaving out
+    skipped folders, dependency lock files and the scope's skipped files."""
+    skipped = {path.resolve() for path in scope.skipped}
     for path in scope.paths:
         if not path.is_dir():
-            files.append(path)
-            continue
-        for folder, folders, names in os.walk(path):
-            folders[:] = sorted(name for name in folders if name not in SKIPPED_FOLDERS)
-            files += [Path(folder) / name for name in sorted(names)]
-    return [path for path in dict.fromkeys(files) if path.name not in SKIPPED_FILES]
+            files = [path]
+        else:
+            files = []
+            for folder, folders, names in os.walk(path):
+                folders[:] = sorted(name for name in folders if name not in SKIPPED_FOLDERS)
+                files += [Path(folder) / name for name in sorted(names)]
+        for file in files:
+            if file.name not in SKIPPED_FILES and (not skipped or file.resolve() not in skipped):
+                yield file
+
+
+def scan_size_limit() -> int | None:
+    """Bytes above which checkov's secrets scan skips a file (`CHECKOV_MAX_FILE_SIZE` as checkov
+    reads it, default 5,000,000); None when there is no limit (0 or less).
+
+    Raises CheckovError when the variable is not an integer (checkov would not start)."""
+    raw = os.environ.get(SCAN_SIZE_ENV, "").strip()
+    try:
+        limit = int(raw) if raw else DEFAULT_SCAN_SIZE
+    except ValueError:
+        raise CheckovError(
+            f"{SCAN_SIZE_ENV}: not a number of bytes (got {raw!r}); set it to an integer "
+            "(0: no limit) or unset it"
+        ) from None
+    return limit if limit > 0 else None
 
 
 def _documents(text: str) -> list[Any] | None:
