@@ -11,7 +11,7 @@ the emitted plan, and `keyplane scan` of the export without checkov (and with it
 `--no-checkov`), each in a fresh process, so that peak memory is that run's own. Totals are
 reported as medians with every run's figure, in seconds and in milliseconds per resource; peak
 memory per process: the gate's own, the pack's (the only child of a run without checkov) and
-checkov's (its run alone); where the render is sharded (an estate of 800 tenants or more,
+checkov's (its run alone); where the render is sharded (an AWS estate of 100 tenants or more,
 `keyplane.render_shards`), the largest render shard's, as the shard reports it, and the largest
 child's (the pack's peak is then not told apart from the shards'). Each gate run renders the stack, runs the CrossGuard pack over the
 analyzer protocol, converts to a Terraform plan, runs checkov and writes the JSON report.

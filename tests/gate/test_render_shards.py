@@ -268,3 +268,26 @@ def _cmdline(pid: int) -> bytes:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.parametrize(
+    ("tenants", "workers", "sizes"),
+    [
+        (99, 2, []),  # a small estate: a shard's start-up costs more than it saves
+        (200, 2, [100, 100]),  # from 100 tenants, one shard per processor
+        (200, 1, []),  # one processor: sharded only for memory
+        (500, 1, [250, 250]),  # more tenants than a shard holds
+        (1100, 2, [275, 275, 275, 275]),  # a multiple of the processors
+    ],
+)
+def test_how_an_estate_is_sharded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tenants: int, workers: int, sizes: list[int]
+) -> None:
+    from keyplane.config import load_environment
+
+    monkeypatch.setenv(render_shards.WORKERS_VAR, str(workers))
+    monkeypatch.delenv(render_shards.SHARD_TENANTS_VAR, raising=False)
+    env = load_environment(_bench_estate(tmp_path, tenants) / "bench.yaml")
+    shards = plan_shards(env)
+    assert [len(s) for s in shards] == sizes
+    assert set().union(*shards) == ({t.name for t in env.tenants} if sizes else set())
