@@ -104,11 +104,10 @@ def peak_mb() -> tuple[float, float]:
 
 def run_once(estate_dir: Path, checkov: bool, plan_out: Path) -> dict[str, object]:
     """One measured gate run (in a fresh process)."""
+    from keyplane import render_shards
     from keyplane.estate import load_estate
     from keyplane.gate import preview
     from keyplane.reports import Report, json_report
-
-    from keyplane import render_shards
 
     estate = load_estate(estate_dir)
     began = time.monotonic()

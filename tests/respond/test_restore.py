@@ -245,7 +245,7 @@ def test_a_restore_test_older_than_the_key_tested_the_key_it_replaced(
     before = today - timedelta(days=30)
     estate = estate_with_backup_role(tmp_path, tested_on=before.isoformat())
     # Point V cannot know which key the account holds: the declared test counts there.
-    code, out, _ = run("validate", "--estate", str(estate), "--as-of", today.isoformat())
+    _, out, _ = run("validate", "--estate", str(estate), "--as-of", today.isoformat())
     assert "KM-BAK-002" not in out, out
     _, findings = audit(estate, endpoint, today.isoformat())
     assert [f["message"] for f in findings] == [
