@@ -25,7 +25,7 @@ from keyplane.render_shards import ShardError, ShardFailure, plan_shards
 from keyplane.standard import Cloud
 from keyplane.wire import Registration
 from tests.conftest import BUNDLED_ESTATE
-from tests.gate.test_signals import _alive, _descendants
+from tests.gate.test_signals import _alive, _children_of, _descendants
 
 TODAY = date(2026, 11, 30)
 
@@ -182,10 +182,10 @@ def test_a_shard_that_sends_nothing_past_its_deadline_is_stopped(
 ) -> None:
     estate = load_estate(_bench_estate(tmp_path, 4))
     monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
-    monkeypatch.setenv(render_shards.TIMEOUT_VAR, "0.2")
+    monkeypatch.setenv(render_shards.TIMEOUT_VAR, "0.1")
     before = _descendants(os.getpid())
     with pytest.raises(
-        ShardFailure, match=r"sent nothing for 0.2 s; raise KEYPLANE_RENDER_TIMEOUT"
+        ShardFailure, match=r"sent nothing for 0.1 s; raise KEYPLANE_RENDER_TIMEOUT"
     ):
         render_environment(estate.environments["bench"], estate.root)
     assert supervise._children == {}
@@ -195,17 +195,31 @@ def test_a_shard_that_sends_nothing_past_its_deadline_is_stopped(
 def test_a_shard_killed_mid_render_is_a_failure_not_a_short_estate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    estate = load_estate(_bench_estate(tmp_path, 4))
-    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
-    given = render_shards._Worker.give
+    estate = load_estate(_bench_estate(tmp_path, 40))
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "20")
+    servers: list[Any] = []
+    started = render_shards._Server.__init__
 
-    def give_then_kill(worker: Any, index: int, job: Any) -> None:
-        given(worker, index, job)
-        if index == 1:
-            worker._process.kill()
+    def recorded(server: Any, *args: Any, **kwargs: Any) -> None:
+        started(server, *args, **kwargs)
+        servers.append(server)
 
-    monkeypatch.setattr(render_shards._Worker, "give", give_then_kill)
-    with pytest.raises(ShardFailure, match=r"render shard 2 of 2 ended without finishing"):
+    relay = render_shards._relay
+
+    def killing(index: int, reader: int, events: Any) -> None:
+        if index == 1:  # once the server has forked the shards' children, kill them
+            deadline = time.monotonic() + 60
+            children: set[int] = set()
+            while time.monotonic() < deadline and not children:
+                children = _children_of(servers[0]._process.pid) if servers else set()
+                time.sleep(0.01)
+            for pid in children:
+                os.kill(pid, signal.SIGKILL)
+        relay(index, reader, events)
+
+    monkeypatch.setattr(render_shards._Server, "__init__", recorded)
+    monkeypatch.setattr(render_shards, "_relay", killing)
+    with pytest.raises(ShardFailure, match=r"render shard \d of 2 ended without finishing"):
         render_environment(estate.environments["bench"], estate.root)
     assert supervise._children == {}
 
