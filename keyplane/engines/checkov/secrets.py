@@ -167,37 +167,22 @@ class PendingSecretsScan:
             if not stat.S_ISREG(status.st_mode) or status.st_size <= limit:
                 continue
             file = self._relative(str(path))
-            rule, message = oversized_repository_file(file, status.st_size, limit, SCAN_SIZE_ENV)
             found.append(
-                Finding(
-                    rule=rule,
-                    enforcement=Enforcement.ADVISORY,
-                    resource=file,
-                    type=FILE_TYPE,
-                    message=message,
-                    engine=Engine.CHECKOV,
-                    file=file,
+                _cannot_judge(
+                    file,
+                    oversized_repository_file(file, status.st_size, limit, SCAN_SIZE_ENV),
                 )
             )
         return found
 
     def _unread(self, stderr: str) -> list[Finding]:
         """A "cannot judge" (advisory, as every unknown) for each file checkov could not read."""
-        found: list[Finding] = []
-        for file in dict.fromkeys(self._relative(m["path"]) for m in UNREAD_FILE.finditer(stderr)):
-            rule, message = unread_repository_file(file)
-            found.append(
-                Finding(
-                    rule=rule,
-                    enforcement=Enforcement.ADVISORY,
-                    resource=file,
-                    type=FILE_TYPE,
-                    message=message,
-                    engine=Engine.CHECKOV,
-                    file=file,
-                )
+        return [
+            _cannot_judge(file, unread_repository_file(file))
+            for file in dict.fromkeys(
+                self._relative(m["path"]) for m in UNREAD_FILE.finditer(stderr)
             )
-        return found
+        ]
 
     def _parse(self, reports: Any) -> list[Finding]:
         found: list[Finding] = []
@@ -367,3 +352,18 @@ def file_scope(scanned: Path) -> ScanScope:
     files) key material counts, high-entropy strings do not (see the module's docstring)."""
     folder = scanned.resolve().parent
     return ScanScope(folder, (folder,), skip_json=True, skipped=(scanned.resolve(),))
+
+
+def _cannot_judge(file: str, verdict: tuple[str, str]) -> Finding:
+    """The advisory finding (as every unknown) on a project file the scan could not judge;
+    `verdict` is the rule and message (`keyplane.rules.sto`)."""
+    rule, message = verdict
+    return Finding(
+        rule=rule,
+        enforcement=Enforcement.ADVISORY,
+        resource=file,
+        type=FILE_TYPE,
+        message=message,
+        engine=Engine.CHECKOV,
+        file=file,
+    )
