@@ -25,7 +25,7 @@ from keyplane.render_shards import ShardError, ShardFailure, plan_shards
 from keyplane.standard import Cloud
 from keyplane.wire import Registration
 from tests.conftest import BUNDLED_ESTATE
-from tests.gate.test_signals import _alive, _children_of, _descendants
+from tests.gate.test_signals import _alive, _children_of, _descendants, _survivors
 
 TODAY = date(2026, 11, 30)
 
@@ -271,10 +271,7 @@ def test_a_signal_during_a_sharded_render_leaves_no_shard_behind(tmp_path: Path)
             os.killpg(gate.pid, signal.SIGKILL)
             gate.wait()
     assert gate.returncode == 143, err
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in seen):
-        time.sleep(0.05)
-    assert not [p for p in seen if _alive(p)], "a shard outlived the gate"
+    assert not _survivors(seen), "a shard outlived the gate"
 
 
 def _cmdline(pid: int) -> bytes:

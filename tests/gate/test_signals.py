@@ -55,6 +55,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _survivors(pids: set[int], seconds: float = 5.0) -> list[int]:
+    """Those of `pids` still alive after `seconds` (a killed process takes a moment to go)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
 @pytest.mark.parametrize(
     ("signum", "code"),
     [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
@@ -95,10 +103,7 @@ def test_a_signal_stops_the_gate_its_children_and_removes_its_temporary_files(
             gate.wait()
     assert gate.returncode == code, err
     assert err.strip().splitlines()[-1] == f"keyplane: stopped by {signal.Signals(signum).name}"
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in seen):
-        time.sleep(0.05)
-    assert not [p for p in seen if _alive(p)], "a child of the gate outlived it"
+    assert not _survivors(seen), "a child of the gate outlived it"
     assert list(temporary.iterdir()) == []
 
 
@@ -254,7 +259,4 @@ def test_a_signal_stops_a_scan_with_two_packs(tmp_path: Path) -> None:
             os.killpg(scan.pid, signal.SIGKILL)
             scan.wait()
     assert scan.returncode == 143, err
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in seen):
-        time.sleep(0.05)
-    assert not [p for p in seen if _alive(p)], "a pack outlived the scan"
+    assert not _survivors(seen), "a pack outlived the scan"
