@@ -327,6 +327,8 @@ def pack_settings(
 ) -> dict[str, Any]:
     """The pack's configuration: the settings, `levels` (policy name to enforcement level:
     `--policy-config`), and the exception companions that have nothing to report disabled.
+    The settings carry the environment's context inline (`context_settings`) when the estate
+    declares it, else name the estate, whose reading the pack reports as unusable settings.
 
     A rule's `-excepted` companion reports the violations an exception covers; when the register
     holds no exception of the rule for this environment it can report nothing, and disabling it
@@ -334,9 +336,13 @@ def pack_settings(
     resource again for each policy it runs).
     """
     settings: dict[str, Any] = {"environment": environment, "asOf": today.isoformat()}
+    if estate is not None and environment in estate.environments:
+        # What the pack would read from the estate, given inline: the gate has read it already.
+        settings = context_settings(environment, estate, today)
+    elif estate is not None:  # the pack reads it, and reports the environment it lacks
+        settings["estate"] = str(estate.root.resolve())
     config: dict[str, Any] = {"keyplane-settings": settings}
     if estate is not None:
-        settings["estate"] = str(estate.root.resolve())
         excepted = {s.rule for s in estate.exception_scopes() if s.environment == environment}
         for rule in rules_at(Point.CROSSGUARD):
             if rule.exceptable and rule.id not in excepted:
@@ -346,13 +352,19 @@ def pack_settings(
     return config
 
 
+def context_settings(environment: str, estate: Estate, today: date) -> dict[str, Any]:
+    """`keyplane-settings` holding the context of `environment` (declared in `estate`) inline,
+    as of `today` (`settings_from_context`): the engine given them reads no estate."""
+    from keyplane.rules.context import Context, settings_from_context  # noqa: PLC0415
+
+    return settings_from_context(Context.from_estate(estate, environment, today))
+
+
 def checkov_settings(environment: str, estate: Estate | None, today: date) -> dict[str, Any] | None:
     """The environment's context for keyplane's checkov checks (None: they judge strictly)."""
     if estate is None or environment not in estate.environments:
         return None
-    from keyplane.rules.context import Context, settings_from_context  # noqa: PLC0415
-
-    return settings_from_context(Context.from_estate(estate, environment, today))
+    return context_settings(environment, estate, today)
 
 
 class CrossGuardStage:

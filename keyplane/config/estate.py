@@ -21,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 from keyplane.config.errors import ConfigError, Problem
 from keyplane.config.evidence import (
     EVIDENCE_DIR,
-    RestoreTest,
     RestoreTestRecord,
     latest_restore_test,
     load_restore_evidence,
@@ -39,6 +38,7 @@ from keyplane.config.model import (
 )
 from keyplane.config.yamlio import Document, Loc, read_yaml
 from keyplane.findings import ExceptionScope
+from keyplane.rules.context import RestoreTest
 from keyplane.standard import (
     ALGORITHMS,
     APPROVED_ALGORITHMS,

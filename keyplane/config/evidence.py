@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from keyplane.config.errors import ConfigError, Problem
 from keyplane.config.files import read_regular_file
+from keyplane.rules.context import RestoreTest
 
 #: The folder of evidence records inside the estate directory.
 EVIDENCE_DIR = "evidence"
@@ -113,18 +113,6 @@ def load_restore_evidence(estate_dir: Path) -> Mapping[tuple[str, str], RestoreT
     if problems:
         raise ConfigError(problems)
     return records
-
-
-@dataclass(frozen=True)
-class RestoreTest:
-    """The restore test of a backup key that counts (KM-BAK-002): its day, whether it passed,
-    and where it is recorded (`restore_tested_on` or the record's file name)."""
-
-    on: date
-    passed: bool
-    source: str
-    #: The tested key's ID (a `keyplane restore-test` record; None for `restore_tested_on`).
-    key_id: str | None = None
 
 
 def latest_restore_test(

@@ -45,7 +45,7 @@ from keyplane.standard import (
 )
 
 if TYPE_CHECKING:
-    from keyplane.config.evidence import RestoreTest
+    from keyplane.rules.context import RestoreTest
 
 
 @check("KM-BAK-001", points=(Point.CROSSGUARD,), scope=Scope.STACK)

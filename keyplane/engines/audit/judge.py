@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from keyplane.adapters.boto3 import TrailEvent
-from keyplane.config.evidence import RestoreTest
 from keyplane.engines.audit.evidence import (
     Evidence,
     Inventory,
@@ -50,7 +49,7 @@ from keyplane.rules.audit_evidence import (
 )
 from keyplane.rules.audit_permissions import not_judged_without, unverifiable_without
 from keyplane.rules.catalog import RULES, Enforcement, Point, rules_at
-from keyplane.rules.context import Context
+from keyplane.rules.context import Context, RestoreTest
 from keyplane.rules.judge import evaluate
 from keyplane.rules.verdict import Outcome, Verdict
 
