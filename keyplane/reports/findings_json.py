@@ -14,7 +14,6 @@ from keyplane.reports.model import (
     is_read,
     iso_utc,
     masked,
-    secret_strings,
     verdict,
 )
 
@@ -22,7 +21,7 @@ from keyplane.reports.model import (
 def json_document(report: Report) -> dict[str, Any]:
     """The report as the contract's object (what `json_report` serialises)."""
     findings = findings_of(report)
-    secrets = secret_strings(report.resources)
+    secrets = report.secrets
     document: dict[str, Any] = {
         "tool": {"name": TOOL_NAME, "version": report.tool_version, "command": report.command},
         "policy_version": report.policy_version,
@@ -41,7 +40,7 @@ def json_document(report: Report) -> dict[str, Any]:
                 "name": r.name,
                 "parent": r.parent or None,
                 "protect": bool(r.protect),
-                "inputs": _sorted_keys(masked(r.inputs, secrets)),
+                "inputs": masked(r.inputs, secrets, sort_keys=True),
                 # Read (`Resource.get`), not managed: listed, not judged.
                 **({"read": True} if is_read(r) else {}),
             }
@@ -76,12 +75,3 @@ def json_document(report: Report) -> dict[str, Any]:
 
 def json_report(report: Report) -> str:
     return json.dumps(json_document(report), indent=2, ensure_ascii=False) + "\n"
-
-
-def _sorted_keys(value: Any) -> Any:
-    """Inputs in name order, whatever order the engine or the export listed them in."""
-    if isinstance(value, dict):
-        return {k: _sorted_keys(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted_keys(v) for v in value]
-    return value

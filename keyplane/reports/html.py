@@ -38,7 +38,6 @@ from keyplane.reports.model import (
     redact,
     resource_labels,
     rule_title,
-    secret_strings,
     verdict,
 )
 from keyplane.rules.catalog import RULES, Enforcement, Severity
@@ -107,7 +106,7 @@ class ResourceGroup:
 def html_report(report: Report) -> str:
     """The report as one HTML5 document (UTF-8 text)."""
     findings = findings_of(report)
-    secrets = secret_strings(report.resources)
+    secrets = report.secrets
     rows = _rows(report, findings, secrets)
     summary = summarize(findings)
     dossier = report.dossier
