@@ -302,9 +302,19 @@ def judged_stack() -> tuple[StackVerdicts, Mapping[str, str]]:
     resource), and the Terraform type of each resource of the plan keyplane reads, by address."""
     paths = plan_paths()
     if not paths:
-        logging.warning(
-            "keyplane: no plan to judge the stack rules on (set %s to the plan's path)", PLAN_VAR
-        )
+        named = os.environ.get(PLAN_VAR)
+        if named:
+            logging.warning(
+                "keyplane: %s names %s, which holds no plan part (*.json): the stack rules "
+                "judge nothing (name the plan's file, or the folder of its parts)",
+                PLAN_VAR,
+                named,
+            )
+        else:
+            logging.warning(
+                "keyplane: no plan to judge the stack rules on (set %s to the plan's path)",
+                PLAN_VAR,
+            )
         return {}, {}
     try:
         plan = merge_plans([json.loads(path.read_text(encoding="utf-8")) for path in paths])

@@ -117,9 +117,17 @@ def test_checkov_judges_a_plan_in_parts_as_the_whole(monkeypatch: pytest.MonkeyP
     assert (parts.passed, parts.failed) == (whole.passed, whole.failed)
 
 
-def _in_checkov(script: str, tmp_path: Path, plan: dict[str, Any] | None = None) -> Any:
+def _in_checkov(
+    script: str,
+    tmp_path: Path,
+    plan: dict[str, Any] | None = None,
+    *,
+    plan_folder: Path | None = None,
+    stderr: list[str] | None = None,
+) -> Any:
     """`script` run in checkov's environment with keyplane's checks imported as `checks`; what
-    it prints last, as JSON."""
+    it prints last, as JSON. `plan` is handed over in parts in a folder (`plan_folder`: that
+    folder as it is); `stderr` collects what it printed there."""
     env = {
         **os.environ,
         "KEYPLANE_ROOT": str(keyplane_import_root()),
@@ -134,6 +142,8 @@ def _in_checkov(script: str, tmp_path: Path, plan: dict[str, Any] | None = None)
         for number, part in enumerate(split_plan(plan, 5)):
             (folder / f"plan-{number:04d}.json").write_text(json.dumps(part))
         env["KEYPLANE_PLAN"] = str(folder)
+    if plan_folder is not None:
+        env["KEYPLANE_PLAN"] = str(plan_folder)
     prelude = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(runner.CUSTOM_CHECKS_DIR)!r})\n"
@@ -148,6 +158,8 @@ def _in_checkov(script: str, tmp_path: Path, plan: dict[str, Any] | None = None)
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    if stderr is not None:
+        stderr.append(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -192,3 +204,14 @@ print(json.dumps({c.id: list(c.supported_resources) for c in checks.CHECKS
     # No trail: KM-LOG-001 fails on every key and secret; nothing else fails in this stack.
     assert types.pop("KM-LOG-001") == ["aws_kms_key", "aws_secretsmanager_secret"]
     assert types == {rule: [] for rule in types}
+
+
+def test_a_plan_folder_without_parts_is_named_as_such(tmp_path: Path) -> None:
+    """Not "set KEYPLANE_PLAN" when it is set: the folder it names holds no part."""
+    empty = tmp_path / "no-parts"
+    empty.mkdir()
+    printed: list[str] = []
+    script = "print(json.dumps(len(checks.stack_verdicts())))"
+    assert _in_checkov(script, tmp_path, plan_folder=empty, stderr=printed) == 0
+    assert f"KEYPLANE_PLAN names {empty}, which holds no plan part (*.json)" in printed[0]
+    assert "set KEYPLANE_PLAN" not in printed[0]
