@@ -45,8 +45,10 @@ from keyplane.respond.incident import (
     Incident,
     RespondError,
     Status,
-    StepResult,
+    StepHandler,
+    StepSkipped,
     incident_id,
+    run_steps,
 )
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
@@ -58,8 +60,18 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 _OWN_TAGS = frozenset({TAG_INCIDENT, TAG_REPLACES, TAG_REPLACED_BY})
 
 
-class _Skip(Exception):
-    """A step that cannot run because one it needs did not succeed."""
+def _failure(_step: str, err: Exception) -> str | None:
+    """A step's failure detail (`run_steps`): the refused or failed call and its error code."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    if isinstance(err, ClientError):
+        code = error_code(err) or "error"
+        operation = str(getattr(err, "operation_name", "the call"))
+        kind = "refused" if is_denied(err) else "failed"
+        return f"{operation} {kind}: {code}"
+    if isinstance(err, CallFault | BotoCoreError):
+        return str(err)
+    return None
 
 
 class _AwsResponse:
@@ -179,7 +191,7 @@ class _AwsResponse:
     # --- the steps -------------------------------------------------------------------------
 
     def run(self) -> Incident:
-        handlers: Mapping[str, Callable[[], tuple[Status, str]]] = {
+        handlers: Mapping[str, StepHandler] = {
             "retire-grants": self.retire_grants,
             "revoke-users": self.revoke_users,
             "new-key": self.new_key,
@@ -188,24 +200,7 @@ class _AwsResponse:
             "rotate-secret": self.rotate_secret,
             "investigate": self.investigate,
         }
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-        for step in plan_for(self.target, days=self.days):
-            handler = handlers.get(step.id)
-            if handler is None:
-                continue  # "document": the caller writes the record
-            try:
-                status, detail = handler()
-            except _Skip as skip:
-                status, detail = Status.SKIPPED, str(skip)
-            except ClientError as err:
-                code = error_code(err) or "error"
-                operation = str(getattr(err, "operation_name", "the call"))
-                kind = "refused" if is_denied(err) else "failed"
-                status, detail = Status.FAILED, f"{operation} {kind}: {code}"
-            except (CallFault, BotoCoreError) as err:
-                status, detail = Status.FAILED, str(err)
-            self.incident.steps.append(StepResult(step.id, step.action.value, status, detail))
+        run_steps(self.incident, plan_for(self.target, days=self.days), handlers, _failure)
         return self.incident
 
     def retire_grants(self) -> tuple[Status, str]:
@@ -312,7 +307,7 @@ class _AwsResponse:
 
     def publish_public_key(self) -> tuple[Status, str]:
         if self.new is None:
-            raise _Skip("no new key (new-key did not succeed)")
+            raise StepSkipped("no new key (new-key did not succeed)")
         answer = self.call(self.kms, "get_public_key", KeyId=self.new["KeyId"])
         der = answer["PublicKey"]
         body = base64.encodebytes(der if isinstance(der, bytes) else base64.b64decode(der))
@@ -322,7 +317,7 @@ class _AwsResponse:
 
     def retain_old_key(self) -> tuple[Status, str]:
         if self.new is None:
-            raise _Skip(
+            raise StepSkipped(
                 "no new key (new-key did not succeed): the alias still names the old key, so "
                 "it is left enabled for its administrators"
             )

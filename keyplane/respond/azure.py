@@ -53,16 +53,26 @@ from keyplane.respond.incident import (
     Incident,
     RespondError,
     Status,
-    StepResult,
+    StepHandler,
+    StepSkipped,
     incident_id,
+    run_steps,
 )
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
 __all__ = ["respond_azure"]
 
 
-class _Skip(Exception):
-    """A step that cannot run because one it needs did not succeed."""
+def _failure(step: str, err: Exception) -> str | None:
+    """A step's failure detail (`run_steps`): refused or failed, and the error code."""
+    from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+    if isinstance(err, AzureError):
+        kind = "refused" if _status(err) in (401, 403) else "failed"
+        return f"{step} {kind}: {_code(err)}"
+    if isinstance(err, CallFault):
+        return err.reason
+    return None
 
 
 def _status(err: Exception) -> int:
@@ -186,9 +196,7 @@ class _AzureResponse:
     # --- the steps -------------------------------------------------------------------------
 
     def run(self) -> Incident:
-        from azure.core.exceptions import AzureError  # noqa: PLC0415
-
-        handlers: Mapping[str, Callable[[], tuple[Status, str]]] = {
+        handlers: Mapping[str, StepHandler] = {
             "retire-grants": self.retire_grants,
             "revoke-users": self.revoke_users,
             "new-key": self.new_key,
@@ -196,20 +204,7 @@ class _AzureResponse:
             "retain-old-key": self.retain_old_key,
             "investigate": self.investigate,
         }
-        for step in plan_for(self.target, days=self.days):
-            handler = handlers.get(step.id)
-            if handler is None:
-                continue  # "document": the caller writes the record
-            try:
-                status, detail = handler()
-            except _Skip as skip:
-                status, detail = Status.SKIPPED, str(skip)
-            except AzureError as err:
-                kind = "refused" if _status(err) in (401, 403) else "failed"
-                status, detail = Status.FAILED, f"{step.id} {kind}: {_code(err)}"
-            except CallFault as fault:
-                status, detail = Status.FAILED, fault.reason
-            self.incident.steps.append(StepResult(step.id, step.action.value, status, detail))
+        run_steps(self.incident, plan_for(self.target, days=self.days), handlers, _failure)
         return self.incident
 
     def _assignments_on_key(self) -> list[dict[str, Any]]:
@@ -306,14 +301,14 @@ class _AzureResponse:
 
     def publish_public_key(self) -> tuple[Status, str]:
         if self.new_version is None:
-            raise _Skip("no new version (new-key did not succeed)")
+            raise StepSkipped("no new version (new-key did not succeed)")
         key = self.call("Get Key", lambda: self.keys.get_key(self.target.name, self.new_version))
         self.incident.public_key_pem = _pem(key.key)
         return Status.DONE, f"public key of version {self.new_version} written to the record"
 
     def retain_old_key(self) -> tuple[Status, str]:
         if self.new_version is None:
-            raise _Skip("no new version (new-key did not succeed): the old one stays enabled")
+            raise StepSkipped("no new version (new-key did not succeed): the old one stays enabled")
         return self._disable(self.old_version, why="replaced, retained (Proc 4.4 step 3)")
 
     def _disable(self, version: str, *, why: str) -> tuple[Status, str]:

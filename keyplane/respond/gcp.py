@@ -49,8 +49,10 @@ from keyplane.respond.incident import (
     Incident,
     RespondError,
     Status,
-    StepResult,
+    StepHandler,
+    StepSkipped,
     incident_id,
+    run_steps,
 )
 from keyplane.respond.plan import Revocation, Target, manual_steps, plan_for, revocation
 
@@ -61,10 +63,6 @@ LABEL_INCIDENT = TAG_INCIDENT
 LABEL_VERSION = "keyplane-incident-version"
 
 
-class _Skip(Exception):
-    """A step that cannot run because one it needs did not succeed."""
-
-
 class _Refused(Exception):
     """A call answered with an error status: `operation` and the HTTP `status`."""
 
@@ -72,6 +70,16 @@ class _Refused(Exception):
         super().__init__(f"{operation}: HTTP {status}")
         self.operation = operation
         self.status = status
+
+
+def _failure(_step: str, err: Exception) -> str | None:
+    """A step's failure detail (`run_steps`): the refused or failed call and its HTTP status."""
+    if isinstance(err, CallFault):
+        return err.reason
+    if isinstance(err, _Refused):
+        kind = "refused" if err.status == 403 else "failed"
+        return f"{err.operation} {kind}: HTTP {err.status}"
+    return None
 
 
 def label_value(text: str) -> str:
@@ -116,7 +124,6 @@ class _GcpResponse:
         self.label = label_value(self.incident.id)
         self.key: dict[str, Any] = {}
         self.new_version: str | None = None
-        self.failed: set[str] = set()
 
     # --- calls -------------------------------------------------------------------------------
 
@@ -205,7 +212,7 @@ class _GcpResponse:
     # --- the steps ---------------------------------------------------------------------------
 
     def run(self) -> Incident:
-        handlers: Mapping[str, Callable[[], tuple[Status, str]]] = {
+        handlers: Mapping[str, StepHandler] = {
             "retire-grants": self.retire_grants,
             "revoke-users": self.revoke_users,
             "new-key": self.new_key,
@@ -214,22 +221,7 @@ class _GcpResponse:
             "rotate-secret": self.rotate_secret,
             "investigate": self.investigate,
         }
-        for step in plan_for(self.target, days=self.days):
-            handler = handlers.get(step.id)
-            if handler is None:
-                continue  # "document": the caller writes the record
-            try:
-                status, detail = handler()
-            except _Skip as skip:
-                status, detail = Status.SKIPPED, str(skip)
-            except CallFault as fault:
-                status, detail = Status.FAILED, fault.reason
-            except _Refused as err:
-                kind = "refused" if err.status == 403 else "failed"
-                status, detail = Status.FAILED, f"{err.operation} {kind}: HTTP {err.status}"
-            if status is Status.FAILED:
-                self.failed.add(step.id)
-            self.incident.steps.append(StepResult(step.id, step.action.value, status, detail))
+        run_steps(self.incident, plan_for(self.target, days=self.days), handlers, _failure)
         return self.incident
 
     def _members_kept(self, keep: Callable[[str], bool]) -> tuple[str, list[str]]:
@@ -349,8 +341,8 @@ class _GcpResponse:
         return Status.DONE, detail
 
     def publish_public_key(self) -> tuple[Status, str]:
-        if self.new_version is None or "new-key" in self.failed:
-            raise _Skip("no new version to publish (new-key did not succeed)")
+        if self.new_version is None or self.incident.step_failed("new-key"):
+            raise StepSkipped("no new version to publish (new-key did not succeed)")
         version = self.new_version
         answer = as_json(
             self.call(
@@ -364,8 +356,10 @@ class _GcpResponse:
         return Status.DONE, f"public key of {version} written to the record, to publish"
 
     def retain_old_versions(self) -> tuple[Status, str]:
-        if self.new_version is None or "new-key" in self.failed:
-            raise _Skip("the old versions stay enabled until a new one exists (new-key failed)")
+        if self.new_version is None or self.incident.step_failed("new-key"):
+            raise StepSkipped(
+                "the old versions stay enabled until a new one exists (new-key failed)"
+            )
         old = [
             v["name"]
             for v in self.versions()

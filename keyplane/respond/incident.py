@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyplane.engines.audit.judge import AuditError
 from keyplane.output import OutputError, write_outputs
 from keyplane.reports.markup import cell, inline, line
+
+if TYPE_CHECKING:
+    from keyplane.respond.plan import Step
 
 __all__ = [
     "TAG_INCIDENT",
@@ -28,9 +32,12 @@ __all__ = [
     "Incident",
     "RespondError",
     "Status",
+    "StepHandler",
     "StepResult",
+    "StepSkipped",
     "check_record_dir",
     "incident_id",
+    "run_steps",
     "write_record",
 ]
 
@@ -96,6 +103,10 @@ class Incident:
     @property
     def failed(self) -> bool:
         return any(s.status is Status.FAILED for s in self.steps)
+
+    def step_failed(self, step_id: str) -> bool:
+        """Whether the step `step_id` has been carried out and failed."""
+        return any(s.id == step_id and s.status is Status.FAILED for s in self.steps)
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data (the `.json` file)."""
@@ -168,6 +179,46 @@ class Incident:
         lines += ["", "## Remaining manual steps", ""]
         lines += [f"- [ ] {_prose(item)}" for item in self.manual]
         return "\n".join(lines) + "\n"
+
+
+class StepSkipped(Exception):
+    """Raised by a step that cannot run because one it needs did not succeed (the message says
+    which): the step is SKIPPED."""
+
+
+#: A step's handler: it carries the step out and says its status and what happened.
+StepHandler = Callable[[], tuple[Status, str]]
+
+
+def run_steps(
+    incident: Incident,
+    steps: Iterable[Step],
+    handlers: Mapping[str, StepHandler],
+    failure: Callable[[str, Exception], str | None],
+) -> None:
+    """Carry out `steps` in order (Policy §10, Proc: revoke and rotate), each by its handler
+    (`handlers` by step ID; a step without one, `document`, is the caller's), appending each
+    result to `incident.steps` as it ends, so that a later step can ask whether one it needs
+    failed (`Incident.step_failed`).
+
+    A handler that raises StepSkipped leaves its step SKIPPED; an error `failure(step_id, err)`
+    describes (a refused or failed cloud call: its detail) leaves it FAILED and the next step
+    runs. Any other exception propagates (an internal error, never a step's result).
+    """
+    for step in steps:
+        handler = handlers.get(step.id)
+        if handler is None:
+            continue
+        try:
+            status, detail = handler()
+        except StepSkipped as skip:
+            status, detail = Status.SKIPPED, str(skip)
+        except Exception as err:
+            described = failure(step.id, err)
+            if described is None:
+                raise
+            status, detail = Status.FAILED, described
+        incident.steps.append(StepResult(step.id, step.action.value, status, detail))
 
 
 def incident_id(environment: str, name: str, day: datetime) -> str:
