@@ -147,3 +147,16 @@ def unread_repository_file(file: str) -> tuple[str, str]:
         f"{rule} {file}: cannot judge: the secrets scan could not read the file, so key material "
         "in it would go unseen; make it a readable file (or remove it) and run again."
     )
+
+
+def special_repository_file(file: str, kind: str) -> tuple[str, str]:
+    """KM-STO-001 on a file of the repository that is not a regular file (`kind`: what it is, `a
+    named pipe`, `a character device`, `a socket`, `a link to a named pipe`...): (rule ID,
+    message). The secrets scanner is not let open it (a named pipe or a device can block the
+    reader for ever), so it is not judged, and never reported as clean."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}: cannot judge: the file is not a regular file ({kind}), so the secrets "
+        "scan did not read it and key material in it would go unseen; remove it from the "
+        "repository or the scanned folder."
+    )

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +278,88 @@ def test_an_unusable_secrets_scan_size_limit_is_refused(
         CheckovError, match=r"^CHECKOV_MAX_FILE_SIZE: not a number of bytes \(got '5MB'\)"
     ):
         scan_size_limit()
+
+
+#: A short deadline for the scans below: a checkov let open a named pipe waits on it for ever,
+#: and the run must then fail in this many seconds (exit 2), not hang for the default minutes.
+PIPE_DEADLINE = "30"
+
+
+def _not_read(file: str, kind: str) -> str:
+    return (
+        f"KM-STO-001 {file}: cannot judge: the file is not a regular file ({kind}), so the "
+        "secrets scan did not read it and key material in it would go unseen; remove it from "
+        "the repository or the scanned folder."
+    )
+
+
+@pytest.mark.parametrize("folder", ["", "infra.terraform"])
+def test_a_named_pipe_beside_the_scanned_file_is_reported_and_never_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    """checkov opens every file of a folder it walks: a named pipe (or a link to one) blocked
+    it until the scan's deadline. Never handed to it, it is reported as not read, and the rest
+    of the folder is judged as before. (A folder named `*.terraform`: checkov rewrites
+    `.terraform` in a `--skip-path` pattern.)"""
+    monkeypatch.setenv("KEYPLANE_CHECKOV_TIMEOUT", PIPE_DEADLINE)
+    (tmp_path / folder).mkdir(exist_ok=True)
+    path = _export(tmp_path / folder)
+    (path.parent / "deploy").mkdir()
+    os.mkfifo(path.parent / "deploy" / "events")
+    (path.parent / "tls.pem").symlink_to(path.parent / "deploy" / "events")
+    (path.parent / "server.key").write_text(PEM)
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted(
+        (f["enforcement"], f["resource"], f["message"]) for f in _committed(result.stdout)
+    ) == [
+        ("advisory", "deploy/events", _not_read("deploy/events", "a named pipe")),
+        ("advisory", "tls.pem", _not_read("tls.pem", "a link to a named pipe")),
+        ("mandatory", "server.key", MESSAGE.format(file="server.key", line=2)),
+    ]
+
+
+def test_preview_reports_a_named_pipe_in_the_project_and_never_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`preview` hands checkov the files of several folders one by one: a named pipe among them
+    (in the estate folder, at the project's top) is left out and reported as not read."""
+    monkeypatch.setenv("KEYPLANE_CHECKOV_TIMEOUT", PIPE_DEADLINE)
+    project = tmp_path / "project"
+    shutil.copytree(BUNDLED_ESTATE, project / "environments")
+    shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(
+        REPO / "stacks", project / "stacks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (project / "stacks" / "id_rsa").write_text(PEM)
+    os.mkfifo(project / "environments" / "events")
+    os.mkfifo(project / "notifications")
+    result = runner.invoke(
+        app, ["preview", "prod", "--estate", str(project / "environments"), "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    assert sorted(f["message"] for f in _committed(result.stdout)) == [
+        _not_read("environments/events", "a named pipe"),
+        _not_read("notifications", "a named pipe"),
+        MESSAGE.format(file="stacks/id_rsa", line=2),
+    ]
+
+
+def test_the_command_with_a_named_pipe_in_the_folder_ends_promptly(tmp_path: Path) -> None:
+    """End to end, as a user runs it: the gate passes (the pipe is advisory) in seconds, where
+    it hung until the scan's deadline and then failed with exit 2."""
+    path = _export(tmp_path)
+    os.mkfifo(tmp_path / "events")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane", "scan", str(path), "--env", "prod", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "KEYPLANE_CHECKOV_TIMEOUT": PIPE_DEADLINE},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < float(PIPE_DEADLINE)
+    assert [f["message"] for f in _committed(done.stdout)] == [_not_read("events", "a named pipe")]

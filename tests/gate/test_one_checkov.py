@@ -267,3 +267,23 @@ def test_scan_refuses_a_secrets_scan_that_did_not_answer(
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [line]
     assert _alive_with(marker) == []
+
+
+def test_a_scope_of_a_named_pipe_alone_starts_no_run_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing left to hand checkov: no run is started (one would fail here: the command
+    prints no report), and the pipe is reported as not read."""
+    monkeypatch.setenv("KEYPLANE_CHECKOV", "false")
+    pipe = tmp_path / "events"
+    os.mkfifo(pipe)
+    with PendingCheckov(environment="dev", external_checks=CUSTOM_CHECKS_DIR) as checkov:
+        [finding] = ScanScope(tmp_path, (pipe,)).start(checkov).findings()
+    assert (finding.rule, finding.enforcement.value, finding.resource) == (
+        "KM-STO-001",
+        "advisory",
+        "events",
+    )
+    assert finding.message.startswith(
+        "KM-STO-001 events: cannot judge: the file is not a regular file (a named pipe), "
+    )

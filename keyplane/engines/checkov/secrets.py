@@ -24,7 +24,10 @@ a warning and counts the file clean) is an advisory "cannot judge" on that file,
 file larger than checkov's secrets scan reads (`CHECKOV_MAX_FILE_SIZE`, 5 MB by default: checkov
 skips it, saying so only at info level, and counts it clean). Such a file is reported rather
 than scanned: the scan stays bounded in time, and the user decides (raise the limit, or remove
-the file). The document `scan` judges is never part of the scan, whatever its size.
+the file). So is a file that is not a regular file (a named pipe, a device, a socket, or a link
+to one; KM-STO-001): checkov would open it and could wait on it until the scan's
+deadline, so it is found before checkov starts, skipped and never opened. The document `scan`
+judges is never part of the scan, whatever its size.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,7 @@ from keyplane.rules.catalog import RULES, Enforcement
 from keyplane.rules.sto import (
     committed_key_material,
     oversized_repository_file,
+    special_repository_file,
     unread_repository_file,
 )
 
@@ -94,6 +98,11 @@ class PendingSecretsScan:
 
     `timeout_seconds`: how long `findings()` waits (None: `KEYPLANE_CHECKOV_TIMEOUT` when set,
     else SCAN_SECONDS).
+
+    The files of the scope are looked at once, before checkov starts (`_survey`): a file that
+    is not a regular file (a named pipe, a device, a socket, or a link to one) is never handed
+    to checkov, which would open it and could wait on it until the scan's deadline; it is
+    skipped (`--skip-path`) and reported as not judged.
     """
 
     def __init__(
@@ -106,12 +115,24 @@ class PendingSecretsScan:
         self.root = scope.root
         self.scope = scope
         self.timeout_seconds = timeout_seconds
+        self._files = _survey(scope)
+        #: The files of the scope checkov must not open (their `st_mode`), in the order found.
+        self._special = {
+            path: status.st_mode
+            for path, status in self._files.items()
+            if status is not None and not stat.S_ISREG(status.st_mode)
+        }
+        handed = _one_pass(scope, self._files, self._special)
         arguments: list[str] = []
-        for path in _one_pass(scope):
-            arguments += ["--directory" if path.is_dir() else "--file", str(path)]
+        for path in handed:
+            # Absolute, as the skipped paths below are written: checkov walks a folder from
+            # the path it is given, and matches `--skip-path` against the paths it finds.
+            arguments += ["--directory" if path.is_dir() else "--file", os.path.abspath(path)]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
         skips += [rf"(^|/){re.escape(name)}$" for name in SKIPPED_FILES]
-        skips += [f"^{re.escape(str(path.resolve()))}$" for path in scope.skipped]
+        skips += [f"^{_literal(str(path.resolve()))}$" for path in scope.skipped]
+        # Needed when checkov walks a folder; in several paths' pass they are not handed at all.
+        skips += [f"^{_literal(os.path.abspath(path))}$" for path in self._special]
         for skip in skips:
             arguments += ["--skip-path", skip]
         arguments += [
@@ -124,16 +145,20 @@ class PendingSecretsScan:
             "--compact",
             "--quiet",
         ]
-        self._job = checkov.start_run("secrets", arguments) if scope.paths else None
+        self._job = checkov.start_run("secrets", arguments) if handed else None
+        self._handed = bool(handed)
 
     def findings(self) -> list[Finding]:
-        """KM-STO-001 for each piece of committed key material, by file and line.
+        """KM-STO-001 for each piece of committed key material, by file and line; an advisory
+        "cannot judge" for each file the scan did not read (checkov could not read it, it is
+        not a regular file, or it is larger than the scan reads).
 
         Raises CheckovError when the scan failed or did not end in time (never an empty
         answer for a scan that did not run)."""
         job, self._job = self._job, None
         if job is None:
-            return []
+            # Nothing handed to checkov (a scope of special files only), or cancelled.
+            return [] if self._handed else self._not_regular()
         timeout = self.timeout_seconds or given_deadline() or SCAN_SECONDS
         try:
             output = job.wait(timeout)
@@ -148,21 +173,36 @@ class PendingSecretsScan:
             raise CheckovError(
                 f"checkov's secrets scan failed (exit {output.returncode}): {tail or 'no output'}"
             )
-        return [*self._parse(reports), *self._unread(output.stderr), *self._oversized()]
+        return [
+            *self._parse(reports),
+            *self._unread(output.stderr),
+            *self._not_regular(),
+            *self._oversized(),
+        ]
+
+    def _not_regular(self) -> list[Finding]:
+        """A "cannot judge" (advisory) for each file of the scope that is not a regular file: it
+        was never handed to checkov (see the class), so the scan did not read it."""
+        found: list[Finding] = []
+        for path, mode in self._special.items():
+            kind = _special_kind(mode)
+            if path.is_symlink():
+                kind = f"a link to {kind}"
+            file = self._relative(str(path))
+            found.append(_cannot_judge(file, special_repository_file(file, kind)))
+        return found
 
     def _oversized(self) -> list[Finding]:
         """A "cannot judge" (advisory) for each file of the scope larger than checkov's secrets
         scan reads: it skips such a file and counts it clean. Every file of the scope is
-        looked at, a few more than checkov reads (it also leaves out hidden folders): each one
-        reported is one the scan did not read."""
+        looked at (its size when the scan started), a few more than checkov reads (it also
+        leaves out hidden folders): each one reported is one the scan did not read."""
         limit = scan_size_limit()
         if limit is None:
             return []
         found: list[Finding] = []
-        for path in dict.fromkeys(scope_files(self.scope)):
-            try:
-                status = path.stat()
-            except OSError:
+        for path, status in self._files.items():
+            if status is None:
                 continue  # gone, or a dangling link: checkov reports it unread
             if not stat.S_ISREG(status.st_mode) or status.st_size <= limit:
                 continue
@@ -262,14 +302,54 @@ class ScanScope:
         return PendingSecretsScan(checkov, self)
 
 
-def _one_pass(scope: ScanScope) -> list[Path]:
-    """What checkov is handed for `scope`: a lone folder as it is; several paths as the files
-    of their folders (not in a skipped folder), since checkov scans each folder it is given in
-    a pass of its own, which costs about 0.15 s of CPU each (the gate waits for that on a
-    loaded two-core machine)."""
+def _one_pass(
+    scope: ScanScope, files: Mapping[Path, os.stat_result | None], special: Container[Path]
+) -> list[Path]:
+    """What checkov is handed for `scope` (`files`: its `_survey`): a lone folder as it is;
+    several paths as the files of their folders (not in a skipped folder), since checkov scans
+    each folder it is given in a pass of its own, which costs about 0.15 s of CPU each (the gate
+    waits for that on a loaded two-core machine). Never a file of `special` (not a regular
+    file: checkov would open it); a folder's are skipped with `--skip-path`."""
     if len(scope.paths) <= 1:
-        return list(scope.paths)
-    return list(dict.fromkeys(scope_files(scope)))
+        return [path for path in scope.paths if path not in special]
+    return [path for path in files if path not in special]
+
+
+def _survey(scope: ScanScope) -> dict[Path, os.stat_result | None]:
+    """The files of `scope` (`scope_files`, each once, in its order), each with what `os.stat`
+    says of it (links followed: a link to a named pipe is a named pipe); None when it cannot be
+    stat'ed (gone, a dangling link: checkov reports it unread). No file is opened."""
+    found: dict[Path, os.stat_result | None] = {}
+    for path in scope_files(scope):
+        if path in found:
+            continue
+        try:
+            found[path] = path.stat()
+        except OSError:
+            found[path] = None
+    return found
+
+
+def _special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, by its `st_mode`."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _literal(path: str) -> str:
+    r"""A regular expression that matches `path` literally, as checkov's `--skip-path` reads
+    it: its secrets scan writes `.terraform` in a pattern as `\.terraform` (checkov/secrets/
+    utils.py, `filter_excluded_paths`), which turns `re.escape`'s `\.terraform` into one that
+    no longer matches; so a dot is written `[.]`."""
+    return "".join("[.]" if char == "." else re.escape(char) for char in path)
 
 
 def scope_files(scope: ScanScope) -> Iterator[Path]:
@@ -338,11 +418,12 @@ def project_scope(estate_dir: Path, stack_config_dir: Path | None = None) -> Sca
     for folder in (folder.resolve() for folder in folders):
         if folder.is_dir() and folder != project and folder not in paths:
             paths.append(folder)
-    # The project's own files, not its other folders (a checkout's tests, for one).
+    # The project's own files, not its other folders (a checkout's tests, for one); a named
+    # pipe or a dangling link among them too, to be reported as not read.
     paths += sorted(
         path
         for path in project.iterdir()
-        if path.is_file() and path.name not in (*SKIPPED_FOLDERS, *SKIPPED_FILES)
+        if not path.is_dir() and path.name not in (*SKIPPED_FOLDERS, *SKIPPED_FILES)
     )
     return ScanScope(project, tuple(paths))
 
