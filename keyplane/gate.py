@@ -199,7 +199,7 @@ def render_environment(
 
     `on_register` sees each resource as the program registers it (to pipeline the analysis);
     `mocks_class` replaces `PlaceholderMocks` (a subclass takes the mock monitor's own path);
-    `stack_config_dir` is `--stack-config`. An AWS estate with many tenants is rendered in
+    `stack_config_dir` is `--stack-config`. An estate with many tenants is rendered in
     shards, each in a process of its own (`keyplane.render_shards`), unless `mocks_class` is
     given; `shard` renders only those tenants' resources (a shard's process); `progress` is told
     of the shards. Raises

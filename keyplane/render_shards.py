@@ -2,16 +2,17 @@
 
 The Pulumi SDK keeps every resource of a program, with an `Output` and its futures per property,
 alive until the program ends: about 75 KB per resource, 1.5 GB at 20,000 resources in one
-process, and the render runs on one core. An AWS estate with many tenants is therefore rendered
-in shards: each shard is the same stack program, run by a child process (`python -m
-keyplane.render_shards`) with a `TenantShard` (`keyplane.components.shard`), so that it
-registers the resources of its tenants and every resource no tenant owns, standing in for other
-shards' key and secret ARNs where a shared resource names them. The gate receives each shard's
-registrations as they are made (the pack analyses them meanwhile) and joins them. One server
-process imports the SDK and the components once and forks a child per shard (`_Server`): a
-new interpreter per shard cost its start-up each time (at 9,919 resources, 4 shards, 23.0-24.9 s
-of CPU in all against 22.7-23.6 s forked; 26-29 s against 21.5-22.9 s where compiled modules
-are not kept, PYTHONDONTWRITEBYTECODE).
+process, and the render runs on one core. An estate with many tenants (on any cloud) is
+therefore rendered in shards: each shard is the same stack program, run by a child process
+(`python -m keyplane.render_shards`) with a `TenantShard` (`keyplane.components.shard`), so that
+it registers the resources of its tenants and every resource no tenant owns, standing in for
+other shards' key and secret ARNs where a shared resource names them (on AWS the roles'
+policies; on GCP and Azure no shared resource names a tenant's key or secret). The gate
+receives each shard's registrations as they are made (the pack analyses them meanwhile) and
+joins them. One server process imports the SDK and the components once and forks a child per
+shard (`_Server`): a new interpreter per shard cost its start-up each time (at 9,919 resources,
+4 shards, 23.0-24.9 s of CPU in all against 22.7-23.6 s forked; 26-29 s against 21.5-22.9 s
+where compiled modules are not kept, PYTHONDONTWRITEBYTECODE).
 
 The registrations are joined so:
 
@@ -22,9 +23,9 @@ The registrations are joined so:
   the resources it registers), sorted.
 
 What the gate judges is thus the registrations of one whole render (a test compares them,
-record by record, on every bundled estate and on the benchmark's). An estate is sharded from
-100 tenants on a machine with several processors, or when it has more tenants than a shard
-holds (`plan_shards`). Settings (environment variables): `KEYPLANE_RENDER_SHARD_TENANTS` most
+record by record, on every bundled estate and on the benchmark's, on AWS, GCP and Azure). An
+estate is sharded from 100 tenants on a machine with several processors, or when it has more
+tenants than a shard holds (`plan_shards`). Settings (environment variables): `KEYPLANE_RENDER_SHARD_TENANTS` most
 tenants per shard (default 400; the memory of one shard's process), `KEYPLANE_RENDER_WORKERS`
 shards rendered at once (default: the processors keyplane may run on),
 `KEYPLANE_RENDER_TIMEOUT` seconds a shard may go without sending anything (default 600).
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import pickle
@@ -51,7 +53,6 @@ from typing import IO, Any
 
 from keyplane import supervise
 from keyplane.config import Environment
-from keyplane.standard import Cloud
 from keyplane.wire import Registration
 
 SHARD_TENANTS_VAR = "KEYPLANE_RENDER_SHARD_TENANTS"
@@ -111,14 +112,14 @@ last_render: ShardedRender | None = None
 def plan_shards(env: Environment) -> list[frozenset[str]]:
     """The tenant shards of `env`'s render, in declaration order; [] to render in one process.
 
-    An AWS estate is sharded when it has more tenants than one shard holds
+    An estate (of any cloud) is sharded when it has more tenants than one shard holds
     (`KEYPLANE_RENDER_SHARD_TENANTS`: memory), or `SHARD_FROM_TENANTS` tenants or more and
     several processors (speed): as many shards as the size needs, at least one per processor,
     rounded up to a multiple of the processors so that no shard renders alone at the end.
 
     Raises ShardFailure (the one-line message) when a setting is not a positive whole number.
     """
-    if env.cloud is not Cloud.AWS or not env.tenants:
+    if not env.tenants:
         return []
     per_shard = _whole_setting(SHARD_TENANTS_VAR, DEFAULT_SHARD_TENANTS)
     workers = _workers()
@@ -429,13 +430,14 @@ def _serve() -> int:
     """The shards' server: import, read the job from standard input, fork a child per shard
     (`_ServerJob.workers` at a time) and wait for them; exit 0 when every child did."""
     # Imported once, before any fork: every shard's child starts with them.
-    import keyplane.components.aws.environment  # noqa: PLC0415 - shards are on AWS
     import keyplane.program  # noqa: F401, PLC0415
     from keyplane import collector  # noqa: PLC0415
+    from keyplane.components.environment import ENVIRONMENT_COMPONENTS  # noqa: PLC0415
     from keyplane.gate import render_environment  # noqa: F401, PLC0415
 
-    collector.tune()  # what is imported is never garbage, nor copied by a child's collections
     work: _ServerJob = pickle.load(sys.stdin.buffer)  # noqa: S301 - sent by our own gate
+    importlib.import_module(ENVIRONMENT_COMPONENTS[work.job.env.cloud][0])  # its cloud's SDK
+    collector.tune()  # what is imported is never garbage, nor copied by a child's collections
     children: dict[int, int] = {}
     failed = False
     for index, (tenants, writer) in enumerate(work.shards):

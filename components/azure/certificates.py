@@ -14,6 +14,7 @@ import pulumi
 from pulumi_azure_native import certificateregistration as registration
 
 from keyplane.components._common import invalid, refuse_duplicate_certificates, renewal_plan, tags
+from keyplane.components.shard import renders
 from keyplane.config.model import Certificate, Renewal
 from keyplane.standard import KeyPurpose
 
@@ -77,6 +78,8 @@ class AzureCertificates(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         self.orders = {}
         for certificate in args.certificates:
+            if not renders(certificate.tenant):
+                continue  # another shard's tenant's (`keyplane.components.shard`)
             subject = certificate.domains[0]
             order_tags = tags(
                 args.environment,

@@ -24,6 +24,7 @@ from keyplane.components.azure._common import (
     tags,
     vault_name,
 )
+from keyplane.components.shard import renders
 from keyplane.config.model import ResolvedKey
 from keyplane.standard import (
     AZURE_MIN_SOFT_DELETE_RETENTION_DAYS,
@@ -104,11 +105,16 @@ class AzureKeyVaultArgs:
 class AzureKeyVault(pulumi.ComponentResource):
     """A hardened premium Key Vault with RBAC, its keys, secrets and role assignments.
 
+    In a sharded render (`keyplane.components.shard`) the keys and secrets of other shards'
+    tenants, with their role assignments, are not registered; what the vault shares (the vault,
+    its administrator role and the assignments at vault scope) names none of them.
+
     Outputs:
         vault_id: ARM ID of the vault (known at preview).
         vault_name: the vault's name.
-        key_ids: declared key name -> ARM ID of the key.
-        secret_ids: declared secret name -> ARM ID of the secret (secrets with a value only).
+        key_ids: declared key name -> ARM ID of the key (of the keys registered).
+        secret_ids: declared secret name -> ARM ID of the secret (secrets with a value only; of
+            the secrets registered).
         key_administrator_role_id: ARM ID of the vault's custom key administrator role.
         keys: declared key name -> the `keyvault.Key` resource.
     """
@@ -199,6 +205,8 @@ class AzureKeyVault(pulumi.ComponentResource):
         self.keys = {}
         self.key_ids = {}
         for key in args.keys:
+            if not renders(key.tenant):
+                continue
             resource = self._key(key, vault_ref, protect)
             key_id = after(resource, pulumi.Output.concat(self.vault_id, "/keys/", key.name))
             self.keys[key.name] = resource
@@ -212,6 +220,8 @@ class AzureKeyVault(pulumi.ComponentResource):
                 self._assign_role(name, roles.KEY_VAULT_SECRETS_OFFICER, principal, self.vault_id)
         starts_on = args.secrets_start_on or datetime.now(UTC).date()
         for secret in args.secrets:
+            if not renders(secret.tenant):
+                continue  # (and its warning, given once by the shard of its tenant)
             value = args.secret_values.get(secret.name)
             if value is None:
                 pulumi.log.warn(

@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from keyplane.components._common import invalid, refuse_duplicate_certificates
 from keyplane.components.gcp._common import labels
+from keyplane.components.shard import renders
 from keyplane.config.model import Certificate, Renewal
 from keyplane.standard import KeyPurpose
 
@@ -64,6 +65,8 @@ class GcpCertificates(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         self.certificates, self.dns_records = {}, {}
         for certificate in args.certificates:
+            if not renders(certificate.tenant):
+                continue  # another shard's tenant's (`keyplane.components.shard`)
             cert_labels = labels(
                 args.environment, purpose=KeyPurpose.TLS_CERTIFICATE, tenant=certificate.tenant
             )

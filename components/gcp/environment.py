@@ -126,7 +126,8 @@ class GcpEnvironment(pulumi.ComponentResource):
             for ring_name, ring in zip((env.name, f"{env.name}-backup"), rings, strict=False)
         }
         all_key_ids = {k: v for ring in rings for k, v in ring.key_ids.items()}
-        self.key_ids = {k.name: all_key_ids[k.name] for k in resolved}
+        # (A sharded render registers only its tenants' keys: `GcpKeyRing`.)
+        self.key_ids = {k.name: all_key_ids[k.name] for k in resolved if k.name in all_key_ids}
 
         self.secret_ids = {}
         self.secrets_key_id = None

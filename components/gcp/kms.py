@@ -17,6 +17,7 @@ from keyplane.components.gcp._common import (
     rotation_plan_labels,
     seconds,
 )
+from keyplane.components.shard import renders
 from keyplane.config.model import ResolvedKey
 from keyplane.standard import GCP_DESTROY_SCHEDULED_RANGE
 
@@ -51,9 +52,13 @@ class GcpKeyRingArgs:
 class GcpKeyRing(pulumi.ComponentResource):
     """One `gcp.kms.KeyRing`, a `gcp.kms.CryptoKey` per key and non-authoritative IAM members.
 
+    In a sharded render (`keyplane.components.shard`) the keys of other shards' tenants, with
+    their IAM members, are not registered; nothing the key ring shares names them.
+
     Outputs:
         key_ring_id: `projects/<project>/locations/<location>/keyRings/<name>`.
-        key_ids: declared key name -> `.../cryptoKeys/<name>` (known at preview).
+        key_ids: declared key name -> `.../cryptoKeys/<name>` (known at preview; of the keys
+            registered).
         keys: declared key name -> the `gcp.kms.CryptoKey` resource.
     """
 
@@ -91,6 +96,8 @@ class GcpKeyRing(pulumi.ComponentResource):
         self.keys = {}
         self.key_ids = {}
         for key in args.keys:
+            if not renders(key.tenant):
+                continue
             crypto_key = self._key(key, args)
             key_id = after(crypto_key, f"{ring_path}/cryptoKeys/{key.name}")
             self.keys[key.name] = crypto_key

@@ -19,6 +19,7 @@ from keyplane.components.gcp._common import (
     labels,
     seconds,
 )
+from keyplane.components.shard import renders
 from keyplane.standard import GCP_MIN_DESTROY_SCHEDULED_DAYS
 
 SECRET_MANAGER_SERVICE = "secretmanager.googleapis.com"
@@ -72,11 +73,16 @@ class GcpSecretVaultArgs:
 class GcpSecretVault(pulumi.ComponentResource):
     """Secret Manager secrets encrypted by a customer-managed key, with rotation notifications.
 
+    In a sharded render (`keyplane.components.shard`) the secrets of other shards' tenants, with
+    their IAM members, are not registered; the topic, the service agent's grants and the key
+    they share name no secret.
+
     Outputs:
         rotation_topic_id: the Pub/Sub topic (`projects/<project>/topics/<name>`) that receives
             every secret's rotation notifications; subscribe the function that rotates them.
         service_agent: the Secret Manager service agent (IAM member form).
-        secret_ids: declared name -> `projects/<project>/secrets/<name>`.
+        secret_ids: declared name -> `projects/<project>/secrets/<name>` (of the secrets
+            registered).
         secrets: declared name -> the `gcp.secretmanager.Secret` resource.
     """
 
@@ -136,6 +142,8 @@ class GcpSecretVault(pulumi.ComponentResource):
         self.secrets = {}
         self.secret_ids = {}
         for secret in args.secrets:
+            if not renders(secret.tenant):
+                continue
             first_rotation = starts_on + timedelta(days=secret.rotation_days)
             resource = gcp.secretmanager.Secret(
                 secret.name,

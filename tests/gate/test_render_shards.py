@@ -1,5 +1,6 @@
-"""A large AWS estate is rendered in shards, one process each: the gate must judge exactly the
-registrations of one whole render, and a shard that fails, hangs or disagrees is never judged.
+"""A large estate (AWS, GCP or Azure) is rendered in shards, one process each: the gate must
+judge exactly the registrations of one whole render, and a shard that fails, hangs or disagrees
+is never judged.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -22,6 +24,7 @@ from keyplane import render_shards, supervise
 from keyplane.estate import load_estate
 from keyplane.gate import RenderError, preview, render_environment
 from keyplane.render_shards import ShardError, ShardFailure, plan_shards
+from keyplane.rules.files import config_findings
 from keyplane.standard import Cloud
 from keyplane.wire import Registration
 from tests.conftest import BUNDLED_ESTATE
@@ -57,13 +60,126 @@ def _bench_estate(tmp_path: Path, tenants: int) -> Path:
     return estate
 
 
+def _object_id(name: str) -> str:
+    """A stable Entra ID object ID (a GUID) for `name`."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyplane-bench/{name}"))
+
+
+def _cloud_estate_yaml(cloud: Cloud, tenants: int) -> str:
+    """An environment `bench` on GCP or Azure: the benchmark's shape (per dedicated tenant two
+    keys, a secret and a service using them), plus what no tenant owns (a platform key, secret
+    and backup key, the platform's service), a tenant's backup key and certificate, and the last
+    tenant (shared) granted the platform key (`_shared_services_yaml`)."""
+    names = [f"t{i:04d}" for i in range(tenants)]
+    if cloud is Cloud.GCP:
+        settings = ["gcp:", "  project: acme-bench-kms", "  location: europe-west1"]
+        algorithm, notify = "AES-256", "projects/acme-bench-kms/notificationChannels/4711"
+
+        def principal(name: str) -> str:
+            return f"serviceAccount:{name}@acme-bench-apps.iam.gserviceaccount.com"
+
+        def group(name: str) -> str:
+            return f"group:{name}@acme.example"
+
+    else:
+        subscription = _object_id("subscription")
+        settings = [
+            "azure:",
+            f"  subscription_id: {subscription}",
+            f"  tenant_id: {_object_id('entra')}",
+            "  location: westeurope",
+            "  resource_group: kms-bench",
+        ]
+        algorithm = "RSA-3072"  # Azure Key Vault offers AES only in a Managed HSM
+        notify = (
+            f"/subscriptions/{subscription}/resourceGroups/kms-bench/providers/"
+            "microsoft.insights/actionGroups/security-alerts"
+        )
+        principal = group = _object_id
+    lines = [
+        "name: bench",
+        "tier: production",
+        f"cloud: {cloud.value}",
+        *settings,
+        "hsm:\n  enabled: true",
+        "logging:\n  retention_days: 400",
+        f"monitoring:\n  notify:\n    - {notify}",
+        "tenants:",
+        *(
+            f"  - name: {t}\n    isolation: {'shared' if t == names[-1] else 'dedicated'}"
+            for t in names
+        ),
+        "keys:",
+        f"  - name: platform-db\n    purpose: database-encryption\n    algorithm: {algorithm}",
+        f"  - name: platform-backup\n    purpose: backup-encryption\n    algorithm: {algorithm}"
+        "\n    restore_tested_on: 2026-11-02",
+        f"  - name: {names[0]}-backup\n    purpose: backup-encryption\n    algorithm: {algorithm}"
+        f"\n    tenant: {names[0]}\n    restore_tested_on: 2026-11-02",
+    ]
+    for t in names:
+        lines += [
+            f"  - name: {t}-db\n    purpose: database-encryption\n    algorithm: {algorithm}"
+            f"\n    tenant: {t}",
+            f"  - name: {t}-app\n    purpose: application-encryption\n    algorithm: {algorithm}"
+            f"\n    tenant: {t}",
+        ]
+    lines += [
+        "secrets:",
+        "  - name: platform-api\n    purpose: api-secret\n    rotation_days: 90",
+        *(
+            f"  - name: {t}-api\n    purpose: api-secret\n    tenant: {t}\n    rotation_days: 90"
+            for t in names
+        ),
+        "access:",
+        f"  key_admins:\n    - {group('kms-admins')}",
+        f"  backup_key_admins:\n    - {group('backup-admins')}",
+        f"  auditors:\n    - {group('security-audit')}",
+        "  key_users:",
+        f"    - principal: {principal('platform')}\n      keys: [platform-db, platform-api]",
+        *(
+            f"    - principal: {principal(t)}\n      tenant: {t}\n      keys: [{t}-db, {t}-app, "
+            f"{t}-api{', platform-db' if t == names[-1] else ''}]"
+            for t in names
+        ),
+        "certificates:",
+        f"  - name: {names[0]}-edge\n    domains: [{names[0]}.acme.example]\n"
+        f"    algorithm: RSA-2048\n    tenant: {names[0]}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _shared_services_yaml(tenants: int) -> str:
+    """The register of the platform key the last tenant of `_cloud_estate_yaml` uses."""
+    return (
+        "shared_keys:\n"
+        "  - environment: bench\n"
+        "    key: platform-db\n"
+        f"    tenants: [t{tenants - 1:04d}]\n"
+        "    justification: the platform database serves every tenant\n"
+        "    risk_accepted_by: CISO\n"
+        "    accepted_on: 2026-04-15\n"
+    )
+
+
+def _cloud_estate(tmp_path: Path, cloud: Cloud, tenants: int) -> Path:
+    """The benchmark's estate on `cloud` (AWS: `estate_yaml`) with `tenants` tenants."""
+    if cloud is Cloud.AWS:
+        return _bench_estate(tmp_path, tenants)
+    estate = tmp_path / "environments"
+    estate.mkdir()
+    (estate / "bench.yaml").write_text(_cloud_estate_yaml(cloud, tenants))
+    (estate / "shared-services.yaml").write_text(_shared_services_yaml(tenants))
+    return estate
+
+
 def _sharded_cases() -> list[str]:
     estate = load_estate(BUNDLED_ESTATE)
-    return [
-        name
-        for name, env in sorted(estate.environments.items())
-        if env.cloud is Cloud.AWS and len(env.tenants) >= 2
-    ]
+    return [name for name, env in sorted(estate.environments.items()) if len(env.tenants) >= 2]
+
+
+def _bundled_with_tenants() -> list[str]:
+    estate = load_estate(BUNDLED_ESTATE)
+    return [name for name, env in sorted(estate.environments.items()) if env.tenants]
 
 
 @pytest.mark.parametrize("environment", _sharded_cases())
@@ -80,6 +196,70 @@ def test_a_sharded_render_registers_what_one_render_does(
     assert _normalised(sharded) == _normalised(whole)
     # The pack is handed every resource once, when its first shard registers it.
     assert Counter(r.urn for r in seen) == Counter(r.urn for r in whole)
+
+
+@pytest.mark.parametrize("environment", _bundled_with_tenants())
+def test_a_render_of_each_tenant_apart_and_the_platform_alone_is_one_render(
+    environment: str,
+) -> None:
+    """Every bundled estate with tenants (prod-gcp and prod-azure have one: `plan_shards` never
+    splits them), rendered in a shard per tenant and a shard of none (only what no tenant owns)."""
+    estate = load_estate(BUNDLED_ESTATE)
+    env = estate.environments[environment]
+    whole = render_environment(env, estate.root, today=TODAY)
+    shards = [*(frozenset({t.name}) for t in env.tenants), frozenset[str]()]
+    job = render_shards.ShardJob(env, estate.root, TODAY, None, frozenset())
+    sharded = render_shards.render_sharded(job, shards)
+    assert _normalised(sharded) == _normalised(whole)
+    assert supervise._children == {}
+
+
+@pytest.mark.parametrize("cloud", [Cloud.GCP, Cloud.AZURE])
+def test_the_gcp_and_azure_estates_made_for_these_tests_are_valid_and_clean(
+    tmp_path: Path, cloud: Cloud
+) -> None:
+    estate = load_estate(_cloud_estate(tmp_path, cloud, 3))  # `keyplane validate`: exit 0
+    assert config_findings(estate, TODAY) == []
+    assert estate.environments["bench"].cloud is cloud
+
+
+@pytest.mark.parametrize("cloud", [Cloud.GCP, Cloud.AZURE])
+def test_a_large_gcp_or_azure_estate_renders_the_same_in_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cloud: Cloud
+) -> None:
+    estate = load_estate(_cloud_estate(tmp_path, cloud, 120))
+    env = estate.environments["bench"]
+    whole = render_environment(env, estate.root, today=TODAY)
+    monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "40")
+    monkeypatch.setenv(render_shards.WORKERS_VAR, "2")
+    assert [len(s) for s in plan_shards(env)] == [30, 30, 30, 30]  # a multiple of 2
+    seen: list[Registration] = []
+    sharded = render_environment(env, estate.root, today=TODAY, on_register=seen.append)
+    assert _normalised(sharded) == _normalised(whole)
+    assert Counter(r.urn for r in seen) == Counter(r.urn for r in whole)
+    assert supervise._children == {}
+
+
+@pytest.mark.parametrize("cloud", [Cloud.GCP, Cloud.AZURE])
+def test_a_gcp_or_azure_shard_registers_only_its_tenants_and_the_platform(
+    tmp_path: Path, cloud: Cloud
+) -> None:
+    estate = load_estate(_cloud_estate(tmp_path, cloud, 3))
+    env = estate.environments["bench"]
+    whole = render_environment(env, estate.root, today=TODAY)
+    shard = render_environment(env, estate.root, today=TODAY, shard=frozenset({"t0000"}))
+
+    def owners(registrations: list[Registration]) -> set[str]:
+        """The tenants whose resources are among `registrations` (named `<tenant>-...`)."""
+        return {r.name.split("-")[0] for r in registrations} & {"t0000", "t0001", "t0002"}
+
+    assert owners(whole) == {"t0000", "t0001", "t0002"}
+    assert owners(shard) == {"t0000"}
+    # The grants on the platform key (the platform's service and the last tenant's) are the
+    # platform's: in every shard.
+    grants = {r.urn for r in whole if r.name.startswith("platform-db-")}
+    assert len(grants) == 2
+    assert grants <= {r.urn for r in shard}
 
 
 def test_the_benchmark_estate_renders_the_same_in_shards(
@@ -100,10 +280,11 @@ def test_the_benchmark_estate_renders_the_same_in_shards(
     assert supervise._children == {}
 
 
+@pytest.mark.parametrize("cloud", [Cloud.AWS, Cloud.GCP, Cloud.AZURE])
 def test_findings_of_a_sharded_preview_are_those_of_one_render(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cloud: Cloud
 ) -> None:
-    estate = load_estate(_bench_estate(tmp_path, 6))
+    estate = load_estate(_cloud_estate(tmp_path, cloud, 6))
     whole = preview(estate, "bench", today=TODAY, run_checkov=False)
     monkeypatch.setenv(render_shards.SHARD_TENANTS_VAR, "2")
     sharded = preview(estate, "bench", today=TODAY, run_checkov=False)
@@ -115,14 +296,14 @@ def test_findings_of_a_sharded_preview_are_those_of_one_render(
     assert len(sharded.resources) == len(whole.resources)
 
 
-def test_small_and_non_aws_estates_render_in_one_process() -> None:
+def test_small_estates_render_in_one_process() -> None:
     estate = load_estate(BUNDLED_ESTATE)
     for env in estate.environments.values():
         assert plan_shards(env) == []  # too few tenants for two shards of 400
     gcp = estate.environments["prod-gcp"]
     os.environ[render_shards.SHARD_TENANTS_VAR] = "1"
     try:
-        assert plan_shards(gcp) == []
+        assert plan_shards(gcp) == []  # one tenant: one shard
     finally:
         del os.environ[render_shards.SHARD_TENANTS_VAR]
 
