@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -363,3 +364,75 @@ def test_the_command_with_a_named_pipe_in_the_folder_ends_promptly(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < float(PIPE_DEADLINE)
     assert [f["message"] for f in _committed(done.stdout)] == [_not_read("events", "a named pipe")]
+
+
+# --- key material in comments ----------------------------------------------------------------
+
+#: An access key ID of AWS's documented form (made up: no such key exists).
+ACCESS_KEY = "AKIA" + "IOSFODNN7EXAMPLQ"
+
+
+def test_key_material_in_comments_is_reported_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checkov reads a YAML (or INI) file's values only, and misses a PEM behind comment
+    markers: a private key commented out in YAML or Python, an access key in a trailing YAML
+    comment or in an INI comment are each reported at their line, the value never shown; a `#`
+    inside a YAML value is no comment. The comments' copies are removed afterwards."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    path = _export(tmp_path)
+    commented = "".join(f"# {line}\n" for line in PEM.splitlines())
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  acme:region: eu-west-1\n" + commented)
+    (tmp_path / "settings.yaml").write_text(
+        'url: "https://example.com/#' + ACCESS_KEY.lower() + '"\n'
+        f"owner: platform  # old key {ACCESS_KEY}\n"
+    )
+    (tmp_path / "setup.cfg").write_text(f"[tool]\nname = orders\n# {ACCESS_KEY}\n")
+    (tmp_path / "deploy.py").write_text('print("deploy")\n' + commented)
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted(f["message"] for f in _committed(result.stdout)) == sorted(
+        [
+            # The first line of the PEM's body, as checkov reports a private key.
+            MESSAGE.format(file="Pulumi.prod.yaml", line=4),
+            MESSAGE.format(file="deploy.py", line=3),
+            MESSAGE.format(file="settings.yaml", line=2).replace("Private Key", "AWS Access Key"),
+            MESSAGE.format(file="setup.cfg", line=3).replace("Private Key", "AWS Access Key"),
+        ]
+    )
+    assert BODY.splitlines()[0] not in result.stdout
+    assert ACCESS_KEY not in result.stdout
+    assert list(temporary.iterdir()) == []
+
+
+def test_the_comments_of_a_file_are_read_with_its_syntax() -> None:
+    from keyplane.engines.checkov.comments import comments
+
+    yaml_text = (
+        "# a whole line\n"
+        "name: orders   # after a value\n"
+        'url: "https://example.com/#anchor"  # after a quoted value\n'
+        "plain: a#b\n"
+        "block: |\n"
+        "  echo start # part of the value\n"
+        "#\n"
+        "list: [a, b]  # after a flow list\n"
+    )
+    assert comments("stack.yaml", yaml_text) == {
+        1: "a whole line",
+        2: "after a value",
+        3: "after a quoted value",
+        8: "after a flow list",
+    }
+    # A YAML file that does not parse is read as plain text: whole-line comments.
+    assert comments("broken.yml", "a: [\n# hidden\n") == {2: "hidden"}
+    assert comments("main.ts", "const a = 1;\n// one\n/* two */\n * three\n") == {
+        2: "one",
+        3: "two",
+        4: "three",
+    }
+    # A PEM's armour and a line of base64 are no comments.
+    assert comments("id_rsa", PEM + "//8AAAB\n") == {}
+    assert comments("plain.txt", "no comment here\n") == {}

@@ -27,7 +27,8 @@ than scanned: the scan stays bounded in time, and the user decides (raise the li
 the file). So is a file that is not a regular file (a named pipe, a device, a socket, or a link
 to one; KM-STO-001): checkov would open it and could wait on it until the scan's
 deadline, so it is found before checkov starts, skipped and never opened. The document `scan`
-judges is never part of the scan, whatever its size.
+judges is never part of the scan, whatever its size. The files' comments are scanned as well,
+from plain-text copies (`CommentCopies`): checkov reads a YAML or INI file's values only.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import tempfile
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from keyplane.engines.checkov.comments import comments
 from keyplane.engines.checkov.runner import (
     CHECKOV_TIMEOUT_ENV,
     CheckovError,
@@ -128,6 +132,10 @@ class PendingSecretsScan:
             # Absolute, as the skipped paths below are written: checkov walks a folder from
             # the path it is given, and matches `--skip-path` against the paths it finds.
             arguments += ["--directory" if path.is_dir() else "--file", os.path.abspath(path)]
+        #: The comments of the scope's files as plain text (`CommentCopies`), scanned too.
+        self._comments = CommentCopies.of(self._files, scan_size_limit())
+        for copy in self._comments.copies:
+            arguments += ["--file", copy]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
         skips += [rf"(^|/){re.escape(name)}$" for name in SKIPPED_FILES]
         skips += [f"^{_literal(str(path.resolve()))}$" for path in scope.skipped]
@@ -147,6 +155,8 @@ class PendingSecretsScan:
         ]
         self._job = checkov.start_run("secrets", arguments) if handed else None
         self._handed = bool(handed)
+        if self._job is None:
+            self._comments.remove()
 
     def findings(self) -> list[Finding]:
         """KM-STO-001 for each piece of committed key material, by file and line; an advisory
@@ -157,6 +167,7 @@ class PendingSecretsScan:
         answer for a scan that did not run)."""
         job, self._job = self._job, None
         if job is None:
+            self._comments.remove()
             # Nothing handed to checkov (a scope of special files only), or cancelled.
             return [] if self._handed else self._not_regular()
         timeout = self.timeout_seconds or given_deadline() or SCAN_SECONDS
@@ -167,6 +178,8 @@ class PendingSecretsScan:
                 f"checkov's secrets scan did not finish within {timeout:g} s; set "
                 f"{CHECKOV_TIMEOUT_ENV} to give it longer, or pass --no-checkov"
             ) from None
+        finally:
+            self._comments.remove()
         reports = _documents(output.stdout)
         if reports is None or output.returncode not in (0, 1):
             tail = " ".join((output.stderr or output.stdout).strip().splitlines()[-3:])
@@ -220,7 +233,8 @@ class PendingSecretsScan:
         return [
             _cannot_judge(file, unread_repository_file(file))
             for file in dict.fromkeys(
-                self._relative(m["path"]) for m in UNREAD_FILE.finditer(stderr)
+                self._relative(str(self._comments.original(m["path"]) or m["path"]))
+                for m in UNREAD_FILE.finditer(stderr)
             )
         ]
 
@@ -233,7 +247,8 @@ class PendingSecretsScan:
             for check in (report.get("results") or {}).get("failed_checks") or ():
                 if not isinstance(check, dict):
                     continue
-                file = self._relative(str(check.get("file_abs_path") or check.get("file_path")))
+                found_in = str(check.get("file_abs_path") or check.get("file_path"))
+                file = self._relative(str(self._comments.original(found_in) or found_in))
                 lines = check.get("file_line_range") or [0]
                 line = int(lines[0]) if isinstance(lines, list) and lines else 0
                 if (file, line) in seen:
@@ -275,12 +290,73 @@ class PendingSecretsScan:
         job, self._job = self._job, None
         if job is not None:
             job.cancel()
+        self._comments.remove()
 
     def __enter__(self) -> PendingSecretsScan:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.cancel()
+
+
+class CommentCopies:
+    """The comments of a scope's text files, each file's in a plain-text copy of its own where
+    every comment is on its line without its marker and every other line is empty
+    (`keyplane.engines.checkov.comments`): checkov reads a YAML or INI file's values only, and
+    does not see a private key behind comment markers. A finding in a copy is the original
+    file's, at the same line. The copies live in a private temporary folder until `remove`.
+    """
+
+    #: Ends each copy: a line no INI parser accepts, so that checkov reads the copy as plain
+    #: text (detect-secrets tries every file as INI first, and would drop lines again).
+    END = "keyplane comments end here\n"
+
+    def __init__(self, folder: Path | None, originals: Mapping[str, Path]) -> None:
+        self._folder = folder
+        self._originals = dict(originals)
+
+    @classmethod
+    def of(cls, files: Mapping[Path, os.stat_result | None], limit: int | None) -> CommentCopies:
+        """The copies of `files` (a scope's `_survey`) that hold a comment: regular text
+        files of at most `limit` bytes (a larger one is reported as not read), not JSON
+        (which has no comments). A file that cannot be read or is not UTF-8 text is left to
+        checkov (it reports what it cannot read, and skips binary files)."""
+        folder: Path | None = None
+        originals: dict[str, Path] = {}
+        for path, status in files.items():
+            if status is None or not stat.S_ISREG(status.st_mode) or path.suffix == ".json":
+                continue
+            if limit is not None and status.st_size > limit:
+                continue
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            found = comments(path.name, text)
+            if not found:
+                continue
+            if folder is None:
+                folder = Path(tempfile.mkdtemp(prefix="keyplane-comments-")).resolve()
+            copy = folder / f"{len(originals):05d}.txt"
+            lines = [found.get(number, "") for number in range(1, max(found) + 1)]
+            copy.write_text("\n".join(lines) + "\n" + cls.END, encoding="utf-8")
+            originals[str(copy)] = path
+        return cls(folder, originals)
+
+    @property
+    def copies(self) -> list[str]:
+        """The copies' paths (absolute), to hand to checkov."""
+        return list(self._originals)
+
+    def original(self, path: str) -> Path | None:
+        """The file whose comments the copy `path` holds (None: `path` is no copy)."""
+        return self._originals.get(os.path.realpath(path))
+
+    def remove(self) -> None:
+        """Delete the copies (again: nothing)."""
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
