@@ -27,6 +27,7 @@ from keyplane.adapters.pulumi import PulumiResource, facts_from_resource
 from keyplane.facts.model import Facts
 from keyplane.facts.values import UNKNOWN
 from keyplane.standard import KeyPurpose
+from keyplane.wire import UNKNOWN as WIRE_UNKNOWN
 
 PROJECT_TYPE = "gcp:organizations/project:Project"
 KEY_RING_TYPE = "gcp:kms/keyRing:KeyRing"
@@ -36,6 +37,11 @@ KEY_RING_IAM_TYPE = "gcp:kms/keyRingIAMPolicy:KeyRingIAMPolicy"
 SECRET_TYPE = "gcp:secretmanager/secret:Secret"
 SECRET_IAM_TYPE = "gcp:secretmanager/secretIamPolicy:SecretIamPolicy"
 PROJECT_IAM_TYPE = "gcp:projects/iAMPolicy:IAMPolicy"
+FOLDER_TYPE = "gcp:organizations/folder:Folder"
+FOLDER_IAM_TYPE = "gcp:folder/iAMPolicy:IAMPolicy"
+#: pulumi-gcp has no organisation resource (only the `getOrganization` lookup): the audit names
+#: an organisation by its IAM policy's type.
+ORGANIZATION_IAM_TYPE = "gcp:organizations/iAMPolicy:IAMPolicy"
 AUDIT_CONFIG_TYPE = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 SINK_TYPE = "gcp:logging/projectSink:ProjectSink"
 BUCKET_TYPE = "gcp:storage/bucket:Bucket"
@@ -209,11 +215,53 @@ def timestamp(value: Any) -> datetime | None:
 
 def iam_policy_facts(type_: str, target_field: str, target: str, policy: Any) -> tuple[Facts, ...]:
     """An IAM policy (`Policy`: `bindings` of `role` and `members`) on `target` (a key, key ring,
-    secret or project), as the `*IAMPolicy` resource that would set it: its `policyData`."""
+    secret, project, folder `folders/<id>` or organisation `<id>`), as the `*IAMPolicy` resource
+    that would set it: its `policyData`. A folder's or organisation's reaches every key and
+    secret of the project below it, as the Pulumi adapter reads the same resource at preview."""
     inputs: dict[str, Any] = {target_field: target, "policyData": json.dumps(policy)}
+    name, resource = f"{short_name(target)}-iam", target
     if type_ == PROJECT_IAM_TYPE:
         inputs = {"project": target, "policyData": json.dumps(policy)}
-    return _facts(type_, f"{short_name(target)}-iam", f"{target}#iam", inputs)
+    elif type_ == FOLDER_IAM_TYPE:
+        name = f"folder-{short_name(target)}-iam"
+    elif type_ == ORGANIZATION_IAM_TYPE:
+        name, resource = f"organization-{target}-iam", f"organizations/{target}"
+    return _facts(type_, name, f"{resource}#iam", inputs)
+
+
+def ancestors_unknown_facts(project: str) -> tuple[Facts, ...]:
+    """What is granted above `project` when its ancestry cannot be read: an organisation IAM
+    policy whose organisation and bindings are both unknown. It reaches every key and secret of
+    the project, so the rules it feeds say they cannot judge rather than pass."""
+    return _facts(
+        ORGANIZATION_IAM_TYPE,
+        f"{project}-ancestors-iam",
+        f"projects/{project}#ancestors-iam",
+        {"orgId": WIRE_UNKNOWN, "policyData": WIRE_UNKNOWN},
+    )
+
+
+def ancestors(answer: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The folders and organisation above a project, nearest first, as (type, id), from
+    Resource Manager v1 `projects.getAncestry` (`ancestor[].resourceId`; the project itself
+    comes first and is left out). Raises ValueError for an answer of another shape (the
+    collector reports it as a failed read)."""
+    listed = answer.get("ancestor")
+    if not isinstance(listed, list):
+        raise ValueError("getAncestry answer has no 'ancestor' list")
+    found: list[tuple[str, str]] = []
+    for entry in listed:
+        resource = entry.get("resourceId") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            raise ValueError("getAncestry answer has an ancestor without 'resourceId'")
+        kind, ident = resource.get("type"), resource.get("id")
+        if not isinstance(kind, str) or not isinstance(ident, str) or not ident:
+            raise ValueError(f"getAncestry answer has an unreadable ancestor: {dict(resource)!r}")
+        if kind in ("folder", "organization"):
+            found.append((kind, ident))
+        elif kind != "project":
+            raise ValueError(f"getAncestry answer has an ancestor of unknown type {kind!r}")
+    return found
 
 
 def audit_config_facts(project: str, policy: Mapping[str, Any]) -> tuple[Facts, ...]:

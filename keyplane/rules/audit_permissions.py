@@ -84,6 +84,11 @@ UNVERIFIABLE_WITHOUT: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # The project's bindings reach every key and secret; its audit configuration is
         # KM-LOG-001's input.
         "resourcemanager.projects.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001", "KM-LOG-001"),
+        # Bindings on the project's folders and organisation reach every key and secret too;
+        # the ancestry (getAncestry) says which folders and organisation are above it.
+        "resourcemanager.projects.get": (*_KEY_POLICY, "KM-TEN-001"),
+        "resourcemanager.folders.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001"),
+        "resourcemanager.organizations.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001"),
         "cloudkms.keyRings.list": _KEY_METADATA,
         "cloudkms.keyRings.getIamPolicy": (*_KEY_POLICY, "KM-TEN-001"),
         "cloudkms.cryptoKeys.list": _KEY_METADATA,

@@ -2,8 +2,8 @@
 libraries (no emulator of Cloud KMS exists).
 
 It holds one project (`Cloud`) and answers the calls the GCP audit and `respond` make, with the
-documented resource shapes (Cloud KMS v1, Secret Manager v1, Resource Manager v3, Logging v2,
-Monitoring v3, Storage JSON v1, Certificate Manager v1) and their pagination (`pageToken`,
+documented resource shapes (Cloud KMS v1, Secret Manager v1, Resource Manager v1 and v3, Logging
+v2, Monitoring v3, Storage JSON v1, Certificate Manager v1) and their pagination (`pageToken`,
 `nextPageToken`; PAGE_SIZE items a page, so every list of more than PAGE_SIZE items spans pages).
 It also plays Google's OAuth token endpoint (`POST /token`), where the test credentials
 (an `authorized_user` file whose `token_uri` points here) get their access token; an API call
@@ -36,6 +36,9 @@ PUBLIC_KEY = (
     "-----END PUBLIC KEY-----\n"
 )
 TOKEN = "test-access-token"
+#: The folder and organisation above the project by default (their IAM policies start empty).
+FOLDER = "folders/1042"
+ORGANIZATION = "organizations/123456789"
 
 
 @dataclass
@@ -49,11 +52,16 @@ class Fault:
 
 @dataclass
 class Cloud:
-    """One project's state, as the APIs expose it (JSON objects keyed by full name)."""
+    """One project's state, as the APIs expose it (JSON objects keyed by full name).
+
+    `ancestry`: the folders and organisation above the project, nearest first (what
+    `projects.getAncestry` answers after the project itself); their IAM policies are in
+    `policies` like the others (`bind("folders/1042", ...)`)."""
 
     project: str
     number: str
     projects_readable: set[str] = field(default_factory=set)
+    ancestry: list[str] = field(default_factory=lambda: [FOLDER, ORGANIZATION])
     rings: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -196,7 +204,7 @@ def _route(
     cloud: Cloud, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
 ) -> tuple[int, Any]:
     p = cloud.project
-    # Resource Manager v3
+    # Resource Manager v1 (getAncestry) and v3
     if m := re.fullmatch(r"/v3/projects/([^/:]+)", path):
         wanted = m.group(1)
         if wanted not in (p, cloud.number) and wanted not in cloud.projects_readable:
@@ -204,6 +212,17 @@ def _route(
         if wanted not in (p, cloud.number):
             return 200, {"name": "projects/999", "projectId": wanted, "state": "ACTIVE"}
         return 200, {"name": f"projects/{cloud.number}", "projectId": p, "state": "ACTIVE"}
+    if path == f"/v1/projects/{p}:getAncestry" and method == "POST":
+        kinds = {"folders": "folder", "organizations": "organization"}
+        return 200, {
+            "ancestor": [
+                {"resourceId": {"type": "project", "id": p}},
+                *(
+                    {"resourceId": {"type": kinds[a.split("/")[0]], "id": a.split("/")[1]}}
+                    for a in cloud.ancestry
+                ),
+            ]
+        }
     if m := re.fullmatch(r"/(?:v1|v3)/(.+):getIamPolicy", path):
         return 200, cloud.policy(m.group(1))
     if m := re.fullmatch(r"/v1/(.+):setIamPolicy", path):

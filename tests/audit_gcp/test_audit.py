@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from keyplane.cli.audit import audit
-from tests.audit_gcp.server import Cloud, serve
+from tests.audit_gcp.server import FOLDER, ORGANIZATION, Cloud, serve
 from tests.audit_gcp.support import (
     AS_OF,
     AUDITOR,
@@ -38,6 +38,10 @@ app.command()(audit)
 app.command("noop")(lambda: None)
 
 KEY = f"{RING}/cryptoKeys/acme-orders-db"
+KEYS = tuple(
+    f"{RING}/cryptoKeys/{k}" for k in ("acme-orders-db", "prod-gcp-secrets", "release-signing")
+)
+SECRET = f"projects/{PROJECT}/secrets/acme-payments-api"
 PROTECT = "the protect option cannot be read from GCP"
 
 
@@ -60,7 +64,7 @@ def mandatory(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     )
 
 
-def test_the_deployed_prod_gcp_project_is_clean(endpoint: str, estate: Path) -> None:
+def test_the_deployed_prod_gcp_project_is_clean(cloud: Cloud, endpoint: str, estate: Path) -> None:
     code, document, err = run(estate, endpoint)
     assert code == 0, err
     assert document["verdict"] == "pass"
@@ -96,6 +100,13 @@ def test_the_deployed_prod_gcp_project_is_clean(endpoint: str, estate: Path) -> 
     assert "cloudkms.cryptoKeys.getIamPolicy" in evidence["permissions"]
     assert "SOC 2 CC6.1" in evidence["control"]
     assert evidence["lifecycle"]["events_read"] is True
+    # What is granted above the project is read: its ancestry, the folder's and organisation's IAM.
+    assert {
+        f"POST /v1/projects/{PROJECT}:getAncestry",
+        f"POST /v3/{FOLDER}:getIamPolicy",
+        f"POST /v3/{ORGANIZATION}:getIamPolicy",
+    } <= set(cloud.requests)
+    assert not any("folders" in line for line in evidence["not_visible"])
 
 
 def _rotation_off(cloud: Cloud) -> None:
@@ -201,6 +212,34 @@ UNDECLARED = (
                 for key in ("acme-orders-db", "prod-gcp-secrets", "release-signing")
             ],
             id="undeclared-member-on-project",
+        ),
+        pytest.param(
+            lambda cloud: cloud.bind(FOLDER, "roles/cloudkms.cryptoKeyDecrypter", "allUsers"),
+            [
+                (
+                    "KM-ACC-001",
+                    f"{FOLDER}#iam",
+                    "KM-ACC-001 folder-1042-iam: grants roles/cloudkms.cryptoKeyDecrypter to the "
+                    "wildcard principal allUsers; name the principals and grant only the actions "
+                    "they need.",
+                )
+            ],
+            id="public-member-on-folder",
+        ),
+        pytest.param(
+            lambda cloud: cloud.bind(ORGANIZATION, KEY_USE, "user:mallory@evil.example"),
+            [
+                (
+                    "KM-ACC-004",
+                    key,
+                    f"KM-ACC-004 {key.rsplit('/', 1)[-1]}: "
+                    + UNDECLARED.format(
+                        through="gcp:organizations/iAMPolicy:IAMPolicy organization-123456789-iam"
+                    ),
+                )
+                for key in KEYS
+            ],
+            id="undeclared-member-on-organisation",
         ),
         pytest.param(
             _software_key,
@@ -315,6 +354,102 @@ def test_a_denied_call_is_unverifiable_and_the_audit_goes_on(
     )
     # Everything else was still read.
     assert document["evidence"]["resources"]["keys"] == 3
+
+
+def _access_unverifiable(document: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(rule, resource) -> message of the findings that say access cannot be judged."""
+    return {
+        (f["rule"], f["resource"]): f["message"]
+        for f in document["findings"]
+        if "could not be read" in f["message"] or "not verifiable live" in f["message"]
+    }
+
+
+ABOVE = ("POST /v3/folders/", "POST /v3/organizations/")
+ACCESS_RULES = {"KM-ACC-001", "KM-ACC-002", "KM-ACC-004", "KM-ENV-002", "KM-TEN-001"}
+
+
+def _every_key_and_secret_cannot_be_judged(found: dict[tuple[str, str], str]) -> None:
+    """Who is granted access to each key and secret is unknown: never a pass."""
+    expected = {(r, k) for r in ("KM-ACC-002", "KM-ACC-004", "KM-ENV-002") for k in KEYS}
+    expected |= {(r, SECRET) for r in ("KM-ACC-004", "KM-ENV-002")}
+    assert expected <= set(found)
+    for rule, item in expected:
+        assert found[rule, item] == (
+            f"{rule} {item.rsplit('/', 1)[-1]}: not verifiable live: who is granted access cannot "
+            "be read from GCP."
+        )
+
+
+def test_an_unreadable_ancestry_leaves_access_above_the_project_unjudged(
+    cloud: Cloud, endpoint: str, estate: Path
+) -> None:
+    cloud.fail(f"POST /v1/projects/{PROJECT}:getAncestry", 403)
+    code, document, err = run(estate, endpoint)
+    assert code == 0, err
+    assert mandatory(document) == []
+    found = _access_unverifiable(document)
+    assert {f["enforcement"] for f in document["findings"]} == {"advisory"}
+    for rule in ACCESS_RULES:
+        assert found[rule, f"projects/{PROJECT}"] == (
+            f"{rule} {PROJECT}/{LOCATION}: unverifiable: the project's ancestry (its folders and "
+            "organisation) could not be read (getAncestry: HTTP 403); grant the auditor "
+            f"resourcemanager.projects.get to judge {rule}."
+        )
+    _every_key_and_secret_cannot_be_judged(found)
+    # Not knowing which folders and organisation are above, it asks none of them.
+    assert not any(r.startswith(ABOVE) for r in cloud.requests)
+
+
+def test_a_failing_ancestry_read_fails_the_audit(cloud: Cloud, endpoint: str, estate: Path) -> None:
+    cloud.fail(f"POST /v1/projects/{PROJECT}:getAncestry", 500, times=100)
+    code, document, err = run(estate, endpoint, "--timeout", "5")
+    assert code == 1, err
+    assert {(rule, resource) for rule, resource, _ in mandatory(document)} == {
+        (rule, f"projects/{PROJECT}") for rule in ACCESS_RULES
+    }
+    assert all("getAncestry: HTTP 500" in m for _, _, m in mandatory(document))
+
+
+def test_a_refused_folder_policy_leaves_access_unjudged(
+    cloud: Cloud, endpoint: str, estate: Path
+) -> None:
+    cloud.fail(f"POST /v3/{FOLDER}:getIamPolicy", 403)
+    code, document, err = run(estate, endpoint)
+    assert code == 0, err
+    assert mandatory(document) == []
+    found = _access_unverifiable(document)
+    for rule in ACCESS_RULES:
+        assert found[rule, FOLDER] == (
+            f"{rule} {FOLDER}: unverifiable: the folder's IAM policy could not be read "
+            "(GetIamPolicy: HTTP 403); grant the auditor resourcemanager.folders.getIamPolicy to "
+            f"judge {rule}."
+        )
+    _every_key_and_secret_cannot_be_judged(found)
+
+
+def test_a_refused_organisation_policy_names_its_permission(
+    cloud: Cloud, endpoint: str, estate: Path
+) -> None:
+    cloud.fail(f"POST /v3/{ORGANIZATION}:getIamPolicy", 403)
+    code, document, err = run(estate, endpoint)
+    assert code == 0, err
+    found = _access_unverifiable(document)
+    assert (
+        "grant the auditor resourcemanager.organizations.getIamPolicy to judge KM-ACC-004"
+        in (found["KM-ACC-004", ORGANIZATION])
+    )
+    _every_key_and_secret_cannot_be_judged(found)
+
+
+def test_a_project_without_folder_or_organisation_reads_no_policy_above_it(
+    cloud: Cloud, endpoint: str, estate: Path
+) -> None:
+    cloud.ancestry = []
+    code, document, err = run(estate, endpoint)
+    assert code == 0, err
+    assert {f["rule"] for f in document["findings"]} == {"KM-DEL-001"}
+    assert not any(r.startswith(ABOVE) for r in cloud.requests)
 
 
 def test_lists_are_read_over_every_page(cloud: Cloud, endpoint: str, estate: Path) -> None:

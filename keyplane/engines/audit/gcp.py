@@ -4,17 +4,20 @@ read-only calls, and a record of what was read.
 `run_audit` first resolves Application Default Credentials (none: exit 2 with how to
 authenticate) and reads the environment's project (credentials that cannot reach it: exit 2).
 `Collector` then reads one project and location: key rings, crypto keys and their versions, the
-IAM policies of keys, rings, secrets and the project, the project's audit configuration (Data
-Access logs of Cloud KMS and Secret Manager), Secret Manager secrets (metadata, never values),
-log sinks and the Cloud Storage bucket each writes to (its locked retention), log-based metrics
-and alert policies (KM-MON-001), Certificate Manager certificates (KM-CRT-001), and the period's
-key lifecycle events from Cloud Audit Logs. `keyplane.adapters.gcp_api` writes each answer as
-the pulumi-gcp resource that would declare it, so the facts are the Pulumi adapter's own.
+IAM policies of keys, rings, secrets and the project, the project's ancestry and the IAM policies
+of its folders and organisation (they reach every key and secret of the project), the project's
+audit configuration (Data Access logs of Cloud KMS and Secret Manager), Secret Manager secrets
+(metadata, never values), log sinks and the Cloud Storage bucket each writes to (its locked
+retention), log-based metrics and alert policies (KM-MON-001), Certificate Manager certificates
+(KM-CRT-001), and the period's key lifecycle events from Cloud Audit Logs.
+`keyplane.adapters.gcp_api` writes each answer as the pulumi-gcp resource that would declare it,
+so the facts are the Pulumi adapter's own.
 
 Clients: Cloud KMS, Secret Manager, Resource Manager and Certificate Manager through their
 official libraries' REST transports; the Cloud Logging, Cloud Monitoring and Cloud Storage JSON
 APIs through google-auth's `AuthorizedSession` (their libraries either lack a REST transport in
-the versions that share protobuf 5 with pulumi-policy, or drop fields of the answers). At most
+the versions that share protobuf 5 with pulumi-policy, or drop fields of the answers), and so is
+Resource Manager v1's `projects.getAncestry` (v3, the library's, has no such call). At most
 MAX_WORKERS calls run at once (`Reader`). `--endpoint-url`
 sends every call to one URL (a local server answering as the REST APIs do). The libraries' own
 retries are off: `keyplane.engines.audit.transport.retrying` retries throttling (429, honouring
@@ -105,6 +108,8 @@ MAX_EVENT_DAYS = 400
 PERMISSIONS = (
     "resourcemanager.projects.get",
     "resourcemanager.projects.getIamPolicy",
+    "resourcemanager.folders.getIamPolicy",
+    "resourcemanager.organizations.getIamPolicy",
     "cloudkms.keyRings.list",
     "cloudkms.keyRings.getIamPolicy",
     "cloudkms.cryptoKeys.list",
@@ -119,10 +124,12 @@ PERMISSIONS = (
     "monitoring.alertPolicies.list",
     "certificatemanager.certs.list",
 )
-#: Predefined roles that together hold PERMISSIONS (README "Live audit (GCP)").
+#: Predefined roles that together hold PERMISSIONS (README "Live audit (GCP)"): on the project,
+#: but roles/iam.securityReviewer on the organisation (it then covers the project, its folders
+#: and the organisation's IAM policies) and the bucket reader on the audit-log bucket.
 ROLES = (
     "roles/browser",
-    "roles/iam.securityReviewer",
+    "roles/iam.securityReviewer (on the organisation)",
     "roles/cloudkms.viewer",
     "roles/secretmanager.viewer",
     "roles/logging.viewer",
@@ -134,11 +141,10 @@ ROLES = (
 NOT_VISIBLE = (
     "Pulumi's protect option lives in the stack state, not in the project: KM-DEL-001 reports "
     "it as not verifiable (resources[].protect is not evidence)",
-    "IAM granted above the project (folders, organisation) is not read: it is judged at preview "
-    "where the stack declares it",
 )
 
 _SERVICES = {
+    "resourcemanager": "https://cloudresourcemanager.googleapis.com",
     "logging": "https://logging.googleapis.com",
     "monitoring": "https://monitoring.googleapis.com",
     "storage": "https://storage.googleapis.com",
@@ -222,6 +228,8 @@ class Clients:
     kms: Any
     secrets: Any
     projects: Any
+    folders: Any
+    organizations: Any
     certificates: Any
     session: Any
     endpoint_url: str | None
@@ -260,6 +268,8 @@ def make_clients(
         kms=make(kms_v1.KeyManagementServiceClient),
         secrets=make(secretmanager_v1.SecretManagerServiceClient),
         projects=make(resourcemanager_v3.ProjectsClient),
+        folders=make(resourcemanager_v3.FoldersClient),
+        organizations=make(resourcemanager_v3.OrganizationsClient),
         certificates=make(certificate_manager_v1.CertificateManagerClient),
         session=AuthorizedSession(creds),  # type: ignore[no-untyped-call]
         endpoint_url=endpoint_url,
@@ -460,6 +470,7 @@ class Collector:
                 lambda: self._keys(out),
                 lambda: self._secrets(out),
                 lambda: self._project_policy(out),
+                lambda: self._ancestor_policies(out),
                 lambda: self._sinks(out),
                 lambda: self._alerts(out),
                 lambda: self._certificates(out),
@@ -586,8 +597,10 @@ class Collector:
         *,
         what: str,
         permission: str,
+        target: str | None = None,
     ) -> Any:
-        """A resource's IAM policy as facts; an unread one is an unknown policy, never none."""
+        """A resource's IAM policy as facts (`target`: the policy resource's target field, by
+        default `resource`); an unread one is an unknown policy, never none."""
         answer = self.reader.read(
             lambda: as_json(
                 client.get_iam_policy(
@@ -603,7 +616,7 @@ class Collector:
             permission=permission,
         )
         policy = WIRE_UNKNOWN if isinstance(answer, Unknown) else answer
-        out.add(*gcp_api.iam_policy_facts(type_, target_field, resource, policy))
+        out.add(*gcp_api.iam_policy_facts(type_, target_field, target or resource, policy))
         return answer
 
     # --- Secret Manager, the project ---------------------------------------------------------
@@ -664,6 +677,59 @@ class Collector:
         )
         if isinstance(answer, dict):
             out.add(*gcp_api.audit_config_facts(self.project, answer))
+
+    def _ancestor_policies(self, out: Collected) -> None:
+        """The IAM policies of the project's folders and organisation: their bindings reach
+        every key and secret of the project. An ancestry that cannot be read leaves what is
+        granted above the project unknown (an unknown organisation policy), never empty."""
+        answer = self.reader.read(
+            lambda: gcp_api.ancestors(
+                rest_call(
+                    self.clients,
+                    "POST",
+                    "resourcemanager",
+                    f"/v1/projects/{self.project}:getAncestry",
+                    body={},
+                )
+            ),
+            "getAncestry",
+            subject=self.project_subject,
+            what="the project's ancestry (its folders and organisation)",
+            permission="resourcemanager.projects.get",
+        )
+        if isinstance(answer, Unknown):
+            out.add(*gcp_api.ancestors_unknown_facts(self.project))
+            return
+        self._run(partial(self._ancestor_policy, kind, ident, out) for kind, ident in answer)
+
+    def _ancestor_policy(self, kind: str, ident: str, out: Collected) -> None:
+        if kind == "folder":
+            self._policy(
+                out,
+                self.clients.folders,
+                f"folders/{ident}",
+                Subject(f"folders/{ident}", f"folders/{ident}", gcp_api.FOLDER_TYPE),
+                gcp_api.FOLDER_IAM_TYPE,
+                "folder",
+                what="the folder's IAM policy",
+                permission="resourcemanager.folders.getIamPolicy",
+            )
+        else:
+            self._policy(
+                out,
+                self.clients.organizations,
+                f"organizations/{ident}",
+                Subject(
+                    f"organizations/{ident}",
+                    f"organizations/{ident}",
+                    gcp_api.ORGANIZATION_IAM_TYPE,
+                ),
+                gcp_api.ORGANIZATION_IAM_TYPE,
+                "orgId",
+                what="the organisation's IAM policy",
+                permission="resourcemanager.organizations.getIamPolicy",
+                target=ident,
+            )
 
     # --- logging, alerts, certificates -------------------------------------------------------
 
