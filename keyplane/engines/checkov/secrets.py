@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from keyplane import supervise
 from keyplane.engines.checkov.comments import comments
 from keyplane.engines.checkov.runner import (
     CHECKOV_TIMEOUT_ENV,
@@ -337,6 +338,7 @@ class CommentCopies:
                 continue
             if folder is None:
                 folder = Path(tempfile.mkdtemp(prefix="keyplane-comments-")).resolve()
+                supervise.track(folder)  # removed should a signal end keyplane first
             copy = folder / f"{len(originals):05d}.txt"
             lines = [found.get(number, "") for number in range(1, max(found) + 1)]
             copy.write_text("\n".join(lines) + "\n" + cls.END, encoding="utf-8")
@@ -357,6 +359,7 @@ class CommentCopies:
         folder, self._folder = self._folder, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+            supervise.untrack(folder)
 
 
 @dataclass(frozen=True)
