@@ -132,3 +132,23 @@ def test_registrations_are_resource_records_and_defaults_name_the_run() -> None:
     doc = json.loads(json_report(report))
     assert "timing" not in doc
     assert doc["environment"] == "staging"
+
+
+def test_each_resource_is_one_line_of_the_indented_document() -> None:
+    from keyplane.reports.findings_json import json_document
+
+    report = make_report()
+    text = json_report(report)
+    assert json.loads(text) == json.loads(json.dumps(json_document(report)))
+    lines = text.splitlines()
+    start = lines.index('  "resources": [')
+    listed = lines[start + 1 : start + 1 + len(RESOURCES)]
+    assert [json.loads(line.strip().rstrip(","))["urn"] for line in listed] == sorted(
+        r.urn for r in RESOURCES
+    )
+    assert lines[start + 1 + len(RESOURCES)] == "  ],"
+    # A value that names the placeholder's form is only a value.
+    named = replace(RESOURCES[0], inputs={"note": "keyplane-resources-0"})
+    assert json.loads(json_report(make_report(resources=[named])))["resources"][0]["inputs"] == {
+        "note": "keyplane-resources-0"
+    }
