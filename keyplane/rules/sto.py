@@ -138,6 +138,17 @@ def committed_key_material(file: str, line: int, kind: str) -> tuple[str, str]:
     )
 
 
+def committed_key_file(file: str, kind: str) -> tuple[str, str]:
+    """KM-STO-001 on a binary file that is key material as a whole (`kind`: `a DER-encoded
+    private key`, `a PKCS#12 key store`...; `keyplane.engines.checkov.key_files`): (rule ID,
+    message). The message names the file and the kind, never the content."""
+    rule = "KM-STO-001"
+    return rule, (
+        f"{rule} {file}: {kind} committed to the repository; remove the file and its history, "
+        "rotate the keys it holds, and keep them in a vault or as a Pulumi secret."
+    )
+
+
 def unread_repository_file(file: str) -> tuple[str, str]:
     """KM-STO-001 on a file of the repository that the secrets scanner could not read (a
     dangling link, a file removed or unreadable while it ran): (rule ID, message). Not judged,

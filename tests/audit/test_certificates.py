@@ -4,18 +4,16 @@ judges a certificate."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from tests.audit.support import ENV, build_account, client, write_estate
 from tests.audit.test_cli import endpoint, run  # noqa: F401 - the moto server fixture
+from tests.certs import self_signed
 
 RULE = "KM-CRT-001"
 
@@ -23,18 +21,7 @@ RULE = "KM-CRT-001"
 def _self_signed(bits: int) -> tuple[bytes, bytes]:
     """A certificate and its private key, made at run time (nothing committed)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old.acme.example")])
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed(key)
     return (
         certificate.public_bytes(serialization.Encoding.PEM),
         key.private_bytes(

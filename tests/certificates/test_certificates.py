@@ -20,6 +20,7 @@ from keyplane.rules.context import Context
 from keyplane.rules.crt import managed_certificates, tls_minimum_version
 from keyplane.rules.verdict import Outcome
 from keyplane.wire import SECRET_SIG, SIG_KEY
+from tests.certs import self_signed
 from tests.conftest import BUNDLED_ESTATE
 from tests.foundation.test_estate import edit
 
@@ -396,12 +397,9 @@ def test_bad_certificates_are_bad_input(estate: Path, old: str, new: str, expect
 
 
 def test_the_live_audit_reads_acm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     from keyplane.adapters.boto3 import certificate_facts, tag_map
 
@@ -412,18 +410,7 @@ def test_the_live_audit_reads_acm(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     }.items():
         monkeypatch.setenv(name, value)
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old.acme.example")])
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key)
     with mock_aws():
         acm = boto3.client("acm", region_name="eu-west-1")
         arn = acm.import_certificate(

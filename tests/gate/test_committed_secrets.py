@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +437,75 @@ def test_the_comments_of_a_file_are_read_with_its_syntax() -> None:
     # A PEM's armour and a line of base64 are no comments.
     assert comments("id_rsa", PEM + "//8AAAB\n") == {}
     assert comments("plain.txt", "no comment here\n") == {}
+
+
+# --- key material in binary files ----------------------------------------------------------
+
+
+def _binary_key_files() -> dict[str, bytes]:
+    """Key material made at run time (never committed), and binary files that are none."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from tests.certs import self_signed
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = self_signed(key, "orders.example", datetime.now(UTC), days=1)
+    der, pkcs8 = serialization.Encoding.DER, serialization.PrivateFormat.PKCS8
+    return {
+        "tls.key": key.private_bytes(der, pkcs8, serialization.NoEncryption()),
+        "tls-locked.key": key.private_bytes(
+            der, pkcs8, serialization.BestAvailableEncryption(b"a passphrase")
+        ),
+        "tls.pfx": pkcs12.serialize_key_and_certificates(
+            b"tls", key, certificate, None, serialization.BestAvailableEncryption(b"a passphrase")
+        ),
+        "signing.jks": bytes.fromhex("feedfeed00000002") + bytes(64),
+        # Not key material: a certificate, a public key, an image.
+        "tls.crt": certificate.public_bytes(der),
+        "tls.pub": key.public_key().public_bytes(
+            der, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "logo.png": bytes.fromhex("89504e470d0a1a0a") + bytes(range(256)),
+    }
+
+
+def test_binary_key_material_is_told_from_other_binary_files() -> None:
+    from keyplane.engines.checkov.key_files import key_material
+
+    found = {name: key_material(data) for name, data in _binary_key_files().items()}
+    assert found == {
+        "tls.key": "a DER-encoded private key",
+        "tls-locked.key": "an encrypted DER-encoded private key",
+        "tls.pfx": "a PKCS#12 key store",
+        "signing.jks": "a Java key store (JKS)",
+        "tls.crt": None,
+        "tls.pub": None,
+        "logo.png": None,
+    }
+
+
+def test_a_committed_binary_key_or_key_store_is_reported(tmp_path: Path) -> None:
+    """checkov's scan reads text only: a DER private key or a key store passed silently."""
+    path = _export(tmp_path)
+    (tmp_path / "certs").mkdir()
+    for name, data in _binary_key_files().items():
+        (tmp_path / "certs" / name).write_bytes(data)
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    reported = {f["resource"]: (f["enforcement"], f["message"]) for f in _committed(result.stdout)}
+    kinds = {
+        "certs/signing.jks": "a Java key store (JKS)",
+        "certs/tls-locked.key": "an encrypted DER-encoded private key",
+        "certs/tls.key": "a DER-encoded private key",
+        "certs/tls.pfx": "a PKCS#12 key store",
+    }
+    assert reported == {
+        file: (
+            "mandatory",
+            f"KM-STO-001 {file}: {kind} committed to the repository; remove the file and its "
+            "history, rotate the keys it holds, and keep them in a vault or as a Pulumi secret.",
+        )
+        for file, kind in kinds.items()
+    }

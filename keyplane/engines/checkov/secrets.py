@@ -28,11 +28,14 @@ the file). So is a file that is not a regular file (a named pipe, a device, a so
 to one; KM-STO-001): checkov would open it and could wait on it until the scan's
 deadline, so it is found before checkov starts, skipped and never opened. The document `scan`
 judges is never part of the scan, whatever its size. The files' comments are scanned as well,
-from plain-text copies (`CommentCopies`): checkov reads a YAML or INI file's values only.
+from plain-text copies (`CommentCopies`): checkov reads a YAML or INI file's values only. And
+checkov reads text only: a binary file that is key material as a whole (a DER private key, a
+PKCS#12 or Java key store: `key_files`) is found by keyplane itself, each file read once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -46,6 +49,7 @@ from typing import Any
 
 from keyplane import supervise
 from keyplane.engines.checkov.comments import comments
+from keyplane.engines.checkov.key_files import key_material
 from keyplane.engines.checkov.runner import (
     CHECKOV_TIMEOUT_ENV,
     CheckovError,
@@ -55,6 +59,7 @@ from keyplane.engines.checkov.runner import (
 from keyplane.findings import Engine, Finding
 from keyplane.rules.catalog import RULES, Enforcement
 from keyplane.rules.sto import (
+    committed_key_file,
     committed_key_material,
     oversized_repository_file,
     special_repository_file,
@@ -133,8 +138,17 @@ class PendingSecretsScan:
             # Absolute, as the skipped paths below are written: checkov walks a folder from
             # the path it is given, and matches `--skip-path` against the paths it finds.
             arguments += ["--directory" if path.is_dir() else "--file", os.path.abspath(path)]
-        #: The comments of the scope's files as plain text (`CommentCopies`), scanned too.
-        self._comments = CommentCopies.of(self._files, scan_size_limit())
+        #: The comments of the scope's files as plain text (`CommentCopies`), scanned too, and
+        #: the binary files that are key material (`key_files`), which checkov does not read.
+        self._comments = CommentCopies()
+        self._key_files: dict[Path, str] = {}
+        for path, data in _contents(self._files, scan_size_limit()):
+            kind = key_material(data)
+            if kind is not None:
+                self._key_files[path] = kind
+                continue
+            with contextlib.suppress(UnicodeDecodeError):  # binary: checkov skips it too
+                self._comments.add(path, data.decode("utf-8"))
         for copy in self._comments.copies:
             arguments += ["--file", copy]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
@@ -170,7 +184,7 @@ class PendingSecretsScan:
         if job is None:
             self._comments.remove()
             # Nothing handed to checkov (a scope of special files only), or cancelled.
-            return [] if self._handed else self._not_regular()
+            return [] if self._handed else [*self._not_regular(), *self._key_material()]
         timeout = self.timeout_seconds or given_deadline() or SCAN_SECONDS
         try:
             output = job.wait(timeout)
@@ -189,10 +203,20 @@ class PendingSecretsScan:
             )
         return [
             *self._parse(reports),
+            *self._key_material(),
             *self._unread(output.stderr),
             *self._not_regular(),
             *self._oversized(),
         ]
+
+    def _key_material(self) -> list[Finding]:
+        """KM-STO-001 (the rule's enforcement) on each binary file of the scope that is key
+        material as a whole (`key_files.key_material`): checkov's scan reads text only."""
+        found: list[Finding] = []
+        for path, kind in self._key_files.items():
+            file = self._relative(str(path))
+            found.append(_committed(file, committed_key_file(file, kind)))
+        return found
 
     def _not_regular(self) -> list[Finding]:
         """A "cannot judge" (advisory) for each file of the scope that is not a regular file: it
@@ -262,19 +286,7 @@ class PendingSecretsScan:
                     continue  # ciphertext of a stack document, not key material
                 seen.add((file, line))
                 kind = str(check.get("check_name") or "a secret")
-                rule, message = committed_key_material(file, line, kind)
-                found.append(
-                    Finding(
-                        rule=rule,
-                        enforcement=RULES[rule].default_enforcement,
-                        resource=file,
-                        type=FILE_TYPE,
-                        message=message,
-                        engine=Engine.CHECKOV,
-                        file=file,
-                        line=line,
-                    )
-                )
+                found.append(_committed(file, committed_key_material(file, line, kind), line))
         return found
 
     def _relative(self, path: str) -> str:
@@ -312,38 +324,25 @@ class CommentCopies:
     #: text (detect-secrets tries every file as INI first, and would drop lines again).
     END = "keyplane comments end here\n"
 
-    def __init__(self, folder: Path | None, originals: Mapping[str, Path]) -> None:
-        self._folder = folder
-        self._originals = dict(originals)
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+        self._originals: dict[str, Path] = {}
 
-    @classmethod
-    def of(cls, files: Mapping[Path, os.stat_result | None], limit: int | None) -> CommentCopies:
-        """The copies of `files` (a scope's `_survey`) that hold a comment: regular text
-        files of at most `limit` bytes (a larger one is reported as not read), not JSON
-        (which has no comments). A file that cannot be read or is not UTF-8 text is left to
-        checkov (it reports what it cannot read, and skips binary files)."""
-        folder: Path | None = None
-        originals: dict[str, Path] = {}
-        for path, status in files.items():
-            if status is None or not stat.S_ISREG(status.st_mode) or path.suffix == ".json":
-                continue
-            if limit is not None and status.st_size > limit:
-                continue
-            try:
-                text = path.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            found = comments(path.name, text)
-            if not found:
-                continue
-            if folder is None:
-                folder = Path(tempfile.mkdtemp(prefix="keyplane-comments-")).resolve()
-                supervise.track(folder)  # removed should a signal end keyplane first
-            copy = folder / f"{len(originals):05d}.txt"
-            lines = [found.get(number, "") for number in range(1, max(found) + 1)]
-            copy.write_text("\n".join(lines) + "\n" + cls.END, encoding="utf-8")
-            originals[str(copy)] = path
-        return cls(folder, originals)
+    def add(self, path: Path, text: str) -> None:
+        """Copy the comments of `path`, whose content is `text`, if it holds any (a JSON file
+        holds none)."""
+        if path.suffix == ".json":
+            return
+        found = comments(path.name, text)
+        if not found:
+            return
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="keyplane-comments-")).resolve()
+            supervise.track(self._folder)  # removed should a signal end keyplane first
+        copy = self._folder / f"{len(self._originals):05d}.txt"
+        lines = [found.get(number, "") for number in range(1, max(found) + 1)]
+        copy.write_text("\n".join(lines) + "\n" + self.END, encoding="utf-8")
+        self._originals[str(copy)] = path
 
     @property
     def copies(self) -> list[str]:
@@ -360,6 +359,24 @@ class CommentCopies:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
             supervise.untrack(folder)
+
+
+def _contents(
+    files: Mapping[Path, os.stat_result | None], limit: int | None
+) -> Iterator[tuple[Path, bytes]]:
+    """The bytes of each regular file of `files` (a scope's `_survey`) of at most `limit` bytes
+    (a larger one is reported as not read), one file at a time; a file that cannot be read is
+    left out (checkov reports what it cannot read)."""
+    for path, status in files.items():
+        if status is None or not stat.S_ISREG(status.st_mode):
+            continue
+        if limit is not None and status.st_size > limit:
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        yield path, data
 
 
 @dataclass(frozen=True)
@@ -514,16 +531,29 @@ def file_scope(scanned: Path) -> ScanScope:
     return ScanScope(folder, (folder,), skip_json=True, skipped=(scanned.resolve(),))
 
 
+def _committed(file: str, verdict: tuple[str, str], line: int | None = None) -> Finding:
+    """The finding (at the rule's enforcement) on key material committed in `file` (at `line`,
+    when it is text); `verdict` is the rule and message (`keyplane.rules.sto`)."""
+    return _on_file(file, verdict, RULES[verdict[0]].default_enforcement, line)
+
+
 def _cannot_judge(file: str, verdict: tuple[str, str]) -> Finding:
     """The advisory finding (as every unknown) on a project file the scan could not judge;
     `verdict` is the rule and message (`keyplane.rules.sto`)."""
+    return _on_file(file, verdict, Enforcement.ADVISORY)
+
+
+def _on_file(
+    file: str, verdict: tuple[str, str], enforcement: Enforcement, line: int | None = None
+) -> Finding:
     rule, message = verdict
     return Finding(
         rule=rule,
-        enforcement=Enforcement.ADVISORY,
+        enforcement=enforcement,
         resource=file,
         type=FILE_TYPE,
         message=message,
         engine=Engine.CHECKOV,
         file=file,
+        line=line,
     )
