@@ -33,7 +33,7 @@ from keyplane.config.stack import (
     TRUST_ANCHOR_CERTIFICATE,
     config_key,
 )
-from keyplane.findings import Finding, apply_exceptions
+from keyplane.findings import Engine, Finding, apply_exceptions
 from keyplane.locations import stack_config_file
 from keyplane.pulumi_json import SECRET_TEXT, StackValues
 from keyplane.reports.redaction import (
@@ -42,7 +42,7 @@ from keyplane.reports.redaction import (
     redact_plan,
     redact_resources,
 )
-from keyplane.rules.catalog import Point, rules_at
+from keyplane.rules.catalog import Enforcement, Point, rules_at
 from keyplane.rules.files import config_findings, merge_twins
 from keyplane.rules.locate import locate
 from keyplane.standard import Cloud
@@ -310,13 +310,33 @@ class RenderError(Exception):
 
 
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (rule, resource); the first engine's wording wins (CrossGuard first)."""
-    seen: dict[tuple[str, str], Finding] = {}
+    """Another engine's finding of the same rule on the same resource folds into the first one
+    (its wording wins: CrossGuard's first), unless it is mandatory where the first is not: a
+    merge never weakens a verdict, so the mandatory one is kept, the engines merged. An
+    engine's own findings are all kept (distinct problems of one resource, key material on
+    several lines of one file), but for its exact repeats. Order is kept."""
+    first: dict[tuple[str, str], int] = {}
+    exact: set[tuple[Engine, str, str, str, int | None]] = set()
+    result: list[Finding] = []
     for finding in findings:
+        repeat = (finding.engine, finding.rule, finding.resource, finding.message, finding.line)
+        if repeat in exact:
+            continue
+        exact.add(repeat)
         key = (finding.rule, finding.resource)
-        kept = seen.get(key)
-        seen[key] = finding if kept is None else kept.merged_with(finding)
-    return list(seen.values())
+        position = first.get(key)
+        kept = result[position] if position is not None else None
+        if kept is None or finding.engine in (kept.engines or (kept.engine,)):
+            first.setdefault(key, len(result))
+            result.append(finding)
+            continue
+        assert position is not None
+        weaker = kept.enforcement is not Enforcement.MANDATORY
+        if weaker and finding.enforcement is Enforcement.MANDATORY:
+            result[position] = finding.merged_with(kept)
+        else:
+            result[position] = kept.merged_with(finding)
+    return result
 
 
 def pack_settings(

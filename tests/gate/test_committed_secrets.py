@@ -509,3 +509,62 @@ def test_a_committed_binary_key_or_key_store_is_reported(tmp_path: Path) -> None
         )
         for file, kind in kinds.items()
     }
+
+
+def _private_key_pem(encrypted: bool = False) -> str:
+    """A real private key (made at run time), as PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    protection: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(b"a passphrase")
+        if encrypted
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection
+    ).decode()
+
+
+def test_private_keys_checkovs_detector_misses_are_reported(tmp_path: Path) -> None:
+    """Its detector reads no file over 8 KiB and knows no encrypted PKCS#8 block nor PuTTY key
+    file of version 3: each passed silently. A key checkov does find is reported once."""
+    path = _export(tmp_path)
+    filler = "".join(f"# setting {n}\n" for n in range(1000))  # 8 KiB and more before the key
+    key = _private_key_pem()
+    (tmp_path / "found.pem").write_text(key)
+    (tmp_path / "locked.pem").write_text(_private_key_pem(encrypted=True))
+    (tmp_path / "big.txt").write_text(filler + key)
+    value = "".join(f"  {line}\n" for line in key.splitlines())
+    (tmp_path / "big.yaml").write_text(f"name: orders\n{filler}tls: |\n{value}")
+    commented = "".join(f"# {line}\n" for line in key.splitlines())
+    (tmp_path / "big-comment.yaml").write_text("name: orders\n" + filler + commented)
+    (tmp_path / "deploy.ppk").write_text(
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\n"
+        "Public-Lines: 1\nAAAAC3NzaC1lZDI1NTE5AAAAIExample\nPrivate-Lines: 1\n"
+        "AAAAIExampleExampleExampleExample\nPrivate-MAC: 00\n"
+    )
+    # An example in a document is not a key: left to checkov, which does not take it for one.
+    (tmp_path / "README.md").write_text(
+        "A key starts so:\n\n-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"
+    )
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    found = sorted(
+        (
+            f["resource"],
+            f["location"]["line"],
+            f["message"].split(": ", 1)[1].split(" committed")[0],
+        )
+        for f in _committed(result.stdout)
+    )
+    assert found == [
+        ("big-comment.yaml", 1002, "a private key (PRIVATE KEY)"),
+        ("big.txt", 1001, "a private key (PRIVATE KEY)"),
+        ("big.yaml", 1002, "Private Key"),  # checkov reads a YAML value whole: found
+        ("deploy.ppk", 1, "a PuTTY private key (version 3)"),
+        ("found.pem", 2, "Private Key"),  # checkov's, at the first line of the body
+        ("locked.pem", 1, "an encrypted private key (ENCRYPTED PRIVATE KEY)"),
+    ]
+    assert key.splitlines()[1] not in result.stdout

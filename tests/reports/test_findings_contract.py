@@ -45,3 +45,27 @@ def test_merged_findings_list_every_engine_that_reported_them() -> None:
 def test_one_engine_reporting_twice_is_not_a_merge() -> None:
     merged = _dedupe([_finding(Engine.CHECKOV), _finding(Engine.CHECKOV)])
     assert "engines" not in merged[0].to_json()
+
+
+def test_a_merge_never_weakens_a_verdict() -> None:
+    """CrossGuard cannot judge (advisory) what checkov finds violated (mandatory): the merged
+    finding is checkov's, mandatory; before, the first engine's advisory one hid it."""
+    from dataclasses import replace
+
+    unknown = replace(
+        _finding(Engine.CROSSGUARD),
+        enforcement=Enforcement.ADVISORY,
+        message="KM-ACC-001 k: cannot judge until deployed: the key policy is not known yet.",
+    )
+    [merged] = _dedupe([unknown, _finding(Engine.CHECKOV)])
+    assert merged.enforcement is Enforcement.MANDATORY
+    assert merged.message == _finding(Engine.CHECKOV).message
+    assert merged.to_json()["engines"] == ["checkov", "crossguard"]
+
+
+def test_an_engines_distinct_findings_on_one_resource_are_all_kept() -> None:
+    from dataclasses import replace
+
+    first = _finding(Engine.CHECKOV, rule="KM-STO-001", file="deploy/keys.yaml", line=3)
+    second = replace(first, message="KM-STO-001 deploy/keys.yaml:9: AWS Access Key ...", line=9)
+    assert _dedupe([first, second, first]) == [first, second]

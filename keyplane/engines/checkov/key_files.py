@@ -1,16 +1,20 @@
-"""Key material in binary files, for the secrets scan (KM-STO-001, Policy §6: "no key material
-is in the repository").
+"""Key material checkov's secrets scan misses, for the secrets scan (KM-STO-001, Policy §6: "no
+key material is in the repository").
 
-checkov's secrets scan (detect-secrets) reads text only: a binary file is skipped and counted
-clean, so a committed DER-encoded private key, a PKCS#12 (`.p12`, `.pfx`) or a Java key store
-passed silently. `key_material` says whether a file's bytes are one of these, from their
-structure (parsed with the `cryptography` library where it can, by the format's magic number
-otherwise), never from the file's name, and never by decrypting anything.
+checkov's scan (detect-secrets) reads text only: a binary file is skipped and counted clean, so a
+committed DER-encoded private key, a PKCS#12 (`.p12`, `.pfx`) or a Java key store passed
+silently; `key_material` says whether a file's bytes are one of these. Its private-key detector
+also reads no file larger than 8 KiB, knows no `ENCRYPTED PRIVATE KEY` block and no PuTTY key
+file of version 3: `private_keys` finds the private keys of a text. Both judge by structure
+(parsed with the `cryptography` library where it can, by the format's magic number or header
+otherwise), never by a file's name, and never decrypt anything.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
+from typing import NamedTuple
 
 #: PKCS#12's `PFX` starts with `version INTEGER 3` and its `authSafe` is PKCS#7 `data` (RFC 7292
 #: §4): the DER of both, found at the start of the structure.
@@ -54,3 +58,70 @@ def _der_private_key(data: bytes) -> str | None:
     except (ValueError, Exception):
         return None
     return "a DER-encoded private key"
+
+
+class KeyBlock(NamedTuple):
+    """A private key in a text: its first and last line (from 1) and what it is."""
+
+    first: int
+    last: int
+    kind: str
+
+
+#: A PEM private key block (RFC 7468 labels, OpenSSH's and PGP's), at the start of a line.
+_PEM_KEY = re.compile(
+    r"^[ \t]*-----BEGIN (?P<label>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[ \t]*\r?\n"
+    r"(?P<body>(?:[^\n]*\r?\n){1,400}?)"
+    r"[ \t]*-----END (?P=label)-----",
+    re.MULTILINE,
+)
+#: A PuTTY private key file (`.ppk`, versions 2 and 3): its header, then its private lines.
+_PUTTY_KEY = re.compile(
+    r"^PuTTY-User-Key-File-(?P<version>\d+): [^\n]*\n(?:[^\n]*\n){0,60}?Private-Lines: \d+",
+    re.MULTILINE,
+)
+
+
+def private_keys(text: str) -> list[KeyBlock]:
+    """The private keys in `text`: PEM blocks that `cryptography` loads as a private key (or
+    says are encrypted), OpenSSH and PGP private key blocks with a body, and PuTTY key files.
+    A block that does not parse (an example, a placeholder, a truncated key) is left to
+    checkov's detectors, as is every other kind of secret."""
+    found: list[KeyBlock] = []
+    for match in _PEM_KEY.finditer(text):
+        kind = _pem_private_key(match.group("label"), match.group(0).strip())
+        if kind is not None:
+            first = text.count("\n", 0, match.start()) + 1
+            found.append(KeyBlock(first, text.count("\n", 0, match.end()) + 1, kind))
+    for match in _PUTTY_KEY.finditer(text):
+        first = text.count("\n", 0, match.start()) + 1
+        found.append(
+            KeyBlock(
+                first,
+                text.count("\n", 0, match.end()) + 1,
+                f"a PuTTY private key (version {match.group('version')})",
+            )
+        )
+    return found
+
+
+def _pem_private_key(label: str, block: str) -> str | None:
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        load_pem_private_key,
+        load_ssh_private_key,
+    )
+
+    # Each line as PEM has it: a block indented in a YAML value or a comment copy loads too.
+    data = "\n".join(line.strip() for line in block.splitlines()).encode("ascii", "replace")
+    if label == "PGP PRIVATE KEY BLOCK":
+        return "a PGP private key" if len(block) > 200 else None
+    loader = load_ssh_private_key if label == "OPENSSH PRIVATE KEY" else load_pem_private_key
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loader(data, password=None)
+    except TypeError:
+        return f"an encrypted private key ({label})"
+    except Exception:
+        return None
+    return f"a private key ({label})"

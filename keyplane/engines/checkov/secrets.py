@@ -35,21 +35,20 @@ PKCS#12 or Java key store: `key_files`) is found by keyplane itself, each file r
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from keyplane import supervise
 from keyplane.engines.checkov.comments import comments
-from keyplane.engines.checkov.key_files import key_material
+from keyplane.engines.checkov.key_files import KeyBlock, key_material, private_keys
 from keyplane.engines.checkov.runner import (
     CHECKOV_TIMEOUT_ENV,
     CheckovError,
@@ -140,15 +139,25 @@ class PendingSecretsScan:
             arguments += ["--directory" if path.is_dir() else "--file", os.path.abspath(path)]
         #: The comments of the scope's files as plain text (`CommentCopies`), scanned too, and
         #: the binary files that are key material (`key_files`), which checkov does not read.
+        #: And the private keys of text files checkov's detector misses (`private_keys`).
         self._comments = CommentCopies()
         self._key_files: dict[Path, str] = {}
+        self._private_keys: dict[Path, list[KeyBlock]] = {}
         for path, data in _contents(self._files, scan_size_limit()):
             kind = key_material(data)
             if kind is not None:
                 self._key_files[path] = kind
                 continue
-            with contextlib.suppress(UnicodeDecodeError):  # binary: checkov skips it too
-                self._comments.add(path, data.decode("utf-8"))
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # binary: checkov skips it too
+            blocks = private_keys(text)
+            copied = self._comments.add(path, text)
+            if copied is not None:
+                blocks += private_keys(copied)
+            if blocks:
+                self._private_keys[path] = blocks
         for copy in self._comments.copies:
             arguments += ["--file", copy]
         skips = [rf"(^|/){re.escape(name)}(/|$)" for name in SKIPPED_FOLDERS]
@@ -201,13 +210,35 @@ class PendingSecretsScan:
             raise CheckovError(
                 f"checkov's secrets scan failed (exit {output.returncode}): {tail or 'no output'}"
             )
+        parsed = self._parse(reports)
         return [
-            *self._parse(reports),
+            *parsed,
+            *self._missed_private_keys(parsed),
             *self._key_material(),
             *self._unread(output.stderr),
             *self._not_regular(),
             *self._oversized(),
         ]
+
+    def _missed_private_keys(self, parsed: Sequence[Finding]) -> list[Finding]:
+        """KM-STO-001 on each private key of a text file (`key_files.private_keys`) that checkov
+        reported no secret within: its detector reads no file over 8 KiB and knows no
+        encrypted PKCS#8 block nor PuTTY key file of version 3."""
+        reported: dict[str, set[int]] = {}
+        for finding in parsed:
+            reported.setdefault(finding.file or "", set()).add(finding.line or 0)
+        found: list[Finding] = []
+        for path, blocks in self._private_keys.items():
+            file = self._relative(str(path))
+            lines = reported.get(file, set())
+            for block in blocks:
+                # checkov reports a key in a YAML value at the value's key, the line before.
+                if any(block.first - 1 <= line <= block.last for line in lines):
+                    continue
+                lines.add(block.first)  # the same key in the file and its comments: once
+                verdict = committed_key_material(file, block.first, block.kind)
+                found.append(_committed(file, verdict, block.first))
+        return found
 
     def _key_material(self) -> list[Finding]:
         """KM-STO-001 (the rule's enforcement) on each binary file of the scope that is key
@@ -328,21 +359,23 @@ class CommentCopies:
         self._folder: Path | None = None
         self._originals: dict[str, Path] = {}
 
-    def add(self, path: Path, text: str) -> None:
+    def add(self, path: Path, text: str) -> str | None:
         """Copy the comments of `path`, whose content is `text`, if it holds any (a JSON file
-        holds none)."""
+        holds none); the copy's text (None: no copy)."""
         if path.suffix == ".json":
-            return
+            return None
         found = comments(path.name, text)
         if not found:
-            return
+            return None
         if self._folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="keyplane-comments-")).resolve()
             supervise.track(self._folder)  # removed should a signal end keyplane first
         copy = self._folder / f"{len(self._originals):05d}.txt"
         lines = [found.get(number, "") for number in range(1, max(found) + 1)]
-        copy.write_text("\n".join(lines) + "\n" + self.END, encoding="utf-8")
+        copied = "\n".join(lines) + "\n"
+        copy.write_text(copied + self.END, encoding="utf-8")
         self._originals[str(copy)] = path
+        return copied
 
     @property
     def copies(self) -> list[str]:
