@@ -94,7 +94,9 @@ def test_scan_without_checkov_does_not_scan_the_folder(tmp_path: Path) -> None:
     assert _committed(result.stdout) == []
 
 
-def test_preview_reports_a_private_key_in_the_project(tmp_path: Path) -> None:
+def _project_with_a_key(tmp_path: Path) -> Path:
+    """A copy of keyplane's own Pulumi project (estate, `Pulumi.yaml`, program) with a private
+    key committed in the program's folder."""
     project = tmp_path / "project"
     shutil.copytree(BUNDLED_ESTATE, project / "environments")
     shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
@@ -102,6 +104,11 @@ def test_preview_reports_a_private_key_in_the_project(tmp_path: Path) -> None:
         REPO / "stacks", project / "stacks", ignore=shutil.ignore_patterns("__pycache__")
     )
     (project / "stacks" / "id_rsa").write_text(PEM)
+    return project
+
+
+def test_preview_reports_a_private_key_in_the_project(tmp_path: Path) -> None:
+    project = _project_with_a_key(tmp_path)
     # Not what the project holds for keyplane: never scanned.
     (project / ".venv").mkdir()
     (project / ".venv" / "leaked.pem").write_text(PEM)
@@ -327,13 +334,7 @@ def test_preview_reports_a_named_pipe_in_the_project_and_never_opens_it(
     """`preview` hands checkov the files of several folders one by one: a named pipe among them
     (in the estate folder, at the project's top) is left out and reported as not read."""
     monkeypatch.setenv("KEYPLANE_CHECKOV_TIMEOUT", PIPE_DEADLINE)
-    project = tmp_path / "project"
-    shutil.copytree(BUNDLED_ESTATE, project / "environments")
-    shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
-    shutil.copytree(
-        REPO / "stacks", project / "stacks", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (project / "stacks" / "id_rsa").write_text(PEM)
+    project = _project_with_a_key(tmp_path)
     os.mkfifo(project / "environments" / "events")
     os.mkfifo(project / "notifications")
     result = runner.invoke(
