@@ -569,3 +569,22 @@ def test_private_keys_checkovs_detector_misses_are_reported(tmp_path: Path) -> N
         ("locked.pem", 1, "an encrypted private key (ENCRYPTED PRIVATE KEY)"),
     ]
     assert key.splitlines()[1] not in result.stdout
+
+
+def test_a_private_key_in_a_json_string_is_reported_at_its_line(tmp_path: Path) -> None:
+    """A key file's `private_key` (PEM lines as `\\n` escapes) in a JSON file over 8 KiB, which
+    checkov's detector does not read; a small one, which it does, is reported once."""
+    path = _export(tmp_path)
+    key = _private_key_pem()
+    large = {"notes": ["x" * 60] * 200, "type": "service_account", "private_key": key}
+    (tmp_path / "large-sa.json").write_text(json.dumps(large, indent=2))
+    (tmp_path / "small-sa.json").write_text(
+        json.dumps({"type": "service_account", "private_key": key}, indent=2)
+    )
+    result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert sorted((f["resource"], f["location"]["line"]) for f in _committed(result.stdout)) == [
+        ("large-sa.json", 205),
+        ("small-sa.json", 3),
+    ]
+    assert key.splitlines()[1] not in result.stdout

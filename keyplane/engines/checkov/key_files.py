@@ -12,6 +12,7 @@ otherwise), never by a file's name, and never decrypt anything.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from typing import NamedTuple
@@ -102,6 +103,30 @@ def private_keys(text: str) -> list[KeyBlock]:
                 f"a PuTTY private key (version {match.group('version')})",
             )
         )
+    return found
+
+
+#: A JSON string (as written in the file, quotes included).
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def json_private_keys(text: str) -> list[KeyBlock]:
+    """The private keys inside the strings of a JSON text (a key file's `private_key`, a value
+    in a stack document), where a PEM's lines are `\\n` escapes: each at the line of its
+    string (`private_keys` of the string's value)."""
+    if "-----BEGIN" not in text:
+        return []
+    found: list[KeyBlock] = []
+    for match in _JSON_STRING.finditer(text):
+        token = match.group(0)
+        if "-----BEGIN" not in token or "PRIVATE KEY" not in token:
+            continue
+        try:
+            value = json.loads(token)
+        except ValueError:
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        found.extend(KeyBlock(line, line, block.kind) for block in private_keys(value))
     return found
 
 

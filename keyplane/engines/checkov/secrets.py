@@ -48,7 +48,12 @@ from typing import Any
 
 from keyplane import supervise
 from keyplane.engines.checkov.comments import comments
-from keyplane.engines.checkov.key_files import KeyBlock, key_material, private_keys
+from keyplane.engines.checkov.key_files import (
+    KeyBlock,
+    json_private_keys,
+    key_material,
+    private_keys,
+)
 from keyplane.engines.checkov.runner import (
     CHECKOV_TIMEOUT_ENV,
     CheckovError,
@@ -153,6 +158,8 @@ class PendingSecretsScan:
             except UnicodeDecodeError:
                 continue  # binary: checkov skips it too
             blocks = private_keys(text)
+            if path.suffix == ".json":
+                blocks += json_private_keys(text)
             copied = self._comments.add(path, text)
             if copied is not None:
                 blocks += private_keys(copied)
